@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "denwa",
+		Short: "denwa proves a person holds a phone: it calls, plays a prompt and hears 「#」",
+		Long: `denwa (電話) is a self-hosted IVR engine. It places a verification call,
+plays a Japanese prompt over RTP and waits for # (or * then # from analog lines),
+hearing keys both as RFC 4733 telephone-events and as in-band tones.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newDetectCmd())
+	return root
+}
+
+// exitCoder is an error that chooses the process exit code.
+type exitCoder interface {
+	error
+	ExitCode() int
+}
+
+func asExitCoder(err error, target *exitCoder) bool { return errors.As(err, target) }
+
+// exitError carries an exit code and an optional message ("" prints nothing).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+func (e *exitError) ExitCode() int { return e.code }
