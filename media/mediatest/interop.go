@@ -1,0 +1,55 @@
+package mediatest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InteropEnv is the environment variable that turns skips for missing
+// outside tools into failures (.ci/run sets it).
+const InteropEnv = "DENWA_REQUIRE_INTEROP"
+
+// RequireInterop skips the test with reason unless DENWA_REQUIRE_INTEROP=1,
+// in which case it fails it: call it when something the test needs from the
+// machine (a tool, root, a package) is missing.
+func RequireInterop(t testing.TB, format string, args ...any) {
+	t.Helper()
+	reason := fmt.Sprintf(format, args...)
+	if os.Getenv(InteropEnv) == "1" {
+		t.Fatalf("%s (required because %s=1)", reason, InteropEnv)
+	}
+	t.Skipf("%s (set %s=1 to fail instead of skipping)", reason, InteropEnv)
+}
+
+// RequireTool returns the path of the named program on PATH. When it is
+// missing the test is skipped with a clear message, or fails when
+// DENWA_REQUIRE_INTEROP=1.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		RequireInterop(t, "%s is not on PATH (Debian: apt-get install %s)", name, debianPackage(name))
+	}
+	return path
+}
+
+// RequireRoot skips (or fails, see RequireInterop) unless the test runs as
+// root, which sipp's play_pcap_audio needs for its raw socket.
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		RequireInterop(t, "not running as root, which %s needs", why)
+	}
+}
+
+func debianPackage(tool string) string {
+	switch tool {
+	case "sipp":
+		return "sip-tester"
+	case "tshark", "dumpcap", "capinfos", "editcap":
+		return "tshark"
+	}
+	return tool
+}
