@@ -153,3 +153,66 @@ func TestCollectorAllocs(t *testing.T) {
 		t.Fatalf("Collector allocates %v times per run", allocs)
 	}
 }
+
+// TestPipeline: a gateway sends "*#" both as RFC 4733 packets and as tones
+// (the in-band keys here stand in for the Detector's). The decoder, merger
+// and collector together report each press once: "*#", terminated.
+func TestPipeline(t *testing.T) {
+	type press struct {
+		key        Key
+		start, dur int64
+	}
+	presses := []press{{'*', 16000, 960}, {'#', 24000, 800}}
+	var pkts []EventPacket
+	for _, p := range presses {
+		pkts, _ = GenerateEvent(pkts, p.key, p.start, p.dur, EventGenConfig{})
+	}
+	dec := NewEventDecoder(EventDecoderConfig{})
+	var mrg Merger
+	col, _ := NewCollector(CollectorConfig{Terminators: "#"})
+	col.Start(8000)
+
+	var evs, out []Event
+	var payload []byte
+	var res CollectResult
+	finished := false
+	feed := func(keys []Event) {
+		for _, e := range keys {
+			if r, ok := col.Add(e); ok {
+				res, finished = r, true
+			}
+		}
+	}
+	next := 0
+	for now := int64(8000); now < 40000 && !finished; now += 160 { // 20 ms ticks
+		for ; next < len(pkts) && pkts[next].Time <= now; next++ {
+			p := pkts[next]
+			payload, _ = p.Payload.AppendTo(payload[:0])
+			evs, _ = dec.Decode(evs[:0], uint16(next), p.Timestamp, p.Marker, payload)
+			for _, e := range evs {
+				out = mrg.Add(out[:0], e)
+				feed(out)
+			}
+		}
+		// The in-band twins, reported by the detector 40 ms after the tone ends.
+		for _, p := range presses {
+			if now == p.start+p.dur+320 {
+				out = mrg.Add(out[:0], Event{p.key, SourceInband, p.start + 80, p.start + p.dur + 80})
+				feed(out)
+			}
+		}
+		evs = dec.Advance(evs[:0], now)
+		for _, e := range evs {
+			out = mrg.Add(out[:0], e)
+			feed(out)
+		}
+		out = mrg.Advance(out[:0], now)
+		feed(out)
+		if r, ok := col.Advance(now); ok {
+			res, finished = r, true
+		}
+	}
+	if !finished || res.String() != `"*#" terminated` || res.At != 24800 {
+		t.Fatalf("result %v at %d (finished %v)", res, res.At, finished)
+	}
+}

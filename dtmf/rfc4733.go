@@ -69,6 +69,9 @@ type EventDecoderConfig struct {
 // and duplicated packets. Once a key is reported, packets of its timestamp
 // or older are ignored, so a late END repeat never makes a second key.
 // Two presses of the same key have different timestamps and give two keys.
+// The state holds one event, so a key whose every packet arrives after the
+// first packet of a later key is taken as stale and lost: keys come out in
+// time order, and at most once.
 //
 // Payloads longer than 4 bytes: only the first 4 bytes are read. A plain
 // telephone-event payload is one 4-byte block; several events in one packet
