@@ -1,0 +1,451 @@
+package media
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"denwa/audio"
+	"denwa/dtmf"
+
+	"github.com/pion/rtp"
+)
+
+// StreamID names one RTP stream: its SSRC and, when known, the UDP
+// addresses it was sent from and to.
+type StreamID struct {
+	SSRC     uint32
+	Src, Dst netip.AddrPort
+}
+
+// String returns "src → dst ssrc=0x…", leaving out unknown addresses.
+func (s StreamID) String() string {
+	if !s.Src.IsValid() && !s.Dst.IsValid() {
+		return fmt.Sprintf("ssrc=%#08x", s.SSRC)
+	}
+	return fmt.Sprintf("%s → %s ssrc=%#08x", s.Src, s.Dst, s.SSRC)
+}
+
+// Key is one key press found in a stream.
+type Key struct {
+	// Event holds the key, its source (in-band or RFC 4733), and Start and
+	// End (exclusive) on the stream's RTP timeline: RTP timestamps extended
+	// to 64 bits (dtmf.Clock32), where the stream's first packet's
+	// timestamp maps to itself.
+	dtmf.Event
+	Stream StreamID
+	// At is Start measured from the timestamp of the stream's first packet
+	// (8000 units a second): where the press is in the stream.
+	At time.Duration
+}
+
+func (k Key) String() string {
+	return fmt.Sprintf("%s %s %.3fs %s", k.Key, k.Source, k.At.Seconds(), k.Stream)
+}
+
+// KeySink receives the keys a Receiver finds, in the order they become
+// certain. It is called on the receiver's goroutine, from HandleRTP,
+// HandlePacket or Flush, and must not call back into the Receiver.
+type KeySink interface {
+	HandleKey(Key)
+}
+
+// KeySinkFunc adapts a function to KeySink. A nil KeySinkFunc drops keys.
+type KeySinkFunc func(Key)
+
+// HandleKey calls f(k).
+func (f KeySinkFunc) HandleKey(k Key) {
+	if f != nil {
+		f(k)
+	}
+}
+
+// String names the adapter, for pipeline dumps.
+func (f KeySinkFunc) String() string { return "media.KeySinkFunc" }
+
+// StreamStats counts one stream's packets. The counters are plain integers
+// owned by the receiver's goroutine: read them on that goroutine (Streams,
+// or after the last HandleRTP), not concurrently with it.
+type StreamStats struct {
+	Packets int64 // packets of this SSRC, whatever became of them
+	Bytes   int64 // their payload bytes (after the RTP header and padding)
+	Audio   int64 // G.711 packets fed to the in-band detector
+	Events  int64 // telephone-event packets fed to the RFC 4733 decoder
+	// Guessed counts the Events whose payload type was unknown and guessed
+	// by LooksLikeTelephoneEvent.
+	Guessed int64
+	// Lost is the RFC 3550 §6.4.1 cumulative loss: packets expected from
+	// the sequence numbers minus packets received (never negative).
+	Lost int64
+	// Late counts audio packets dropped because their timestamp was behind
+	// audio already processed (reordered or duplicated).
+	Late int64
+	// Bad counts packets whose payload could not be used: an empty or
+	// malformed telephone-event, an empty audio payload.
+	Bad int64
+	// Ignored counts packets of payload types that carry neither G.711 nor
+	// telephone-events (comfort noise, other codecs).
+	Ignored int64
+	// Gaps counts holes in the audio timeline filled with silence; Resyncs
+	// the holes longer than MaxGap, after which the in-band detector was
+	// restarted at the new timestamp.
+	Gaps, Resyncs int64
+}
+
+// StreamInfo describes one stream a Receiver has seen.
+type StreamInfo struct {
+	ID StreamID
+	// FirstTS is the first packet's RTP timestamp (extended, so equal to
+	// the 32-bit value); FirstSeen its arrival time if known.
+	FirstTS   int64
+	FirstSeen time.Time
+	Stats     StreamStats
+}
+
+// ReceiverConfig configures a Receiver. The zero value works: defaults
+// are documented on each field.
+type ReceiverConfig struct {
+	// PayloadTypes says what each payload type carries, from the SDP that
+	// negotiated the session. The zero value means DefaultPayloadTypes()
+	// (0 = PCMU, 8 = PCMA).
+	PayloadTypes PayloadTypes
+	// NoGuess turns off LooksLikeTelephoneEvent for unknown dynamic payload
+	// types; such packets are then ignored.
+	NoGuess bool
+	// Detector and Events configure each stream's in-band detector and
+	// RFC 4733 decoder (zero values are their defaults).
+	Detector dtmf.Config
+	Events   dtmf.EventDecoderConfig
+	// MaxGap is the longest hole in the audio timeline (lost packets,
+	// silence suppression, a pause while events are sent) that is filled
+	// with silence, in timestamp units. Audio after a longer hole restarts
+	// the detector at its own timestamp. Zero means 8000 (1 s).
+	MaxGap int64
+	// MaxStreams bounds the SSRCs tracked; packets of further SSRCs return
+	// ErrTooManyStreams. Zero means 16.
+	MaxStreams int
+	// Src and Dst are the session's addresses, reported with each key;
+	// either may be the zero AddrPort when unknown.
+	Src, Dst netip.AddrPort
+	// Now, if set, timestamps each stream's first packet (StreamInfo.FirstSeen)
+	// for live sessions. It is read once per new stream, never per packet.
+	Now func() time.Time
+}
+
+// Defaults for ReceiverConfig.
+const (
+	DefaultMaxGap     = 8000
+	DefaultMaxStreams = 16
+)
+
+// Receiver is the push sink for one RTP session: it demultiplexes packets
+// by SSRC, decodes G.711 audio (PCMU, PCMA) into the in-band detector and
+// telephone-events into the RFC 4733 decoder, merges both so that one
+// press gives one key, and hands each key to its KeySink.
+//
+// Time is taken from RTP timestamps only: arrival jitter and bursts do not
+// matter. Each stream's audio is placed on its RTP timeline: a hole is
+// filled with silence up to MaxGap, beyond it the detector restarts;
+// audio whose timestamp is behind what was already processed is dropped
+// (StreamStats.Late).
+//
+// A Receiver is not safe for concurrent use. HandleRTP and HandlePacket do
+// not allocate once a stream's buffers have grown to its packet size, do no
+// I/O and do not log.
+type Receiver struct {
+	cfg     ReceiverConfig
+	sink    KeySink
+	streams map[uint32]*stream
+	order   []*stream // in order of first packet
+	last    *stream   // the stream of the previous packet
+	hdr     rtp.Header
+	dropped int64 // packets refused with ErrTooManyStreams
+}
+
+// NewReceiver returns a Receiver that reports keys to sink (nil drops them).
+func NewReceiver(cfg ReceiverConfig, sink KeySink) (*Receiver, error) {
+	if cfg.PayloadTypes == (PayloadTypes{}) {
+		cfg.PayloadTypes = DefaultPayloadTypes()
+	}
+	switch {
+	case cfg.MaxGap < 0:
+		return nil, fmt.Errorf("%w: MaxGap %d is negative", ErrConfig, cfg.MaxGap)
+	case cfg.MaxGap == 0:
+		cfg.MaxGap = DefaultMaxGap
+	}
+	switch {
+	case cfg.MaxStreams < 0:
+		return nil, fmt.Errorf("%w: MaxStreams %d is negative", ErrConfig, cfg.MaxStreams)
+	case cfg.MaxStreams == 0:
+		cfg.MaxStreams = DefaultMaxStreams
+	}
+	if sink == nil {
+		sink = KeySinkFunc(nil)
+	}
+	return &Receiver{cfg: cfg, sink: sink, streams: make(map[uint32]*stream)}, nil
+}
+
+// String describes the receiver, for pipeline dumps.
+func (r *Receiver) String() string {
+	return fmt.Sprintf("media.Receiver(%s → %s, %d streams, pt %s)", r.cfg.Src, r.cfg.Dst, len(r.order), r.cfg.PayloadTypes.String())
+}
+
+// HandlePacket parses one RTP packet from buf (RFC 3550 §5.1, padding
+// removed) and passes it to HandleRTP. buf is not retained.
+func (r *Receiver) HandlePacket(buf []byte) error {
+	payload, err := parseRTP(&r.hdr, buf)
+	if err != nil {
+		return err
+	}
+	return r.HandleRTP(&r.hdr, payload)
+}
+
+// parseRTP unmarshals buf's header into h and returns the payload without
+// padding. It reuses h's CSRC and extension slices.
+func parseRTP(h *rtp.Header, buf []byte) ([]byte, error) {
+	if len(buf) < 12 || buf[0]>>6 != 2 {
+		return nil, ErrNotRTP
+	}
+	n, err := h.Unmarshal(buf)
+	if err != nil {
+		return nil, ErrNotRTP
+	}
+	end := len(buf)
+	if h.Padding {
+		pad := int(buf[end-1])
+		if pad == 0 || end-pad < n {
+			return nil, ErrNotRTP
+		}
+		end -= pad
+	}
+	return buf[n:end], nil
+}
+
+// HandleRTP takes one RTP packet: its parsed header and its payload
+// (without padding). Neither is retained. It returns ErrNotRTP for a
+// version other than 2, ErrTooManyStreams for a new SSRC beyond
+// MaxStreams, and the RFC 4733 decoder's error for a malformed event;
+// such packets are counted and otherwise dropped, and the receiver stays
+// usable. Unknown payload types are ignored without error.
+func (r *Receiver) HandleRTP(h *rtp.Header, payload []byte) error {
+	return r.handle(h, payload, time.Time{})
+}
+
+func (r *Receiver) handle(h *rtp.Header, payload []byte, at time.Time) error {
+	if h.Version != 2 {
+		return ErrNotRTP
+	}
+	s := r.last
+	if s == nil || s.id.SSRC != h.SSRC {
+		s = r.streams[h.SSRC]
+		if s == nil {
+			if len(r.order) >= r.cfg.MaxStreams {
+				r.dropped++
+				return ErrTooManyStreams
+			}
+			s = r.newStream(h, at)
+		}
+		r.last = s
+	}
+	return s.packet(r, h, payload)
+}
+
+// Flush ends every stream, in order of first packet: keys still sounding
+// or waiting for their END packet are reported. Packets handled after
+// Flush start the streams' key detection afresh on the same timeline.
+func (r *Receiver) Flush() {
+	for _, s := range r.order {
+		s.flush(r)
+	}
+}
+
+// Streams returns the streams seen so far, in order of first packet, with
+// their counters.
+func (r *Receiver) Streams() []StreamInfo {
+	out := make([]StreamInfo, len(r.order))
+	for i, s := range r.order {
+		out[i] = StreamInfo{ID: s.id, FirstTS: s.firstTS, FirstSeen: s.firstSeen, Stats: s.stats}
+	}
+	return out
+}
+
+// Dropped returns the number of packets refused with ErrTooManyStreams.
+func (r *Receiver) Dropped() int64 { return r.dropped }
+
+// stream is one SSRC's state.
+type stream struct {
+	id        StreamID
+	firstTS   int64
+	firstSeen time.Time
+	stats     StreamStats
+
+	clock dtmf.Clock32
+	// Sequence numbers extended to 64 bits for the loss count.
+	seqBase, seqMax int64
+
+	det      *dtmf.Detector
+	dec      *dtmf.EventDecoder
+	merge    dtmf.Merger
+	anchored bool
+	base     int64 // RTP time of the detector's sample 0
+	now      int64 // latest RTP time the stream has reached
+
+	pcm  []int16      // decoded audio, grown to the largest payload
+	evs  []dtmf.Event // scratch: keys from the detector or decoder
+	keys []dtmf.Event // scratch: keys out of the merger
+}
+
+func (r *Receiver) newStream(h *rtp.Header, at time.Time) *stream {
+	if at.IsZero() && r.cfg.Now != nil {
+		at = r.cfg.Now()
+	}
+	s := &stream{
+		id:        StreamID{SSRC: h.SSRC, Src: r.cfg.Src, Dst: r.cfg.Dst},
+		firstSeen: at,
+		det:       dtmf.NewDetector(r.cfg.Detector),
+		dec:       dtmf.NewEventDecoder(r.cfg.Events),
+		evs:       make([]dtmf.Event, 0, 8),
+		keys:      make([]dtmf.Event, 0, 8),
+	}
+	s.firstTS = s.clock.Extend(h.Timestamp)
+	s.seqBase = int64(h.SequenceNumber)
+	s.seqMax = s.seqBase - 1
+	s.now = s.firstTS
+	r.streams[h.SSRC] = s
+	r.order = append(r.order, s)
+	return s
+}
+
+// silence feeds holes in the audio timeline.
+var silence [160]int16
+
+func (s *stream) packet(r *Receiver, h *rtp.Header, payload []byte) error {
+	s.stats.Packets++
+	s.stats.Bytes += int64(len(payload))
+	// Sequence numbers: extend around the highest seen (RFC 3550 A.1 in
+	// spirit) and count loss as expected minus received.
+	seq := s.seqMax + int64(int16(h.SequenceNumber-uint16(s.seqMax)))
+	if seq > s.seqMax {
+		s.seqMax = seq
+	}
+	if seq < s.seqBase {
+		s.seqBase = seq
+	}
+	s.stats.Lost = max(0, s.seqMax-s.seqBase+1-s.stats.Packets)
+
+	ts := s.clock.Extend(h.Timestamp)
+	kind := r.cfg.PayloadTypes[h.PayloadType&0x7f]
+	guessed := false
+	if kind == KindUnknown && !r.cfg.NoGuess && IsDynamic(h.PayloadType) && LooksLikeTelephoneEvent(payload) {
+		kind, guessed = KindTelephoneEvent, true
+	}
+	s.evs = s.evs[:0]
+	switch kind {
+	case KindPCMU, KindPCMA:
+		if len(payload) == 0 {
+			s.stats.Bad++
+			return nil
+		}
+		if !s.audio(r, kind, ts, payload) {
+			return nil
+		}
+	case KindTelephoneEvent:
+		var err error
+		s.evs, err = s.dec.Decode(s.evs, h.SequenceNumber, ts, h.Marker, payload)
+		if err != nil {
+			s.stats.Bad++
+			return err
+		}
+		s.stats.Events++
+		if guessed {
+			s.stats.Guessed++
+		}
+		s.now = max(s.now, ts)
+	default:
+		s.stats.Ignored++
+		return nil
+	}
+	s.evs = s.dec.Advance(s.evs, s.now)
+	s.emit(r, s.evs)
+	s.keys = s.merge.Advance(s.keys[:0], s.now)
+	s.report(r)
+	return nil
+}
+
+// audio places one G.711 payload on the detector's timeline; it returns
+// false when the packet was dropped as late.
+func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) bool {
+	if !s.anchored {
+		s.anchored, s.base = true, ts
+	}
+	pos := s.base + s.det.Pos() // RTP time of the detector's next sample
+	switch gap := ts - pos; {
+	case gap < 0:
+		s.stats.Late++
+		return false
+	case gap > r.cfg.MaxGap:
+		s.stats.Resyncs++
+		s.evs = s.shift(s.det.Flush(s.evs), len(s.evs))
+		s.det.Reset()
+		s.base = ts
+	case gap > 0:
+		s.stats.Gaps++
+		for gap > 0 {
+			n := min(gap, int64(len(silence)))
+			s.evs = s.shift(s.det.Process(s.evs, silence[:n]), len(s.evs))
+			gap -= n
+		}
+	}
+	if cap(s.pcm) < len(payload) {
+		s.pcm = make([]int16, len(payload))
+	}
+	pcm := s.pcm[:len(payload)]
+	if kind == KindPCMU {
+		audio.DecodeULawTo(pcm, payload)
+	} else {
+		audio.DecodeALawTo(pcm, payload)
+	}
+	s.evs = s.shift(s.det.Process(s.evs, pcm), len(s.evs))
+	s.stats.Audio++
+	s.now = max(s.now, s.base+s.det.Pos())
+	return true
+}
+
+// shift moves the detector's keys appended after evs[from] from detector
+// samples to RTP time.
+func (s *stream) shift(evs []dtmf.Event, from int) []dtmf.Event {
+	for i := from; i < len(evs); i++ {
+		evs[i].Start += s.base
+		evs[i].End += s.base
+	}
+	return evs
+}
+
+// emit feeds keys from either source into the merger.
+func (s *stream) emit(r *Receiver, evs []dtmf.Event) {
+	for _, ev := range evs {
+		s.keys = s.merge.Add(s.keys[:0], ev)
+		s.report(r)
+	}
+}
+
+// report hands the merger's output in s.keys to the sink.
+func (s *stream) report(r *Receiver) {
+	for _, ev := range s.keys {
+		r.sink.HandleKey(Key{Event: ev, Stream: s.id, At: samplesToDuration(ev.Start - s.firstTS)})
+	}
+	s.keys = s.keys[:0]
+}
+
+func (s *stream) flush(r *Receiver) {
+	s.evs = s.shift(s.det.Flush(s.evs[:0]), 0)
+	s.evs = s.dec.Flush(s.evs)
+	s.emit(r, s.evs)
+	s.keys = s.merge.Flush(s.keys[:0])
+	s.report(r)
+	s.evs = s.evs[:0]
+}
+
+func samplesToDuration(n int64) time.Duration {
+	return time.Duration(n) * time.Second / dtmf.SampleRate
+}

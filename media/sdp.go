@@ -1,0 +1,264 @@
+package media
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// SDPAudio is what one m=audio line of an SDP body (RFC 4566 §5.14) says
+// about the RTP its author wants to receive: the address to send it to and
+// what the offered payload types carry.
+type SDPAudio struct {
+	// Addr is the connection address (media-level c=, else session-level)
+	// and the m= port.
+	Addr netip.AddrPort
+	// PayloadTypes maps the m= line's formats: from a=rtpmap lines
+	// (PCMU/8000, PCMA/8000, telephone-event/8000, names case-insensitive),
+	// and the static 0 and 8 without one (RFC 3551 §6).
+	PayloadTypes PayloadTypes
+}
+
+// ParseSDPAudio returns the m=audio lines of an SDP body that have a port
+// and a connection address. It uses pion/sdp and, when pion rejects a body
+// that real equipment sent (attribute order, unknown lines), falls back to
+// reading the c=, m= and a=rtpmap lines alone. It fails only when neither
+// finds an m=audio line.
+func ParseSDPAudio(body []byte) ([]SDPAudio, error) {
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err == nil {
+		if out := audioFromPion(&sd); len(out) > 0 {
+			return out, nil
+		}
+	}
+	out := audioFromLines(body)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("media: SDP has no usable m=audio line")
+	}
+	return out, nil
+}
+
+func audioFromPion(sd *sdp.SessionDescription) []SDPAudio {
+	var out []SDPAudio
+	session := connAddr(sd.ConnectionInformation)
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Media != "audio" || md.MediaName.Port.Value <= 0 || md.MediaName.Port.Value > 65535 {
+			continue
+		}
+		addr := connAddr(md.ConnectionInformation)
+		if !addr.IsValid() {
+			addr = session
+		}
+		if !addr.IsValid() {
+			continue
+		}
+		a := SDPAudio{Addr: netip.AddrPortFrom(addr, uint16(md.MediaName.Port.Value))}
+		var rtpmaps []string
+		for _, at := range md.Attributes {
+			if at.Key == "rtpmap" {
+				rtpmaps = append(rtpmaps, at.Value)
+			}
+		}
+		a.PayloadTypes = mapFormats(md.MediaName.Formats, rtpmaps)
+		out = append(out, a)
+	}
+	return out
+}
+
+func connAddr(c *sdp.ConnectionInformation) netip.Addr {
+	if c == nil || c.Address == nil {
+		return netip.Addr{}
+	}
+	return parseConnAddr(c.Address.Address)
+}
+
+// parseConnAddr reads a c= address, dropping a multicast /ttl suffix.
+func parseConnAddr(s string) netip.Addr {
+	s, _, _ = strings.Cut(s, "/")
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// mapFormats maps an m= line's formats with its rtpmap values
+// ("<pt> <name>/<rate>[/<channels>]").
+func mapFormats(formats, rtpmaps []string) PayloadTypes {
+	var p PayloadTypes
+	for _, f := range formats {
+		pt, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			continue
+		}
+		switch pt {
+		case 0:
+			p[0] = KindPCMU
+		case 8:
+			p[8] = KindPCMA
+		}
+	}
+	for _, m := range rtpmaps {
+		ptStr, enc, ok := strings.Cut(strings.TrimSpace(m), " ")
+		if !ok {
+			continue
+		}
+		pt, err := strconv.ParseUint(ptStr, 10, 7)
+		if err != nil {
+			continue
+		}
+		name, rest, _ := strings.Cut(strings.TrimSpace(enc), "/")
+		rate, _, _ := strings.Cut(rest, "/")
+		if rate != "8000" {
+			p[pt] = KindUnknown
+			continue
+		}
+		switch strings.ToLower(name) {
+		case "pcmu":
+			p[pt] = KindPCMU
+		case "pcma":
+			p[pt] = KindPCMA
+		case "telephone-event":
+			p[pt] = KindTelephoneEvent
+		default:
+			p[pt] = KindUnknown
+		}
+	}
+	return p
+}
+
+// audioFromLines is the tolerant fallback: c=, m=audio and a=rtpmap lines
+// in any order, any line ending, anything else ignored.
+func audioFromLines(body []byte) []SDPAudio {
+	var out []SDPAudio
+	var session netip.Addr
+	type media struct {
+		port    int
+		formats []string
+		addr    netip.Addr
+		rtpmaps []string
+		audio   bool
+	}
+	var ms []media
+	for _, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimSpace(line)
+		if len(line) < 2 || line[1] != '=' {
+			continue
+		}
+		v := line[2:]
+		switch line[0] {
+		case 'c':
+			f := strings.Fields(v)
+			if len(f) != 3 {
+				continue
+			}
+			a := parseConnAddr(f[2])
+			if len(ms) == 0 {
+				session = a
+			} else {
+				ms[len(ms)-1].addr = a
+			}
+		case 'm':
+			f := strings.Fields(v)
+			m := media{}
+			if len(f) >= 3 {
+				port, _, _ := strings.Cut(f[1], "/")
+				m.port, _ = strconv.Atoi(port)
+				m.audio = f[0] == "audio"
+				m.formats = f[3:]
+			}
+			ms = append(ms, m)
+		case 'a':
+			if len(ms) > 0 {
+				if rm, ok := strings.CutPrefix(v, "rtpmap:"); ok {
+					ms[len(ms)-1].rtpmaps = append(ms[len(ms)-1].rtpmaps, rm)
+				}
+			}
+		}
+	}
+	for _, m := range ms {
+		addr := m.addr
+		if !addr.IsValid() {
+			addr = session
+		}
+		if !m.audio || m.port <= 0 || m.port > 65535 || !addr.IsValid() {
+			continue
+		}
+		out = append(out, SDPAudio{Addr: netip.AddrPortFrom(addr, uint16(m.port)), PayloadTypes: mapFormats(m.formats, m.rtpmaps)})
+	}
+	return out
+}
+
+// sipMethods are the request methods a SIP message may start with
+// (RFC 3261 and its extensions).
+var sipMethods = []string{"INVITE ", "ACK ", "BYE ", "CANCEL ", "OPTIONS ", "REGISTER ", "PRACK ",
+	"UPDATE ", "INFO ", "SUBSCRIBE ", "NOTIFY ", "REFER ", "MESSAGE ", "PUBLISH "}
+
+// LooksLikeSIP reports whether a UDP payload starts like a SIP request or
+// response.
+func LooksLikeSIP(p []byte) bool {
+	if bytes.HasPrefix(p, []byte("SIP/2.0 ")) {
+		return true
+	}
+	if len(p) < 4 || p[0] < 'A' || p[0] > 'Z' {
+		return false
+	}
+	for _, m := range sipMethods {
+		if bytes.HasPrefix(p, []byte(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// SIPBody returns the SDP body of a SIP message: the body after the blank
+// line when Content-Type (or its compact form c:) is application/sdp, cut
+// to Content-Length (l:) when that is given and fits; in a multipart body,
+// the part that starts at "v=0". It returns nil when there is none.
+func SIPBody(msg []byte) []byte {
+	head, body, ok := bytes.Cut(msg, []byte("\r\n\r\n"))
+	if !ok {
+		if head, body, ok = bytes.Cut(msg, []byte("\n\n")); !ok {
+			return nil
+		}
+	}
+	var ctype string
+	length := -1
+	for _, line := range strings.Split(string(head), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "content-type", "c":
+			ctype = strings.ToLower(value)
+		case "content-length", "l":
+			if n, err := strconv.Atoi(value); err == nil && n >= 0 {
+				length = n
+			}
+		}
+	}
+	if length >= 0 && length <= len(body) {
+		body = body[:length]
+	}
+	switch {
+	case strings.HasPrefix(ctype, "application/sdp"):
+		return body
+	case strings.HasPrefix(ctype, "multipart/"):
+		i := bytes.Index(body, []byte("v=0"))
+		if i < 0 {
+			return nil
+		}
+		part := body[i:]
+		if j := bytes.Index(part, []byte("\n--")); j >= 0 {
+			part = part[:j+1]
+		}
+		return part
+	}
+	return nil
+}
