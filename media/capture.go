@@ -151,7 +151,8 @@ const linkTypeRawAlt layers.LinkType = 12
 // counted in Stats. At the end of the capture it returns io.EOF; when the
 // capture stops in the middle of a record, an error wrapping ErrTruncated
 // (after every complete packet); for a malformed record, an error wrapping
-// ErrCorrupt. Errors are sticky.
+// ErrCorrupt (and ErrNotCapture too when it is the first record). Errors
+// are sticky.
 func (c *CaptureReader) Next() (Datagram, error) {
 	for c.err == nil {
 		var data []byte
@@ -191,6 +192,9 @@ func (c *CaptureReader) recordError(err error) error {
 		return io.EOF
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w: after %d complete packets", ErrTruncated, c.frame)
+	}
+	if c.frame == 0 { // corrupt from its start: not a usable capture
+		return fmt.Errorf("%w: %w: record 1: %w", ErrNotCapture, ErrCorrupt, err)
 	}
 	return fmt.Errorf("%w: record %d: %w", ErrCorrupt, c.frame+1, err)
 }
