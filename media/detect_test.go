@@ -77,7 +77,7 @@ func testCall(t testing.TB) []tpkt {
 	add(500*time.Millisecond, netip.AddrPortFrom(a4.Addr(), 40001), netip.AddrPortFrom(b4.Addr(), 50001),
 		unhex(t, "80c8 0006 00001111 00000000 00000000 00000000 00000000 00000000")) // RTCP SR
 	add(510*time.Millisecond, a4, netip.MustParseAddrPort("192.0.2.53:53"), unhex(t, "8180 0001 0000 0000 0000 0000 0000")) // DNS
-	add(520*time.Millisecond, a4, b4, unhex(t, "0001 0000 2112a442 000000000000000000000000"))                          // STUN
+	add(520*time.Millisecond, a4, b4, unhex(t, "0001 0000 2112a442 000000000000000000000000"))                              // STUN
 	add(530*time.Millisecond, sipA, sipB, []byte("OPTIONS sip:b SIP/2.0\r\nContent-Length: 0\r\n\r\n"))
 	return sortPkts(pkts)
 }
