@@ -1,10 +1,6 @@
 package main
 
-import (
-	"errors"
-
-	"github.com/spf13/cobra"
-)
+import "github.com/spf13/cobra"
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -26,8 +22,6 @@ type exitCoder interface {
 	error
 	ExitCode() int
 }
-
-func asExitCoder(err error, target *exitCoder) bool { return errors.As(err, target) }
 
 // exitError carries an exit code and an optional message ("" prints nothing).
 type exitError struct {
