@@ -107,6 +107,8 @@ var synthetic = []struct {
 	// expected failure written to FILE.error.
 	damage  func([]byte) []byte
 	errNote string
+	// unreadable: the damage leaves no packet, so no key is expected.
+	unreadable bool
 }{
 	{file: "truncated.pcap", c: Capture{SIP: true, Streams: []Stream{{
 		SSRC: 0x7e000001, Src: inSrc, Dst: inDst, AudioPT: PCMU, Seq: 10, Timestamp: 10, Start: 100 * ms, Duration: 800 * ms,
@@ -117,7 +119,7 @@ var synthetic = []struct {
 	}, errNote: "the last record is cut in half: a reader reports an unexpected end of file after the keys"},
 	{file: "not-a-capture.pcap", damage: func([]byte) []byte {
 		return []byte("This is not a packet capture: it is a text file named .pcap.\nA reader must reject it by its first bytes.\n")
-	}, errNote: "not a pcap or pcapng file (text): a reader rejects it before any packet"},
+	}, errNote: "not a pcap or pcapng file (text): a reader rejects it before any packet", unreadable: true},
 	{file: "corrupt-start.pcap", c: Capture{Streams: []Stream{{
 		SSRC: 0x7e000002, Src: inSrc, Dst: inDst, AudioPT: PCMU, Duration: 400 * ms,
 		Presses: []Press{{Key: '1', At: 100 * ms}},
@@ -127,7 +129,7 @@ var synthetic = []struct {
 		binary.LittleEndian.PutUint32(b[24+8:], 0x7FFFFFF0)
 		binary.LittleEndian.PutUint32(b[24+12:], 0x7FFFFFF0)
 		return b
-	}, errNote: "the first record's length is 0x7FFFFFF0: a reader fails at the first record and finds no keys"},
+	}, errNote: "the first record's length is 0x7FFFFFF0: a reader fails at the first record and finds no keys", unreadable: true},
 	{file: "wrap.pcap", c: Capture{SIP: true, Streams: []Stream{{
 		SSRC: 0x7e000003, Src: inSrc, Dst: inDst, AudioPT: PCMU, Seq: 65530, Timestamp: math.MaxUint32 - 10*160 + 1, Start: 100 * ms, Duration: 1000 * ms,
 		Presses: []Press{
@@ -257,9 +259,13 @@ func generated(t *testing.T) []golden {
 			data = sy.damage(data)
 		}
 		p := filepath.Join(capturesDir, sy.file)
+		truth := sy.c
+		if sy.unreadable {
+			truth = Capture{}
+		}
 		out = append(out, golden{p, data},
-			golden{p + ".digits", []byte(sy.c.Digits())},
-			golden{p + ".keys", []byte(sy.c.Keys())})
+			golden{p + ".digits", []byte(truth.Digits())},
+			golden{p + ".keys", []byte(truth.Keys())})
 		if sy.errNote != "" {
 			out = append(out, golden{p + ".error", []byte(sy.errNote + "\n")})
 		}
