@@ -1,29 +1,543 @@
 package dtmf
 
-// STUB: the in-band detector's API; its body is being written.
+import (
+	"fmt"
+	"math"
+	"math/cmplx"
+)
+
+// The in-band detector (ITU-T Q.23 tones, Q.24 reception limits).
+//
+// Analysis. The kernel (corr.go) correlates each 40-sample sub-block (5 ms)
+// with the 8 DTMF frequencies: C_k,m = Σ_j x[40m+j]·e^{+iω_k j}, plus the
+// sub-block energy. Each result is rotated by the phase of its start on the
+// absolute timeline, D_k,m = C_k,m·e^{iω_k·40m}, so that the sum of
+// consecutive D is the coherent correlation over their whole span and the
+// product D_m+1·conj(D_m) turns with the tone's frequency offset:
+//
+//	tone A·cos((ω_k+δ)n+φ)  →  D_k,m ≈ (A/2)·e^{-iφ}·Σ_j e^{-iδ(40m+j)}
+//	D_k,m+1·conj(D_k,m) ∝ e^{-iδ·40}
+//
+// A window is the last 4 sub-blocks (160 samples, 20 ms), evaluated every
+// sub-block (5 ms hop). For each window:
+//
+//  1. silence: window energy below what the weakest accepted tone brings → no;
+//  2. the strongest low-group and high-group frequency by coherent 160-sample
+//     power; each must beat the other three of its group by Dominance;
+//  3. frequency offset of each tone from the phase advance between the two
+//     80-sample halves (fine, unambiguous to ±50 Hz) checked against the
+//     advance between 40-sample sub-blocks (coarse, unambiguous to ±100 Hz);
+//     both must be within MaxFreqDev (Q.24: accept ±1.5 %, reject ±3.5 %);
+//  4. tone power, corrected for that offset (each sub-block rotated back),
+//     gives each tone's level: at least MinLevel, twist within limits;
+//  5. relative energy: the two tones carry at least RelEnergy of the window
+//     energy — this rejects speech, music, noise, harmonic-rich sounds and
+//     windows partly filled by silence;
+//  6. steadiness: no sub-block carries less than a fraction of the mean
+//     sub-block energy, so a window must be (almost) entirely inside a tone.
+//
+// A window that passes is a hit for the key of that pair.
+//
+// Timing. A key goes down after MinHits consecutive hits of the same key
+// (4 hits at 5 ms span 35 ms: a 40 ms tone always holds 4 full windows, a
+// 25 ms tone at most 2) and up after MinMisses consecutive non-hits (8: a
+// break of 10 ms spoils at most 6 windows, a 40 ms pause at least 9). The
+// event spans the first to the last hit window, with each edge refined from
+// the tone's share of the sub-block just outside it.
+
+const (
+	window  = 4  // sub-blocks per analysis window
+	ringLen = 8  // sub-blocks kept (power of two ≥ window+1)
+	batch   = 32 // sub-blocks per kernel call
+	maxHits = 16 // largest MinHits
+	// rotPeriod: ω_k·40 = 2π·f_k/200, and every f_k is a whole number of
+	// Hz, so e^{iω_k·40m} repeats after 200 sub-blocks.
+	rotPeriod = 200
+	winLen    = window * subBlock // 160
+)
 
 // Config tunes a Detector. The zero value selects the defaults documented on
-// each field.
-type Config struct{}
-
-// Detector finds DTMF keys in one channel of 8 kHz linear PCM.
-type Detector struct{ pos int64 }
-
-// NewDetector returns a detector for one channel.
-func NewDetector(cfg Config) *Detector { return &Detector{} }
-
-// Process consumes samples (any length) and appends the keys that ended in
-// them to dst.
-func (d *Detector) Process(dst []Event, samples []int16) []Event {
-	d.pos += int64(len(samples))
-	return dst
+// each field; [Config.Validate] reports values that make no sense.
+type Config struct {
+	// MinLevel is the weakest tone accepted, in dBm0 per tone. 0 selects
+	// −45 dBm0: Q.24 asks for reception down to about −36 dBm0 per tone
+	// (with 8 dB twist the weaker tone is then near −44), and −50 dBm0 is
+	// still ignored.
+	MinLevel float64
+	// NormalTwist is how far (dB) the high-group tone may lie below the
+	// low-group tone. 0 selects 10: Q.24's 8 dB plus 2 dB for measurement
+	// and line error.
+	NormalTwist float64
+	// ReverseTwist is how far (dB) the high-group tone may lie above the
+	// low-group tone. 0 selects 7: NTT lines need 5 dB (not the usual 4),
+	// plus 2 dB margin.
+	ReverseTwist float64
+	// MaxFreqDev is the largest relative frequency offset accepted for
+	// either tone. 0 selects 0.02: Q.24 asks to accept 1.5 % and reject
+	// 3.5 %, and below 2.15 % no tone with a strong second harmonic can
+	// pose as a pair (2·697 Hz is 4.3 % above 1336 Hz, 2·770 above 1477,
+	// 2·852 above 1633).
+	MaxFreqDev float64
+	// RelEnergy is the least share of a window's energy the two tones must
+	// carry. 0 selects 0.7.
+	RelEnergy float64
+	// MaxSpread is how much (Hz) the frequency of either tone may wander
+	// over the last MinHits windows before a key goes down. 0 selects 20:
+	// a key tone is steady, a harmonic of gliding speech is not; tighter
+	// limits lose keys pressed over loud echo (noise bends the estimate).
+	MaxSpread float64
+	// MinHits is the number of consecutive hit windows (5 ms apart) that
+	// make a key go down. 0 selects 4 (accepts 40 ms, rejects 25 ms).
+	MinHits int
+	// MinMisses is the number of consecutive non-hit windows that make a
+	// key go up. 0 selects 8 (bridges 10 ms breaks, splits at 40 ms pauses).
+	MinMisses int
 }
 
-// Flush ends the stream: a key still sounding is appended to dst.
-func (d *Detector) Flush(dst []Event) []Event { return dst }
+// ConfigError reports a Config field with an unusable value.
+type ConfigError struct {
+	Field  string
+	Value  float64
+	Reason string
+}
 
-// Reset forgets all state and restarts the sample count at 0.
-func (d *Detector) Reset() { d.pos = 0 }
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("dtmf: Config.%s = %g: %s", e.Field, e.Value, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidConfig) hold.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// Validate reports the first unusable field as a *ConfigError, or nil.
+func (c Config) Validate() error {
+	switch {
+	case c.MinLevel > 3.17:
+		return &ConfigError{"MinLevel", c.MinLevel, "above the G.711 maximum of +3.17 dBm0"}
+	case c.NormalTwist < 0 || c.NormalTwist > 30:
+		return &ConfigError{"NormalTwist", c.NormalTwist, "must be within 0–30 dB"}
+	case c.ReverseTwist < 0 || c.ReverseTwist > 30:
+		return &ConfigError{"ReverseTwist", c.ReverseTwist, "must be within 0–30 dB"}
+	case c.MaxFreqDev < 0 || c.MaxFreqDev > 0.05:
+		return &ConfigError{"MaxFreqDev", c.MaxFreqDev, "must be within 0–0.05 (neighbouring tones are 9 % apart)"}
+	case c.RelEnergy < 0 || c.RelEnergy > 1:
+		return &ConfigError{"RelEnergy", c.RelEnergy, "must be within 0–1"}
+	case c.MaxSpread < 0 || c.MaxSpread > 100:
+		return &ConfigError{"MaxSpread", c.MaxSpread, "must be within 0–100 Hz"}
+	case c.MinHits < 0 || c.MinHits > maxHits:
+		return &ConfigError{"MinHits", float64(c.MinHits), "must be within 0–16"}
+	case c.MinMisses < 0 || c.MinMisses > 64:
+		return &ConfigError{"MinMisses", float64(c.MinMisses), "must be within 0–64"}
+	}
+	return nil
+}
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MinLevel, -45)
+	def(&c.NormalTwist, 10)
+	def(&c.ReverseTwist, 7)
+	def(&c.MaxFreqDev, 0.02)
+	def(&c.RelEnergy, 0.7)
+	def(&c.MaxSpread, 20)
+	if c.MinHits == 0 {
+		c.MinHits = 4
+	}
+	if c.MinMisses == 0 {
+		c.MinMisses = 8
+	}
+	return c
+}
+
+// Fixed tuning that is not worth a Config field.
+const (
+	dominanceDB = 6    // strongest tone of a group over each other tone of it
+	steadiness  = 0.55 // least sub-block energy, relative to the window mean
+	// coarseDevExtra widens the coarse (40-sample) offset check over
+	// MaxFreqDev: it only has to rule out offsets the fine check would alias.
+	coarseDevExtra = 0.01
+)
+
+// Shared immutable tables.
+var (
+	table = newCorrTable()
+	// leak[k][h] = Σ_{j<40} e^{i(ω_k−ω_h)j} / 40: how a tone at exactly
+	// freqs[h] shows in the sub-block correlation of freqs[k], relative to
+	// its own.
+	leak = func() (l [8][8]complex128) {
+		for k, fk := range freqs {
+			for h, fh := range freqs {
+				for j := range subBlock {
+					l[k][h] += cmplx.Rect(1.0/subBlock, 2*math.Pi*(fk-fh)*float64(j)/SampleRate)
+				}
+			}
+		}
+		return l
+	}()
+	// rot[m][k] = e^{iω_k·40m}, the start phase of sub-block m (mod rotPeriod).
+	rot = func() (r [rotPeriod][8]complex128) {
+		for m := range rotPeriod {
+			for k, f := range freqs {
+				r[m][k] = cmplx.Rect(1, 2*math.Pi*f*float64(m*subBlock)/SampleRate)
+			}
+		}
+		return r
+	}()
+)
+
+// params are the thresholds derived from a Config.
+type params struct {
+	minEnergy float64    // window energy below which nothing is looked at
+	minPow    float64    // |S|² of a tone at MinLevel
+	twistLo   float64    // least P_high/P_low
+	twistHi   float64    // largest P_high/P_low
+	dominance float64    // power ratio
+	relEnergy float64    // (P_lo+P_hi) ≥ relEnergy·E (both scaled, see window)
+	cosFine   [8]float64 // cos of the largest accepted phase advance per 80 samples
+	cosCoarse [8]float64 // … per 40 samples
+	maxSpread float64    // largest change of phase advance per 80 samples over a run
+	minHits   int
+	minMisses int
+}
+
+// Detector finds DTMF keys in one channel of 8 kHz linear PCM. It is a plain
+// value: not safe for concurrent use, and Process neither allocates nor
+// blocks. Create it with NewDetector.
+type Detector struct {
+	corr func(out []bins, x []int16, t *corrTable) // corrBest; tests force corrGo
+	params
+	trace        func(m int64, k Key, rel, pl, ph, e float64)
+	pos          int64 // samples consumed
+	nsb          int64 // sub-blocks completed
+	nbuf         int
+	buf          [subBlock]int16
+	ring         [ringLen][8]complex128 // D_k,m at ring[m%ringLen]
+	energy       [ringLen]float64
+	out          [batch]bins
+	amp          [ringLen]float64 // tone amplitude of each hit window's sub-blocks (see hit)
+	lastArgLo    float64          // phase advance per 80 samples of the last hit window's tones
+	lastArgHi    float64
+	args         [maxHits][2]float64 // those of the current run's windows, by run index
+	lastLo       int8
+	lastHi       int8
+	lastWasHit   bool
+	cand         Key   // key of the current run of hits
+	candRun      int   // its length
+	candStart    int64 // refined start of the run's first window, in samples
+	down         bool  // a key is down
+	key          Key
+	start, end   int64 // the down key's refined start and (so far) end
+	lastHitSB    int64 // last sub-block of the down key's last hit window
+	lastHitAmp   float64
+	misses       int
+	lastHitLo    int8
+	lastHitHi    int8
+	needEndRefit bool // the sub-block after the last hit window is still due
+}
+
+// NewDetector returns a detector for one channel. It panics if cfg does not
+// pass [Config.Validate]; check configurations that come from users first.
+func NewDetector(cfg Config) *Detector {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	c := cfg.withDefaults()
+	d := &Detector{corr: corrBest}
+	// A tone of amplitude A at its exact frequency gives |S| = A·winLen/2
+	// over a window, and carries energy A²·winLen/2 = 2|S|²/winLen.
+	a := Amplitude(c.MinLevel) * winLen / 2
+	d.minPow = a * a
+	d.minEnergy = 2 * d.minPow / winLen // one tone at MinLevel
+	d.twistLo = math.Pow(10, -c.NormalTwist/10)
+	d.twistHi = math.Pow(10, c.ReverseTwist/10)
+	d.dominance = math.Pow(10, dominanceDB/10.0)
+	d.relEnergy = c.RelEnergy * winLen / 2
+	for k, f := range freqs {
+		d.cosFine[k] = math.Cos(2 * math.Pi * c.MaxFreqDev * f * 2 * subBlock / SampleRate)
+		d.cosCoarse[k] = math.Cos(2 * math.Pi * (c.MaxFreqDev + coarseDevExtra) * f * subBlock / SampleRate)
+	}
+	d.minHits, d.minMisses = c.MinHits, c.MinMisses
+	d.maxSpread = 2 * math.Pi * c.MaxSpread * 2 * subBlock / SampleRate
+	return d
+}
 
 // Pos returns the number of samples processed since creation or Reset.
 func (d *Detector) Pos() int64 { return d.pos }
+
+// Reset forgets all state and restarts the sample count at 0. The
+// configuration is kept.
+func (d *Detector) Reset() {
+	*d = Detector{corr: d.corr, params: d.params}
+}
+
+// Process consumes samples (any length, from one sample up) and appends to
+// dst the keys that ended in them; it returns the extended slice. Keys are
+// reported once each, when the tone has been gone for the hangover time
+// (MinMisses·5 ms), with Start and End on the sample timeline of this
+// Detector. The result does not depend on how the stream is cut into
+// blocks. Process does not keep samples or dst.
+func (d *Detector) Process(dst []Event, samples []int16) []Event {
+	d.pos += int64(len(samples))
+	if d.nbuf > 0 {
+		n := copy(d.buf[d.nbuf:], samples)
+		d.nbuf += n
+		samples = samples[n:]
+		if d.nbuf < subBlock {
+			return dst
+		}
+		d.corr(d.out[:1], d.buf[:], table)
+		dst = d.subBlock(dst, &d.out[0])
+		d.nbuf = 0
+	}
+	for len(samples) >= subBlock {
+		n := min(len(samples)/subBlock, batch)
+		d.corr(d.out[:n], samples[:n*subBlock], table)
+		for i := range d.out[:n] {
+			dst = d.subBlock(dst, &d.out[i])
+		}
+		samples = samples[n*subBlock:]
+	}
+	d.nbuf = copy(d.buf[:], samples)
+	return dst
+}
+
+// Flush ends the stream: a key still sounding is appended to dst. The
+// detector then starts over on key state (Pos keeps counting); samples short
+// of a whole sub-block are not analysed.
+func (d *Detector) Flush(dst []Event) []Event {
+	if d.down {
+		if d.needEndRefit {
+			d.refitEnd(false)
+		}
+		dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
+	}
+	d.down, d.cand, d.candRun, d.misses, d.needEndRefit = false, 0, 0, 0, false
+	return dst
+}
+
+// subBlock takes one kernel result.
+func (d *Detector) subBlock(dst []Event, b *bins) []Event {
+	m := d.nsb
+	d.nsb++
+	slot := m & (ringLen - 1)
+	r := &rot[m%rotPeriod]
+	dm := &d.ring[slot]
+	for k := range 8 {
+		dm[k] = complex(float64(b.re[k]), float64(b.im[k])) * r[k]
+	}
+	d.energy[slot] = float64(b.energy)
+
+	if d.needEndRefit {
+		d.refitEnd(true)
+	}
+	var k Key
+	if m >= window-1 {
+		k = d.window(m)
+	}
+	return d.step(dst, m, k)
+}
+
+// window evaluates the window ending with sub-block m and returns the key it
+// holds, or 0. On a hit it leaves the tones' group indices and amplitude in
+// d.lastLo, d.lastHi, d.amp[m%ringLen].
+func (d *Detector) window(m int64) Key {
+	i0, i1, i2, i3 := (m-3)&(ringLen-1), (m-2)&(ringLen-1), (m-1)&(ringLen-1), m&(ringLen-1)
+	e0, e1, e2, e3 := d.energy[i0], d.energy[i1], d.energy[i2], d.energy[i3]
+	e := e0 + e1 + e2 + e3
+	if e < d.minEnergy {
+		return 0
+	}
+	r0, r1, r2, r3 := &d.ring[i0], &d.ring[i1], &d.ring[i2], &d.ring[i3]
+	var p [8]float64
+	for k := range 8 {
+		s := r0[k] + r1[k] + r2[k] + r3[k]
+		p[k] = real(s)*real(s) + imag(s)*imag(s)
+	}
+	lo := 0
+	for k := 1; k < 4; k++ {
+		if p[k] > p[lo] {
+			lo = k
+		}
+	}
+	hi := 4
+	for k := 5; k < 8; k++ {
+		if p[k] > p[hi] {
+			hi = k
+		}
+	}
+	// 2. Group dominance.
+	for k := range 4 {
+		if k != lo && p[k]*d.dominance > p[lo] {
+			return 0
+		}
+	}
+	for k := 4; k < 8; k++ {
+		if k != hi && p[k]*d.dominance > p[hi] {
+			return 0
+		}
+	}
+	// 3+4. Offset and corrected power of each tone, after removing from
+	// each the other tone's leakage (the 40-sample correlations of 697 Hz
+	// still see 1209 Hz at −18 dB, enough to bend its phase by 0.1 rad).
+	var tl, th [window]complex128
+	for i, j := range [window]int64{m - 3, m - 2, m - 1, m} {
+		rr := &rot[j%rotPeriod]
+		r := rr[lo] * cmplx.Conj(rr[hi]) // e^{i(ω_lo−ω_hi)·40j}
+		dl, dh := d.ring[j&(ringLen-1)][lo], d.ring[j&(ringLen-1)][hi]
+		tl[i] = dl - leak[lo][hi]*r*dh
+		th[i] = dh - leak[hi][lo]*cmplx.Conj(r)*dl
+	}
+	pl, zl, ok := d.tone(&tl, lo)
+	if !ok {
+		return 0
+	}
+	ph, zh, ok := d.tone(&th, hi)
+	if !ok {
+		return 0
+	}
+	if pl < d.minPow || ph < d.minPow || ph < pl*d.twistLo || ph > pl*d.twistHi {
+		return 0
+	}
+	// 5. Relative energy: 2(P_lo+P_hi)/winLen ≥ RelEnergy·E.
+	if pl+ph < d.relEnergy*e {
+		return 0
+	}
+	// 6. Steadiness.
+	if q := steadiness * e / window; e0 < q || e1 < q || e2 < q || e3 < q {
+		return 0
+	}
+	d.lastLo, d.lastHi = int8(lo), int8(hi)
+	d.lastArgLo, d.lastArgHi = cmplx.Phase(zl), cmplx.Phase(zh)
+	d.amp[m&(ringLen-1)] = (math.Sqrt(pl) + math.Sqrt(ph)) / window
+	return keyGrid[lo][hi-4]
+}
+
+// tone measures frequency k over the window's sub-block correlations t: it checks the offset and
+// returns the offset-corrected power |Σ D_m·e^{iδ40m}|².
+func (d *Detector) tone(t *[window]complex128, k int) (float64, complex128, bool) {
+	a, b0, b1, b3 := t[0], t[1], t[2], t[3]
+	// Fine: halves of 80 samples.
+	ha, hb := a+b0, b1+b3
+	z2 := hb * cmplx.Conj(ha)
+	n2 := cmplx.Abs(z2)
+	if n2 == 0 || real(z2) < d.cosFine[k]*n2 {
+		return 0, 0, false
+	}
+	// Coarse: consecutive sub-blocks.
+	z1 := b0*cmplx.Conj(a) + b1*cmplx.Conj(b0) + b3*cmplx.Conj(b1)
+	if real(z1) < d.cosCoarse[k]*cmplx.Abs(z1) {
+		return 0, 0, false
+	}
+	// u2 = e^{iδ80}; u = e^{iδ40} is its half angle (|δ80| < π).
+	u2 := cmplx.Conj(z2) / complex(n2, 0)
+	u := 1 + u2
+	u /= complex(cmplx.Abs(u), 0)
+	s := ((b3*u+b1)*u+b0)*u + a
+	return real(s)*real(s) + imag(s)*imag(s), z2, true
+}
+
+// step runs the key state machine on the verdict k of the window ending
+// with sub-block m.
+func (d *Detector) step(dst []Event, m int64, k Key) []Event {
+	if k != 0 && k == d.cand {
+		d.candRun++
+	} else {
+		d.cand, d.candRun = k, 0
+		if k != 0 {
+			d.candRun = 1
+			d.candStart = d.refitStart(m)
+		}
+	}
+	if k != 0 {
+		i := d.candRun % maxHits
+		d.args[i] = [2]float64{d.lastArgLo, d.lastArgHi}
+	}
+	if d.down {
+		if k == d.key {
+			d.hit(m)
+		} else {
+			d.misses++
+			if d.misses >= d.minMisses {
+				dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
+				d.down, d.needEndRefit = false, false
+			}
+		}
+	}
+	if !d.down && d.cand != 0 && d.candRun >= d.minHits && d.steady() {
+		d.down, d.key, d.start, d.misses = true, d.cand, d.candStart, 0
+		d.hit(m)
+	}
+	return dst
+}
+
+// steady reports whether the frequencies of both tones stayed within
+// MaxSpread over the last MinHits windows of the current run.
+func (d *Detector) steady() bool {
+	lo, hi := d.args[d.candRun%maxHits], d.args[d.candRun%maxHits]
+	for i := d.candRun - d.minHits + 1; i < d.candRun; i++ {
+		a := &d.args[i%maxHits]
+		lo[0], hi[0] = min(lo[0], a[0]), max(hi[0], a[0])
+		lo[1], hi[1] = min(lo[1], a[1]), max(hi[1], a[1])
+	}
+	return hi[0]-lo[0] <= d.maxSpread && hi[1]-lo[1] <= d.maxSpread
+}
+
+// hit records that the down key's tone fills the window ending with
+// sub-block m.
+func (d *Detector) hit(m int64) {
+	d.misses = 0
+	d.lastHitSB = m
+	d.lastHitAmp = d.amp[m&(ringLen-1)]
+	d.lastHitLo, d.lastHitHi = d.lastLo, d.lastHi
+	d.end = (m + 1) * subBlock
+	d.needEndRefit = true
+}
+
+// share returns how much of a full sub-block's tone amplitude ref sub-block
+// m carries for tones lo and hi, within [0, 1], after removing each tone's
+// leakage into the other's correlation.
+func (d *Detector) share(m int64, lo, hi int8, ref float64) float64 {
+	if ref <= 0 {
+		return 0
+	}
+	rr := &rot[m%rotPeriod]
+	r := rr[lo] * cmplx.Conj(rr[hi])
+	dl, dh := d.ring[m&(ringLen-1)][lo], d.ring[m&(ringLen-1)][hi]
+	a := cmplx.Abs(dl-leak[lo][hi]*r*dh) + cmplx.Abs(dh-leak[hi][lo]*cmplx.Conj(r)*dl)
+	return min(1, a/ref)
+}
+
+// refitStart returns the start, in samples, of the tone whose first hit
+// window ends with sub-block m: the window's start, moved later by the part
+// of its first sub-block the tone does not fill, or earlier by the part of
+// the sub-block before it that the tone does fill.
+func (d *Detector) refitStart(m int64) int64 {
+	first := m - window + 1
+	ref := d.amp[m&(ringLen-1)]
+	s := float64(first * subBlock)
+	f0 := d.share(first, d.lastLo, d.lastHi, ref)
+	s += (1 - f0) * subBlock
+	if first > 0 {
+		s -= d.share(first-1, d.lastLo, d.lastHi, ref) * subBlock
+	}
+	return int64(math.Round(s))
+}
+
+// refitEnd refines d.end from the tone's share of the last hit window's
+// last sub-block and, when next is true, of the sub-block after it (which
+// has just arrived).
+func (d *Detector) refitEnd(next bool) {
+	d.needEndRefit = false
+	m := d.lastHitSB
+	e := float64((m + 1) * subBlock)
+	f := d.share(m, d.lastHitLo, d.lastHitHi, d.lastHitAmp)
+	e -= (1 - f) * subBlock
+	if next {
+		e += d.share(m+1, d.lastHitLo, d.lastHitHi, d.lastHitAmp) * subBlock
+	}
+	d.end = int64(math.Round(e))
+}
