@@ -20,6 +20,9 @@
 // [Capture.Keys] render it in the formats of testdata/captures/*.digits and
 // *.keys.
 //
+// [ReadCapture] reads captures back with gopacket, as a reference to check
+// media's own capture reader against.
+//
 // [RequireTool] and [RequireInterop] implement the project's rule for tests
 // that need outside tools (sipp, tshark, …): skip when a tool is missing,
 // fail instead when DENWA_REQUIRE_INTEROP=1.

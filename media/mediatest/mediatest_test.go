@@ -472,3 +472,19 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	*c += countingWriter(len(p))
 	return len(p), nil
 }
+
+func TestEncodeTo(t *testing.T) {
+	src := []int16{0, 1000, -1000, 32767}
+	dst := make([]byte, 4)
+	if n, err := EncodeTo(dst[:3], src, PCMU); n != 0 || !errors.Is(err, io.ErrShortBuffer) {
+		t.Errorf("short buffer: %d, %v", n, err)
+	}
+	for _, pt := range []uint8{PCMU, PCMA} {
+		if n, err := EncodeTo(dst, src, pt); n != 4 || err != nil || dst[0] != Silence(pt) {
+			t.Errorf("pt %d: %d, %v, % x", pt, n, err, dst)
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() { _, _ = EncodeTo(dst, src, PCMA) }); a != 0 {
+		t.Errorf("EncodeTo allocates %v times", a)
+	}
+}

@@ -340,7 +340,7 @@ func (g *gen) fill() {
 	if !g.s.NoAudio && !g.quiet[k] {
 		payload := g.silence
 		if g.toneFrame(k) {
-			EncodeTo(g.audio, g.pcm, g.s.AudioPT)
+			_, _ = EncodeTo(g.audio, g.pcm, g.s.AudioPT) // same lengths
 			payload = g.audio
 		}
 		g.queue = append(g.queue, pending{

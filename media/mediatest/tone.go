@@ -1,6 +1,7 @@
 package mediatest
 
 import (
+	"io"
 	"math"
 
 	"denwa/dtmf"
@@ -80,19 +81,22 @@ func ToneTo(dst []int16, off int, k dtmf.Key, lowLevel, highLevel float64) bool 
 }
 
 // EncodeTo writes the G.711 encoding (payload type PCMU or PCMA) of src into
-// dst, one byte per sample, and returns the number of bytes written.
-func EncodeTo(dst []byte, src []int16, pt uint8) int {
-	n := min(len(dst), len(src))
+// dst, one byte per sample, and returns the number of bytes written. It
+// returns io.ErrShortBuffer, writing nothing, when dst is shorter than src.
+func EncodeTo(dst []byte, src []int16, pt uint8) (int, error) {
+	if len(dst) < len(src) {
+		return 0, io.ErrShortBuffer
+	}
 	if pt == PCMA {
-		for i := range n {
-			dst[i] = g711.EncodeAlawFrame(src[i])
+		for i, v := range src {
+			dst[i] = g711.EncodeAlawFrame(v)
 		}
-		return n
+		return len(src), nil
 	}
-	for i := range n {
-		dst[i] = g711.EncodeUlawFrame(src[i])
+	for i, v := range src {
+		dst[i] = g711.EncodeUlawFrame(v)
 	}
-	return n
+	return len(src), nil
 }
 
 // Silence returns the G.711 byte of a zero sample: 0xFF for PCMU, 0xD5 for
