@@ -157,6 +157,11 @@ func (c Config) withDefaults() Config {
 const (
 	dominanceDB = 6    // strongest tone of a group over each other tone of it
 	steadiness  = 0.55 // least sub-block energy, relative to the window mean
+	// tonalShare is the least share of a sub-block's energy its strongest
+	// low and high tone must carry. It is a cheap pre-filter, loose enough
+	// (a hit window's sub-blocks carry 0.5 and more: an edge sub-block
+	// only partly filled, 6 dB SNR, 2 % offset) never to decide alone.
+	tonalShare = 0.25
 	// coarseDevExtra widens the coarse (40-sample) offset check over
 	// MaxFreqDev: it only has to rule out offsets the fine check would alias.
 	coarseDevExtra = 0.01
@@ -217,11 +222,11 @@ type Detector struct {
 	buf          [subBlock]int16
 	ring         [ringLen][8]complex128 // D_k,m at ring[m%ringLen]
 	energy       [ringLen]float64
+	tonal        [ringLen]bool // the sub-block passed the pre-filter (see subBlock)
 	out          [batch]bins
-	amp          [ringLen]float64 // tone amplitude of each hit window's sub-blocks (see hit)
-	lastArgLo    float64          // phase advance per 80 samples of the last hit window's tones
-	lastArgHi    float64
-	args         [maxHits][2]float64 // those of the current run's windows, by run index
+	amp          [ringLen]float64       // tone amplitude of each hit window's sub-blocks (see hit)
+	lastZ        [2]complex128          // phase advance per 80 samples (as z2) of the last hit window's tones
+	runZ         [maxHits][2]complex128 // those of the current run's windows, by run index
 	lastLo       int8
 	lastHi       int8
 	lastWasHit   bool
@@ -330,10 +335,15 @@ func (d *Detector) subBlock(dst []Event, b *bins) []Event {
 		dm[k] = complex(float64(b.re[k]), float64(b.im[k])) * r[k]
 	}
 	d.energy[slot] = float64(b.energy)
-
-	if d.needEndRefit {
-		d.refitEnd(true)
+	// Pre-filter: the strongest tone of each group must carry a fair share
+	// of this sub-block's energy, or no window holding it can pass test 5.
+	var pl, ph float32
+	for k := range 4 {
+		pl = max(pl, b.re[k]*b.re[k]+b.im[k]*b.im[k])
+		ph = max(ph, b.re[4+k]*b.re[4+k]+b.im[4+k]*b.im[4+k])
 	}
+	d.tonal[slot] = pl+ph >= tonalShare*subBlock/2*b.energy && b.energy > 0
+
 	var k Key
 	if m >= window-1 {
 		k = d.window(m)
@@ -348,7 +358,7 @@ func (d *Detector) window(m int64) Key {
 	i0, i1, i2, i3 := (m-3)&(ringLen-1), (m-2)&(ringLen-1), (m-1)&(ringLen-1), m&(ringLen-1)
 	e0, e1, e2, e3 := d.energy[i0], d.energy[i1], d.energy[i2], d.energy[i3]
 	e := e0 + e1 + e2 + e3
-	if e < d.minEnergy {
+	if e < d.minEnergy || !(d.tonal[i0] && d.tonal[i1] && d.tonal[i2] && d.tonal[i3]) {
 		return 0
 	}
 	r0, r1, r2, r3 := &d.ring[i0], &d.ring[i1], &d.ring[i2], &d.ring[i3]
@@ -411,7 +421,7 @@ func (d *Detector) window(m int64) Key {
 		return 0
 	}
 	d.lastLo, d.lastHi = int8(lo), int8(hi)
-	d.lastArgLo, d.lastArgHi = cmplx.Phase(zl), cmplx.Phase(zh)
+	d.lastZ = [2]complex128{zl, zh}
 	d.amp[m&(ringLen-1)] = (math.Sqrt(pl) + math.Sqrt(ph)) / window
 	return keyGrid[lo][hi-4]
 }
@@ -423,19 +433,18 @@ func (d *Detector) tone(t *[window]complex128, k int) (float64, complex128, bool
 	// Fine: halves of 80 samples.
 	ha, hb := a+b0, b1+b3
 	z2 := hb * cmplx.Conj(ha)
-	n2 := cmplx.Abs(z2)
+	n2 := abs(z2)
 	if n2 == 0 || real(z2) < d.cosFine[k]*n2 {
 		return 0, 0, false
 	}
 	// Coarse: consecutive sub-blocks.
 	z1 := b0*cmplx.Conj(a) + b1*cmplx.Conj(b0) + b3*cmplx.Conj(b1)
-	if real(z1) < d.cosCoarse[k]*cmplx.Abs(z1) {
+	if real(z1) < d.cosCoarse[k]*abs(z1) {
 		return 0, 0, false
 	}
 	// u2 = e^{iδ80}; u = e^{iδ40} is its half angle (|δ80| < π).
-	u2 := cmplx.Conj(z2) / complex(n2, 0)
-	u := 1 + u2
-	u /= complex(cmplx.Abs(u), 0)
+	u := 1 + scale(cmplx.Conj(z2), 1/n2)
+	u = scale(u, 1/abs(u))
 	s := ((b3*u+b1)*u+b0)*u + a
 	return real(s)*real(s) + imag(s)*imag(s), z2, true
 }
@@ -453,13 +462,15 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 		}
 	}
 	if k != 0 {
-		i := d.candRun % maxHits
-		d.args[i] = [2]float64{d.lastArgLo, d.lastArgHi}
+		d.runZ[d.candRun%maxHits] = d.lastZ
 	}
 	if d.down {
 		if k == d.key {
 			d.hit(m)
 		} else {
+			if d.needEndRefit { // m is the sub-block after the last hit window
+				d.refitEnd(true)
+			}
 			d.misses++
 			if d.misses >= d.minMisses {
 				dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
@@ -477,13 +488,17 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 // steady reports whether the frequencies of both tones stayed within
 // MaxSpread over the last MinHits windows of the current run.
 func (d *Detector) steady() bool {
-	lo, hi := d.args[d.candRun%maxHits], d.args[d.candRun%maxHits]
-	for i := d.candRun - d.minHits + 1; i < d.candRun; i++ {
-		a := &d.args[i%maxHits]
-		lo[0], hi[0] = min(lo[0], a[0]), max(hi[0], a[0])
-		lo[1], hi[1] = min(lo[1], a[1]), max(hi[1], a[1])
+	for t := range 2 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for i := d.candRun - d.minHits + 1; i <= d.candRun; i++ {
+			a := cmplx.Phase(d.runZ[i%maxHits][t])
+			lo, hi = min(lo, a), max(hi, a)
+		}
+		if hi-lo > d.maxSpread {
+			return false
+		}
 	}
-	return hi[0]-lo[0] <= d.maxSpread && hi[1]-lo[1] <= d.maxSpread
+	return true
 }
 
 // hit records that the down key's tone fills the window ending with
@@ -507,7 +522,7 @@ func (d *Detector) share(m int64, lo, hi int8, ref float64) float64 {
 	rr := &rot[m%rotPeriod]
 	r := rr[lo] * cmplx.Conj(rr[hi])
 	dl, dh := d.ring[m&(ringLen-1)][lo], d.ring[m&(ringLen-1)][hi]
-	a := cmplx.Abs(dl-leak[lo][hi]*r*dh) + cmplx.Abs(dh-leak[hi][lo]*cmplx.Conj(r)*dl)
+	a := abs(dl-leak[lo][hi]*r*dh) + abs(dh-leak[hi][lo]*cmplx.Conj(r)*dl)
 	return min(1, a/ref)
 }
 
@@ -541,3 +556,10 @@ func (d *Detector) refitEnd(next bool) {
 	}
 	d.end = int64(math.Round(e))
 }
+
+// abs is |z| without cmplx.Abs's care for overflow, which our magnitudes
+// (below 2^40) do not need.
+func abs(z complex128) float64 { return math.Sqrt(real(z)*real(z) + imag(z)*imag(z)) }
+
+// scale returns z·f for real f.
+func scale(z complex128, f float64) complex128 { return complex(real(z)*f, imag(z)*f) }

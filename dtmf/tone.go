@@ -59,7 +59,9 @@ func Amplitude(dBm0 float64) float64 {
 // with continuous phase and without allocation.
 type Tone struct {
 	Key Key
-	// Level is the level of the low-group tone in dBm0 (0 = 0 dBm0).
+	// Level is the level of the low-group tone in dBm0 (0 = 0 dBm0). Two
+	// tones above about −3 dBm0 each exceed the int16 (and G.711) range
+	// together and are clipped.
 	Level float64
 	// Twist is the level of the high-group tone relative to the low-group
 	// tone in dB: positive means the high tone is louder.

@@ -1,0 +1,61 @@
+package dtmf
+
+import (
+	"testing"
+
+	"github.com/zaf/g711"
+)
+
+// benchULaw is the benchmark input as μ-law bytes: the mixed test signal
+// (a minute of keys, pauses, line noise and speech).
+func benchULaw(b *testing.B) []byte {
+	x, _ := mixedSignal(b)
+	u := make([]byte, len(x))
+	for i, v := range x {
+		u[i] = g711.EncodeUlawFrame(v)
+	}
+	return u
+}
+
+// BenchmarkDetector: μ-law in 160-sample (20 ms) packets, decoded through a
+// 256-entry table, then Process — the receive path of one call.
+func BenchmarkDetector(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		corr func(out []bins, x []int16, t *corrTable)
+	}{
+		{"kernel=best", corrBest},
+		{"kernel=go", corrGo},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var dec [256]int16
+			for i := range dec {
+				dec[i] = g711.DecodeUlawFrame(uint8(i))
+			}
+			u := benchULaw(b)
+			d := NewDetector(Config{})
+			d.corr = bc.corr
+			var pcm [160]int16
+			ev := make([]Event, 0, 16)
+			var keys int
+			b.ReportAllocs()
+			b.SetBytes(160) // one μ-law byte per sample
+			pos := 0
+			for b.Loop() {
+				if pos+160 > len(u) {
+					pos = 0
+				}
+				for i, c := range u[pos : pos+160] {
+					pcm[i] = dec[c]
+				}
+				ev = d.Process(ev[:0], pcm[:])
+				keys += len(ev)
+				pos += 160
+			}
+			sps := float64(b.N) * 160 / b.Elapsed().Seconds()
+			b.ReportMetric(sps, "samples/s")
+			b.ReportMetric(sps/SampleRate, "x-realtime")
+			_ = keys
+		})
+	}
+}
