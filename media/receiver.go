@@ -78,7 +78,8 @@ type StreamStats struct {
 	// the sequence numbers minus packets received (never negative).
 	Lost int64
 	// Late counts audio packets dropped because their timestamp was behind
-	// audio already processed (reordered or duplicated).
+	// audio already processed, by no more than MaxGap (reordered or
+	// duplicated).
 	Late int64
 	// Bad counts packets whose payload could not be used: an empty or
 	// malformed telephone-event, an empty audio payload.
@@ -87,8 +88,8 @@ type StreamStats struct {
 	// telephone-events (comfort noise, other codecs).
 	Ignored int64
 	// Gaps counts holes in the audio timeline filled with silence; Resyncs
-	// the holes longer than MaxGap, after which the in-band detector was
-	// restarted at the new timestamp.
+	// the holes longer than MaxGap and the jumps back beyond it, after
+	// which the in-band detector was restarted at the new timestamp.
 	Gaps, Resyncs int64
 }
 
@@ -146,8 +147,9 @@ const (
 // Time is taken from RTP timestamps only: arrival jitter and bursts do not
 // matter. Each stream's audio is placed on its RTP timeline: a hole is
 // filled with silence up to MaxGap, beyond it the detector restarts;
-// audio whose timestamp is behind what was already processed is dropped
-// (StreamStats.Late).
+// audio whose timestamp is up to MaxGap behind what was already processed
+// is dropped as reordered or duplicated (StreamStats.Late); a jump back
+// further than that restarts the detector at the new timestamp.
 //
 // A Receiver is not safe for concurrent use. HandleRTP and HandlePacket do
 // not allocate once a stream's buffers have grown to its packet size, do no
@@ -380,10 +382,13 @@ func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) 
 	}
 	pos := s.base + s.det.Pos() // RTP time of the detector's next sample
 	switch gap := ts - pos; {
-	case gap < 0:
+	case gap < 0 && gap >= -r.cfg.MaxGap:
 		s.stats.Late++
 		return false
-	case gap > r.cfg.MaxGap:
+	case gap > r.cfg.MaxGap || gap < 0:
+		// A long hole, or a timeline that jumped back further than any
+		// reordering could explain (a sender that restarted its
+		// timestamps): start the detector again at this packet.
 		s.stats.Resyncs++
 		s.evs = s.shift(s.det.Flush(s.evs), len(s.evs))
 		s.det.Reset()

@@ -201,7 +201,8 @@ func TestReceiverTimeline(t *testing.T) {
 		{"duplicate dropped", []p{{1, 0}, {2, T}, {2, T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 2, Late: 1}},
 		{"gap of 1 s filled", []p{{1, 0}, {2, T + 8000}}, StreamStats{Packets: 2, Bytes: 320, Audio: 2, Gaps: 1}},
 		{"gap over 1 s resyncs", []p{{1, 0}, {2, T + 8001}}, StreamStats{Packets: 2, Bytes: 320, Audio: 2, Resyncs: 1}},
-		{"timestamp jump back resyncs nothing, drops", []p{{1, 100000}, {2, 100000 - 50*T}}, StreamStats{Packets: 2, Bytes: 320, Audio: 1, Late: 1}},
+		{"jump back within MaxGap: dropped as late", []p{{1, 100000}, {2, 100000 + T}, {3, 100000 - 40*T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 2, Late: 1}},
+		{"jump back beyond MaxGap: resync", []p{{1, 100000}, {2, 100000 - 60*T}, {3, 100000 - 59*T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 3, Resyncs: 1}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
