@@ -223,6 +223,7 @@ type Detector struct {
 	ring         [ringLen][8]complex128 // D_k,m at ring[m%ringLen]
 	energy       [ringLen]float64
 	tonal        [ringLen]bool // the sub-block passed the pre-filter (see subBlock)
+	raw          [ringLen]bins // the kernel's results; ring holds them rotated for tonal sub-blocks only
 	out          [batch]bins
 	amp          [ringLen]float64       // tone amplitude of each hit window's sub-blocks (see hit)
 	lastZ        [2]complex128          // phase advance per 80 samples (as z2) of the last hit window's tones
@@ -329,11 +330,7 @@ func (d *Detector) subBlock(dst []Event, b *bins) []Event {
 	m := d.nsb
 	d.nsb++
 	slot := m & (ringLen - 1)
-	r := &rot[m%rotPeriod]
-	dm := &d.ring[slot]
-	for k := range 8 {
-		dm[k] = complex(float64(b.re[k]), float64(b.im[k])) * r[k]
-	}
+	d.raw[slot] = *b
 	d.energy[slot] = float64(b.energy)
 	// Pre-filter: the strongest tone of each group must carry a fair share
 	// of this sub-block's energy, or no window holding it can pass test 5.
@@ -342,13 +339,27 @@ func (d *Detector) subBlock(dst []Event, b *bins) []Event {
 		pl = max(pl, b.re[k]*b.re[k]+b.im[k]*b.im[k])
 		ph = max(ph, b.re[4+k]*b.re[4+k]+b.im[4+k]*b.im[4+k])
 	}
-	d.tonal[slot] = pl+ph >= tonalShare*subBlock/2*b.energy && b.energy > 0
-
+	tonal := pl+ph >= tonalShare*subBlock/2*b.energy && b.energy > 0
+	d.tonal[slot] = tonal
+	if tonal { // only windows of tonal sub-blocks look at D
+		d.rotate(m)
+	}
 	var k Key
 	if m >= window-1 {
 		k = d.window(m)
 	}
 	return d.step(dst, m, k)
+}
+
+// rotate sets ring[m] to the correlations of sub-block m turned by the
+// phase of its start: D_k,m = C_k,m·e^{iω_k·40m}.
+func (d *Detector) rotate(m int64) {
+	r := &rot[m%rotPeriod]
+	b := &d.raw[m&(ringLen-1)]
+	dm := &d.ring[m&(ringLen-1)]
+	for k := range 8 {
+		dm[k] = complex(float64(b.re[k]), float64(b.im[k])) * r[k]
+	}
 }
 
 // window evaluates the window ending with sub-block m and returns the key it
@@ -518,6 +529,9 @@ func (d *Detector) hit(m int64) {
 func (d *Detector) share(m int64, lo, hi int8, ref float64) float64 {
 	if ref <= 0 {
 		return 0
+	}
+	if !d.tonal[m&(ringLen-1)] {
+		d.rotate(m)
 	}
 	rr := &rot[m%rotPeriod]
 	r := rr[lo] * cmplx.Conj(rr[hi])

@@ -6,10 +6,16 @@ import (
 	"github.com/zaf/g711"
 )
 
-// benchULaw is the benchmark input as μ-law bytes: the mixed test signal
-// (a minute of keys, pauses, line noise and speech).
-func benchULaw(b *testing.B) []byte {
-	x, _ := mixedSignal(b)
+// benchULaw is a benchmark input as μ-law bytes: "mixed" is the mixed test
+// signal (33 s: 120 keys, pauses, line noise, quiet speech), "speech" the
+// Japanese speech file (no keys: the common case during a prompt).
+func benchULaw(b *testing.B, input string) []byte {
+	var x []int16
+	if input == "mixed" {
+		x, _ = mixedSignal(b)
+	} else {
+		x = readULaw(b, "ja-male.ulaw")
+	}
 	u := make([]byte, len(x))
 	for i, v := range x {
 		u[i] = g711.EncodeUlawFrame(v)
@@ -21,18 +27,21 @@ func benchULaw(b *testing.B) []byte {
 // 256-entry table, then Process — the receive path of one call.
 func BenchmarkDetector(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		corr func(out []bins, x []int16, t *corrTable)
+		name  string
+		input string
+		corr  func(out []bins, x []int16, t *corrTable)
 	}{
-		{"kernel=best", corrBest},
-		{"kernel=go", corrGo},
+		{"input=mixed/kernel=best", "mixed", corrBest},
+		{"input=mixed/kernel=go", "mixed", corrGo},
+		{"input=speech/kernel=best", "speech", corrBest},
+		{"input=speech/kernel=go", "speech", corrGo},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var dec [256]int16
 			for i := range dec {
 				dec[i] = g711.DecodeUlawFrame(uint8(i))
 			}
-			u := benchULaw(b)
+			u := benchULaw(b, bc.input)
 			d := NewDetector(Config{})
 			d.corr = bc.corr
 			var pcm [160]int16
