@@ -1,0 +1,26 @@
+// Package sip is denwa's SIP user agent, on github.com/emiago/sipgo.
+//
+// A Dialer places outbound verification calls through a PBX or carrier
+// trunk (RFC 3261): INVITE with an SDP offer built by package media, digest
+// authentication on 401/407 (RFC 7616, MD5 and SHA-256, qop=auth), progress
+// reports for 100/180/183, CANCEL when the ring timeout runs out, ACK for the
+// 2xx, and BYE both ways. Every way a call can fail to become usable is a
+// *CallError with a FailureKind (busy, rejected, unreachable, no-answer,
+// no-common-codec, failed), the SIP status and the Retry-After, if any.
+// An answered Call plays frames and hands out the keys the far end pressed
+// (package media's session does the RTP).
+//
+// A Phone is the other end: a small UAS that answers (or refuses with a
+// given status), plays silence and presses keys in-band or as RFC 4733
+// events. denwa demo, the tests and test benches call it.
+//
+// Guarantees:
+//   - sip never imports denwa's enroll package nor net/http itself (sipgo's
+//     WebSocket transport brings net/http in transitively); cmd/denwa adapts
+//     a Call to enroll's Line.
+//   - Passwords live only in memory: they are never logged and never appear
+//     in errors or in Config.String.
+//   - Every goroutine has an owner: a Call ends its own when it ends, a
+//     Dialer or Phone when it is closed.
+//   - The dialer never sleeps on Retry-After; it reports it.
+package sip
