@@ -21,29 +21,43 @@ import (
 // A window is the last 4 sub-blocks (160 samples, 20 ms), evaluated every
 // sub-block (5 ms hop). For each window:
 //
+//  0. pre-filter, per sub-block: the strongest low and high correlation must
+//     carry a quarter of the sub-block's energy, else no window holding it
+//     is looked at (and its correlations are not even rotated);
 //  1. silence: window energy below what the weakest accepted tone brings → no;
 //  2. the strongest low-group and high-group frequency by coherent 160-sample
-//     power; each must beat the other three of its group by Dominance;
-//  3. frequency offset of each tone from the phase advance between the two
-//     80-sample halves (fine, unambiguous to ±50 Hz) checked against the
-//     advance between 40-sample sub-blocks (coarse, unambiguous to ±100 Hz);
-//     both must be within MaxFreqDev (Q.24: accept ±1.5 %, reject ±3.5 %);
-//  4. tone power, corrected for that offset (each sub-block rotated back),
+//     power; each must beat the other three of its group by 6 dB;
+//  3. each tone's sub-block correlations, with the other tone's leakage
+//     removed (at 40 samples 1209 Hz still shows −18 dB in the 697 Hz
+//     correlation, enough to bend its phase); frequency offset from the
+//     phase advance between the two 80-sample halves (fine, unambiguous to
+//     ±50 Hz) checked against the advance between 40-sample sub-blocks
+//     (coarse, to ±100 Hz); both within MaxFreqDev (Q.24: accept ±1.5 %,
+//     reject ±3.5 %);
+//  4. tone power, corrected for that offset (each sub-block turned back),
 //     gives each tone's level: at least MinLevel, twist within limits;
 //  5. relative energy: the two tones carry at least RelEnergy of the window
 //     energy — this rejects speech, music, noise, harmonic-rich sounds and
 //     windows partly filled by silence;
-//  6. steadiness: no sub-block carries less than a fraction of the mean
-//     sub-block energy, so a window must be (almost) entirely inside a tone.
+//  6. steadiness: no sub-block carries less than 55 % of the mean sub-block
+//     energy, so a window must be (almost) entirely inside a tone.
+//
+// There is no separate second-harmonic test: the sub-block correlations
+// cannot see 2f, and the two ways a harmonic could pose as a pair are
+// covered — other harmonics count against the relative energy (5), and
+// with MaxFreqDev at 2 % no tone and its own second harmonic fit a pair.
 //
 // A window that passes is a hit for the key of that pair.
 //
 // Timing. A key goes down after MinHits consecutive hits of the same key
 // (4 hits at 5 ms span 35 ms: a 40 ms tone always holds 4 full windows, a
 // 25 ms tone at most 2) and up after MinMisses consecutive non-hits (8: a
-// break of 10 ms spoils at most 6 windows, a 40 ms pause at least 9). The
-// event spans the first to the last hit window, with each edge refined from
-// the tone's share of the sub-block just outside it.
+// break of 10 ms spoils at most 6 windows, a 40 ms pause at least 9).
+// Before going down, the frequency of each tone must also have stayed
+// within MaxSpread over the last MinHits windows (a harmonic of gliding
+// speech wanders; a key does not). The event spans the first to the last
+// hit window, each edge refined from the tone's share of the sub-blocks at
+// the edge (within about ±12 samples of the true tone edges).
 
 const (
 	window  = 4  // sub-blocks per analysis window
