@@ -51,6 +51,9 @@ type SIPStats struct {
 // CaptureResult is what DetectCapture found.
 type CaptureResult struct {
 	Format string // "pcap" or "pcapng"
+	// Start is the capture timestamp of the first UDP datagram: where the
+	// capture's timeline begins for a reader of it (SIP included).
+	Start time.Time
 	// Streams are the RTP streams that carried G.711 or telephone-events,
 	// in the order of their first packets.
 	Streams []StreamResult
@@ -183,6 +186,9 @@ func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
 			return flows, book, err
 		}
 		n++
+		if n == 1 {
+			res.Start = d.Time
+		}
 		p := d.Payload
 		if LooksLikeSIP(p) {
 			res.SIP.Messages++

@@ -258,7 +258,7 @@ func samplesToDuration(n int64) time.Duration {
 
 func captureResult(c *media.CaptureResult) *fileResult {
 	res := &fileResult{}
-	start := captureStart(c)
+	start := c.Start
 	for i, s := range c.Streams {
 		so := streamOut{name: streamName(s.ID), id: s.ID, offset: s.FirstSeen.Sub(start)}
 		for _, k := range s.Keys {
@@ -380,16 +380,4 @@ func keysString(ks []dtmf.Key) string {
 		b[i] = byte(k)
 	}
 	return string(b)
-}
-
-// captureStart is the time the file's timeline counts from: the first packet
-// of any stream (SIP before it is not counted).
-func captureStart(c *media.CaptureResult) time.Time {
-	var start time.Time
-	for _, s := range c.Streams {
-		if start.IsZero() || s.FirstSeen.Before(start) {
-			start = s.FirstSeen
-		}
-	}
-	return start
 }
