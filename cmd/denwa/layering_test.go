@@ -48,9 +48,12 @@ var layerRules = []layerRule{
 		reason:              "media carries RTP below SIP: it must not know SIP, enrollment or HTTP",
 	},
 	{
+		// sipgo itself pulls in net/http (for its WebSocket transport), so
+		// the HTTP rule is on sip's own imports.
 		pkg:                 "denwa/sip",
-		transitiveForbidden: []string{"denwa/enroll", "net/http"},
-		reason:              "sip implements enroll's interfaces through cmd's adapter, never by importing enroll",
+		directForbidden:     []string{"net/http"},
+		transitiveForbidden: []string{"denwa/enroll"},
+		reason:              "sip is the call layer: it implements enroll's interfaces through cmd's adapter, never by importing enroll, and serves no HTTP",
 	},
 	{
 		pkg:                 "denwa/enroll",
