@@ -259,11 +259,11 @@ type Detector struct {
 	needEndRefit bool // the sub-block after the last hit window is still due
 }
 
-// NewDetector returns a detector for one channel. It panics if cfg does not
-// pass [Config.Validate]; check configurations that come from users first.
-func NewDetector(cfg Config) *Detector {
+// NewDetector returns a detector for one channel, or the [Config.Validate]
+// error (a *ConfigError) when cfg is out of range.
+func NewDetector(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
-		panic(err)
+		return nil, err
 	}
 	c := cfg.withDefaults()
 	d := &Detector{corr: corrBest}
@@ -282,7 +282,7 @@ func NewDetector(cfg Config) *Detector {
 	}
 	d.minHits, d.minMisses = c.MinHits, c.MinMisses
 	d.maxSpread = 2 * math.Pi * c.MaxSpread * 2 * subBlock / SampleRate
-	return d
+	return d, nil
 }
 
 // Pos returns the number of samples processed since creation or Reset.

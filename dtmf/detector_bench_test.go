@@ -42,7 +42,7 @@ func BenchmarkDetector(b *testing.B) {
 				dec[i] = g711.DecodeUlawFrame(uint8(i))
 			}
 			u := benchULaw(b, bc.input)
-			d := NewDetector(Config{})
+			d := mustDetector(Config{})
 			d.corr = bc.corr
 			var pcm [160]int16
 			ev := make([]Event, 0, 16)

@@ -55,7 +55,7 @@ func viaULaw(x []int16) []int16 {
 // detect runs a fresh detector (default config and kernel unless cfg says
 // otherwise) over x in 160-sample blocks, then flushes.
 func detect(cfg Config, x []int16) []Event {
-	d := NewDetector(cfg)
+	d := mustDetector(cfg)
 	return runBlocks(d, x, 160)
 }
 
@@ -589,14 +589,14 @@ func TestDetectorBlocks(t *testing.T) {
 		t.Fatalf("160-sample blocks: got %q, want %q", keysOf(ref), want)
 	}
 	for _, block := range []int{1, 2, 7, 39, 40, 41, 80, 159, 161, 320, 1000, 1279, 1280, 1281, 7919, len(x)} {
-		d := NewDetector(Config{})
+		d := mustDetector(Config{})
 		if got := runBlocks(d, x, block); fmt.Sprint(got) != fmt.Sprint(ref) {
 			t.Errorf("%d-sample blocks: got %v\nwant %v", block, got, ref)
 		}
 	}
 	// Random block lengths.
 	r := rand.New(rand.NewPCG(1, 2))
-	d := NewDetector(Config{})
+	d := mustDetector(Config{})
 	var got []Event
 	for y := x; len(y) > 0; {
 		n := min(len(y), 1+r.IntN(500))
@@ -616,7 +616,7 @@ func TestDetectorBlocks(t *testing.T) {
 // keys at the same times.
 func TestDetectorKernels(t *testing.T) {
 	x, _ := mixedSignal(t)
-	d := NewDetector(Config{})
+	d := mustDetector(Config{})
 	d.corr = corrGo
 	slow := runBlocks(d, x, 160)
 	fast := detect(Config{}, x)
@@ -627,7 +627,7 @@ func TestDetectorKernels(t *testing.T) {
 
 func TestDetectorAllocs(t *testing.T) {
 	x, _ := mixedSignal(t)
-	d := NewDetector(Config{})
+	d := mustDetector(Config{})
 	ev := make([]Event, 0, 256)
 	pos := 0
 	allocs := testing.AllocsPerRun(2000, func() {
@@ -651,7 +651,7 @@ func TestDetectorAllocs(t *testing.T) {
 // Flush, once; Reset restarts the timeline.
 func TestDetectorFlushReset(t *testing.T) {
 	x := viaULaw(render(2000, press{Tone{Key: '#', Level: -10, Duration: 1000}, 1000}))
-	d := NewDetector(Config{})
+	d := mustDetector(Config{})
 	ev := d.Process(nil, x)
 	if len(ev) != 0 {
 		t.Fatalf("Process: got %v before the tone ended", ev)
@@ -677,7 +677,7 @@ func TestDetectorFlushReset(t *testing.T) {
 // the hangover time, not before and not much later.
 func TestDetectorEventTiming(t *testing.T) {
 	x := viaULaw(render(4000, press{Tone{Key: '5', Level: -10, Duration: 800}, 1000}))
-	d := NewDetector(Config{})
+	d := mustDetector(Config{})
 	for i := range x {
 		ev := d.Process(nil, x[i:i+1])
 		if len(ev) == 0 {
@@ -716,19 +716,27 @@ func TestConfigValidate(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Validate: %v", err)
 				}
-				NewDetector(c.cfg)
+				if _, err := NewDetector(c.cfg); err != nil {
+					t.Fatalf("NewDetector: %v", err)
+				}
 				return
 			}
 			var ce *ConfigError
 			if !errors.As(err, &ce) || ce.Field != c.field || !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("Validate = %v, want a ConfigError for %s", err, c.field)
 			}
-			defer func() {
-				if recover() == nil {
-					t.Error("NewDetector did not panic")
-				}
-			}()
-			NewDetector(c.cfg)
+			if d, err := NewDetector(c.cfg); d != nil || !errors.As(err, &ce) || ce.Field != c.field {
+				t.Errorf("NewDetector = %v, %v; want nil and the ConfigError", d, err)
+			}
 		})
 	}
+}
+
+// mustDetector is NewDetector for configurations known to be valid.
+func mustDetector(cfg Config) *Detector {
+	d, err := NewDetector(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return d
 }

@@ -181,6 +181,9 @@ func NewReceiver(cfg ReceiverConfig, sink KeySink) (*Receiver, error) {
 	case cfg.MaxStreams == 0:
 		cfg.MaxStreams = DefaultMaxStreams
 	}
+	if err := cfg.Detector.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if sink == nil {
 		sink = KeySinkFunc(nil)
 	}
@@ -301,10 +304,11 @@ func (r *Receiver) newStream(h *rtp.Header, at time.Time) *stream {
 	if at.IsZero() && r.cfg.Now != nil {
 		at = r.cfg.Now()
 	}
+	det, _ := dtmf.NewDetector(r.cfg.Detector) // validated by NewReceiver
 	s := &stream{
 		id:        StreamID{SSRC: h.SSRC, Src: r.cfg.Src, Dst: r.cfg.Dst},
 		firstSeen: at,
-		det:       dtmf.NewDetector(r.cfg.Detector),
+		det:       det,
 		dec:       dtmf.NewEventDecoder(r.cfg.Events),
 		evs:       make([]dtmf.Event, 0, 8),
 		keys:      make([]dtmf.Event, 0, 8),

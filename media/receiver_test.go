@@ -179,6 +179,12 @@ func TestReceiverMaxStreams(t *testing.T) {
 	if _, err := NewReceiver(ReceiverConfig{MaxStreams: -1}, nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("MaxStreams -1: %v", err)
 	}
+	// A detector configuration out of range is refused here, not at the
+	// first packet of a stream.
+	_, err := NewReceiver(ReceiverConfig{Detector: dtmf.Config{MinLevel: 4}}, nil)
+	if !errors.Is(err, ErrConfig) || !errors.Is(err, dtmf.ErrInvalidConfig) {
+		t.Errorf("detector MinLevel 4: %v", err)
+	}
 }
 
 // Loss, reordering, gaps and resyncs are counted from sequence numbers and

@@ -226,7 +226,10 @@ func looksLikeCapture(head []byte) bool {
 
 // detectAudio runs the in-band detector over one channel read by read.
 func detectAudio(read func([]int16) (int, error), stderr io.Writer, name string) (*fileResult, error) {
-	det := dtmf.NewDetector(dtmf.Config{})
+	det, err := dtmf.NewDetector(dtmf.Config{})
+	if err != nil {
+		return nil, err
+	}
 	buf := make([]int16, 4096)
 	var evs []dtmf.Event
 	for {
