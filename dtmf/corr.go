@@ -43,7 +43,7 @@ func newCorrTable() *corrTable {
 // summing four of the 16 table columns (the first also the energy): with
 // four accumulators the compiler keeps them in registers, while 16 or 8
 // spilled some and put store-to-load forwarding into their dependency
-// chains. That ran 1.35× faster than one pass with all 17 sums. Each sum
+// chains. That ran 1.3-1.4× faster than one pass with all 17 sums. Each sum
 // still adds its terms in sample order, so results are unchanged.
 func corrGo(out []bins, x []int16, t *corrTable) {
 	for b := 0; b+subBlock <= len(x); b += subBlock {

@@ -22,7 +22,7 @@
 //
 // An AVX-512F kernel (one zmm = one table row, cos then sin; one
 // broadcast and one 16-lane FMA per sample, one sub-block at a time) ran
-// at 1.7-1.8 GS/s against this kernel's 2.6 on the Zen 4 it was measured
+// at 1.7-1.8 GS/s against this kernel's 2.6-2.7 on the Zen 4 it was measured
 // on, where 512-bit FMAs, loads and broadcasts issue at half the 256-bit
 // rate, so there is none.
 //
