@@ -1,0 +1,337 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipgo_sip "github.com/emiago/sipgo/sip"
+
+	"denwa/media"
+)
+
+// session is what a Call needs of media's call session.
+type session interface {
+	Play(ctx context.Context, frames [][]byte) error
+	Keys() <-chan media.Key
+	Done() <-chan struct{}
+	Err() error
+	Close() error
+}
+
+// Call is an answered outbound call. Its methods are safe for concurrent
+// use. A Call ends when the far end sends BYE, when no RTP arrives for
+// Config.MediaTimeout, when Config.MaxDuration runs out, or on Hangup;
+// Done is then closed, Err says which, and everything the call held (RTP
+// port, goroutines, the INVITE transaction) is released.
+type Call struct {
+	d         *Dialer
+	log       *slog.Logger
+	callID    string
+	localTag  string
+	remoteTag string
+	invite    *sipMsg             // the INVITE that was answered
+	answer    *sipgo_sip.Response // its 2xx
+	inviteTx  sipgo_sip.ClientTransaction
+	neg       media.Answer
+	sess      session
+	answered  time.Time
+
+	mu      sync.Mutex
+	cseq    uint32
+	ended   bool
+	err     error
+	done    chan struct{}
+	hangup  sync.Once
+	byeErr  error
+	stopped chan struct{} // closed to stop the watcher
+}
+
+// Codec returns the negotiated audio codec (media.KindPCMU or KindPCMA).
+func (c *Call) Codec() media.PayloadKind { return c.neg.Codec }
+
+// Media returns what the SDP exchange negotiated: remote RTP address,
+// payload types, telephone-event payload type.
+func (c *Call) Media() media.Answer { return c.neg }
+
+// CallID returns the SIP Call-ID.
+func (c *Call) CallID() string { return c.callID }
+
+// AnsweredAt returns when the 2xx arrived (Config.Now).
+func (c *Call) AnsweredAt() time.Time { return c.answered }
+
+// Play sends frames (20 ms of G.711 each, in the negotiated codec) paced
+// in real time, returning when the last has been sent, ctx ends or the
+// call ends.
+func (c *Call) Play(ctx context.Context, frames [][]byte) error {
+	select {
+	case <-c.done:
+		return c.Err()
+	default:
+	}
+	return c.sess.Play(ctx, frames)
+}
+
+// Keys returns the keys the far end presses, RFC 4733 and in-band merged
+// (one press, one key). The channel is never closed: select on Done too.
+func (c *Call) Keys() <-chan media.Key { return c.sess.Keys() }
+
+// Done is closed when the call has ended.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Err is nil while the call lasts; after Done it says why it ended:
+// ErrRemoteHangup, media.ErrMediaTimeout, ErrMaxDuration or ErrLocalHangup.
+func (c *Call) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// String describes the call.
+func (c *Call) String() string {
+	return fmt.Sprintf("sip.Call(%s %s)", c.callID, c.neg.String())
+}
+
+// Hangup sends BYE (RFC 3261 §15.1.1) and ends the call. It is idempotent:
+// later calls, and calls after the far end hung up, return the first
+// result (nil when the far end hung up first). The call ends whether or
+// not the BYE gets its 200; the error says what went wrong with it.
+func (c *Call) Hangup(ctx context.Context) error {
+	c.hangup.Do(func() {
+		c.mu.Lock()
+		ended := c.ended
+		c.mu.Unlock()
+		if !ended {
+			c.byeErr = c.bye(ctx)
+		}
+		c.end(ErrLocalHangup, false)
+	})
+	return c.byeErr
+}
+
+// bye sends a BYE inside the dialog and waits for its final response.
+func (c *Call) bye(ctx context.Context) error {
+	req := c.inDialog(sipgo_sip.BYE)
+	tx, err := c.d.send(ctx, req)
+	if err != nil {
+		return fmt.Errorf("sip: send BYE: %w", err)
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res == nil || res.IsProvisional() {
+				continue
+			}
+			if !res.IsSuccess() && res.StatusCode != 481 {
+				return fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, truncate(res.Reason, 80))
+			}
+			return nil
+		case <-tx.Done():
+			return fmt.Errorf("sip: BYE: %w", errors.Join(ErrNoResponse, tx.Err()))
+		case <-ctx.Done():
+			return fmt.Errorf("sip: BYE: %w", ctx.Err())
+		}
+	}
+}
+
+// inDialog builds a request inside the dialog (RFC 3261 §12.2.1.1): remote
+// target from the 2xx's Contact, route set from its Record-Route reversed.
+func (c *Call) inDialog(method sipgo_sip.RequestMethod) *sipMsg {
+	target := c.invite.Recipient
+	if ct := c.answer.Contact(); ct != nil && ct.Address.Host != "" {
+		target = *ct.Address.Clone()
+	}
+	req := sipgo_sip.NewRequest(method, target)
+	req.AppendHeader(sipgo_sip.HeaderClone(c.invite.From()))
+	req.AppendHeader(sipgo_sip.HeaderClone(c.answer.To()))
+	req.AppendHeader(sipgo_sip.HeaderClone(c.invite.CallID()))
+	seq := c.invite.CSeq().SeqNo
+	if method != sipgo_sip.ACK {
+		c.mu.Lock()
+		c.cseq++
+		seq = c.cseq
+		c.mu.Unlock()
+	}
+	req.AppendHeader(&sipgo_sip.CSeqHeader{SeqNo: seq, MethodName: method})
+	maxf := sipgo_sip.MaxForwardsHeader(70)
+	req.AppendHeader(&maxf)
+	rr := c.answer.GetHeaders("Record-Route")
+	for i := len(rr) - 1; i >= 0; i-- {
+		req.AppendHeader(sipgo_sip.NewHeader("Route", rr[i].Value()))
+	}
+	if len(rr) == 0 && c.d.s.proxy != nil {
+		sipgo_sip.CopyHeaders("Route", c.invite, req)
+	}
+	if r := req.Route(); r != nil {
+		req.SetDestination(hostPort(&r.Address))
+	}
+	req.AppendHeader(sipgo_sip.HeaderClone(&c.d.contact))
+	req.SetBody(nil)
+	req.SetTransport(c.invite.Transport())
+	return req
+}
+
+// end ends the call once: records why, optionally sends BYE (bounded),
+// closes media and the INVITE transaction, and closes Done.
+func (c *Call) end(why error, sendBye bool) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	c.mu.Unlock()
+	if sendBye {
+		ctx, stop := context.WithTimeout(context.Background(), 4*time.Second)
+		if err := c.bye(ctx); err != nil {
+			c.log.Info("BYE failed", "err", err)
+		}
+		stop()
+	}
+	c.mu.Lock()
+	c.err = why
+	c.mu.Unlock()
+	close(c.stopped)
+	_ = c.sess.Close()
+	c.inviteTx.Terminate()
+	c.d.unregister(c)
+	c.log.Info("call ended", "why", why)
+	close(c.done)
+}
+
+// watch ends the call when media stops or MaxDuration runs out.
+func (c *Call) watch() {
+	max := time.NewTimer(c.d.s.cfg.MaxDuration)
+	defer max.Stop()
+	select {
+	case <-c.stopped:
+	case <-c.sess.Done():
+		err := c.sess.Err()
+		if err == nil {
+			err = media.ErrSessionClosed
+		}
+		go c.end(err, true)
+	case <-max.C:
+		go c.end(ErrMaxDuration, true)
+	}
+}
+
+// answer handles the 2xx: ACK it (and its retransmissions), read the SDP
+// answer, start media and return the Call. A 2xx that cannot be used is
+// still ACKed and then hung up (RFC 3261 §13.2.2.4).
+func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
+	d := a.d
+	to := res.To()
+	c := &Call{d: d, log: a.log, invite: a.invite, answer: res, inviteTx: a.tx,
+		callID: a.invite.CallID().Value(), done: make(chan struct{}), stopped: make(chan struct{}),
+		cseq: a.invite.CSeq().SeqNo, answered: d.s.cfg.Now()}
+	c.localTag, _ = a.invite.From().Params.Get("tag")
+	if to != nil {
+		c.remoteTag, _ = to.Params.Get("tag")
+	}
+	ack := c.inDialog(sipgo_sip.ACK)
+	if err := d.write(ack); err != nil {
+		a.tx.Terminate()
+		return nil, &CallError{Kind: Unreachable, Status: res.StatusCode, Reason: res.Reason, Err: fmt.Errorf("sip: send ACK: %w", err)}
+	}
+	tmpl := ack.Clone()
+	a.tx.OnRetransmission(func(r *sipgo_sip.Response) {
+		if r.IsSuccess() {
+			_ = d.cli.WriteRequest(tmpl.Clone(), func(*sipgo.Client, *sipgo_sip.Request) error { return nil })
+		}
+	})
+	fail := func(kind FailureKind, err error) (*Call, error) {
+		ctx, stop := context.WithTimeout(context.Background(), cancelWait)
+		defer stop()
+		if c.remoteTag != "" {
+			if berr := c.bye(ctx); berr != nil {
+				a.log.Info("BYE after unusable answer failed", "err", berr)
+			}
+		}
+		a.tx.Terminate()
+		return nil, &CallError{Kind: kind, Status: res.StatusCode, Reason: truncate(res.Reason, 80), Err: err}
+	}
+	if c.remoteTag == "" {
+		return fail(Failed, fmt.Errorf("%w: 2xx without To tag", ErrBadResponse))
+	}
+	neg, err := media.ParseAnswer(res.Body(), a.offerConfig())
+	switch {
+	case errors.Is(err, media.ErrNoCommonCodec):
+		return fail(NoCommonCodec, err)
+	case err != nil && a.early != nil && len(res.Body()) == 0:
+		neg = a.earlyNeg // the answer came in the 183 (RFC 3261 §13.2.1)
+	case err != nil:
+		return fail(Failed, fmt.Errorf("%w: SDP answer: %w", ErrBadResponse, err))
+	}
+	c.neg = neg
+	if a.early != nil && neg.Remote == a.earlyNeg.Remote && neg.PayloadType == a.earlyNeg.PayloadType && neg.EventPT == a.earlyNeg.EventPT {
+		c.sess, a.early = a.early, nil
+	} else {
+		if a.early != nil {
+			a.early.Close()
+			a.early = nil
+		}
+		c.sess, err = d.newSession(a.conn, neg)
+		if err != nil {
+			return fail(Failed, err)
+		}
+	}
+	if !d.register(c) {
+		c.sess.Close()
+		return fail(Failed, ErrClosed)
+	}
+	d.wg.Go(c.watch)
+	a.log.Info("call answered", "media", neg.String())
+	a.report(Answered, res)
+	return c, nil
+}
+
+// startEarly starts receiving early media announced by a 183 with SDP.
+func (a *attempt) startEarly(res *sipgo_sip.Response) error {
+	neg, err := media.ParseAnswer(res.Body(), a.offerConfig())
+	if err != nil {
+		return err
+	}
+	s, err := a.d.newSession(keepOpen{a.conn}, neg)
+	if err != nil {
+		return err
+	}
+	a.early, a.earlyNeg = s, neg
+	return nil
+}
+
+func (a *attempt) offerConfig() media.OfferConfig {
+	return media.OfferConfig{Codecs: a.d.s.cfg.Codecs, EventPT: a.d.s.cfg.EventPT}
+}
+
+// keepOpen lets an early-media session stop reading without closing the
+// socket the answered call goes on using.
+type keepOpen struct{ media.PacketConn }
+
+func (k keepOpen) Close() error { return k.SetReadDeadline(time.Unix(1, 0)) }
+
+// buildOffer makes the SDP offer for conn.
+func (d *Dialer) buildOffer(conn media.PacketConn) ([]byte, error) {
+	addr := d.rtpAddr
+	if !addr.IsValid() {
+		addr = conn.LocalAddrPort().Addr()
+	}
+	return media.Offer(media.OfferConfig{Addr: addr, Port: conn.LocalAddrPort().Port(), Codecs: d.s.cfg.Codecs, EventPT: d.s.cfg.EventPT})
+}
+
+// newSession starts media for a negotiated answer on conn.
+func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer) (session, error) {
+	_ = conn.SetReadDeadline(time.Time{})
+	sc := neg.SessionConfig()
+	sc.Conn = conn
+	sc.MediaTimeout = d.s.cfg.MediaTimeout
+	sc.Now = d.s.cfg.Now
+	sc.Logger = d.log
+	sc.Pacer = d.pacer
+	return media.NewSession(sc)
+}

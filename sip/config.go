@@ -1,0 +1,237 @@
+package sip
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	sipgo "github.com/emiago/sipgo/sip"
+
+	"denwa/media"
+)
+
+// Defaults for Config.
+const (
+	DefaultRingTimeout   = 60 * time.Second
+	DefaultInviteTimeout = 32 * time.Second // 64×T1, RFC 3261 Timer B
+	DefaultMaxDuration   = 10 * time.Minute
+	DefaultMediaTimeout  = 30 * time.Second
+	DefaultEventPT       = 101
+	DefaultRTPPortFirst  = 30000
+	DefaultRTPPortLast   = 30999
+	DefaultUserAgent     = "denwa"
+)
+
+// Config configures a Dialer. Zero values are documented per field; only
+// Trunk is required. NewDialer fills the defaults and validates.
+type Config struct {
+	// Trunk is the PBX or carrier SIP URI calls go to, e.g.
+	// "sip:pbx.example.com:5060;transport=tcp". The number (after the
+	// dial plan) becomes the user part of each Request-URI.
+	Trunk string
+	// Transport is "udp", "tcp" or "tls". Zero: the Trunk's transport
+	// parameter, else udp.
+	Transport string
+	// Bind is the local SIP address "ip:port" to listen on (for the far
+	// end's BYE) and to send from. Zero: "0.0.0.0:0", an ephemeral port on
+	// the address that routes to the trunk.
+	Bind string
+	// Contact overrides the host:port put in Contact and Via (a public
+	// address behind NAT). Zero: the bound address.
+	Contact string
+	// From is the caller's URI, e.g. "sip:0312340000@pbx.example.com".
+	// Zero: "sip:denwa@<trunk host>".
+	From string
+	// DisplayName is the caller's name in From (caller ID). Zero: none.
+	DisplayName string
+	// AuthUser and Password answer digest challenges (401/407). Zero
+	// AuthUser: the From user. The password stays in memory: it is never
+	// logged, never put in errors and String redacts it.
+	AuthUser string
+	Password string
+	// OutboundProxy, if set, is a SIP URI every request is sent through
+	// (as a loose-routing Route header, RFC 3261 §8.1.2).
+	OutboundProxy string
+	// DialPlan rewrites the E.164 number before dialling. Zero: unchanged.
+	DialPlan DialPlan
+	// RingTimeout bounds the time from INVITE to answer; after it the call
+	// is cancelled (CANCEL) and reported NoAnswer. Zero: 60 s.
+	RingTimeout time.Duration
+	// InviteTimeout bounds the wait for any response to the INVITE; with
+	// none, the call is Unreachable. Zero: 32 s (Timer B).
+	InviteTimeout time.Duration
+	// MaxDuration bounds an answered call; after it the call is hung up
+	// and Call.Err is ErrMaxDuration. Zero: 10 min.
+	MaxDuration time.Duration
+	// MediaTimeout ends an answered call when no RTP arrives for this long
+	// (Call.Err is media's timeout error). Zero: 30 s.
+	MediaTimeout time.Duration
+	// RTPAddr is the local address for RTP. Zero: the SIP bind address
+	// (or the address that routes to the trunk when that is unspecified).
+	RTPAddr netip.Addr
+	// RTPPortFirst and RTPPortLast bound the RTP ports handed out. Zero:
+	// 30000–30999.
+	RTPPortFirst, RTPPortLast int
+	// Codecs in order of preference: media.KindPCMU, media.KindPCMA.
+	// Zero: PCMU, PCMA.
+	Codecs []media.PayloadKind
+	// EventPT is the telephone-event payload type offered. Zero: 101.
+	EventPT uint8
+	// UserAgent is the User-Agent header. Zero: "denwa".
+	UserAgent string
+	// Logger receives call events. Zero: slog.Default(). Passwords are
+	// never logged.
+	Logger *slog.Logger
+	// Now is the clock for progress timestamps. Zero: time.Now.
+	Now func() time.Time
+}
+
+// String describes the configuration with the password redacted.
+func (c Config) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = "<redacted>"
+	}
+	return fmt.Sprintf("sip.Config{Trunk:%q Transport:%q Bind:%q From:%q AuthUser:%q Password:%q OutboundProxy:%q DialPlan:%v RingTimeout:%v}",
+		c.Trunk, c.Transport, c.Bind, c.From, c.AuthUser, pw, c.OutboundProxy, c.DialPlan, c.RingTimeout)
+}
+
+// LogValue keeps the password out of structured logs.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// dialerSetup is a validated Config.
+type dialerSetup struct {
+	cfg       Config
+	trunk     sipgo.Uri
+	proxy     *sipgo.Uri
+	transport string // "udp", "tcp", "tls"
+	bind      netip.AddrPort
+	from      sipgo.Uri
+	authUser  string
+}
+
+func (c Config) setup() (*dialerSetup, error) {
+	s := &dialerSetup{cfg: c}
+	if c.Trunk == "" {
+		return nil, fmt.Errorf("%w: Trunk is required", ErrConfig)
+	}
+	if err := sipgo.ParseUri(c.Trunk, &s.trunk); err != nil || s.trunk.Host == "" {
+		return nil, fmt.Errorf("%w: Trunk %q is not a SIP URI: %v", ErrConfig, c.Trunk, err)
+	}
+	if sch := strings.ToLower(s.trunk.Scheme); sch != "sip" && sch != "sips" {
+		return nil, fmt.Errorf("%w: Trunk %q: scheme %q", ErrConfig, c.Trunk, s.trunk.Scheme)
+	}
+	s.transport = strings.ToLower(c.Transport)
+	if s.transport == "" {
+		if tp, ok := s.trunk.UriParams.Get("transport"); ok {
+			s.transport = strings.ToLower(tp)
+		} else if strings.EqualFold(s.trunk.Scheme, "sips") {
+			s.transport = "tls"
+		} else {
+			s.transport = "udp"
+		}
+	}
+	switch s.transport {
+	case "udp", "tcp", "tls":
+	default:
+		return nil, fmt.Errorf("%w: transport %q (want udp, tcp or tls)", ErrConfig, s.transport)
+	}
+	if c.OutboundProxy != "" {
+		var p sipgo.Uri
+		if err := sipgo.ParseUri(c.OutboundProxy, &p); err != nil || p.Host == "" {
+			return nil, fmt.Errorf("%w: OutboundProxy %q is not a SIP URI", ErrConfig, c.OutboundProxy)
+		}
+		s.proxy = &p
+	}
+	bind := c.Bind
+	if bind == "" {
+		bind = "0.0.0.0:0"
+	}
+	ap, err := netip.ParseAddrPort(bind)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Bind %q: %v", ErrConfig, bind, err)
+	}
+	s.bind = ap
+	if c.Contact != "" {
+		if _, _, err := net.SplitHostPort(c.Contact); err != nil {
+			return nil, fmt.Errorf("%w: Contact %q: want host:port", ErrConfig, c.Contact)
+		}
+	}
+	if c.From != "" {
+		if err := sipgo.ParseUri(c.From, &s.from); err != nil || s.from.Host == "" {
+			return nil, fmt.Errorf("%w: From %q is not a SIP URI", ErrConfig, c.From)
+		}
+	} else {
+		s.from = sipgo.Uri{Scheme: "sip", User: "denwa", Host: s.trunk.Host}
+	}
+	s.authUser = c.AuthUser
+	if s.authUser == "" {
+		s.authUser = s.from.User
+	}
+	if err := c.DialPlan.validate(); err != nil {
+		return nil, err
+	}
+	for name, d := range map[string]time.Duration{"RingTimeout": c.RingTimeout, "InviteTimeout": c.InviteTimeout, "MaxDuration": c.MaxDuration, "MediaTimeout": c.MediaTimeout} {
+		if d < 0 {
+			return nil, fmt.Errorf("%w: %s %v is negative", ErrConfig, name, d)
+		}
+	}
+	cfg := &s.cfg
+	cfg.RingTimeout = orDefault(cfg.RingTimeout, DefaultRingTimeout)
+	cfg.InviteTimeout = orDefault(cfg.InviteTimeout, DefaultInviteTimeout)
+	cfg.MaxDuration = orDefault(cfg.MaxDuration, DefaultMaxDuration)
+	cfg.MediaTimeout = orDefault(cfg.MediaTimeout, DefaultMediaTimeout)
+	if cfg.RTPPortFirst == 0 && cfg.RTPPortLast == 0 {
+		cfg.RTPPortFirst, cfg.RTPPortLast = DefaultRTPPortFirst, DefaultRTPPortLast
+	}
+	if cfg.RTPPortFirst <= 0 || cfg.RTPPortLast > 65535 || cfg.RTPPortFirst > cfg.RTPPortLast {
+		return nil, fmt.Errorf("%w: RTP ports %d–%d", ErrConfig, cfg.RTPPortFirst, cfg.RTPPortLast)
+	}
+	codecs, err := checkCodecs(cfg.Codecs)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Codecs = codecs
+	if cfg.EventPT == 0 {
+		cfg.EventPT = DefaultEventPT
+	}
+	if cfg.EventPT < 96 || cfg.EventPT > 127 {
+		return nil, fmt.Errorf("%w: EventPT %d is not dynamic (96–127)", ErrConfig, cfg.EventPT)
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return s, nil
+}
+
+func checkCodecs(in []media.PayloadKind) ([]media.PayloadKind, error) {
+	if len(in) == 0 {
+		return []media.PayloadKind{media.KindPCMU, media.KindPCMA}, nil
+	}
+	for i, c := range in {
+		if c != media.KindPCMU && c != media.KindPCMA {
+			return nil, fmt.Errorf("%w: codec %v (want PCMU or PCMA)", ErrConfig, c)
+		}
+		if slices.Contains(in[:i], c) {
+			return nil, fmt.Errorf("%w: codec %v listed twice", ErrConfig, c)
+		}
+	}
+	return slices.Clone(in), nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,452 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipgo_sip "github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+
+	"denwa/media"
+)
+
+type sipMsg = sipgo_sip.Request
+
+// Dialer places outbound calls through one trunk. It listens on its bind
+// address for the requests the far end sends inside a call (BYE), so it
+// must be closed. A Dialer is safe for concurrent use: Dial may be called
+// from many goroutines.
+type Dialer struct {
+	s     *dialerSetup
+	log   *slog.Logger
+	ua    *sipgo.UserAgent
+	srv   *sipgo.Server
+	cli   *sipgo.Client
+	pool  *media.PortPool
+	pacer *media.Pacer // one sending goroutine for every call
+	// rtpAddr is the address put in SDP offers (the pool may bind an
+	// unspecified address).
+	rtpAddr netip.Addr
+
+	local   netip.AddrPort // bound SIP address
+	contact sipgo_sip.ContactHeader
+	viaHost string
+	viaPort int
+	closer  func() error
+	serve   func() // starts the serve goroutine, once set up
+
+	mu     sync.Mutex
+	calls  map[string]*Call // by Call-ID
+	closed bool
+	wg     sync.WaitGroup // serve loop and calls' watchers
+}
+
+// NewDialer validates cfg, binds the SIP listener and starts serving it.
+func NewDialer(cfg Config) (*Dialer, error) {
+	s, err := cfg.setup()
+	if err != nil {
+		return nil, err
+	}
+	d := &Dialer{s: s, log: s.cfg.Logger.With("component", "sip.Dialer"), calls: map[string]*Call{}}
+
+	bind := s.bind
+	if bind.Addr().IsUnspecified() && s.cfg.Contact == "" {
+		// Advertise the interface that routes to the trunk in Via/Contact.
+		if a, err := routeTo(s.trunk); err == nil {
+			d.viaHost = a.String()
+		}
+	}
+	d.ua, err = sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent), sipgo.WithUserAgentHostname(s.from.Host),
+		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(d.log))),
+		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(quietLogger(d.log))))
+	if err != nil {
+		return nil, fmt.Errorf("sip: user agent: %w", err)
+	}
+	d.srv, err = sipgo.NewServer(d.ua, sipgo.WithServerLogger(quietLogger(d.log)))
+	if err != nil {
+		d.ua.Close()
+		return nil, fmt.Errorf("sip: server: %w", err)
+	}
+	if err := d.listen(bind); err != nil {
+		d.ua.Close()
+		return nil, err
+	}
+	host, port := d.local.Addr().String(), int(d.local.Port())
+	if d.viaHost != "" {
+		host = d.viaHost
+	}
+	if s.cfg.Contact != "" {
+		h, p, _ := net.SplitHostPort(s.cfg.Contact)
+		host = h
+		port, _ = strconv.Atoi(p)
+	}
+	d.viaHost, d.viaPort = host, port
+	opts := []sipgo.ClientOption{sipgo.WithClientLogger(quietLogger(d.log)), sipgo.WithClientHostname(host), sipgo.WithClientPort(port)}
+	if s.transport == "udp" {
+		opts = append(opts, sipgo.WithClientConnectionAddr(d.local.String()))
+	}
+	d.cli, err = sipgo.NewClient(d.ua, opts...)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("sip: client: %w", err)
+	}
+	d.contact = sipgo_sip.ContactHeader{Address: sipgo_sip.Uri{Scheme: "sip", User: s.from.User, Host: host, Port: port}}
+	if s.transport != "udp" {
+		d.contact.Address.UriParams = sipgo_sip.HeaderParams{{K: "transport", V: s.transport}}
+	}
+	rtpIP := s.cfg.RTPAddr
+	if !rtpIP.IsValid() {
+		rtpIP = d.local.Addr()
+		if rtpIP.IsUnspecified() {
+			if a, err := netip.ParseAddr(host); err == nil {
+				rtpIP = a
+			}
+		}
+	}
+	d.rtpAddr = rtpIP
+	if rtpIP.IsUnspecified() {
+		d.rtpAddr = netip.Addr{}
+	}
+	d.pool, err = media.NewPortPool(rtpIP, s.cfg.RTPPortFirst, s.cfg.RTPPortLast)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	d.pacer = media.NewPacer(media.PacerConfig{Logger: d.log})
+	d.srv.OnBye(d.onBye)
+	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
+	d.srv.OnInvite(d.onInvite)
+	d.srv.OnOptions(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
+		_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	d.serve()
+	d.log.Debug("dialer ready", "local", d.local, "transport", s.transport, "trunk", s.cfg.Trunk)
+	return d, nil
+}
+
+// listen binds the SIP socket and starts the serve goroutine.
+func (d *Dialer) listen(bind netip.AddrPort) error {
+	switch d.s.transport {
+	case "udp":
+		c, err := net.ListenUDP(udpNet(bind.Addr()), net.UDPAddrFromAddrPort(bind))
+		if err != nil {
+			return fmt.Errorf("sip: listen udp %s: %w", bind, err)
+		}
+		d.local = unmapAP(c.LocalAddr().(*net.UDPAddr).AddrPort())
+		d.closer = c.Close
+		d.serve = func() {
+			d.wg.Go(func() { _ = d.srv.ServeUDP(c) })
+			waitListener(d.ua, "udp", d.local)
+		}
+	case "tcp", "tls":
+		// TLS: outgoing connections are TLS (sipgo dials them); the far
+		// end's in-dialog requests arrive on that connection.
+		l, err := net.ListenTCP(tcpNet(bind.Addr()), net.TCPAddrFromAddrPort(bind))
+		if err != nil {
+			return fmt.Errorf("sip: listen tcp %s: %w", bind, err)
+		}
+		d.local = unmapAP(l.Addr().(*net.TCPAddr).AddrPort())
+		d.closer = l.Close
+		d.serve = func() { d.wg.Go(func() { _ = d.srv.ServeTCP(l) }) }
+	}
+	return nil
+}
+
+// waitListener waits (at most 2 s) until sipgo's transport has registered
+// a UDP listener that ServeUDP started on another goroutine: requests sent
+// before that would not find the socket and try to bind it again.
+func waitListener(ua *sipgo.UserAgent, network string, addr netip.AddrPort) {
+	for range 400 {
+		if c, _ := ua.TransportLayer().GetConnection(network, addr.String()); c != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Addr returns the bound SIP address.
+func (d *Dialer) Addr() netip.AddrPort { return d.local }
+
+// String describes the dialer.
+func (d *Dialer) String() string {
+	return fmt.Sprintf("sip.Dialer(%s %s → %s)", d.s.transport, d.local, d.s.cfg.Trunk)
+}
+
+// Close hangs up every call in progress (each BYE bounded by 2 s), stops
+// listening and waits for the dialer's goroutines.
+func (d *Dialer) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	calls := make([]*Call, 0, len(d.calls))
+	for _, c := range d.calls {
+		calls = append(calls, c)
+	}
+	d.mu.Unlock()
+	for _, c := range calls {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = c.Hangup(ctx)
+		cancel()
+	}
+	var err error
+	if d.closer != nil {
+		err = d.closer()
+	}
+	if d.ua != nil {
+		_ = d.ua.Close()
+	}
+	d.wg.Wait()
+	if d.pacer != nil {
+		d.pacer.Close()
+	}
+	return err
+}
+
+// Dial calls number (E.164, "+81312345678") through the trunk and returns
+// the answered call. onProgress, if not nil, is called on Dial's goroutine
+// for each step (trying, ringing, early-media, answered) and must not block.
+//
+// Every failure to reach a usable call is a *CallError: see FailureKind for
+// the mapping of SIP responses. A number the dial plan cannot turn into a
+// SIP user part fails with ErrBadNumber before anything is sent. When ctx
+// ends while the call rings, the INVITE is cancelled (CANCEL) and the
+// CallError (Kind Failed) wraps ctx's error.
+func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progress)) (*Call, error) {
+	user, err := d.s.cfg.DialPlan.Rewrite(number)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if onProgress == nil {
+		onProgress = func(Progress) {}
+	}
+	conn, err := d.pool.Acquire()
+	if err != nil {
+		return nil, &CallError{Kind: Failed, Err: err}
+	}
+	offer, err := d.buildOffer(conn)
+	if err != nil {
+		conn.Close()
+		return nil, &CallError{Kind: Failed, Err: err}
+	}
+	inv := d.newInvite(user, offer)
+	a := &attempt{d: d, ctx: ctx, invite: inv, conn: conn, progress: onProgress, number: number,
+		log: d.log.With("call_id", inv.CallID().Value(), "to", user)}
+	call, err := a.run()
+	if err != nil {
+		if a.early != nil {
+			a.early.Close()
+		}
+		conn.Close()
+		var ce *CallError
+		if errors.As(err, &ce) {
+			a.log.Info("call failed", "kind", ce.Kind, "status", ce.Status, "reason", ce.Reason, "err", ce.Err)
+		}
+		return nil, err
+	}
+	return call, nil
+}
+
+// newInvite builds the first INVITE (RFC 3261 §8.1.1).
+func (d *Dialer) newInvite(user string, sdp []byte) *sipMsg {
+	s := d.s
+	ruri := sipgo_sip.Uri{Scheme: s.trunk.Scheme, User: user, Host: s.trunk.Host, Port: s.trunk.Port, UriParams: s.trunk.UriParams.Clone()}
+	req := sipgo_sip.NewRequest(sipgo_sip.INVITE, ruri)
+	from := &sipgo_sip.FromHeader{DisplayName: s.cfg.DisplayName, Address: s.from, Params: sipgo_sip.NewParams()}
+	from.Params.Add("tag", sipgo_sip.GenerateTagN(16))
+	to := &sipgo_sip.ToHeader{Address: sipgo_sip.Uri{Scheme: s.trunk.Scheme, User: user, Host: s.trunk.Host, Port: s.trunk.Port}, Params: sipgo_sip.NewParams()}
+	callID := sipgo_sip.CallIDHeader(uuid.NewString())
+	cseq := &sipgo_sip.CSeqHeader{SeqNo: 1, MethodName: sipgo_sip.INVITE}
+	maxf := sipgo_sip.MaxForwardsHeader(70)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&callID)
+	req.AppendHeader(cseq)
+	req.AppendHeader(&maxf)
+	req.AppendHeader(sipgo_sip.HeaderClone(&d.contact))
+	if s.proxy != nil {
+		route := s.proxy.Clone()
+		if !route.UriParams.Has("lr") {
+			route.UriParams.Add("lr", "")
+		}
+		req.AppendHeader(&sipgo_sip.RouteHeader{Address: *route})
+		req.SetDestination(hostPort(s.proxy))
+	}
+	req.AppendHeader(sipgo_sip.NewHeader("User-Agent", s.cfg.UserAgent))
+	req.AppendHeader(sipgo_sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
+	ct := sipgo_sip.ContentTypeHeader("application/sdp")
+	req.AppendHeader(&ct)
+	req.SetBody(sdp)
+	req.SetTransport(strings.ToUpper(s.transport))
+	return req
+}
+
+// via returns a fresh top Via with a new branch (RFC 3261 §8.1.1.7).
+func (d *Dialer) via() *sipgo_sip.ViaHeader {
+	v := &sipgo_sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: strings.ToUpper(d.s.transport),
+		Host: d.viaHost, Port: d.viaPort, Params: sipgo_sip.NewParams()}
+	v.Params.Add("branch", sipgo_sip.GenerateBranchN(16))
+	return v
+}
+
+// prepare gives req a fresh Via and, over UDP, sends it from the
+// listening socket so that responses and in-dialog requests come back there.
+func (d *Dialer) prepare(req *sipMsg) {
+	req.RemoveHeader("Via")
+	req.PrependHeader(d.via())
+	if d.s.transport == "udp" {
+		req.Laddr = sipgo_sip.Addr{IP: net.IP(d.local.Addr().AsSlice()), Port: int(d.local.Port()), Hostname: d.local.Addr().String()}
+	}
+}
+
+// send starts a client transaction for req with a fresh Via.
+func (d *Dialer) send(ctx context.Context, req *sipMsg) (sipgo_sip.ClientTransaction, error) {
+	d.prepare(req)
+	return d.cli.TransactionRequest(ctx, req, func(*sipgo.Client, *sipgo_sip.Request) error { return nil })
+}
+
+// write sends a request outside any transaction (ACK for 2xx).
+func (d *Dialer) write(req *sipMsg) error {
+	d.prepare(req)
+	return d.cli.WriteRequest(req, func(*sipgo.Client, *sipgo_sip.Request) error { return nil })
+}
+
+func (d *Dialer) register(c *Call) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false
+	}
+	d.calls[c.callID] = c
+	return true
+}
+
+func (d *Dialer) unregister(c *Call) {
+	d.mu.Lock()
+	if d.calls[c.callID] == c {
+		delete(d.calls, c.callID)
+	}
+	d.mu.Unlock()
+}
+
+// onBye answers a BYE from the far end (RFC 3261 §15.1.2): 200 and end the
+// call, or 481 when it matches no call.
+func (d *Dialer) onBye(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
+	c := d.match(req)
+	if c == nil {
+		_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 200, "OK", nil))
+	c.end(ErrRemoteHangup, false)
+}
+
+// onInvite refuses new calls and re-INVITEs: this UA only calls out, and
+// keeps the session it negotiated (488 to a re-INVITE, RFC 3261 §14.2).
+func (d *Dialer) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
+	if d.match(req) != nil {
+		_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+		return
+	}
+	_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 603, "Decline", nil))
+}
+
+// match finds the call an in-dialog request belongs to: Call-ID, our tag in
+// To and theirs in From.
+func (d *Dialer) match(req *sipgo_sip.Request) *Call {
+	cid := req.CallID()
+	if cid == nil {
+		return nil
+	}
+	d.mu.Lock()
+	c := d.calls[cid.Value()]
+	d.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	to, from := req.To(), req.From()
+	if to == nil || from == nil {
+		return nil
+	}
+	if tag, _ := to.Params.Get("tag"); tag != c.localTag {
+		return nil
+	}
+	if tag, _ := from.Params.Get("tag"); tag != c.remoteTag {
+		return nil
+	}
+	return c
+}
+
+func hostPort(u *sipgo_sip.Uri) string {
+	if u.Port == 0 {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Host, strconv.Itoa(u.Port))
+}
+
+// routeTo returns the local address the OS would use to reach the trunk.
+func routeTo(u sipgo_sip.Uri) (netip.Addr, error) {
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	c, err := net.Dial("udp", net.JoinHostPort(u.Host, strconv.Itoa(port)))
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+func unmapAP(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func udpNet(a netip.Addr) string {
+	if a.Is4() {
+		return "udp4"
+	}
+	return "udp"
+}
+
+func tcpNet(a netip.Addr) string {
+	if a.Is4() {
+		return "tcp4"
+	}
+	return "tcp"
+}
+
+// quietLogger gives sipgo a logger one level quieter than ours: its Info
+// lines are our Debug.
+func quietLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(quietHandler{l.Handler()})
+}
+
+type quietHandler struct{ h slog.Handler }
+
+func (q quietHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return q.h.Enabled(ctx, lv-4)
+}
+func (q quietHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level -= 4
+	return q.h.Handle(ctx, r)
+}
+func (q quietHandler) WithAttrs(as []slog.Attr) slog.Handler { return quietHandler{q.h.WithAttrs(as)} }
+func (q quietHandler) WithGroup(n string) slog.Handler       { return quietHandler{q.h.WithGroup(n)} }
