@@ -351,6 +351,7 @@ func (d *Dialer) unregister(c *Call) {
 func (d *Dialer) onBye(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 	c := d.match(req)
 	if c == nil {
+		d.log.Debug("BYE matches no call", "request", truncate(req.String(), 600))
 		_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
