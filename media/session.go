@@ -665,11 +665,12 @@ func (s *Session) readLoop() {
 	for {
 		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			select {
-			case <-s.done:
+			s.mu.Lock()
+			ended := s.ended // set before end closes the socket
+			s.mu.Unlock()
+			if ended {
 				s.recv.Flush()
 				return
-			default:
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue
