@@ -1,0 +1,130 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"denwa/media"
+)
+
+// TestLoopEnds: how an answered call ends, against the in-process Phone.
+func TestLoopEnds(t *testing.T) {
+	cases := []struct {
+		name  string
+		phone PhoneConfig
+		cfg   Config
+		want  error
+		po    PhoneOutcome
+	}{
+		{"phone-hangs-up", PhoneConfig{HangupAfter: 500 * time.Millisecond}, Config{}, ErrRemoteHangup, PhoneHungUp},
+		{"silent-media-timeout", PhoneConfig{Silent: true}, Config{MediaTimeout: 700 * time.Millisecond}, media.ErrMediaTimeout, PhoneCallerHungUp},
+		{"max-duration", PhoneConfig{}, Config{MaxDuration: 700 * time.Millisecond}, ErrMaxDuration, PhoneCallerHungUp},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			phone, calls := newTestPhone(t, tc.phone)
+			tc.cfg.Trunk = phone.URI()
+			d := newTestDialer(t, tc.cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			call, err := d.Dial(ctx, "+81312345678", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-call.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("call did not end")
+			}
+			if !errors.Is(call.Err(), tc.want) {
+				t.Errorf("Err %v, want %v", call.Err(), tc.want)
+			}
+			if pc := waitPhone(t, calls); pc.Outcome != tc.po {
+				t.Errorf("phone outcome %v, want %v", pc.Outcome, tc.po)
+			}
+			if n := d.pool.InUse(); n != 0 {
+				t.Errorf("%d ports in use", n)
+			}
+		})
+	}
+}
+
+// TestLoopRefused: the Phone's Status and User filters become CallErrors.
+func TestLoopRefused(t *testing.T) {
+	cases := []struct {
+		name  string
+		phone PhoneConfig
+		kind  FailureKind
+	}{
+		{"busy", PhoneConfig{Status: 486, RingFor: 100 * time.Millisecond}, Busy},
+		{"decline", PhoneConfig{Status: 603}, Rejected},
+		{"wrong-user", PhoneConfig{User: "0399999999"}, Unreachable},
+		{"no-common-codec", PhoneConfig{Codecs: []media.PayloadKind{media.KindPCMA}}, NoCommonCodec},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			phone, calls := newTestPhone(t, tc.phone)
+			d := newTestDialer(t, Config{Trunk: phone.URI(), Codecs: []media.PayloadKind{media.KindPCMU}})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := d.Dial(ctx, "+81312345678", nil)
+			var ce *CallError
+			if !errors.As(err, &ce) || ce.Kind != tc.kind {
+				t.Fatalf("err %v, want kind %v", err, tc.kind)
+			}
+			waitPhone(t, calls)
+			if n := d.pool.InUse(); n != 0 {
+				t.Errorf("%d ports in use", n)
+			}
+		})
+	}
+}
+
+// TestDialRingTimeoutPhone: the Phone rings forever; ring timeout → CANCEL.
+func TestDialRingTimeoutPhone(t *testing.T) {
+	phone, calls := newTestPhone(t, PhoneConfig{RingFor: -1})
+	d := newTestDialer(t, Config{Trunk: phone.URI(), RingTimeout: time.Second})
+	_, err := d.Dial(context.Background(), "+81312345678", nil)
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Kind != NoAnswer {
+		t.Fatalf("err %v, want NoAnswer", err)
+	}
+	if pc := waitPhone(t, calls); pc.Outcome != PhoneCancelled {
+		t.Errorf("phone outcome %v", pc.Outcome)
+	}
+}
+
+// TestDialNoResponse: nothing listens; the INVITE timeout gives Unreachable.
+func TestDialNoResponse(t *testing.T) {
+	d := newTestDialer(t, Config{Trunk: "sip:127.0.0.1:9", InviteTimeout: 600 * time.Millisecond})
+	_, err := d.Dial(context.Background(), "+81312345678", nil)
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Kind != Unreachable {
+		t.Fatalf("err %v, want Unreachable", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	bad := []Config{
+		{},
+		{Trunk: "not a uri"},
+		{Trunk: "sip:pbx", Transport: "sctp"},
+		{Trunk: "sip:pbx", Bind: "nope"},
+		{Trunk: "sip:pbx", EventPT: 13},
+		{Trunk: "sip:pbx", RingTimeout: -1},
+		{Trunk: "sip:pbx", DialPlan: DialPlan{{Match: "x"}}},
+		{Trunk: "sip:pbx", Codecs: []media.PayloadKind{media.KindTelephoneEvent}},
+	}
+	for i, c := range bad {
+		if _, err := c.setup(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%d: %v: err %v", i, c, err)
+		}
+	}
+	s := Config{Trunk: "sip:pbx", Password: "hunter2"}.String()
+	if want := "<redacted>"; !strings.Contains(s, want) || strings.Contains(s, "hunter2") {
+		t.Errorf("String %s", s)
+	}
+}
