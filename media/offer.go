@@ -301,6 +301,11 @@ func readMedia(body []byte) ([]sdpAudio, error) {
 			}
 		}
 		m.kinds = mapFormats(md.MediaName.Formats, rtpmaps)
+		for pt, k := range m.kinds {
+			if k == KindTelephoneEvent && !IsDynamic(uint8(pt)) {
+				m.kinds[pt] = KindUnknown // RFC 4733 has no static payload type
+			}
+		}
 		for _, f := range md.MediaName.Formats {
 			if pt, err := strconv.ParseUint(f, 10, 7); err == nil {
 				m.formats = append(m.formats, uint8(pt))
@@ -386,12 +391,21 @@ func parseSDPLines(body []byte) (*sdp.SessionDescription, error) {
 	return sd, nil
 }
 
-// firstAudio returns the first m=audio line.
+// firstAudio returns the first m=audio line with a port; ErrMediaRejected
+// when every m=audio line has port 0.
 func firstAudio(ms []sdpAudio) (*sdpAudio, error) {
+	rejected := false
 	for i := range ms {
 		if ms[i].media == "audio" {
+			if ms[i].port == 0 {
+				rejected = true
+				continue
+			}
 			return &ms[i], nil
 		}
+	}
+	if rejected {
+		return nil, ErrMediaRejected
 	}
 	return nil, fmt.Errorf("%w: no m=audio line", ErrSDP)
 }
@@ -408,7 +422,7 @@ func mergeTypes(ours, theirs PayloadTypes) PayloadTypes {
 
 // ParseAnswer reads the far end's SDP answer to the offer made with
 // offered (only its Codecs, EventPT and NoEvents matter here). It takes
-// the first m=audio line and returns where to send, the first codec in
+// the first m=audio line with a port and returns where to send, the first codec in
 // the answer's order that we offered, the telephone-event payload type
 // the far end chose (possibly not ours; zero when absent: keys in-band
 // only) and the payload types to accept. Errors wrap ErrSDP (unreadable,
@@ -431,9 +445,6 @@ func ParseAnswer(body []byte, offered OfferConfig) (Answer, error) {
 	m, err := firstAudio(ms)
 	if err != nil {
 		return Answer{}, fmt.Errorf("media: SDP answer: %w", err)
-	}
-	if m.port == 0 {
-		return Answer{}, fmt.Errorf("media: SDP answer: %w", ErrMediaRejected)
 	}
 	if m.port < 0 || m.port > 65535 {
 		return Answer{}, fmt.Errorf("%w: answer's m=audio port %d", ErrSDP, m.port)

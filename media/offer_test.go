@@ -132,6 +132,9 @@ func TestParseAnswer(t *testing.T) {
 		{"pion refuses (no s=, t=): read line by line", def,
 			[]byte("v=0\r\nc=IN IP4 192.0.2.60\r\nm=audio 4100 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"),
 			Answer{Remote: netip.MustParseAddrPort("192.0.2.60:4100"), Codec: KindPCMA, PayloadType: 8, EventPT: 101, Receive: ours, Direction: SendRecv}},
+		{"first audio line rejected, second used", def,
+			sdpLines("v=0", "o=- 1 2 IN IP4 192.0.2.50", "s=-", "c=IN IP4 192.0.2.50", "t=0 0", "m=audio 0 RTP/AVP 0", "m=audio 5006 RTP/AVP 0"),
+			Answer{Remote: netip.MustParseAddrPort("192.0.2.50:5006"), Codec: KindPCMU, Receive: ours, Direction: SendRecv}},
 		{"video line first", def,
 			sdpLines("v=0", "o=- 1 2 IN IP4 192.0.2.50", "s=-", "c=IN IP4 192.0.2.50", "t=0 0", "m=video 0 RTP/AVP 96", "m=audio 5004 RTP/AVP 8"),
 			Answer{Remote: netip.MustParseAddrPort("192.0.2.50:5004"), Codec: KindPCMA, PayloadType: 8, Receive: ours, Direction: SendRecv}},
@@ -200,6 +203,11 @@ func TestAnswerOffer(t *testing.T) {
 			Answer{Remote: netip.MustParseAddrPort("192.0.2.10:30000"), Codec: KindPCMU,
 				Receive: ptMap(map[uint8]PayloadKind{0: KindPCMU, 8: KindPCMA}), Direction: SendRecv, Ptime: 20 * time.Millisecond},
 			"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n"},
+		{"telephone-event on a static PT is not one", sdpLines("v=0", "o=- 1 1 IN IP4 192.0.2.5", "s=-", "c=IN IP4 192.0.2.5", "t=0 0",
+			"m=audio 6002 RTP/AVP 0 1", "a=rtpmap:1 telephone-event/8000"), me,
+			Answer{Remote: netip.MustParseAddrPort("192.0.2.5:6002"), Codec: KindPCMU,
+				Receive: ptMap(map[uint8]PayloadKind{0: KindPCMU}), Direction: SendRecv},
+			"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n"},
 		{"video rejected, sendonly answered recvonly", sdpLines("v=0", "o=- 1 1 IN IP4 192.0.2.5", "s=-", "c=IN IP4 192.0.2.5", "t=0 0",
 			"m=video 6000 RTP/AVP 96", "a=rtpmap:96 H264/90000", "m=audio 6002 RTP/AVP 8 0 100", "a=rtpmap:100 telephone-event/8000", "a=sendonly"), me,
 			Answer{Remote: netip.MustParseAddrPort("192.0.2.5:6002"), Codec: KindPCMA, PayloadType: 8, EventPT: 100,
@@ -246,4 +254,32 @@ func TestAnswerOffer(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
 		}
 	}
+}
+
+// FuzzSDPOfferAnswer feeds untrusted SDP to both parsers: neither may
+// panic, and an answer AnswerOffer writes must read back with ParseAnswer
+// to the same codec and telephone-event.
+func FuzzSDPOfferAnswer(f *testing.F) {
+	offer, _ := Offer(OfferConfig{Addr: offerAddr, Port: 30000, SessionID: 1})
+	f.Add(offer)
+	f.Add(sdpLines("v=0", "o=- 1 2 IN IP6 2001:db8::5", "s=-", "c=IN IP6 2001:db8::5", "t=0 0", "a=sendonly",
+		"m=video 0 RTP/AVP 96", "m=audio 5004 RTP/AVP 97 8 100", "a=rtpmap:97 PCMU/8000", "a=rtpmap:100 telephone-event/8000"))
+	f.Add([]byte("v=0\nc=IN IP4 192.0.2.60\nm=audio 4100/2 RTP/AVP 8 101\na=rtpmap:101 telephone-event/8000\n"))
+	f.Add([]byte("m=audio 0 RTP/AVP\r\n"))
+	me := AnswerConfig{Addr: netip.MustParseAddr("192.0.2.99"), Port: 40000, SessionID: 5}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ParseAnswer(body, OfferConfig{})
+		ans, neg, err := AnswerOffer(body, me)
+		if err != nil {
+			return
+		}
+		back, err := ParseAnswer(ans, OfferConfig{EventPT: neg.EventPT, NoEvents: neg.EventPT == 0})
+		if err != nil {
+			t.Fatalf("our answer does not parse: %v\n%s", err, ans)
+		}
+		if back.Codec != neg.Codec || back.PayloadType != neg.PayloadType || back.EventPT != neg.EventPT ||
+			back.Remote != netip.AddrPortFrom(me.Addr, me.Port) {
+			t.Fatalf("answer reads back as %s, negotiated %s\n%s", back.String(), neg.String(), ans)
+		}
+	})
 }

@@ -655,3 +655,28 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 func testLogger(b *strings.Builder) *slog.Logger {
 	return slog.New(slog.NewTextHandler(&lockedWriter{b: b}, nil))
 }
+
+// Close races with Play, SendKey, Stats and another Close; everything
+// returns and no goroutine is left (synctest fails the test otherwise).
+func TestSessionCloseConcurrent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := sessionPair(t, KindPCMU, 101)
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		wg.Go(func() { errs <- a.Play(t.Context(), testFrames(500)) })
+		wg.Go(func() { errs <- a.SendKey(t.Context(), '1', RFC4733, time.Second) })
+		wg.Go(func() { errs <- b.SendKey(t.Context(), '2', Inband, time.Second) })
+		wg.Go(func() { errs <- b.Play(t.Context(), testFrames(500)) })
+		time.Sleep(100 * time.Millisecond)
+		for range 3 {
+			wg.Go(func() { a.Stats(); a.Close(); b.Close() })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if !errors.Is(err, ErrSessionClosed) {
+				t.Errorf("after Close: %v", err)
+			}
+		}
+	})
+}
