@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"math"
@@ -679,4 +680,63 @@ func TestSessionCloseConcurrent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Keys that find the channel full are dropped and counted; the read loop
+// never blocks on them.
+func TestSessionKeysDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ca, cb := mediatest.Pipe()
+		a, err := NewSession(SessionConfig{Conn: ca, Remote: cb.LocalAddrPort(), Codec: KindPCMU, EventPT: 101, MediaTimeout: -1, KeyBuffer: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewSession(SessionConfig{Conn: cb, Remote: ca.LocalAddrPort(), Codec: KindPCMU, EventPT: 101, MediaTimeout: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []dtmf.Key{'1', '2', '3'} {
+			if err := b.SendKey(t.Context(), k, RFC4733, 60*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if st := a.Stats(); st.KeysDropped != 2 || st.PacketsReceived < 20 {
+			t.Errorf("stats %+v, want 2 keys dropped and the stream still read", st)
+		}
+		a.Close()
+		b.Close()
+		if s := keyString(collectKeys(a)); s != "1(4733)" {
+			t.Errorf("keys %s", s)
+		}
+	})
+}
+
+func TestLooksLikeRTP(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		hex  string
+		ok   bool
+	}{
+		{"minimal", "80000001 00000001 00000001", true},
+		{"version 1", "40000001 00000001 00000001", false},
+		{"short", "80000001 00000001 000000", false},
+		{"one CSRC", "81000001 00000001 00000001 00000002", true},
+		{"CSRC beyond the end", "82000001 00000001 00000001 00000002", false},
+		{"extension", "90000001 00000001 00000001 bede0001 01020304", true},
+		{"extension beyond the end", "90000001 00000001 00000001 bede0002 01020304", false},
+		{"extension header cut", "90000001 00000001 00000001 bede", false},
+		{"padding", "a0000001 00000001 00000001 ffff0002", true},
+		{"padding zero", "a0000001 00000001 00000001 ffff0000", false},
+		{"padding beyond the payload", "a0000001 00000001 00000001 ffff0005", false},
+	} {
+		b, err := hex.DecodeString(strings.ReplaceAll(c.hex, " ", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := looksLikeRTP(b); got != c.ok {
+			t.Errorf("%s: looksLikeRTP = %v", c.name, got)
+		}
+	}
 }
