@@ -13,7 +13,7 @@ hearing keys both as RFC 4733 telephone-events and as in-band tones.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDetectCmd())
+	root.AddCommand(newDetectCmd(), newCallCmd(), newPhoneCmd())
 	return root
 }
 

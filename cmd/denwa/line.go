@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"denwa/audio"
+	"denwa/enroll"
+	"denwa/media"
+	"denwa/sip"
+)
+
+// callLine adapts an answered sip.Call to enroll.Line: prompts by name from
+// the catalog in the call's codec, keys converted as they arrive. That is
+// wiring only; the dialogue's logic lives in enroll.
+type callLine struct {
+	call    *sip.Call
+	prompts *audio.Catalog
+	codec   audio.Codec
+	keys    chan enroll.KeyPress
+	wg      sync.WaitGroup
+}
+
+// keyBuffer bounds the keys waiting for the dialogue; a caller cannot press
+// faster than the dialogue reads them.
+const keyBuffer = 32
+
+func newCallLine(call *sip.Call, prompts *audio.Catalog) *callLine {
+	l := &callLine{call: call, prompts: prompts, codec: audioCodec(call.Codec()), keys: make(chan enroll.KeyPress, keyBuffer)}
+	l.wg.Go(l.forwardKeys)
+	return l
+}
+
+func audioCodec(k media.PayloadKind) audio.Codec {
+	if k == media.KindPCMA {
+		return audio.PCMA
+	}
+	return audio.PCMU
+}
+
+// forwardKeys converts the call's keys until the call ends. It never blocks
+// the call: a full buffer drops the key (the dialogue reads far faster).
+func (l *callLine) forwardKeys() {
+	for {
+		select {
+		case k := <-l.call.Keys():
+			select {
+			case l.keys <- enroll.KeyPress{Key: k.Key, Source: k.Source, At: time.Now()}:
+			default:
+			}
+		case <-l.call.Done():
+			// Keys already found still count.
+			for {
+				select {
+				case k := <-l.call.Keys():
+					select {
+					case l.keys <- enroll.KeyPress{Key: k.Key, Source: k.Source, At: time.Now()}:
+					default:
+					}
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// Play plays one prompt to the end, or until ctx is cancelled (barge-in) or
+// the call ends.
+func (l *callLine) Play(ctx context.Context, id enroll.PromptID) error {
+	p, err := l.prompts.Get(string(id))
+	if err != nil {
+		return err
+	}
+	frames := make([][]byte, p.NumFrames())
+	for i := range frames {
+		frames[i] = p.Frame(i, l.codec)
+	}
+	err = l.call.Play(ctx, frames)
+	select {
+	case <-l.call.Done():
+		return l.Err()
+	default:
+	}
+	return err
+}
+
+func (l *callLine) Keys() <-chan enroll.KeyPress     { return l.keys }
+func (l *callLine) Hangup(ctx context.Context) error { return l.call.Hangup(ctx) }
+func (l *callLine) Done() <-chan struct{}            { return l.call.Done() }
+func (l *callLine) String() string                   { return fmt.Sprintf("line(%s)", l.call) }
+
+// wait returns when the key forwarder has ended, which it does once the
+// call has.
+func (l *callLine) wait() { l.wg.Wait() }
+
+// Err says why the call ended, in enroll's terms: the far end hanging up
+// and a media timeout are a hung-up call; anything else stays as it is.
+func (l *callLine) Err() error {
+	err := l.call.Err()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sip.ErrRemoteHangup):
+		return fmt.Errorf("%w: %w", enroll.ErrHungUp, err)
+	case errors.Is(err, media.ErrMediaTimeout):
+		return fmt.Errorf("%w: %w", enroll.ErrMediaTimeout, err)
+	}
+	return err
+}
+
+// outcomeOf maps a Dial failure to the shared outcome set.
+func outcomeOf(err error) enroll.Outcome {
+	var ce *sip.CallError
+	if !errors.As(err, &ce) {
+		return enroll.OutcomeFailed
+	}
+	switch ce.Kind {
+	case sip.Busy:
+		return enroll.OutcomeBusy
+	case sip.Rejected:
+		return enroll.OutcomeRejected
+	case sip.Unreachable:
+		return enroll.OutcomeUnreachable
+	case sip.NoAnswer:
+		return enroll.OutcomeNoAnswer
+	}
+	return enroll.OutcomeFailed
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"denwa/dtmf"
+	"denwa/sip"
+)
+
+type phoneOptions struct {
+	listen, network, user, keys, mode, codecs, rtpPorts string
+	ring, keyDelay, keyGap, keyDuration, hangupAfter    time.Duration
+	status, calls                                       int
+	eventPT                                             uint8
+	silent, verbose                                     bool
+}
+
+func newPhoneCmd() *cobra.Command {
+	var o phoneOptions
+	cmd := &cobra.Command{
+		Use:   "phone",
+		Short: "a simulated phone: answers calls and presses keys (in-band or RFC 4733)",
+		Long: `phone is a SIP endpoint that stands in for a user's telephone: it listens on an
+address, rings for a while (or refuses with a given status), answers, and
+presses the given keys either as in-band DTMF tones in its G.711 audio or as
+RFC 4733 telephone-events, at the given times. It can also hang up early or
+answer and stay silent. It prints one line per call when the call ends.
+
+It is what denwa demo and the tests call, and what a test bench uses to check
+a PBX route end to end.`,
+		Example: `  denwa phone --listen 127.0.0.1:5070 --keys '#'
+  denwa phone --listen 127.0.0.1:5070 --keys '*#' --mode inband --codec pcma
+  denwa phone --listen 127.0.0.1:5070 --ring 3s --status 486      # busy
+  denwa phone --listen 127.0.0.1:5070 --hangup-after 2s           # hangs up during the greeting`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPhone(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:5070", "SIP address ip:port to listen on (port 0 picks a free one)")
+	f.StringVar(&o.network, "network", "udp", "udp or tcp")
+	f.StringVar(&o.user, "user", "", "answer only calls to this Request-URI user (others get 404)")
+	f.StringVar(&o.keys, "keys", "#", "keys to press after answering, e.g. '#', '*#', '0#' ('' for none)")
+	f.StringVar(&o.mode, "mode", "rfc4733", "how keys are pressed: rfc4733 or inband")
+	f.StringVar(&o.codecs, "codec", "pcmu,pcma", "codecs accepted, in order of preference")
+	f.StringVar(&o.rtpPorts, "rtp-ports", "40000-40999", "RTP port range FIRST-LAST")
+	f.DurationVar(&o.ring, "ring", 0, "send 180 Ringing this long before answering (negative: ring until the caller gives up)")
+	f.IntVar(&o.status, "status", 0, "refuse every call with this final status instead of answering (486 busy, 603 decline, 503, …)")
+	f.DurationVar(&o.keyDelay, "key-delay", time.Second, "wait from answer to the first key")
+	f.DurationVar(&o.keyGap, "key-gap", 200*time.Millisecond, "silence between keys")
+	f.DurationVar(&o.keyDuration, "key-duration", 120*time.Millisecond, "length of each key press")
+	f.DurationVar(&o.hangupAfter, "hangup-after", 0, "hang up this long after answering (0: wait for the caller)")
+	f.Uint8Var(&o.eventPT, "event-pt", 0, "answer telephone-event with this payload type (0: the caller's)")
+	f.BoolVar(&o.silent, "silent", false, "answer but send no RTP and press nothing")
+	f.IntVar(&o.calls, "calls", 0, "exit after this many calls (0: run until interrupted)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log SIP and media events to stderr")
+	return cmd
+}
+
+func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) error {
+	usage := func(err error) error { return &exitError{code: 2, msg: "phone: " + err.Error()} }
+	if _, err := dtmf.ParseKeys(o.keys); err != nil {
+		return usage(fmt.Errorf("--keys: %w", err))
+	}
+	var mode sip.KeyMode
+	switch o.mode {
+	case "rfc4733", "rfc2833", "events":
+		mode = sip.KeyRFC4733
+	case "inband", "tones":
+		mode = sip.KeyInband
+	default:
+		return usage(fmt.Errorf("--mode %q: want rfc4733 or inband", o.mode))
+	}
+	codecs, err := parseCodecs(o.codecs)
+	if err != nil {
+		return usage(err)
+	}
+	first, last, err := parsePorts(o.rtpPorts)
+	if err != nil {
+		return usage(err)
+	}
+	if o.status != 0 && (o.status < 300 || o.status > 699) {
+		return usage(fmt.Errorf("--status %d: want a final status from 300 to 699", o.status))
+	}
+	reports := make(chan sip.PhoneCall, 64)
+	phone, err := sip.NewPhone(sip.PhoneConfig{
+		Network: o.network, Listen: o.listen, User: o.user, RingFor: o.ring, Status: o.status,
+		Keys: o.keys, KeyMode: mode, KeyDelay: o.keyDelay, KeyGap: o.keyGap, KeyDuration: o.keyDuration,
+		HangupAfter: o.hangupAfter, Silent: o.silent, Codecs: codecs, EventPT: o.eventPT,
+		RTPPortFirst: first, RTPPortLast: last, Calls: reports, Logger: newLogger(stderr, o.verbose),
+	})
+	if err != nil {
+		return usage(err)
+	}
+	defer phone.Close()
+	ctx, cancel := signalContext(ctx)
+	defer cancel()
+	fmt.Fprintf(stdout, "phone listening on %s (%s): %s\n", phone.URI(), o.network, describePhone(o))
+	served := make(chan error, 1)
+	go func() { served <- phone.Serve(ctx) }()
+	n := 0
+	for {
+		select {
+		case pc := <-reports:
+			n++
+			line := fmt.Sprintf("call %d from %s: %s status %d", n, pc.From, pc.Outcome, pc.Status)
+			if pc.Codec != 0 {
+				line += " codec " + pc.Codec.String()
+			}
+			line += fmt.Sprintf(" keys %q %.1fs", pc.KeysSent, pc.End.Sub(pc.Start).Seconds())
+			if pc.Err != nil {
+				line += " (" + pc.Err.Error() + ")"
+			}
+			fmt.Fprintln(stdout, line)
+			if o.calls > 0 && n >= o.calls {
+				cancel()
+				<-served
+				return nil
+			}
+		case err := <-served:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		}
+	}
+}
+
+func describePhone(o phoneOptions) string {
+	switch {
+	case o.status != 0:
+		return fmt.Sprintf("refuses with %d", o.status)
+	case o.silent:
+		return "answers and stays silent"
+	case o.keys == "":
+		return "answers and presses nothing"
+	}
+	return fmt.Sprintf("answers and presses %q (%s)", o.keys, o.mode)
+}
