@@ -29,17 +29,19 @@ type SDPAudio struct {
 // reading the c=, m= and a=rtpmap lines alone. It fails only when neither
 // finds an m=audio line.
 func ParseSDPAudio(body []byte) ([]SDPAudio, error) {
-	var sd sdp.SessionDescription
-	if err := sd.Unmarshal(body); err == nil {
-		if out := audioFromPion(&sd); len(out) > 0 {
+	if sd, err := parseSDP(body); err == nil {
+		if out := audioFromPion(sd); len(out) > 0 {
 			return out, nil
 		}
 	}
-	out := audioFromLines(body)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("media: SDP has no usable m=audio line")
+	// pion took the body but what it read has no usable audio line (an
+	// attribute it misfiled, say): read the lines alone.
+	if sd, err := parseSDPLines(body); err == nil {
+		if out := audioFromPion(sd); len(out) > 0 {
+			return out, nil
+		}
 	}
-	return out, nil
+	return nil, fmt.Errorf("media: SDP has no usable m=audio line")
 }
 
 func audioFromPion(sd *sdp.SessionDescription) []SDPAudio {
@@ -129,68 +131,6 @@ func mapFormats(formats, rtpmaps []string) PayloadTypes {
 		}
 	}
 	return p
-}
-
-// audioFromLines is the tolerant fallback: c=, m=audio and a=rtpmap lines
-// in any order, any line ending, anything else ignored.
-func audioFromLines(body []byte) []SDPAudio {
-	var out []SDPAudio
-	var session netip.Addr
-	type media struct {
-		port    int
-		formats []string
-		addr    netip.Addr
-		rtpmaps []string
-		audio   bool
-	}
-	var ms []media
-	for _, line := range strings.Split(string(body), "\n") {
-		line = strings.TrimSpace(line)
-		if len(line) < 2 || line[1] != '=' {
-			continue
-		}
-		v := line[2:]
-		switch line[0] {
-		case 'c':
-			f := strings.Fields(v)
-			if len(f) != 3 {
-				continue
-			}
-			a := parseConnAddr(f[2])
-			if len(ms) == 0 {
-				session = a
-			} else {
-				ms[len(ms)-1].addr = a
-			}
-		case 'm':
-			f := strings.Fields(v)
-			m := media{}
-			if len(f) >= 3 {
-				port, _, _ := strings.Cut(f[1], "/")
-				m.port, _ = strconv.Atoi(port)
-				m.audio = f[0] == "audio"
-				m.formats = f[3:]
-			}
-			ms = append(ms, m)
-		case 'a':
-			if len(ms) > 0 {
-				if rm, ok := strings.CutPrefix(v, "rtpmap:"); ok {
-					ms[len(ms)-1].rtpmaps = append(ms[len(ms)-1].rtpmaps, rm)
-				}
-			}
-		}
-	}
-	for _, m := range ms {
-		addr := m.addr
-		if !addr.IsValid() {
-			addr = session
-		}
-		if !m.audio || m.port <= 0 || m.port > 65535 || !addr.IsValid() {
-			continue
-		}
-		out = append(out, SDPAudio{Addr: netip.AddrPortFrom(addr, uint16(m.port)), PayloadTypes: mapFormats(m.formats, m.rtpmaps)})
-	}
-	return out
 }
 
 // sipMethods are the request methods a SIP message may start with
