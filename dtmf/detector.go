@@ -23,7 +23,8 @@ import (
 //
 //  0. pre-filter, per sub-block: the strongest low and high correlation must
 //     carry a quarter of the sub-block's energy, else no window holding it
-//     is looked at (and its correlations are not even rotated);
+//     is looked at (a sub-block's correlations are rotated only once a
+//     window that needs them gets past the silence test);
 //  1. silence: window energy below what the weakest accepted tone brings → no;
 //  2. the strongest low-group and high-group frequency by coherent 160-sample
 //     power; each must beat the other three of its group by 6 dB;
@@ -62,7 +63,11 @@ import (
 const (
 	window  = 4  // sub-blocks per analysis window
 	ringLen = 8  // sub-blocks kept (power of two ≥ window+1)
-	batch   = 32 // sub-blocks per kernel call
+	batch   = 32 // most sub-blocks per kernel call
+	// rawLen: kernel results kept, a power of two ≥ batch+ringLen. The
+	// kernel writes them in place, up to a batch ahead of the sub-block
+	// being analysed.
+	rawLen  = 64
 	maxHits = 16 // largest MinHits
 	// rotPeriod: ω_k·40 = 2π·f_k/200, and every f_k is a whole number of
 	// Hz, so e^{iω_k·40m} repeats after 200 sub-blocks.
@@ -234,11 +239,10 @@ type Detector struct {
 	nsb          int64 // sub-blocks completed
 	nbuf         int
 	buf          [subBlock]int16
-	ring         [ringLen][8]complex128 // D_k,m at ring[m%ringLen]
-	energy       [ringLen]float64
-	tonal        [ringLen]bool // the sub-block passed the pre-filter (see subBlock)
-	raw          [ringLen]bins // the kernel's results; ring holds them rotated for tonal sub-blocks only
-	out          [batch]bins
+	ring         [ringLen][8]complex128 // D_k,m at ring[m%ringLen] once rotM says so
+	rotM         [ringLen]int64         // 1+m when ring[m%ringLen] holds D_·,m (rotation is lazy)
+	tonal        uint64                 // bit i: sub-block nsb−1−i passed the pre-filter (see analyse)
+	raw          [rawLen]bins           // the kernel's results C_·,m at raw[m%rawLen]
 	amp          [ringLen]float64       // tone amplitude of each hit window's sub-blocks (see hit)
 	lastZ        [2]complex128          // phase advance per 80 samples (as z2) of the last hit window's tones
 	runZ         [maxHits][2]complex128 // those of the current run's windows, by run index
@@ -309,16 +313,17 @@ func (d *Detector) Process(dst []Event, samples []int16) []Event {
 		if d.nbuf < subBlock {
 			return dst
 		}
-		d.corr(d.out[:1], d.buf[:], table)
-		dst = d.subBlock(dst, &d.out[0])
+		slot := int(d.nsb & (rawLen - 1))
+		d.corr(d.raw[slot:slot+1], d.buf[:], table)
+		dst = d.analyse(dst, 1)
 		d.nbuf = 0
 	}
 	for len(samples) >= subBlock {
-		n := min(len(samples)/subBlock, batch)
-		d.corr(d.out[:n], samples[:n*subBlock], table)
-		for i := range d.out[:n] {
-			dst = d.subBlock(dst, &d.out[i])
-		}
+		// The kernel writes straight into the ring, never across its end.
+		slot := int(d.nsb & (rawLen - 1))
+		n := min(len(samples)/subBlock, batch, rawLen-slot)
+		d.corr(d.raw[slot:slot+n], samples[:n*subBlock], table)
+		dst = d.analyse(dst, n)
 		samples = samples[n*subBlock:]
 	}
 	d.nbuf = copy(d.buf[:], samples)
@@ -339,54 +344,79 @@ func (d *Detector) Flush(dst []Event) []Event {
 	return dst
 }
 
-// subBlock takes one kernel result.
-func (d *Detector) subBlock(dst []Event, b *bins) []Event {
-	m := d.nsb
-	d.nsb++
-	slot := m & (ringLen - 1)
-	d.raw[slot] = *b
-	d.energy[slot] = float64(b.energy)
-	// Pre-filter: the strongest tone of each group must carry a fair share
-	// of this sub-block's energy, or no window holding it can pass test 5.
-	var pl, ph float32
-	for k := range 4 {
-		pl = max(pl, b.re[k]*b.re[k]+b.im[k]*b.im[k])
-		ph = max(ph, b.re[4+k]*b.re[4+k]+b.im[4+k]*b.im[4+k])
+// analyse takes the kernel's next n results, raw[nsb%rawLen] onwards (not
+// across the ring's end).
+//
+// Most sub-blocks end no window worth a look: unless the last four all
+// passed the pre-filter, the window's verdict is "no key", and while no
+// key is down or pending that changes nothing. The loop decides that
+// from one bit per sub-block and goes on to the next.
+func (d *Detector) analyse(dst []Event, n int) []Event {
+	slot := int(d.nsb & (rawLen - 1))
+	tonal := d.tonal
+	for i := range d.raw[slot : slot+n] {
+		b := &d.raw[slot+i]
+		// Pre-filter: the strongest tone of each group must carry a fair
+		// share of this sub-block's energy, or no window holding it can
+		// pass test 5. The powers are never negative or NaN, and the bits
+		// of such float32s order as their values do: an integer max is
+		// the float max, without a float compare chain.
+		pl := max(
+			max(math.Float32bits(b.re[0]*b.re[0]+b.im[0]*b.im[0]), math.Float32bits(b.re[1]*b.re[1]+b.im[1]*b.im[1])),
+			max(math.Float32bits(b.re[2]*b.re[2]+b.im[2]*b.im[2]), math.Float32bits(b.re[3]*b.re[3]+b.im[3]*b.im[3])))
+		ph := max(
+			max(math.Float32bits(b.re[4]*b.re[4]+b.im[4]*b.im[4]), math.Float32bits(b.re[5]*b.re[5]+b.im[5]*b.im[5])),
+			max(math.Float32bits(b.re[6]*b.re[6]+b.im[6]*b.im[6]), math.Float32bits(b.re[7]*b.re[7]+b.im[7]*b.im[7])))
+		tonal <<= 1
+		if math.Float32frombits(pl)+math.Float32frombits(ph) >= tonalShare*subBlock/2*b.energy && b.energy > 0 {
+			tonal |= 1
+		}
+		m := d.nsb
+		d.nsb++
+		full := tonal&(1<<window-1) == 1<<window-1 // implies m ≥ window−1
+		if !full && d.cand == 0 && !d.down {
+			continue // step(dst, m, 0) would do nothing
+		}
+		var k Key
+		if full {
+			k = d.window(m)
+		}
+		dst = d.step(dst, m, k)
 	}
-	tonal := pl+ph >= tonalShare*subBlock/2*b.energy && b.energy > 0
-	d.tonal[slot] = tonal
-	if tonal { // only windows of tonal sub-blocks look at D
-		d.rotate(m)
-	}
-	var k Key
-	if m >= window-1 {
-		k = d.window(m)
-	}
-	return d.step(dst, m, k)
+	d.tonal = tonal
+	return dst
 }
 
-// rotate sets ring[m] to the correlations of sub-block m turned by the
-// phase of its start: D_k,m = C_k,m·e^{iω_k·40m}.
-func (d *Detector) rotate(m int64) {
-	r := &rot[m%rotPeriod]
-	b := &d.raw[m&(ringLen-1)]
-	dm := &d.ring[m&(ringLen-1)]
-	for k := range 8 {
-		dm[k] = complex(float64(b.re[k]), float64(b.im[k])) * r[k]
+// rotated returns D_·,m: the correlations of sub-block m turned by the
+// phase of its start, D_k,m = C_k,m·e^{iω_k·40m}, computed on first use
+// (most sub-blocks never get into a window that needs them).
+func (d *Detector) rotated(m int64) *[8]complex128 {
+	slot := m & (ringLen - 1)
+	dm := &d.ring[slot]
+	if d.rotM[slot] != m+1 {
+		d.rotM[slot] = m + 1
+		r := &rot[m%rotPeriod]
+		b := &d.raw[m&(rawLen-1)]
+		for k := range 8 {
+			dm[k] = complex(float64(b.re[k]), float64(b.im[k])) * r[k]
+		}
 	}
+	return dm
 }
 
 // window evaluates the window ending with sub-block m and returns the key it
 // holds, or 0. On a hit it leaves the tones' group indices and amplitude in
 // d.lastLo, d.lastHi, d.amp[m%ringLen].
 func (d *Detector) window(m int64) Key {
-	i0, i1, i2, i3 := (m-3)&(ringLen-1), (m-2)&(ringLen-1), (m-1)&(ringLen-1), m&(ringLen-1)
-	e0, e1, e2, e3 := d.energy[i0], d.energy[i1], d.energy[i2], d.energy[i3]
+	e0 := float64(d.raw[(m-3)&(rawLen-1)].energy)
+	e1 := float64(d.raw[(m-2)&(rawLen-1)].energy)
+	e2 := float64(d.raw[(m-1)&(rawLen-1)].energy)
+	e3 := float64(d.raw[m&(rawLen-1)].energy)
 	e := e0 + e1 + e2 + e3
-	if e < d.minEnergy || !(d.tonal[i0] && d.tonal[i1] && d.tonal[i2] && d.tonal[i3]) {
+	if e < d.minEnergy {
 		return 0
 	}
-	r0, r1, r2, r3 := &d.ring[i0], &d.ring[i1], &d.ring[i2], &d.ring[i3]
+	r0, r1, r2, r3 := d.rotated(m-3), d.rotated(m-2), d.rotated(m-1), d.rotated(m)
 	var p [8]float64
 	for k := range 8 {
 		s := r0[k] + r1[k] + r2[k] + r3[k]
@@ -544,12 +574,10 @@ func (d *Detector) share(m int64, lo, hi int8, ref float64) float64 {
 	if ref <= 0 {
 		return 0
 	}
-	if !d.tonal[m&(ringLen-1)] {
-		d.rotate(m)
-	}
+	dm := d.rotated(m)
 	rr := &rot[m%rotPeriod]
 	r := rr[lo] * cmplx.Conj(rr[hi])
-	dl, dh := d.ring[m&(ringLen-1)][lo], d.ring[m&(ringLen-1)][hi]
+	dl, dh := dm[lo], dm[hi]
 	a := abs(dl-leak[lo][hi]*r*dh) + abs(dh-leak[hi][lo]*cmplx.Conj(r)*dl)
 	return min(1, a/ref)
 }
