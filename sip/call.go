@@ -235,16 +235,20 @@ func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
 		c.remoteTag, _ = to.Params.Get("tag")
 	}
 	ack := c.inDialog(sipgo_sip.ACK)
-	if err := d.write(ack); err != nil {
-		a.tx.Terminate()
-		return nil, &CallError{Kind: Unreachable, Status: res.StatusCode, Reason: res.Reason, Err: fmt.Errorf("sip: send ACK: %w", err)}
-	}
+	d.prepare(ack)
+	// Listen for retransmissions of the 2xx before the first ACK goes
+	// out: the far end may resend it the moment that ACK arrives, and a
+	// copy that finds no hook is dropped unACKed.
 	tmpl := ack.Clone()
 	a.tx.OnRetransmission(func(r *sipgo_sip.Response) {
 		if r.IsSuccess() {
 			_ = d.cli.WriteRequest(tmpl.Clone(), func(*sipgo.Client, *sipgo_sip.Request) error { return nil })
 		}
 	})
+	if err := d.cli.WriteRequest(ack, func(*sipgo.Client, *sipgo_sip.Request) error { return nil }); err != nil {
+		a.tx.Terminate()
+		return nil, &CallError{Kind: Unreachable, Status: res.StatusCode, Reason: res.Reason, Err: fmt.Errorf("sip: send ACK: %w", err)}
+	}
 	fail := func(kind FailureKind, err error) (*Call, error) {
 		ctx, stop := context.WithTimeout(context.Background(), cancelWait)
 		defer stop()
@@ -266,7 +270,7 @@ func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
 	case err != nil && a.early != nil && len(res.Body()) == 0:
 		neg = a.earlyNeg // the answer came in the 183 (RFC 3261 §13.2.1)
 	case err != nil:
-		return fail(Failed, fmt.Errorf("%w: SDP answer: %w", ErrBadResponse, err))
+		return fail(Failed, fmt.Errorf("%w: %w", ErrBadResponse, err))
 	}
 	c.neg = neg
 	if a.early != nil && neg.Remote == a.earlyNeg.Remote && neg.PayloadType == a.earlyNeg.PayloadType && neg.EventPT == a.earlyNeg.EventPT {

@@ -322,12 +322,6 @@ func (d *Dialer) send(ctx context.Context, req *sipMsg) (sipgo_sip.ClientTransac
 	return d.cli.TransactionRequest(ctx, req, func(*sipgo.Client, *sipgo_sip.Request) error { return nil })
 }
 
-// write sends a request outside any transaction (ACK for 2xx).
-func (d *Dialer) write(req *sipMsg) error {
-	d.prepare(req)
-	return d.cli.WriteRequest(req, func(*sipgo.Client, *sipgo_sip.Request) error { return nil })
-}
-
 func (d *Dialer) register(c *Call) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -53,7 +53,7 @@ func (a *attempt) run() (*Call, error) {
 	for {
 		select {
 		case res := <-a.tx.Responses():
-			if res == nil {
+			if res == nil || !a.ours(res) {
 				continue
 			}
 			noResp.Stop()
@@ -71,11 +71,39 @@ func (a *attempt) run() (*Call, error) {
 				return nil, &CallError{Kind: Unreachable, Err: fmt.Errorf("%w to INVITE in %v", ErrNoResponse, cfg.InviteTimeout)}
 			}
 		case <-ring.C:
+			if !a.provisional {
+				// Nothing heard at all (RingTimeout ≤ InviteTimeout): the
+				// trunk is not there, whichever timer fired first.
+				a.tx.Terminate()
+				return nil, &CallError{Kind: Unreachable, Err: fmt.Errorf("%w to INVITE in %v", ErrNoResponse, cfg.RingTimeout)}
+			}
 			return a.cancel(&CallError{Kind: NoAnswer, Err: fmt.Errorf("sip: not answered in %v", cfg.RingTimeout)})
 		case <-a.ctx.Done():
 			return a.cancel(&CallError{Kind: Failed, Err: a.ctx.Err()})
 		}
 	}
+}
+
+// ours reports whether res answers the INVITE now in flight. sipgo
+// matches a response to its client transaction by Via branch and CSeq
+// method alone (RFC 3261 §17.1.3), so a response with another Call-ID or
+// CSeq number (a stray, or a forgery copying our branch) would otherwise
+// be taken for the answer.
+func (a *attempt) ours(res *sipgo_sip.Response) bool {
+	cid, cseq := res.CallID(), res.CSeq()
+	ok := cid != nil && cseq != nil && cid.Value() == a.invite.CallID().Value() &&
+		cseq.SeqNo == a.invite.CSeq().SeqNo && cseq.MethodName == sipgo_sip.INVITE
+	if !ok {
+		var got string
+		if cid != nil {
+			got = cid.Value()
+		}
+		if cseq != nil {
+			got += " " + cseq.Value()
+		}
+		a.log.Debug("ignoring response for another call or request", "status", res.StatusCode, "call_id_cseq", truncate(got, 120))
+	}
+	return ok
 }
 
 // handle processes one response; done reports whether Dial is over.
@@ -232,7 +260,7 @@ func (a *attempt) cancel(why *CallError) (*Call, error) {
 	for {
 		select {
 		case res := <-a.tx.Responses():
-			if res == nil || res.IsProvisional() {
+			if res == nil || res.IsProvisional() || !a.ours(res) {
 				continue
 			}
 			if res.IsSuccess() {
