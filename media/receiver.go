@@ -117,6 +117,10 @@ type ReceiverConfig struct {
 	// RFC 4733 decoder (zero values are their defaults).
 	Detector dtmf.Config
 	Events   dtmf.EventDecoderConfig
+	// Merge tunes how in-band keys wait for their RFC 4733 twins (zero:
+	// dtmf's defaults, which favour labelling a press rfc4733 over
+	// latency; a live call shortens the hold, see SessionConfig).
+	Merge dtmf.MergerConfig
 	// MaxGap is the longest hole in the audio timeline (lost packets,
 	// silence suppression, a pause while events are sent) that is filled
 	// with silence, in timestamp units. Audio after a longer hole restarts
@@ -309,6 +313,7 @@ func (r *Receiver) newStream(h *rtp.Header, at time.Time) *stream {
 		id:        StreamID{SSRC: h.SSRC, Src: r.cfg.Src, Dst: r.cfg.Dst},
 		firstSeen: at,
 		det:       det,
+		merge:     *dtmf.NewMerger(r.cfg.Merge),
 		dec:       dtmf.NewEventDecoder(r.cfg.Events),
 		evs:       make([]dtmf.Event, 0, 8),
 		keys:      make([]dtmf.Event, 0, 8),

@@ -106,6 +106,20 @@ type SessionConfig struct {
 	Logger *slog.Logger
 }
 
+// LiveMergeHold is how long a live session holds an in-band key for its
+// RFC 4733 twin when telephone-event was negotiated: 60 ms, in timestamp
+// units. Captures keep dtmf's longer default.
+const LiveMergeHold = 480
+
+func hasKind(p PayloadTypes, k PayloadKind) bool {
+	for _, v := range p {
+		if v == k {
+			return true
+		}
+	}
+	return false
+}
+
 // SessionStats counts a session's packets. Pacing (late and skipped
 // ticks, pacing error) is per Pacer: see Pacer.Stats.
 type SessionStats struct {
@@ -310,6 +324,19 @@ func newSession(cfg SessionConfig) (*Session, error) {
 	rc := cfg.Receiver
 	rc.PayloadTypes = s.receive
 	rc.Src, rc.Dst = s.remote, s.local
+	if rc.Merge.Hold == 0 {
+		// On a live call a key's latency matters more than its label:
+		// hold an in-band key only briefly for an RFC 4733 twin (which,
+		// sent by the same gateway, normally arrives first). A twin that
+		// comes later anyway is still dropped, as a twin of a key already
+		// released; and with no telephone-event negotiated there is no
+		// twin to wait for at all.
+		rc.Merge.Hold = LiveMergeHold
+		if !hasKind(s.receive, KindTelephoneEvent) {
+			rc.Merge.Hold = -1
+			rc.NoGuess = true
+		}
+	}
 	if rc.Now == nil {
 		rc.Now = cfg.Now
 	}
