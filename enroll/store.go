@@ -1,0 +1,221 @@
+package enroll
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Domain errors of the enrollment service and its Store. Compare with
+// errors.Is; the errors returned wrap them with the value that mattered.
+var (
+	// ErrNotFound: no enrollment, app password, API key, … by that name.
+	ErrNotFound = errors.New("enroll: not found")
+
+	// ErrConflict: the record changed under us (a compare-and-set lost to
+	// another writer, a call already in progress) or already exists.
+	ErrConflict = errors.New("enroll: conflict")
+
+	// ErrInvalidTransition: the state machine does not allow the change
+	// (see CheckTransition), for example completing an enrollment that is
+	// not verified, or calling again after a fraud report.
+	ErrInvalidTransition = errors.New("enroll: invalid state transition")
+
+	// ErrTokenUsed: a one-time link token was already used.
+	ErrTokenUsed = errors.New("enroll: token already used")
+
+	// ErrLimit: an abuse limit refused the call or a per-user cap refused
+	// a record (app passwords). Calls refused by a limit give a
+	// *LimitError, which wraps it.
+	ErrLimit = errors.New("enroll: limit reached")
+
+	// ErrBlocked: the number is blocked (after a 0# fraud report, or by
+	// the operator).
+	ErrBlocked = errors.New("enroll: number blocked")
+
+	// ErrExpired: the enrollment expired before it was finished.
+	ErrExpired = errors.New("enroll: enrollment expired")
+
+	// ErrInvalidInput: a request field is malformed (a phone number not in
+	// E.164, an empty user ID, an actor of the wrong form).
+	ErrInvalidInput = errors.New("enroll: invalid input")
+
+	// ErrClosed: the service is shutting down and starts no more calls.
+	ErrClosed = errors.New("enroll: service closed")
+
+	// ErrUnknownState: text that names no State.
+	ErrUnknownState = errors.New("enroll: unknown state")
+)
+
+// Store keeps everything the enrollment service knows; it is the one
+// source of truth, shared by every node of a deployment. Package
+// enroll/store/sqlite implements it for one node; a PostgreSQL store for
+// several nodes implements the same contract, which package
+// enroll/store/storetest checks.
+//
+// Every method is safe for concurrent use, from any number of goroutines
+// and processes sharing the database. Records are values: a Store never
+// keeps a caller's slice, and what it returns is the caller's. Times go
+// in and come out as UTC with microsecond precision (see Now). A method
+// that fails because ctx ended returns an error wrapping ctx.Err().
+type Store interface {
+	// CreateEnrollment stores e (whose Version must be 1) and its audit
+	// events, in one transaction. An existing ID gives ErrConflict.
+	CreateEnrollment(ctx context.Context, e Enrollment, audit []AuditEvent) error
+
+	// GetEnrollment returns the enrollment with that ID, or ErrNotFound.
+	GetEnrollment(ctx context.Context, id string) (Enrollment, error)
+
+	// UpdateEnrollment is the compare-and-set every state change goes
+	// through: it replaces the stored enrollment e.ID with e only if the
+	// stored Version is still e.Version-1, and in the same transaction
+	// appends the audit events and queues the outbox messages. A stored
+	// version other than e.Version-1 (another writer, on this node or
+	// another, got there first) gives ErrConflict and changes nothing; no
+	// such enrollment gives ErrNotFound. This is what guarantees that of
+	// two requests to start the same call at once exactly one wins.
+	UpdateEnrollment(ctx context.Context, e Enrollment, audit []AuditEvent, outbox []OutboxMessage) error
+
+	// RecoverCalling finds the enrollments in calling whose Node is node
+	// (any node when node is empty) and, in one transaction, stores what
+	// RecoveredCall(e, now) gives for each: failed with cause
+	// CauseInterrupted, its audit event, its webhook. It returns the
+	// recovered enrollments as stored. A node calls it at start, before
+	// it places calls, for the calls its previous run left behind.
+	RecoverCalling(ctx context.Context, node string, now time.Time) ([]Enrollment, error)
+
+	// AppendAudit appends events that change no enrollment.
+	AppendAudit(ctx context.Context, events ...AuditEvent) error
+
+	// ListAudit returns the audit trail of one enrollment, oldest first
+	// (in the order appended); empty, not ErrNotFound, when there is none.
+	ListAudit(ctx context.Context, enrollmentID string) ([]AuditEvent, error)
+
+	// CreateAppPassword stores p if its user has fewer than max active
+	// (unrevoked) app passwords, counted in the same transaction, and
+	// ErrLimit otherwise. An existing ID gives ErrConflict.
+	CreateAppPassword(ctx context.Context, p AppPassword, max int) error
+
+	// ListAppPasswords returns a user's app passwords, revoked ones
+	// included, oldest first.
+	ListAppPasswords(ctx context.Context, userID string) ([]AppPassword, error)
+
+	// CountAppPasswords returns how many active app passwords a user has.
+	CountAppPasswords(ctx context.Context, userID string) (int, error)
+
+	// RevokeAppPassword marks the user's app password id revoked at the
+	// given time; revoking it again keeps the first time. An unknown id, or
+	// one of another user, gives ErrNotFound.
+	RevokeAppPassword(ctx context.Context, userID, id string, at time.Time) error
+
+	// TouchAppPassword records that the app password id was used at the
+	// given time (ErrNotFound if there is none).
+	TouchAppPassword(ctx context.Context, id string, at time.Time) error
+
+	// CreateAPIKey stores k; an existing name or hash gives ErrConflict.
+	CreateAPIKey(ctx context.Context, k APIKey) error
+
+	// APIKeyByHash returns the key with that hash, revoked or not, or
+	// ErrNotFound.
+	APIKeyByHash(ctx context.Context, hash string) (APIKey, error)
+
+	// ListAPIKeys returns every API key, ordered by name.
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+
+	// RevokeAPIKey marks the named key revoked (ErrNotFound if there is
+	// none); revoking it again keeps the first time.
+	RevokeAPIKey(ctx context.Context, name string, at time.Time) error
+
+	// BlockNumber blocks an E.164 number. Blocking a blocked number keeps
+	// the first record and is not an error.
+	BlockNumber(ctx context.Context, b BlockedNumber) error
+
+	// BlockedNumber returns the block on an E.164 number, or ErrNotFound.
+	BlockedNumber(ctx context.Context, phone string) (BlockedNumber, error)
+
+	// UnblockNumber lifts a block (ErrNotFound if there is none).
+	UnblockNumber(ctx context.Context, phone string) error
+
+	// AddCounter adds delta to the rate-limit counter of bucket in the
+	// fixed window starting at window, creating it at zero, and returns
+	// the new count, atomically: of n concurrent calls adding 1 to a
+	// counter at c, each sees a different value from c+1 to c+n.
+	AddCounter(ctx context.Context, bucket string, window time.Time, delta int64) (int64, error)
+
+	// PruneCounters deletes the counters of windows that started before
+	// the given time.
+	PruneCounters(ctx context.Context, before time.Time) error
+
+	// EnqueueOutbox queues a message that belongs to no state change; it
+	// returns the message's ID.
+	EnqueueOutbox(ctx context.Context, m OutboxMessage) (int64, error)
+
+	// ClaimOutbox returns up to limit undelivered messages whose
+	// NextAttemptAt is at or before now, oldest first, and in the same
+	// transaction moves their NextAttemptAt to now+lease, so that another
+	// deliverer (on this node or another) does not take them meanwhile.
+	// A deliverer that dies leaves them to be claimed again after the
+	// lease: delivery is at least once.
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+
+	// MarkOutboxDelivered records a delivery (ErrNotFound for an unknown ID).
+	MarkOutboxDelivered(ctx context.Context, id int64, at time.Time) error
+
+	// MarkOutboxFailed records a failed attempt: Attempts one more,
+	// LastError set, next attempt at next (ErrNotFound for an unknown ID).
+	MarkOutboxFailed(ctx context.Context, id int64, next time.Time, lastError string) error
+
+	// UseToken records that the one-time link token tokenID was used at
+	// the given time; a second use gives ErrTokenUsed, even from another
+	// node at the same moment. expires is when the token stops being valid
+	// anyway, after which the record may be pruned.
+	UseToken(ctx context.Context, tokenID string, expires, at time.Time) error
+
+	// PruneTokens deletes the records of tokens that expired before the
+	// given time.
+	PruneTokens(ctx context.Context, before time.Time) error
+}
+
+// AppPassword is the stored record of an app password: never the password,
+// only its argon2id hash in the PHC string form ("$argon2id$v=19$…").
+type AppPassword struct {
+	ID         string
+	UserID     string
+	Name       string // the user's label ("iPhone mail")
+	Hash       string
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero: never used
+	RevokedAt  time.Time // zero: active
+}
+
+// APIKey is the stored record of an API key a system uses: its name (what
+// the audit trail shows, see ActorAPIKey) and the hash of the key, never
+// the key.
+type APIKey struct {
+	Name      string
+	Hash      string
+	CreatedAt time.Time
+	RevokedAt time.Time // zero: active
+}
+
+// BlockedNumber is a number no enrollment may call.
+type BlockedNumber struct {
+	Phone        string // E.164
+	Reason       string // "fraud-reported", or the operator's text
+	EnrollmentID string // the enrollment whose call reported it, if any
+	At           time.Time
+}
+
+// OutboxMessage is a webhook waiting to be delivered at least once. The
+// deliverer (the HTTP side) signs and posts Payload, then marks it.
+type OutboxMessage struct {
+	ID            int64 // assigned by the store
+	Event         string
+	EnrollmentID  string
+	Payload       []byte // JSON, a WebhookPayload for the enrollment events
+	CreatedAt     time.Time
+	Attempts      int
+	NextAttemptAt time.Time
+	DeliveredAt   time.Time // zero: not yet
+	LastError     string
+}

@@ -1,0 +1,105 @@
+package sqlite
+
+// migrations are the schema, version by version: migrations[i] takes the
+// database from version i to i+1. Each runs in its own transaction and is
+// recorded in schema_migrations. Never edit one that has shipped; add the
+// next.
+//
+// Times are INTEGER microseconds since the Unix epoch, UTC, 0 meaning
+// "not set"; states and outcomes are their String forms.
+var migrations = []string{
+	// 1: the first schema.
+	`
+CREATE TABLE enrollments (
+	id           TEXT PRIMARY KEY,
+	user_id      TEXT    NOT NULL,
+	phone        TEXT    NOT NULL,
+	country      TEXT    NOT NULL DEFAULT '',
+	client_ip    TEXT    NOT NULL DEFAULT '',
+	state        TEXT    NOT NULL,
+	version      INTEGER NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	outcome      TEXT    NOT NULL DEFAULT 'unknown',
+	cause        TEXT    NOT NULL DEFAULT '',
+	key_source   TEXT    NOT NULL DEFAULT '',
+	node         TEXT    NOT NULL DEFAULT '',
+	created_at   INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	expires_at   INTEGER NOT NULL DEFAULT 0,
+	verified_at  INTEGER NOT NULL DEFAULT 0,
+	completed_at INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX enrollments_state_node ON enrollments (state, node);
+CREATE INDEX enrollments_user ON enrollments (user_id);
+
+CREATE TABLE audit_events (
+	seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+	id            TEXT    NOT NULL UNIQUE,
+	enrollment_id TEXT    NOT NULL REFERENCES enrollments (id),
+	at            INTEGER NOT NULL,
+	actor         TEXT    NOT NULL,
+	action        TEXT    NOT NULL,
+	from_state    TEXT    NOT NULL,
+	to_state      TEXT    NOT NULL,
+	outcome       TEXT    NOT NULL,
+	cause         TEXT    NOT NULL DEFAULT '',
+	key_source    TEXT    NOT NULL DEFAULT '',
+	keys          TEXT    NOT NULL DEFAULT '',
+	request_id    TEXT    NOT NULL DEFAULT '',
+	attempt       INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX audit_events_enrollment ON audit_events (enrollment_id, seq);
+
+CREATE TABLE app_passwords (
+	id           TEXT PRIMARY KEY,
+	user_id      TEXT    NOT NULL,
+	name         TEXT    NOT NULL,
+	hash         TEXT    NOT NULL,
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER NOT NULL DEFAULT 0,
+	revoked_at   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX app_passwords_user ON app_passwords (user_id, created_at);
+
+CREATE TABLE api_keys (
+	name       TEXT PRIMARY KEY,
+	hash       TEXT    NOT NULL UNIQUE,
+	created_at INTEGER NOT NULL,
+	revoked_at INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE blocked_numbers (
+	phone         TEXT PRIMARY KEY,
+	reason        TEXT    NOT NULL,
+	enrollment_id TEXT    NOT NULL DEFAULT '',
+	blocked_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE rate_counters (
+	bucket       TEXT    NOT NULL,
+	window_start INTEGER NOT NULL,
+	count        INTEGER NOT NULL,
+	PRIMARY KEY (bucket, window_start)
+) STRICT;
+CREATE INDEX rate_counters_window ON rate_counters (window_start);
+
+CREATE TABLE outbox (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	event           TEXT    NOT NULL,
+	enrollment_id   TEXT    NOT NULL DEFAULT '',
+	payload         BLOB    NOT NULL,
+	created_at      INTEGER NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL,
+	delivered_at    INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT    NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at);
+
+CREATE TABLE used_tokens (
+	token_id   TEXT PRIMARY KEY,
+	used_at    INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+) STRICT;
+`,
+}

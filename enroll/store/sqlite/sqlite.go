@@ -1,0 +1,243 @@
+// Package sqlite is the embedded store of the enrollment service: an
+// [enroll.Store] in one SQLite file, through modernc.org/sqlite (pure Go,
+// no cgo). It is the default for one node; several nodes share a
+// PostgreSQL store instead.
+//
+// The file runs in WAL mode with foreign keys on. Writes go through one
+// connection whose transactions begin IMMEDIATE, so writers of this
+// process queue in Go rather than failing with SQLITE_BUSY, and
+// busy_timeout covers other processes on the same file; reads go through
+// a pool of read-only connections that WAL lets run beside the writer.
+//
+// The schema is versioned: Open applies the migrations the file lacks, in
+// order, each in a transaction recorded in the schema_migrations table,
+// and refuses a file written by a newer denwa (ErrSchemaTooNew).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"denwa/enroll"
+)
+
+// SchemaVersion is the schema version this package writes.
+var SchemaVersion = len(migrations)
+
+// ErrSchemaTooNew: the file's schema is newer than this build knows; a
+// newer denwa wrote it. Nothing was changed.
+var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this denwa")
+
+// Options tunes Open. The zero value gives the defaults.
+type Options struct {
+	// BusyTimeout is how long a statement waits for a lock another
+	// process holds before failing. Zero means 5 s.
+	BusyTimeout time.Duration
+	// Readers is how many read connections may be open at once. Zero
+	// means 4.
+	Readers int
+}
+
+// Store is an enroll.Store in a SQLite file. It is safe for concurrent
+// use; several processes may open the same file (they serialize their
+// writes through SQLite's lock, waiting up to BusyTimeout).
+type Store struct {
+	w, r *sql.DB
+}
+
+var _ enroll.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the SQLite database at path and
+// brings its schema up to SchemaVersion. An empty file is a new database.
+// Close the Store when done.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") || path == ":memory:" {
+		return nil, fmt.Errorf("sqlite: invalid database path %q (a file path without ? or #)", path)
+	}
+	if opts.BusyTimeout < 0 || opts.Readers < 0 {
+		return nil, fmt.Errorf("sqlite: negative option: %+v", opts)
+	}
+	if opts.BusyTimeout == 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.Readers == 0 {
+		opts.Readers = 4
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	wq := url.Values{}
+	for k, v := range q {
+		wq[k] = append([]string(nil), v...)
+	}
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// One writer: this process's writes queue for the connection instead
+	// of fighting over the file lock.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{w: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	rq := url.Values{}
+	for k, v := range q {
+		rq[k] = append([]string(nil), v...)
+	}
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(opts.Readers)
+	r.SetMaxIdleConns(opts.Readers)
+	s.r = r
+	return s, nil
+}
+
+// Close closes the database. Calls in progress finish first.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Version returns the schema version recorded in the file.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v int
+	err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// migrate applies the migrations the database lacks.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("schema_migrations: %w", err)
+	}
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateOne applies the next migration, if any, in its own transaction;
+// the version is read inside it, so two processes opening a file at once
+// each apply a migration only once.
+func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return false, err
+	}
+	switch {
+	case v > len(migrations):
+		return false, fmt.Errorf("%w: file has version %d, this build knows up to %d", ErrSchemaTooNew, v, len(migrations))
+	case v == len(migrations):
+		return true, nil
+	}
+	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		return false, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		v+1, time.Now().UnixMicro()); err != nil {
+		return false, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	return false, tx.Commit()
+}
+
+// tx runs f in a write transaction, committed when f returns nil.
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ts and tm convert times to and from the stored microseconds.
+func ts(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func tm(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// SQLite result codes that map to domain errors.
+const (
+	codeConstraint = 19   // SQLITE_CONSTRAINT, the primary code
+	codeForeignKey = 787  // SQLITE_CONSTRAINT_FOREIGNKEY
+	primaryMask    = 0xff // extended code → primary code
+)
+
+// mapErr turns constraint violations into enroll's domain errors.
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch {
+		case se.Code() == codeForeignKey:
+			return fmt.Errorf("sqlite: %s: %w (%v)", what, enroll.ErrNotFound, err)
+		case se.Code()&primaryMask == codeConstraint:
+			return fmt.Errorf("sqlite: %s: %w (%v)", what, enroll.ErrConflict, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+// execer is what *sql.DB and *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// mustAffect returns ErrNotFound when res changed no row.
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return enroll.ErrNotFound
+	}
+	return nil
+}

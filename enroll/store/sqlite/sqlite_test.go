@@ -1,0 +1,228 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"denwa/enroll"
+	"denwa/enroll/store/sqlite"
+	"denwa/enroll/store/storetest"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return st
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) enroll.Store {
+		st := open(t, filepath.Join(t.TempDir(), "denwa.db"))
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
+// 100 goroutines try to move the same enrollment from pending to calling:
+// exactly one compare-and-set wins.
+func TestConcurrentStart(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "denwa.db"))
+	defer st.Close()
+	ctx := t.Context()
+	e := storetest.NewEnrollment("user-1", "+81312345678")
+	if err := st.CreateEnrollment(ctx, e, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wins, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 100 {
+		wg.Go(func() {
+			<-start
+			cur, err := st.GetEnrollment(ctx, e.ID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if cur.State != enroll.StatePending {
+				conflicts.Add(1)
+				return
+			}
+			next := cur
+			next.State, next.Version, next.Attempts = enroll.StateCalling, cur.Version+1, cur.Attempts+1
+			switch err := st.UpdateEnrollment(ctx, next, nil, nil); {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, enroll.ErrConflict):
+				conflicts.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != 99 {
+		t.Fatalf("%d wins, %d conflicts; want 1 and 99", wins.Load(), conflicts.Load())
+	}
+	got, _ := st.GetEnrollment(ctx, e.ID)
+	if got.Attempts != 1 || got.Version != 2 {
+		t.Fatalf("stored %+v, want attempts 1, version 2", got)
+	}
+}
+
+// Everything survives closing and reopening the file; a call left in
+// calling is recovered as failed; rate-limit counters keep counting.
+func TestRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "denwa.db")
+	ctx := t.Context()
+	st := open(t, path)
+	e := storetest.NewEnrollment("user-1", "+81312345678")
+	if err := st.CreateEnrollment(ctx, e, []enroll.AuditEvent{{ID: enroll.NewID(), EnrollmentID: e.ID, At: e.CreatedAt,
+		Actor: enroll.ActorAPIKey("crm"), Action: enroll.ActionCreate, To: enroll.StatePending}}); err != nil {
+		t.Fatal(err)
+	}
+	calling := e
+	calling.State, calling.Version, calling.Attempts = enroll.StateCalling, 2, 1
+	if err := st.UpdateEnrollment(ctx, calling, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := storetest.T0.Truncate(time.Hour)
+	for range 2 {
+		if _, err := st.AddCounter(ctx, "calls:number:+81312345678", w, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.BlockNumber(ctx, enroll.BlockedNumber{Phone: "+81300000000", Reason: "fraud-reported", At: storetest.T0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UseToken(ctx, "tok", storetest.T0.Add(time.Hour), storetest.T0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateAppPassword(ctx, enroll.AppPassword{ID: "p1", UserID: "user-1", Name: "mail", Hash: "$argon2id$x", CreatedAt: storetest.T0}, 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = open(t, path)
+	defer st.Close()
+	got, err := st.GetEnrollment(ctx, e.ID)
+	if err != nil || got != calling {
+		t.Fatalf("after reopening: %+v, %v; want %+v", got, err, calling)
+	}
+	rec, err := st.RecoverCalling(ctx, "", storetest.T0.Add(time.Hour))
+	if err != nil || len(rec) != 1 || rec[0].State != enroll.StateFailed || rec[0].Outcome != enroll.OutcomeFailed ||
+		rec[0].Cause != enroll.CauseInterrupted {
+		t.Fatalf("RecoverCalling = %+v, %v", rec, err)
+	}
+	if n, err := st.AddCounter(ctx, "calls:number:+81312345678", w, 1); err != nil || n != 3 {
+		t.Fatalf("counter after restart = %d, %v; want 3", n, err)
+	}
+	if _, err := st.BlockedNumber(ctx, "+81300000000"); err != nil {
+		t.Fatalf("block lost: %v", err)
+	}
+	if err := st.UseToken(ctx, "tok", storetest.T0.Add(time.Hour), storetest.T0); !errors.Is(err, enroll.ErrTokenUsed) {
+		t.Fatalf("token reuse after restart: %v", err)
+	}
+	if n, _ := st.CountAppPasswords(ctx, "user-1"); n != 1 {
+		t.Fatalf("app passwords after restart: %d", n)
+	}
+	evs, _ := st.ListAudit(ctx, e.ID)
+	if len(evs) != 2 || evs[0].Action != enroll.ActionCreate || evs[1].Action != enroll.ActionRecover {
+		t.Fatalf("audit after restart: %+v", evs)
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "denwa.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := open(t, path)
+	if v, err := st.Version(ctx); err != nil || v != sqlite.SchemaVersion {
+		t.Fatalf("Version = %d, %v; want %d", v, err, sqlite.SchemaVersion)
+	}
+	st.Close()
+	// Idempotent: reopening applies nothing and records nothing new.
+	for range 2 {
+		st = open(t, path)
+		st.Close()
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n, max int
+	if err := db.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &max); err != nil {
+		t.Fatal(err)
+	}
+	if n != sqlite.SchemaVersion || max != sqlite.SchemaVersion {
+		t.Fatalf("schema_migrations: %d rows, max %d; want %d", n, max, sqlite.SchemaVersion)
+	}
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
+	}
+
+	// A file from a newer denwa is refused, and left as it was.
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, sqlite.SchemaVersion+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if !errors.Is(err, sqlite.ErrSchemaTooNew) {
+		t.Fatalf("Open of a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != sqlite.SchemaVersion+1 {
+		t.Fatalf("refused open changed schema_migrations: %d rows", n)
+	}
+}
+
+// Two processes' worth of Stores opening a new file at the same time
+// apply each migration once.
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "denwa.db")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			st.Close()
+		})
+	}
+	wg.Wait()
+	st := open(t, path)
+	defer st.Close()
+	if v, err := st.Version(t.Context()); err != nil || v != sqlite.SchemaVersion {
+		t.Fatalf("Version = %d, %v", v, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "a?b"} {
+		if _, err := sqlite.Open(t.Context(), p, sqlite.Options{}); err == nil {
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "no", "such", "dir", "x.db"), sqlite.Options{}); err == nil {
+		t.Error("Open in a missing directory succeeded")
+	}
+}

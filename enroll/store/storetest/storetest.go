@@ -1,0 +1,499 @@
+// Package storetest is the conformance suite of enroll.Store: every Store
+// implementation (enroll/store/sqlite, a PostgreSQL store) runs it from
+// its own tests, so that they all keep the same contract:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) enroll.Store {
+//			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "denwa.db"), sqlite.Options{})
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			t.Cleanup(func() { st.Close() })
+//			return st
+//		})
+//	}
+//
+// Each subtest asks for a new, empty store.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"denwa/enroll"
+)
+
+// T0 is the time the suite's records start at: UTC, microsecond precision.
+var T0 = time.Date(2025, 4, 1, 9, 0, 0, 123456000, time.UTC)
+
+// Run runs the suite; open returns a new, empty store for one subtest and
+// arranges its closing with t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, st enroll.Store)
+	}{
+		{"Enrollment", testEnrollment},
+		{"CompareAndSet", testCompareAndSet},
+		{"ConcurrentCompareAndSet", testConcurrentCAS},
+		{"Audit", testAudit},
+		{"RecoverCalling", testRecoverCalling},
+		{"AppPasswords", testAppPasswords},
+		{"APIKeys", testAPIKeys},
+		{"BlockedNumbers", testBlocked},
+		{"Counters", testCounters},
+		{"Outbox", testOutbox},
+		{"Tokens", testTokens},
+		{"CancelledContext", testCancelled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
+	}
+}
+
+// NewEnrollment returns a pending enrollment (version 1) created at T0,
+// for tests.
+func NewEnrollment(user, phone string) enroll.Enrollment {
+	return enroll.Enrollment{
+		ID: enroll.NewID(), UserID: user, Phone: phone, Country: "JP", ClientIP: "192.0.2.7",
+		State: enroll.StatePending, Version: 1,
+		CreatedAt: T0, UpdatedAt: T0, ExpiresAt: T0.Add(15 * time.Minute),
+	}
+}
+
+func event(e enroll.Enrollment, action string, from, to enroll.State) enroll.AuditEvent {
+	return enroll.AuditEvent{
+		ID: enroll.NewID(), EnrollmentID: e.ID, At: e.UpdatedAt, Actor: enroll.ActorAPIKey("crm"),
+		Action: action, From: from, To: to, RequestID: "req-1", Attempt: e.Attempts,
+	}
+}
+
+func mustCreate(t *testing.T, st enroll.Store, e enroll.Enrollment) {
+	t.Helper()
+	if err := st.CreateEnrollment(t.Context(), e, []enroll.AuditEvent{event(e, enroll.ActionCreate, 0, e.State)}); err != nil {
+		t.Fatalf("CreateEnrollment: %v", err)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: error %v, want %v", what, err, want)
+	}
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func testEnrollment(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	e := NewEnrollment("user-1", "+81312345678")
+	e.Outcome, e.Cause, e.KeySource, e.Node = enroll.OutcomeBusy, "cause", "rfc4733", "node-a"
+	e.VerifiedAt, e.CompletedAt = T0.Add(time.Second), T0.Add(2*time.Second)
+	mustCreate(t, st, e)
+	got, err := st.GetEnrollment(ctx, e.ID)
+	must(t, "GetEnrollment", err)
+	if got != e {
+		t.Fatalf("GetEnrollment:\n got %+v\nwant %+v", got, e)
+	}
+	wantErr(t, "CreateEnrollment again", st.CreateEnrollment(ctx, e, nil), enroll.ErrConflict)
+	_, err = st.GetEnrollment(ctx, "no-such-id")
+	wantErr(t, "GetEnrollment unknown", err, enroll.ErrNotFound)
+
+	// A failed create stores nothing, its audit events neither.
+	e2 := NewEnrollment("user-2", "+81312345679")
+	bad := event(e2, enroll.ActionCreate, 0, enroll.StatePending)
+	bad.ID = ""
+	if err := st.CreateEnrollment(ctx, e2, []enroll.AuditEvent{bad}); err == nil {
+		t.Fatal("CreateEnrollment with an invalid audit event succeeded")
+	}
+	_, err = st.GetEnrollment(ctx, e2.ID)
+	wantErr(t, "GetEnrollment after a failed create", err, enroll.ErrNotFound)
+}
+
+func testCompareAndSet(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	e := NewEnrollment("user-1", "+81312345678")
+	mustCreate(t, st, e)
+
+	next := e
+	next.State, next.Version, next.Attempts, next.UpdatedAt = enroll.StateCalling, 2, 1, T0.Add(time.Second)
+	must(t, "UpdateEnrollment v2", st.UpdateEnrollment(ctx, next, []enroll.AuditEvent{event(next, enroll.ActionCallStart, e.State, next.State)}, nil))
+	got, err := st.GetEnrollment(ctx, e.ID)
+	must(t, "GetEnrollment", err)
+	if got != next {
+		t.Fatalf("after update:\n got %+v\nwant %+v", got, next)
+	}
+
+	// The same version again: the stored one is 2 now, not 1.
+	stale := next
+	stale.State = enroll.StateExpired
+	msg := enroll.OutboxMessage{Event: "x", EnrollmentID: e.ID, Payload: []byte("{}"), CreatedAt: T0, NextAttemptAt: T0}
+	err = st.UpdateEnrollment(ctx, stale, []enroll.AuditEvent{event(stale, enroll.ActionExpire, 0, 0)}, []enroll.OutboxMessage{msg})
+	wantErr(t, "UpdateEnrollment stale", err, enroll.ErrConflict)
+	got, _ = st.GetEnrollment(ctx, e.ID)
+	if got != next {
+		t.Fatalf("a lost compare-and-set changed the enrollment: %+v", got)
+	}
+	evs, err := st.ListAudit(ctx, e.ID)
+	must(t, "ListAudit", err)
+	if len(evs) != 2 {
+		t.Fatalf("a lost compare-and-set appended audit events: %d events, want 2", len(evs))
+	}
+	if ms, _ := st.ClaimOutbox(ctx, T0.Add(time.Hour), time.Minute, 10); len(ms) != 0 {
+		t.Fatalf("a lost compare-and-set queued outbox messages: %v", ms)
+	}
+
+	// A version from the future conflicts too.
+	future := next
+	future.Version = 5
+	wantErr(t, "UpdateEnrollment future", st.UpdateEnrollment(ctx, future, nil, nil), enroll.ErrConflict)
+
+	unknown := NewEnrollment("u", "+81312345670")
+	unknown.Version = 2
+	wantErr(t, "UpdateEnrollment unknown", st.UpdateEnrollment(ctx, unknown, nil, nil), enroll.ErrNotFound)
+}
+
+func testConcurrentCAS(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	e := NewEnrollment("user-1", "+81312345678")
+	mustCreate(t, st, e)
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			next := e
+			next.State, next.Version, next.Attempts, next.Node = enroll.StateCalling, 2, 1, fmt.Sprint("node-", i)
+			errs[i] = st.UpdateEnrollment(ctx, next, []enroll.AuditEvent{event(next, enroll.ActionCallStart, e.State, next.State)}, nil)
+		})
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if won >= 0 {
+				t.Fatalf("goroutines %d and %d both won the compare-and-set", won, i)
+			}
+			won = i
+		case !errors.Is(err, enroll.ErrConflict):
+			t.Fatalf("goroutine %d: %v, want ErrConflict", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no goroutine won the compare-and-set")
+	}
+	got, _ := st.GetEnrollment(ctx, e.ID)
+	if got.Node != fmt.Sprint("node-", won) || got.Version != 2 {
+		t.Fatalf("stored %+v, want the winner node-%d's version 2", got, won)
+	}
+	evs, _ := st.ListAudit(ctx, e.ID)
+	if len(evs) != 2 {
+		t.Fatalf("%d audit events, want 2 (create and the winner's)", len(evs))
+	}
+}
+
+func testAudit(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	e := NewEnrollment("user-1", "+81312345678")
+	mustCreate(t, st, e)
+	ev := enroll.AuditEvent{
+		ID: enroll.NewID(), EnrollmentID: e.ID, At: T0.Add(time.Minute), Actor: enroll.ActorSystem,
+		Action: enroll.ActionCallEnd, From: enroll.StateCalling, To: enroll.StateFailed,
+		Outcome: enroll.OutcomeFraudReported, Cause: "c", KeySource: "inband", Keys: "0#", RequestID: "r", Attempt: 2,
+	}
+	ev2 := ev
+	ev2.ID, ev2.Action, ev2.At = enroll.NewID(), enroll.ActionBlock, T0 // earlier time, appended later
+	must(t, "AppendAudit", st.AppendAudit(ctx, ev, ev2))
+	evs, err := st.ListAudit(ctx, e.ID)
+	must(t, "ListAudit", err)
+	if len(evs) != 3 || evs[1] != ev || evs[2] != ev2 || evs[0].Action != enroll.ActionCreate {
+		t.Fatalf("ListAudit = %+v, want create, %+v, %+v in append order", evs, ev, ev2)
+	}
+	evs, err = st.ListAudit(ctx, "no-such-id")
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("ListAudit unknown = %v, %v; want empty, nil", evs, err)
+	}
+	orphan := ev
+	orphan.ID, orphan.EnrollmentID = enroll.NewID(), "no-such-id"
+	wantErr(t, "AppendAudit for an unknown enrollment", st.AppendAudit(ctx, orphan), enroll.ErrNotFound)
+	dup := ev
+	wantErr(t, "AppendAudit with a used ID", st.AppendAudit(ctx, dup), enroll.ErrConflict)
+}
+
+func testRecoverCalling(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	calling := func(node string) enroll.Enrollment {
+		e := NewEnrollment("user-"+node, "+8131234567"+fmt.Sprint(len(node)))
+		mustCreate(t, st, e)
+		e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, node
+		must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, e, nil, nil))
+		return e
+	}
+	a, b := calling("a"), calling("bb")
+	pending := NewEnrollment("user-p", "+81312345600")
+	mustCreate(t, st, pending)
+
+	now := T0.Add(time.Hour)
+	got, err := st.RecoverCalling(ctx, "a", now)
+	must(t, "RecoverCalling a", err)
+	want, wantEv, _ := enroll.RecoveredCall(a, now)
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("RecoverCalling(a) = %+v, want [%+v]", got, want)
+	}
+	stored, _ := st.GetEnrollment(ctx, a.ID)
+	if stored != want {
+		t.Fatalf("stored %+v, want %+v", stored, want)
+	}
+	evs, _ := st.ListAudit(ctx, a.ID)
+	last := evs[len(evs)-1]
+	if last.Action != enroll.ActionRecover || last.To != enroll.StateFailed || last.Cause != enroll.CauseInterrupted ||
+		last.Actor != enroll.ActorSystem || last.At != wantEv.At {
+		t.Fatalf("recovery audit event %+v", last)
+	}
+	ms, err := st.ClaimOutbox(ctx, now, time.Minute, 10)
+	must(t, "ClaimOutbox", err)
+	if len(ms) != 1 || ms[0].Event != enroll.EventFailed || ms[0].EnrollmentID != a.ID || !bytes.Contains(ms[0].Payload, []byte(enroll.CauseInterrupted)) {
+		t.Fatalf("outbox after recovery: %+v", ms)
+	}
+	if s, _ := st.GetEnrollment(ctx, b.ID); s.State != enroll.StateCalling {
+		t.Fatalf("another node's call was recovered: %+v", s)
+	}
+	got, err = st.RecoverCalling(ctx, "", now)
+	must(t, "RecoverCalling all", err)
+	if len(got) != 1 || got[0].ID != b.ID {
+		t.Fatalf("RecoverCalling(\"\") = %+v, want only %s", got, b.ID)
+	}
+	if s, _ := st.GetEnrollment(ctx, pending.ID); s != pending {
+		t.Fatalf("a pending enrollment was touched: %+v", s)
+	}
+	if got, err := st.RecoverCalling(ctx, "", now); err != nil || len(got) != 0 {
+		t.Fatalf("RecoverCalling again = %v, %v; want none", got, err)
+	}
+}
+
+func testAppPasswords(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	mk := func(user string, i int) enroll.AppPassword {
+		return enroll.AppPassword{ID: enroll.NewID(), UserID: user, Name: fmt.Sprint("pw", i),
+			Hash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", CreatedAt: T0.Add(time.Duration(i) * time.Second)}
+	}
+	var ps []enroll.AppPassword
+	for i := range 3 {
+		p := mk("u1", i)
+		must(t, "CreateAppPassword", st.CreateAppPassword(ctx, p, 3))
+		ps = append(ps, p)
+	}
+	wantErr(t, "CreateAppPassword over the cap", st.CreateAppPassword(ctx, mk("u1", 9), 3), enroll.ErrLimit)
+	must(t, "another user's", st.CreateAppPassword(ctx, mk("u2", 0), 3))
+	wantErr(t, "CreateAppPassword same ID", st.CreateAppPassword(ctx, ps[0], 10), enroll.ErrConflict)
+	if n, err := st.CountAppPasswords(ctx, "u1"); err != nil || n != 3 {
+		t.Fatalf("CountAppPasswords = %d, %v; want 3", n, err)
+	}
+	wantErr(t, "RevokeAppPassword by another user", st.RevokeAppPassword(ctx, "u2", ps[1].ID, T0), enroll.ErrNotFound)
+	must(t, "RevokeAppPassword", st.RevokeAppPassword(ctx, "u1", ps[1].ID, T0.Add(time.Hour)))
+	must(t, "RevokeAppPassword again", st.RevokeAppPassword(ctx, "u1", ps[1].ID, T0.Add(2*time.Hour)))
+	wantErr(t, "RevokeAppPassword unknown", st.RevokeAppPassword(ctx, "u1", "nope", T0), enroll.ErrNotFound)
+	if n, _ := st.CountAppPasswords(ctx, "u1"); n != 2 {
+		t.Fatalf("CountAppPasswords after revoke = %d, want 2", n)
+	}
+	must(t, "CreateAppPassword after revoke", st.CreateAppPassword(ctx, mk("u1", 5), 3))
+	must(t, "TouchAppPassword", st.TouchAppPassword(ctx, ps[0].ID, T0.Add(3*time.Hour)))
+	wantErr(t, "TouchAppPassword unknown", st.TouchAppPassword(ctx, "nope", T0), enroll.ErrNotFound)
+	list, err := st.ListAppPasswords(ctx, "u1")
+	must(t, "ListAppPasswords", err)
+	if len(list) != 4 {
+		t.Fatalf("ListAppPasswords: %d, want 4", len(list))
+	}
+	ps[0].LastUsedAt = T0.Add(3 * time.Hour)
+	ps[1].RevokedAt = T0.Add(time.Hour)
+	for i := range 3 {
+		if list[i] != ps[i] {
+			t.Fatalf("ListAppPasswords[%d] = %+v, want %+v", i, list[i], ps[i])
+		}
+	}
+	if list, _ := st.ListAppPasswords(ctx, "nobody"); len(list) != 0 {
+		t.Fatalf("ListAppPasswords(nobody) = %v", list)
+	}
+}
+
+func testAPIKeys(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	k := enroll.APIKey{Name: "crm", Hash: "sha256:aa", CreatedAt: T0}
+	must(t, "CreateAPIKey", st.CreateAPIKey(ctx, k))
+	wantErr(t, "CreateAPIKey same name", st.CreateAPIKey(ctx, enroll.APIKey{Name: "crm", Hash: "sha256:bb", CreatedAt: T0}), enroll.ErrConflict)
+	wantErr(t, "CreateAPIKey same hash", st.CreateAPIKey(ctx, enroll.APIKey{Name: "other", Hash: "sha256:aa", CreatedAt: T0}), enroll.ErrConflict)
+	must(t, "CreateAPIKey b", st.CreateAPIKey(ctx, enroll.APIKey{Name: "billing", Hash: "sha256:cc", CreatedAt: T0}))
+	got, err := st.APIKeyByHash(ctx, "sha256:aa")
+	if err != nil || got != k {
+		t.Fatalf("APIKeyByHash = %+v, %v; want %+v", got, err, k)
+	}
+	_, err = st.APIKeyByHash(ctx, "sha256:zz")
+	wantErr(t, "APIKeyByHash unknown", err, enroll.ErrNotFound)
+	must(t, "RevokeAPIKey", st.RevokeAPIKey(ctx, "crm", T0.Add(time.Hour)))
+	must(t, "RevokeAPIKey again", st.RevokeAPIKey(ctx, "crm", T0.Add(2*time.Hour)))
+	wantErr(t, "RevokeAPIKey unknown", st.RevokeAPIKey(ctx, "nope", T0), enroll.ErrNotFound)
+	list, err := st.ListAPIKeys(ctx)
+	must(t, "ListAPIKeys", err)
+	if len(list) != 2 || list[0].Name != "billing" || list[1].Name != "crm" || !list[1].RevokedAt.Equal(T0.Add(time.Hour)) {
+		t.Fatalf("ListAPIKeys = %+v", list)
+	}
+}
+
+func testBlocked(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	b := enroll.BlockedNumber{Phone: "+81312345678", Reason: "fraud-reported", EnrollmentID: "e1", At: T0}
+	_, err := st.BlockedNumber(ctx, b.Phone)
+	wantErr(t, "BlockedNumber before", err, enroll.ErrNotFound)
+	must(t, "BlockNumber", st.BlockNumber(ctx, b))
+	must(t, "BlockNumber again", st.BlockNumber(ctx, enroll.BlockedNumber{Phone: b.Phone, Reason: "other", At: T0.Add(time.Hour)}))
+	got, err := st.BlockedNumber(ctx, b.Phone)
+	if err != nil || got != b {
+		t.Fatalf("BlockedNumber = %+v, %v; want the first block %+v", got, err, b)
+	}
+	must(t, "UnblockNumber", st.UnblockNumber(ctx, b.Phone))
+	wantErr(t, "UnblockNumber again", st.UnblockNumber(ctx, b.Phone), enroll.ErrNotFound)
+	_, err = st.BlockedNumber(ctx, b.Phone)
+	wantErr(t, "BlockedNumber after unblock", err, enroll.ErrNotFound)
+}
+
+func testCounters(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	w1, w2 := T0.Truncate(time.Hour), T0.Truncate(time.Hour).Add(time.Hour)
+	if n, err := st.AddCounter(ctx, "calls:number:+81", w1, 1); err != nil || n != 1 {
+		t.Fatalf("AddCounter = %d, %v; want 1", n, err)
+	}
+	if n, _ := st.AddCounter(ctx, "calls:number:+81", w1, 2); n != 3 {
+		t.Fatalf("AddCounter +2 = %d, want 3", n)
+	}
+	if n, _ := st.AddCounter(ctx, "calls:number:+81", w1, -1); n != 2 {
+		t.Fatalf("AddCounter -1 = %d, want 2", n)
+	}
+	if n, _ := st.AddCounter(ctx, "calls:number:+81", w2, 1); n != 1 {
+		t.Fatalf("AddCounter next window = %d, want 1", n)
+	}
+	if n, _ := st.AddCounter(ctx, "calls:user:u", w1, 1); n != 1 {
+		t.Fatalf("AddCounter other bucket = %d, want 1", n)
+	}
+
+	const n = 40
+	seen := make([]int64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			v, err := st.AddCounter(ctx, "calls:global:all", w1, 1)
+			if err != nil {
+				t.Errorf("AddCounter: %v", err)
+			}
+			seen[i] = v
+		})
+	}
+	wg.Wait()
+	got := map[int64]bool{}
+	for _, v := range seen {
+		if v < 1 || v > n || got[v] {
+			t.Fatalf("concurrent AddCounter values %v: want each of 1..%d once", seen, n)
+		}
+		got[v] = true
+	}
+
+	must(t, "PruneCounters", st.PruneCounters(ctx, w2))
+	if n, _ := st.AddCounter(ctx, "calls:number:+81", w1, 1); n != 1 {
+		t.Fatalf("AddCounter after prune = %d, want 1 (pruned)", n)
+	}
+	if n, _ := st.AddCounter(ctx, "calls:number:+81", w2, 1); n != 2 {
+		t.Fatalf("AddCounter on a kept window = %d, want 2", n)
+	}
+}
+
+func testOutbox(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	id1, err := st.EnqueueOutbox(ctx, enroll.OutboxMessage{Event: "a", EnrollmentID: "e1", Payload: []byte(`{"a":1}`), CreatedAt: T0, NextAttemptAt: T0})
+	must(t, "EnqueueOutbox", err)
+	id2, err := st.EnqueueOutbox(ctx, enroll.OutboxMessage{Event: "b", Payload: []byte(`{"b":2}`), CreatedAt: T0, NextAttemptAt: T0.Add(time.Minute)})
+	must(t, "EnqueueOutbox", err)
+	if id1 == id2 {
+		t.Fatalf("two messages with ID %d", id1)
+	}
+	ms, err := st.ClaimOutbox(ctx, T0, 30*time.Second, 10)
+	must(t, "ClaimOutbox", err)
+	if len(ms) != 1 || ms[0].ID != id1 || ms[0].Event != "a" || string(ms[0].Payload) != `{"a":1}` ||
+		ms[0].EnrollmentID != "e1" || !ms[0].CreatedAt.Equal(T0) || !ms[0].NextAttemptAt.Equal(T0.Add(30*time.Second)) {
+		t.Fatalf("ClaimOutbox = %+v", ms)
+	}
+	if ms, _ := st.ClaimOutbox(ctx, T0.Add(10*time.Second), 30*time.Second, 10); len(ms) != 0 {
+		t.Fatalf("a leased message was claimed again: %+v", ms)
+	}
+	ms, _ = st.ClaimOutbox(ctx, T0.Add(time.Minute), 30*time.Second, 10)
+	if len(ms) != 2 || ms[0].ID != id1 || ms[1].ID != id2 {
+		t.Fatalf("after the lease: %+v, want both, oldest first", ms)
+	}
+	must(t, "MarkOutboxDelivered", st.MarkOutboxDelivered(ctx, id1, T0.Add(time.Minute)))
+	must(t, "MarkOutboxFailed", st.MarkOutboxFailed(ctx, id2, T0.Add(5*time.Minute), "HTTP 503"))
+	wantErr(t, "MarkOutboxDelivered unknown", st.MarkOutboxDelivered(ctx, 999999, T0), enroll.ErrNotFound)
+	wantErr(t, "MarkOutboxFailed unknown", st.MarkOutboxFailed(ctx, 999999, T0, ""), enroll.ErrNotFound)
+	if ms, _ := st.ClaimOutbox(ctx, T0.Add(4*time.Minute), time.Minute, 10); len(ms) != 0 {
+		t.Fatalf("claimed before the next attempt: %+v", ms)
+	}
+	ms, _ = st.ClaimOutbox(ctx, T0.Add(time.Hour), time.Minute, 10)
+	if len(ms) != 1 || ms[0].ID != id2 || ms[0].Attempts != 1 || ms[0].LastError != "HTTP 503" {
+		t.Fatalf("after a failed attempt: %+v", ms)
+	}
+	// limit
+	for range 5 {
+		_, err := st.EnqueueOutbox(ctx, enroll.OutboxMessage{Event: "c", Payload: []byte("{}"), CreatedAt: T0, NextAttemptAt: T0})
+		must(t, "EnqueueOutbox", err)
+	}
+	if ms, _ := st.ClaimOutbox(ctx, T0.Add(2*time.Hour), time.Minute, 3); len(ms) != 3 {
+		t.Fatalf("ClaimOutbox limit 3 gave %d", len(ms))
+	}
+}
+
+func testTokens(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	exp := T0.Add(time.Hour)
+	must(t, "UseToken", st.UseToken(ctx, "tok-1", exp, T0))
+	wantErr(t, "UseToken again", st.UseToken(ctx, "tok-1", exp, T0.Add(time.Second)), enroll.ErrTokenUsed)
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = st.UseToken(ctx, "tok-2", exp, T0) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, enroll.ErrTokenUsed) {
+			t.Fatalf("UseToken: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent uses of one token succeeded, want 1", ok)
+	}
+	must(t, "PruneTokens", st.PruneTokens(ctx, exp.Add(time.Second)))
+	must(t, "UseToken after prune", st.UseToken(ctx, "tok-1", exp, T0))
+}
+
+func testCancelled(t *testing.T, st enroll.Store) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	e := NewEnrollment("u", "+81312345678")
+	if err := st.CreateEnrollment(ctx, e, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CreateEnrollment with a cancelled context: %v, want context.Canceled", err)
+	}
+	if _, err := st.GetEnrollment(ctx, e.ID); !errors.Is(err, context.Canceled) {
+		t.Fatalf("GetEnrollment with a cancelled context: %v, want context.Canceled", err)
+	}
+}
