@@ -28,7 +28,7 @@ const (
 // boundary; that is accepted for its simplicity across nodes.
 //
 // For each field, zero means the default and a negative value means no
-// limit.
+// limit (calls are still counted).
 type Limits struct {
 	// PerNumber: calls to one number per hour. Zero means 3.
 	PerNumber int
@@ -84,13 +84,13 @@ type bucket struct {
 
 // buckets lists the counters a call for e takes from, in the order they
 // are taken: the narrowest first, so that a refused call touches the
-// global counter least.
+// global counter least. Calls are counted even under a limit that is off
+// (max < 0), so that turning it on, or a node configured otherwise, sees
+// the calls already made.
 func (l Limits) buckets(e *Enrollment) []bucket {
 	var bs []bucket
 	add := func(limit, key string, max int, window time.Duration) {
-		if max > 0 {
-			bs = append(bs, bucket{limit, "calls:" + limit + ":" + key, max, window})
-		}
+		bs = append(bs, bucket{limit, "calls:" + limit + ":" + key, max, window})
 	}
 	add("number", e.Phone, l.PerNumber, time.Hour)
 	add("user", e.UserID, l.PerUser, time.Hour)
@@ -126,7 +126,7 @@ func (l Limits) takeCall(ctx context.Context, st Store, e *Enrollment, now time.
 			return nil, fmt.Errorf("enroll: rate-limit counter: %w", err)
 		}
 		got = append(got, taken{b.key, w})
-		if n > int64(b.max) {
+		if b.max > 0 && n > int64(b.max) {
 			giveBack(context.WithoutCancel(ctx))
 			return nil, &LimitError{Limit: b.limit, Max: b.max, Window: b.window, RetryAfter: w.Add(b.window).Sub(now)}
 		}

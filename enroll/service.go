@@ -429,12 +429,35 @@ func (s *Service) StartCall(ctx context.Context, id string, o Origin) (Enrollmen
 	if err := CheckTransition(e.State, StateCalling); err != nil {
 		return e, fmt.Errorf("enroll: start call %s: %w", id, err)
 	}
+	// Registering the call here first keeps Close from missing it, and
+	// turns a second StartCall on this node away before it takes from
+	// the limits; across nodes the compare-and-set below decides.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return e, ErrClosed
+	}
+	if s.calling[id] {
+		s.mu.Unlock()
+		return e, fmt.Errorf("enroll: start call %s: %w: a call is already in progress", id, ErrConflict)
+	}
+	s.calling[id] = true
+	s.calls.Add(1)
+	s.mu.Unlock()
+
 	if err := s.checkBlocked(ctx, e.Phone); err != nil {
+		s.endCall(id)
 		return e, fmt.Errorf("enroll: start call %s: %w", id, err)
 	}
 	now := s.now()
 	refund, err := s.limits.takeCall(ctx, s.st, &e, now)
 	if err != nil {
+		s.endCall(id)
+		// A duplicate request on another node may have taken the last
+		// count for the call it started: that is a conflict.
+		if cur, gerr := s.st.GetEnrollment(ctx, id); gerr == nil && cur.Version != e.Version {
+			return cur, fmt.Errorf("enroll: start call %s: %w: changed meanwhile (now %s)", id, ErrConflict, cur.State)
+		}
 		return e, fmt.Errorf("enroll: start call %s: %w", id, err)
 	}
 
@@ -443,23 +466,6 @@ func (s *Service) StartCall(ctx context.Context, id string, o Origin) (Enrollmen
 	next.Node = s.cfg.Node
 	next.Outcome, next.Cause, next.KeySource = OutcomeUnknown, "", ""
 	ev.Attempt = next.Attempts
-
-	// Registering the call before the compare-and-set keeps Close from
-	// missing it; a lost race or a closed service undoes it.
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		refund(context.WithoutCancel(ctx))
-		return e, ErrClosed
-	}
-	if s.calling[id] {
-		s.mu.Unlock()
-		refund(context.WithoutCancel(ctx))
-		return e, fmt.Errorf("enroll: start call %s: %w: a call is already in progress", id, ErrConflict)
-	}
-	s.calling[id] = true
-	s.calls.Add(1)
-	s.mu.Unlock()
 
 	if err := s.st.UpdateEnrollment(ctx, next, []AuditEvent{ev}, nil); err != nil {
 		s.endCall(id)
