@@ -517,6 +517,8 @@ func (s *Service) runCall(e Enrollment) {
 				res.Cause = err
 			}
 		}
+	} else if line == nil {
+		res = Result{Outcome: OutcomeFailed, Cause: errors.New("enroll: the dialer returned neither a line nor an error")}
 	} else {
 		res = s.dialogue.Run(ctx, line)
 	}

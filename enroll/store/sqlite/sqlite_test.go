@@ -226,3 +226,30 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("Open in a missing directory succeeded")
 	}
 }
+
+// Two Stores on one file (two processes, as far as SQLite can tell)
+// writing at once: busy_timeout and IMMEDIATE transactions mean no write
+// fails with SQLITE_BUSY and none is lost.
+func TestTwoWritersOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "denwa.db")
+	a, b := open(t, path), open(t, path)
+	defer a.Close()
+	defer b.Close()
+	w := storetest.T0.Truncate(time.Hour)
+	var wg sync.WaitGroup
+	for i := range 100 {
+		st := a
+		if i%2 == 1 {
+			st = b
+		}
+		wg.Go(func() {
+			if _, err := st.AddCounter(context.Background(), "calls:global:all", w, 1); err != nil {
+				t.Errorf("AddCounter: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, err := a.AddCounter(t.Context(), "calls:global:all", w, 0); err != nil || n != 100 {
+		t.Fatalf("count %d, %v; want 100", n, err)
+	}
+}
