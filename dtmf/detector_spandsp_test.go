@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,7 +24,7 @@ import (
 
 // spandspHarness builds the harness or skips (fails with
 // DENWA_REQUIRE_INTEROP=1) when it cannot.
-func spandspHarness(t *testing.T) string {
+func spandspHarness(t testing.TB) string {
 	t.Helper()
 	need := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
@@ -61,7 +63,7 @@ func spandspHarness(t *testing.T) string {
 }
 
 // writeWAV writes x as a 16-bit PCM mono 8 kHz RIFF WAV file.
-func writeWAV(t *testing.T, path string, x []int16) {
+func writeWAV(t testing.TB, path string, x []int16) {
 	t.Helper()
 	var b bytes.Buffer
 	n := uint32(2 * len(x))
@@ -264,4 +266,51 @@ func TestCompareSpandsp(t *testing.T) {
 		}
 	}
 	t.Log(table.String())
+}
+
+// BenchmarkSpandsp runs spandsp's dtmf_rx loop (the harness's -b mode, its
+// own timing of the detector loop alone, file in memory) over the same
+// signals BenchmarkDetector uses, repeated to 1,000 s so its timer has
+// something to measure, and reports its speed as x-realtime — so one
+//
+//	go test ./dtmf -run '^$' -bench 'Detector|Spandsp' -count 5
+//
+// puts both detectors side by side on this machine, in one run.
+func BenchmarkSpandsp(b *testing.B) {
+	bin := spandspHarness(b)
+	for _, input := range []string{"mixed", "speech"} {
+		b.Run("input="+input, func(b *testing.B) {
+			var x []int16
+			if input == "mixed" {
+				x, _ = mixedSignal(b)
+			} else {
+				x = readULaw(b, "ja-male.ulaw")
+			}
+			long := make([]int16, 0, 1000*SampleRate+len(x))
+			for len(long) < 1000*SampleRate {
+				long = append(long, x...)
+			}
+			wav := filepath.Join(b.TempDir(), input+".wav")
+			writeWAV(b, wav, long)
+			re := regexp.MustCompile(`([0-9.]+) x realtime`)
+			var sum float64
+			n := 0
+			for b.Loop() {
+				var stderr bytes.Buffer
+				cmd := exec.Command(bin, "-b", wav)
+				cmd.Stderr = &stderr
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("%v: %s", err, stderr.String())
+				}
+				m := re.FindStringSubmatch(stderr.String())
+				if m == nil {
+					b.Fatalf("no speed in %q", stderr.String())
+				}
+				v, _ := strconv.ParseFloat(m[1], 64)
+				sum += v
+				n++
+			}
+			b.ReportMetric(sum/float64(n), "x-realtime")
+		})
+	}
 }
