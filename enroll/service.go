@@ -481,11 +481,19 @@ func (s *Service) StartCall(ctx context.Context, id string, o Origin) (Enrollmen
 	return next, nil
 }
 
+// endCall undoes the registration of a call StartCall made.
 func (s *Service) endCall(id string) {
+	s.forget(id)
+	s.calls.Done()
+}
+
+// forget drops id from the calls in progress here. The call's goroutine
+// does it as soon as the end is stored, before publishing it, so that a
+// subscriber who sees the end may start the next call at once.
+func (s *Service) forget(id string) {
 	s.mu.Lock()
 	delete(s.calling, id)
 	s.mu.Unlock()
-	s.calls.Done()
 }
 
 func (s *Service) callingHere(id string) bool {
@@ -503,7 +511,7 @@ func (s *Service) isClosed() bool {
 // runCall places the call of e (in calling), holds the dialogue and
 // records how it ended.
 func (s *Service) runCall(e Enrollment) {
-	defer s.endCall(e.ID)
+	defer s.calls.Done()
 	ctx, cancel := context.WithTimeout(s.base, s.cfg.CallTimeout)
 	defer cancel()
 	var res Result
@@ -526,6 +534,9 @@ func (s *Service) runCall(e Enrollment) {
 	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer rcancel()
 	if err := s.finishCall(rctx, e, res); err != nil {
+		// On success finishCall forgot the call itself, before
+		// publishing; by now a next call may be registered.
+		s.forget(e.ID)
 		s.log.Error("enroll: recording the call's end failed", "enrollment", e.ID, "outcome", res.Outcome.String(), "err", err)
 	}
 }
@@ -581,6 +592,7 @@ func (s *Service) finishCall(ctx context.Context, e Enrollment, res Result) erro
 	if err := s.st.UpdateEnrollment(ctx, next, evs, []OutboxMessage{webhookMessage(event, next, now)}); err != nil {
 		return err
 	}
+	s.forget(e.ID)
 	s.log.Info("enroll: call ended", "enrollment", e.ID, "outcome", res.Outcome.String(), "key_source", keySource)
 	s.publish(next)
 	return nil
