@@ -82,6 +82,9 @@ type AuditEvent struct {
 }
 
 // The webhook events, as OutboxMessage.Event and the payload's "event".
+// Each call that ends sends exactly one: verified, fraud_reported (a 0#
+// report, which also leaves the enrollment failed), or failed (every other
+// outcome, a call interrupted by a restart included).
 const (
 	EventVerified      = "enrollment.verified"
 	EventFailed        = "enrollment.failed"

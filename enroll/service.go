@@ -153,7 +153,8 @@ type Service struct {
 	base       context.Context // parent of every call's context
 	cancelBase context.CancelFunc
 	calls      sync.WaitGroup
-	pollDone   chan struct{}
+	pollDone   chan struct{} // closed by Close: the poller stops
+	pollExited chan struct{} // closed by the poller when it has stopped
 
 	mu      sync.Mutex
 	closed  bool
@@ -209,14 +210,15 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	cfg.Secrets = append([]string(nil), cfg.Secrets...)
 	s := &Service{
-		cfg:      cfg,
-		st:       cfg.Store,
-		dialogue: d,
-		limits:   cfg.Limits.withDefaults(),
-		log:      log,
-		pollDone: make(chan struct{}),
-		calling:  map[string]bool{},
-		subs:     map[string]map[*subscriber]struct{}{},
+		cfg:        cfg,
+		st:         cfg.Store,
+		dialogue:   d,
+		limits:     cfg.Limits.withDefaults(),
+		log:        log,
+		pollDone:   make(chan struct{}),
+		pollExited: make(chan struct{}),
+		calling:    map[string]bool{},
+		subs:       map[string]map[*subscriber]struct{}{},
 	}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	go s.poll()
@@ -643,7 +645,8 @@ func (s *Service) Complete(ctx context.Context, id string, o Origin) (Enrollment
 // recorded. When ctx ends first, it cancels them (each dialogue ends as
 // failed, hangs up politely within its HangupTimeout and is recorded),
 // waits for that, and returns ctx's error. Subscriptions are closed.
-// Close does not close the Store.
+// When Close returns, no goroutine of the Service is left and it no longer
+// uses the Store, which the caller may then close (Close does not).
 func (s *Service) Close(ctx context.Context) error {
 	s.mu.Lock()
 	first := !s.closed
@@ -666,6 +669,7 @@ func (s *Service) Close(ctx context.Context) error {
 		<-done
 	}
 	s.cancelBase()
+	<-s.pollExited
 	s.mu.Lock()
 	for id, set := range s.subs {
 		for sub := range set {
@@ -776,6 +780,7 @@ const counterKeep = 2 * time.Hour
 // subscribed to here, so that changes made by other nodes (and expiry)
 // reach them, and prunes old rate-limit counters now and then.
 func (s *Service) poll() {
+	defer close(s.pollExited)
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
 	var lastPrune time.Time

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -560,6 +561,12 @@ func TestCloseWaitsForCall(t *testing.T) {
 	got, _ := e.st.GetEnrollment(ctx, en.ID)
 	if got.State != enroll.StateVerified {
 		t.Fatalf("after Close: %+v, want verified (the call finished)", got)
+	}
+	// No goroutine of the closed Service is left (the other node's are).
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if n := strings.Count(stacks, "enroll.(*Service)"); n > 1 { // the other node's poller
+		t.Fatalf("%d Service goroutines after Close:\n%s", n, stacks)
 	}
 }
 
