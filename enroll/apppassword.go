@@ -280,6 +280,10 @@ func parseArgonHash(s string) (argonHash, error) {
 		return bad("m out of range")
 	}
 	h.memory, h.time, h.threads = uint32(m), uint32(t), uint8(p)
+	// The decoder skips CR and LF; a stored hash has none.
+	if !isB64Std(f[4]) || !isB64Std(f[5]) {
+		return bad("base64")
+	}
 	var err error
 	if h.salt, err = phcB64.DecodeString(f[4]); err != nil || len(h.salt) < minArgonSaltLen || len(h.salt) > maxArgonSaltLen {
 		return bad("salt")
@@ -288,6 +292,17 @@ func parseArgonHash(s string) (argonHash, error) {
 		return bad("hash")
 	}
 	return h, nil
+}
+
+// isB64Std reports whether s holds only the standard base64 alphabet.
+func isB64Std(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseDecimal reads 1 to 9 ASCII digits without a leading zero.

@@ -122,11 +122,13 @@ func TestHashAppPassword(t *testing.T) {
 		}
 	}
 
-	if _, err := HashAppPassword("not a password!"); !errors.Is(err, ErrInvalidAppPassword) {
-		t.Errorf("HashAppPassword(bad) = %v; want ErrInvalidAppPassword", err)
-	}
-	if err != nil && strings.Contains(err.Error(), "not a password") {
-		t.Errorf("error %q repeats its input", err)
+	for _, bad := range []string{"abcdefghijklmno7", "qwertyuiopasdfghj"} {
+		_, err := HashAppPassword(bad)
+		if !errors.Is(err, ErrInvalidAppPassword) {
+			t.Errorf("HashAppPassword(%q) = %v; want ErrInvalidAppPassword", bad, err)
+		} else if strings.Contains(err.Error(), bad[:8]) {
+			t.Errorf("error %q repeats its input", err)
+		}
 	}
 }
 
@@ -206,6 +208,8 @@ func TestVerifyAppPasswordMalformed(t *testing.T) {
 		"hash empty":         with("m=19456,t=2,p=1", salt, ""),
 		"hash long":          with("m=19456,t=2,p=1", salt, strings.Repeat("A", 88)),
 		"hash bad char":      with("m=19456,t=2,p=1", salt, key[:42]+"*"),
+		"CR in hash":         with("m=19456,t=2,p=1", salt, key[:10]+"\r"+key[10:]),
+		"LF in salt":         with("m=19456,t=2,p=1", salt[:5]+"\n"+salt[5:], key),
 		"huge":               good + strings.Repeat("A", 1<<20),
 		"NUL":                good[:10] + "\x00" + good[11:],
 	}

@@ -3,6 +3,7 @@ package enroll
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -307,4 +308,44 @@ func BenchmarkNormalizePhone(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func ExampleNormalizePhone() {
+	for _, typed := range []string{"03-1234-5678", "813-1234-5678", "０９０－１２３４－５６７８", "+81 50 1234 5678"} {
+		n, err := NormalizePhone(typed, "JP")
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(n.E164, n.Display, n.Type)
+	}
+	_, err := NormalizePhone("110", "JP")
+	var pe *PhoneError
+	if errors.As(err, &pe) {
+		fmt.Println(pe.Code, pe.MessageJA)
+	}
+	// Output:
+	// +81312345678 +81 3-1234-5678 fixed-line
+	// +81312345678 +81 3-1234-5678 fixed-line
+	// +819012345678 +81 90-1234-5678 mobile
+	// +815012345678 +81 50-1234-5678 voip
+	// emergency_number 110 や 119 などの緊急通報用の番号は登録できません。
+}
+
+func ExamplePhonePolicy_Check() {
+	var policy PhonePolicy // Japan only; fixed-line, mobile and VoIP
+	for _, typed := range []string{"090-1234-5678", "0120-123-456", "0570-123-456", "+1 415 555 2671"} {
+		n, _ := NormalizePhone(typed, "JP")
+		var pe *PhoneError
+		if err := policy.Check(n); errors.As(err, &pe) {
+			fmt.Println(n.E164, pe.Code)
+		} else {
+			fmt.Println(n.E164, "ok")
+		}
+	}
+	// Output:
+	// +819012345678 ok
+	// +81120123456 toll_free
+	// +81570123456 shared_cost
+	// +14155552671 country_not_allowed
 }

@@ -128,19 +128,17 @@ func NewLinkSigner(key []byte, previous ...[]byte) (*LinkSigner, error) {
 	return s, nil
 }
 
-// String, GoString and Format keep the keys out of fmt output and logs.
-func (s *LinkSigner) String() string {
-	if s == nil {
-		return "enroll.LinkSigner(nil)"
-	}
+// String, GoString and Format keep the keys out of fmt output and logs,
+// for a *LinkSigner and for a copied LinkSigner value alike.
+func (s LinkSigner) String() string {
 	return "enroll.LinkSigner{keys: " + strconv.Itoa(len(s.keys)) + " (redacted)}"
 }
 
 // GoString implements [fmt.GoStringer].
-func (s *LinkSigner) GoString() string { return s.String() }
+func (s LinkSigner) GoString() string { return s.String() }
 
 // Format implements [fmt.Formatter]: every verb prints String.
-func (s *LinkSigner) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+func (s LinkSigner) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
 
 // Sign returns the token for l:
 //

@@ -142,8 +142,14 @@ func TestLinkSignerRedacted(t *testing.T) {
 	if out := fmt.Sprintf("%+v %#v", cfg{s}, cfg{s}); strings.Contains(out, "THIS-IS") {
 		t.Errorf("struct printing shows the key: %s", out)
 	}
+	// A copied value too.
+	if out := fmt.Sprintf("%v %+v %#v %d %x", *s, *s, *s, *s, *s); strings.Contains(out, "THIS-IS") || strings.Contains(out, "84 72 73 83") {
+		t.Errorf("printing a LinkSigner value shows the key: %s", out)
+	}
 	var nilS *LinkSigner
-	_ = nilS.String()
+	if out := fmt.Sprintf("%v %+v %d", nilS, nilS, nilS); strings.Contains(out, "THIS-IS") {
+		t.Errorf("nil signer: %s", out)
+	}
 }
 
 func TestLinkSignRefused(t *testing.T) {
@@ -550,4 +556,17 @@ func BenchmarkAPIKeyVerify(b *testing.B) {
 			b.Fatal("no match")
 		}
 	}
+}
+
+func ExampleSignWebhook() {
+	secret := []byte("an example webhook secret, 32 bytes or more")
+	body := []byte(`{"event":"verified"}`)
+	sent := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	header := SignWebhook(secret, sent, body)
+	fmt.Println(header)
+	// The receiver, 3 seconds later:
+	fmt.Println(VerifyWebhook(secret, header, body, sent.Add(3*time.Second), 5*time.Minute))
+	// Output:
+	// t=1775034000,v1=bde3d79ddea775f14a94569dfb72e23bd9c16ee830aa342dfe0c40fe96d25b51
+	// <nil>
 }
