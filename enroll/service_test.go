@@ -78,8 +78,8 @@ func newEnv(t *testing.T) *env {
 		Store:  st,
 		Dialer: e.dialer,
 		Dialogue: enroll.DialogueConfig{
-			PostGreetingWait: 100 * time.Millisecond,
-			InterKeyTimeout:  100 * time.Millisecond,
+			PostGreetingWait: 2 * time.Second, // generous: keys come at once; a loaded CI box may be slow
+			InterKeyTimeout:  time.Second,
 			HangupTimeout:    time.Second,
 		},
 		Now:          e.clock.Now,
