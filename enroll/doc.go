@@ -1,5 +1,24 @@
-// Package enroll is denwa's enrollment service. So far it holds the call
-// outcomes the whole system shares and the verification dialogue.
+// Package enroll is denwa's enrollment service: it owns the life of a
+// verification phone (認証用電話) from the number a user typed to the app
+// password issued once it is verified, the call outcomes the whole system
+// shares, and the verification dialogue.
+//
+// # The service
+//
+// [Service] creates enrollments ([Service.Create]: a number normalised by
+// [NormalizePhone] and checked by [PhonePolicy]), places the verification
+// call through a [Dialer] this package owns ([Service.StartCall]: abuse
+// [Limits] first, then a compare-and-set from pending or a retryable failure
+// to calling, so that one call is placed even when asked twice at once, on
+// one node or several), records every transition in an audit trail that
+// never holds a secret, queues webhooks in an outbox, and pushes state
+// changes to subscribers ([Service.Subscribe]). A `0#` fraud report blocks
+// the number. The [Store] interface is the one source of truth: SQLite
+// (package store/sqlite) by default; [Service.Recover] fails calls a crash
+// left in calling. App passwords are 16 letters from crypto/rand stored only
+// as argon2id hashes ([NewAppPassword], [HashAppPassword]); one-time
+// enrollment links are HMAC-signed, expiring tokens ([LinkSigner]) used once
+// through the store; API keys are stored hashed ([NewAPIKey]).
 //
 // # Outcomes
 //

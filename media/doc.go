@@ -5,6 +5,13 @@
 // time, either by a socket loop or by [DetectCapture], which reads pcap and
 // pcapng files with [CaptureReader].
 //
+// The send side serves live calls: a [Session] per call streams 20 ms G.711
+// frames (prompts, silence, the phone simulator's key presses) paced by one
+// shared [Pacer] goroutine for all calls, receives the far end's RTP into
+// its Receiver with symmetric-RTP latching and a media timeout, and binds
+// its socket from a [PortPool]. [Offer], [ParseAnswer] and [AnswerOffer]
+// build and read the SDP (RFC 3264) with pion/sdp.
+//
 // Guarantees:
 //   - A Receiver is a plain value owned by one goroutine; it starts no
 //     goroutines and takes no locks. Its packet path (HandleRTP,
