@@ -1,0 +1,346 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"denwa/enroll"
+)
+
+// appPasswordJSON is an app password as listed: never its hash.
+type appPasswordJSON struct {
+	ID         string    `json:"id"`
+	UserID     string    `json:"user_id"`
+	Name       string    `json:"name"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+}
+
+func appPasswordOf(p enroll.AppPassword) appPasswordJSON {
+	return appPasswordJSON{ID: p.ID, UserID: p.UserID, Name: p.Name, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt, RevokedAt: p.RevokedAt}
+}
+
+// issuedJSON is the answer that carries the plain password, once.
+type issuedJSON struct {
+	appPasswordJSON
+	// Password is the 16 letters; PasswordDisplay the same in four
+	// groups of four, as shown to the user.
+	Password        string `json:"password"`
+	PasswordDisplay string `json:"password_display"`
+	EnrollmentID    string `json:"enrollment_id"`
+}
+
+type issueRequest struct {
+	Name         string `json:"name"`
+	EnrollmentID string `json:"enrollment_id"`
+}
+
+// issueAppPassword: POST /v1/users/{user}/app-passwords. The body names
+// the user's verified enrollment, which the issue completes: one verified
+// enrollment gives one app password.
+func (s *Server) issueAppPassword(w http.ResponseWriter, r *http.Request) error {
+	user, err := pathUser(r)
+	if err != nil {
+		return err
+	}
+	var req issueRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if !validText(req.Name, maxAppPasswordNameLen) {
+		return fieldError("name", "must be 1 to 100 bytes of printable UTF-8")
+	}
+	if !validID(req.EnrollmentID) {
+		return fieldError("enrollment_id", "not an enrollment ID")
+	}
+	e, err := s.svc.Get(r.Context(), req.EnrollmentID)
+	if err != nil {
+		if errors.Is(err, enroll.ErrNotFound) {
+			return apiError(http.StatusUnprocessableEntity, CodeInvalidField, err)
+		}
+		return err
+	}
+	if e.UserID != user {
+		return apiError(http.StatusUnprocessableEntity, CodeEnrollmentMismatch, errors.New("enrollment of another user"))
+	}
+	out, err := s.issue(r.Context(), e, req.Name, info(r).origin())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/users/"+user+"/app-passwords/"+out.ID)
+	s.writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+type claimRequest struct {
+	Name string `json:"name"`
+}
+
+// claimAppPassword: POST /v1/enrollments/{id}/app-password, with the
+// enrollment's link only. The link is spent (its ID recorded as used) as
+// the password is issued; a second claim gets 410 link_used.
+func (s *Server) claimAppPassword(w http.ResponseWriter, r *http.Request) error {
+	var req claimRequest
+	if err := decodeOptionalJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Name == "" {
+		req.Name = "denwa"
+	}
+	if !validText(req.Name, maxAppPasswordNameLen) {
+		return fieldError("name", "must be 1 to 100 bytes of printable UTF-8")
+	}
+	e, err := s.enrollment(r)
+	if err != nil {
+		return err
+	}
+	if err := s.checkIssuable(e); err != nil {
+		return err
+	}
+	l := info(r).link
+	if err := s.st.UseToken(r.Context(), l.ID, l.Expires, s.now()); err != nil {
+		return err // ErrTokenUsed: 410 link_used
+	}
+	out, err := s.issue(r.Context(), e, req.Name, info(r).origin())
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// checkIssuable refuses an enrollment that cannot give an app password.
+func (s *Server) checkIssuable(e enroll.Enrollment) error {
+	switch e.State {
+	case enroll.StateVerified:
+		return nil
+	case enroll.StateExpired:
+		return apiError(http.StatusGone, CodeEnrollmentExpired, nil)
+	case enroll.StateCompleted:
+		return apiError(http.StatusConflict, CodeInvalidState, errors.New("app password already issued"))
+	}
+	return apiError(http.StatusConflict, CodeNotVerified, fmt.Errorf("enrollment in %s", e.State))
+}
+
+// issue makes an app password for e's user and completes e. The
+// password is stored first (its hash; the store enforces the cap of
+// MaxAppPasswordsPerUser), then e moves verified → completed by
+// compare-and-set; if that loses (another request completed it first,
+// or it expired), the password just stored is revoked: one verified
+// enrollment, one app password.
+func (s *Server) issue(ctx context.Context, e enroll.Enrollment, name string, o enroll.Origin) (issuedJSON, error) {
+	if err := s.checkIssuable(e); err != nil {
+		return issuedJSON{}, err
+	}
+	plain, err := enroll.NewAppPassword()
+	if err != nil {
+		return issuedJSON{}, err
+	}
+	hash, err := s.hash(ctx, plain)
+	if err != nil {
+		return issuedJSON{}, err
+	}
+	now := s.now()
+	p := enroll.AppPassword{ID: enroll.NewID(), UserID: e.UserID, Name: name, Hash: hash, CreatedAt: now}
+	if err := s.st.CreateAppPassword(ctx, p, enroll.MaxAppPasswordsPerUser); err != nil {
+		if errors.Is(err, enroll.ErrLimit) {
+			return issuedJSON{}, apiError(http.StatusConflict, CodeAppPasswordLimit, err)
+		}
+		return issuedJSON{}, err
+	}
+	if _, err := s.svc.Complete(ctx, e.ID, o); err != nil {
+		if rerr := s.st.RevokeAppPassword(context.WithoutCancel(ctx), p.UserID, p.ID, now); rerr != nil {
+			s.log.Error("httpapi: revoking an app password whose enrollment did not complete failed", "app_password", p.ID, "err", rerr)
+		}
+		if errors.Is(err, enroll.ErrConflict) || errors.Is(err, enroll.ErrInvalidTransition) {
+			return issuedJSON{}, apiError(http.StatusConflict, CodeInvalidState, err)
+		}
+		return issuedJSON{}, err
+	}
+	return issuedJSON{
+		appPasswordJSON: appPasswordOf(p),
+		Password:        plain, PasswordDisplay: enroll.FormatAppPassword(plain),
+		EnrollmentID: e.ID,
+	}, nil
+}
+
+// hash computes the argon2id hash of an app password, within the bound
+// on checks at once.
+func (s *Server) hash(ctx context.Context, plain string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer s.release()
+	return enroll.HashAppPassword(plain)
+}
+
+func (s *Server) acquire(ctx context.Context) error {
+	select {
+	case s.checks <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return apiError(http.StatusServiceUnavailable, CodeUnavailable, context.Cause(ctx))
+	}
+}
+
+func (s *Server) release() { <-s.checks }
+
+type listResponse struct {
+	AppPasswords []appPasswordJSON `json:"app_passwords"`
+	Active       int               `json:"active"`
+	Max          int               `json:"max"`
+}
+
+// listAppPasswords: GET /v1/users/{user}/app-passwords, revoked ones
+// included, oldest first.
+func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request) error {
+	user, err := pathUser(r)
+	if err != nil {
+		return err
+	}
+	ps, err := s.st.ListAppPasswords(r.Context(), user)
+	if err != nil {
+		return err
+	}
+	out := listResponse{AppPasswords: make([]appPasswordJSON, 0, len(ps)), Max: enroll.MaxAppPasswordsPerUser}
+	for _, p := range ps {
+		out.AppPasswords = append(out.AppPasswords, appPasswordOf(p))
+		if p.RevokedAt.IsZero() {
+			out.Active++
+		}
+	}
+	s.writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// revokeAppPassword: DELETE /v1/users/{user}/app-passwords/{id}. 204;
+// revoking again is 204 too.
+func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request) error {
+	user, err := pathUser(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.st.RevokeAppPassword(r.Context(), user, id, s.now()); err != nil {
+		return err
+	}
+	s.log.Info("httpapi: app password revoked", "request_id", info(r).id, "app_password", id, "actor", string(info(r).actor))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type checkRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+type checkResponse struct {
+	Valid bool `json:"valid"`
+}
+
+// checkAppPassword: POST /v1/app-passwords/check, for a mail gateway or
+// RADIUS bridge. Each failed check counts against the user's limit per
+// minute (CheckFailuresPerUser); over it, 429 until the minute ends. A
+// user with no active password costs one hash too, so the time taken
+// does not tell whether the user has any.
+func (s *Server) checkAppPassword(w http.ResponseWriter, r *http.Request) error {
+	var req checkRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if !validText(req.User, maxUserIDLen) {
+		return fieldError("user", "must be 1 to 256 bytes of printable UTF-8")
+	}
+	if len(req.Password) > 256 {
+		return fieldError("password", "too long")
+	}
+	ctx := r.Context()
+	now := s.now()
+	window := now.Truncate(defaultCheckWindow)
+	bucket := "apppw-check-fail:" + req.User
+	if max := s.cfg.CheckFailuresPerUser; max > 0 {
+		n, err := s.st.AddCounter(ctx, bucket, window, 0)
+		if err != nil {
+			return err
+		}
+		if n >= int64(max) {
+			e := apiError(http.StatusTooManyRequests, CodeRateLimited, errors.New("app password checks: too many failures for the user"))
+			e.RetryAfter = window.Add(defaultCheckWindow).Sub(now)
+			return e
+		}
+	}
+	ps, err := s.st.ListAppPasswords(ctx, req.User)
+	if err != nil {
+		return err
+	}
+	matched, err := s.verify(ctx, req.Password, ps)
+	if err != nil {
+		return err
+	}
+	if matched == nil {
+		if _, err := s.st.AddCounter(ctx, bucket, window, 1); err != nil {
+			return err
+		}
+		s.writeJSON(w, http.StatusOK, checkResponse{Valid: false})
+		return nil
+	}
+	if err := s.st.TouchAppPassword(ctx, matched.ID, now); err != nil {
+		s.log.Warn("httpapi: recording an app password's use failed", "app_password", matched.ID, "err", err)
+	}
+	s.writeJSON(w, http.StatusOK, checkResponse{Valid: true})
+	return nil
+}
+
+// verify returns the active app password of ps that plain is, or nil.
+func (s *Server) verify(ctx context.Context, plain string, ps []enroll.AppPassword) (*enroll.AppPassword, error) {
+	norm, err := enroll.NormalizeAppPassword(plain)
+	if err != nil {
+		norm = "" // no app password: still spend one hash below
+	}
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	tried := false
+	for i := range ps {
+		p := &ps[i]
+		if !p.RevokedAt.IsZero() {
+			continue
+		}
+		tried = true
+		if norm == "" {
+			continue
+		}
+		ok, err := enroll.VerifyAppPassword(norm, p.Hash)
+		if err != nil {
+			s.log.Error("httpapi: a stored app password hash is unreadable", "app_password", p.ID, "err", err)
+			continue
+		}
+		if ok {
+			return p, nil
+		}
+	}
+	if !tried || norm == "" {
+		_, _ = enroll.VerifyAppPassword("aaaaaaaaaaaaaaaa", s.dummy())
+	}
+	return nil, nil
+}
+
+// dummy returns a hash no one knows the password of, for checks that
+// have no hash to compare with.
+func (s *Server) dummy() string {
+	s.dummyOnce.Do(func() {
+		plain, err := enroll.NewAppPassword()
+		if err == nil {
+			s.dummyHash, _ = enroll.HashAppPassword(plain)
+		}
+	})
+	return s.dummyHash
+}

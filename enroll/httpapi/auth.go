@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"denwa/enroll"
+)
+
+// authenticate checks the request's credentials as mode asks and records
+// who is calling in its reqInfo. It returns an *HTTPError.
+func (s *Server) authenticate(r *http.Request, mode authMode) error {
+	if mode == authNone {
+		return nil
+	}
+	ri := info(r)
+	cred, fromQuery := credential(r)
+	if cred == "" {
+		if mode == authLink {
+			return apiError(http.StatusUnauthorized, CodeLinkInvalid, errors.New("no link token"))
+		}
+		return apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("no credentials"))
+	}
+	if strings.HasPrefix(cred, "dnw_") {
+		if mode == authLink {
+			return apiError(http.StatusForbidden, CodeForbidden, errors.New("an API key on a link-only route"))
+		}
+		if fromQuery {
+			// Keys in URLs end up in logs and histories.
+			return apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("API key in the query"))
+		}
+		name, err := s.apiKey(r, cred)
+		if err != nil {
+			return err
+		}
+		ri.actor = enroll.ActorAPIKey(name)
+		return nil
+	}
+	if mode == authKey {
+		return apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("not an API key"))
+	}
+	l, err := s.cfg.Links.Verify(cred, s.cfg.Now())
+	switch {
+	case errors.Is(err, enroll.ErrTokenExpired):
+		return apiError(http.StatusGone, CodeLinkExpired, err)
+	case err != nil:
+		return apiError(http.StatusUnauthorized, CodeLinkInvalid, err)
+	}
+	if id := r.PathValue("id"); id != "" && id != l.EnrollmentID {
+		return apiError(http.StatusForbidden, CodeForbidden, errors.New("the link is for another enrollment"))
+	}
+	ri.actor = enroll.ActorUserLink
+	ri.link = &l
+	return nil
+}
+
+// credential returns the bearer credential of r: the Authorization
+// header, or on GET requests the query parameter token (for EventSource,
+// which cannot set headers).
+func credential(r *http.Request) (cred string, fromQuery bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", false
+		}
+		return strings.TrimSpace(rest), false
+	}
+	if r.Method == http.MethodGet {
+		if t := r.URL.Query().Get("token"); t != "" {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// apiKey checks an API key against the store and returns its name, or an
+// *HTTPError 401. The key is looked up by its hash and the hashes are
+// compared in constant time; revoked keys are refused. No error names
+// the key.
+func (s *Server) apiKey(r *http.Request, plain string) (string, error) {
+	id, secret, err := enroll.ParseAPIKey(plain)
+	if err != nil {
+		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, err)
+	}
+	hash, err := enroll.APIKeyHash(plain)
+	if err != nil {
+		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, err)
+	}
+	k, err := s.st.APIKeyByHash(r.Context(), hash)
+	switch {
+	case errors.Is(err, enroll.ErrNotFound):
+		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("unknown API key"))
+	case err != nil:
+		return "", apiError(http.StatusServiceUnavailable, CodeUnavailable, fmt.Errorf("API key lookup: %w", err))
+	}
+	rec := enroll.APIKeyRecord{ID: id, Name: k.Name, SecretHash: k.Hash}
+	if subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash)) != 1 || !rec.Verify(secret) {
+		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("API key hash mismatch"))
+	}
+	if !k.RevokedAt.IsZero() {
+		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, fmt.Errorf("API key %q is revoked", actorName(k.Name)))
+	}
+	return actorName(k.Name), nil
+}
+
+// actorName turns an API key's name into the form enroll.Actor takes:
+// 1 to 64 characters of [A-Za-z0-9._-], others replaced by "_".
+func actorName(name string) string {
+	b := []byte(name)
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
+}
