@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+
+	"denwa/audio"
+	"denwa/enroll"
+	"denwa/sip"
+)
+
+// enrollDialer adapts a sip.Dialer to enroll.Dialer: an answered call
+// becomes a callLine that plays prompts from the catalog; a call that was
+// not answered becomes an *enroll.OutcomeError with the outcome outcomeOf
+// gives (busy, rejected, unreachable, no-answer, failed) and the SIP error
+// as its cause. The Service calls it from its own goroutine, one per call.
+func enrollDialer(d *sip.Dialer, prompts *audio.Catalog) enroll.Dialer {
+	return enroll.DialerFunc(func(ctx context.Context, e164 string) (enroll.Line, error) {
+		call, err := d.Dial(ctx, e164, nil)
+		if err != nil {
+			return nil, &enroll.OutcomeError{Outcome: outcomeOf(err), Cause: err}
+		}
+		return newCallLine(call, prompts), nil
+	})
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"denwa/enroll"
+	"denwa/enroll/store/sqlite"
+	"denwa/sip"
+)
+
+func newServeCmd() *cobra.Command {
+	var (
+		l         configLoader
+		printOnly bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the enrollment service: HTTP API, verification calls through a PBX or trunk, webhooks",
+		Long: `serve runs the enrollment service against a real PBX or SIP trunk: the HTTP API
+under /v1/ (systems authenticate with API keys made by 'denwa apikey create'),
+/healthz and /readyz, the verification calls, and the signed webhooks.
+
+Settings come from defaults, a JSON config file (--config or DENWA_CONFIG), the
+environment (DENWA_*) and flags, each overriding the one before. Secrets (the
+SIP password, the link signing key, the webhook secret) are read only from the
+environment (DENWA_SIP_PASSWORD, DENWA_LINK_KEY, DENWA_WEBHOOK_SECRET) or from
+files (DENWA_SIP_PASSWORD_FILE, …, or sip.password_file, … in the config file),
+never from flags. --print-config prints every setting with its meaning, its
+variable, its default and its effective value, secrets redacted; its output is
+a valid config file.
+
+SIGINT or SIGTERM shuts down gracefully: the HTTP listener closes, calls in
+progress may finish (calls.grace, --shutdown-grace), then webhooks stop, the
+SIP listener and the store close.
+
+Exit codes: 0 after a graceful shutdown; 2 for a configuration error; 1 when
+the service cannot start (a busy port, an unreadable store) or fails.`,
+		Example: `  denwa apikey create crm --store ./denwa.db
+  DENWA_SIP_PASSWORD=secret denwa serve --trunk 'sip:pbx.example.com;transport=tcp' \
+      --user 1001 --dial-plan '+81>0' --http 127.0.0.1:8080 --store ./denwa.db
+  denwa serve --config /etc/denwa/denwa.json --print-config`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l.getenv, l.readFile = lookupEnv, os.ReadFile
+			cfg, src, err := l.load()
+			if err != nil {
+				return configError(err)
+			}
+			p, checkErr := cfg.check()
+			if printOnly {
+				if checkErr != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "denwa: serve: this configuration would not start:\n%v\n", checkErr)
+				}
+				return printConfig(cmd.OutOrStdout(), cfg, src)
+			}
+			if checkErr != nil {
+				return configError(checkErr)
+			}
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			return runServe(ctx, p, cmd.ErrOrStderr(), nil)
+		},
+	}
+	l.registerFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&printOnly, "print-config", false, "print the effective configuration as a commented config file (secrets redacted) and exit")
+	return cmd
+}
+
+// newServeLogger logs to w in the configured format and level.
+func newServeLogger(w io.Writer, p *serveParams) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: p.logLevel}
+	if p.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// runServe starts the service, serves until ctx ends and shuts down
+// gracefully. started, if not nil, sees the running server (tests read its
+// addresses).
+func runServe(ctx context.Context, p *serveParams, stderr io.Writer, started func(*server)) error {
+	log := newServeLogger(stderr, p)
+	s, err := startServer(ctx, p, log)
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		return &exitError{code: 1, msg: "serve: " + err.Error()}
+	}
+	if started != nil {
+		started(s)
+	}
+	if err := s.run(ctx); err != nil {
+		return &exitError{code: 1, msg: "serve: " + err.Error()}
+	}
+	return nil
+}
+
+// server is one running `denwa serve`: it owns every part it opened and
+// closes them in the reverse order.
+type server struct {
+	p   *serveParams
+	log *slog.Logger
+
+	ln      net.Listener
+	store   *sqlite.Store
+	dialer  *sip.Dialer
+	svc     *enroll.Service
+	api     apiServer
+	http    *http.Server
+	webhook webhookRunner // nil: no webhook URL configured
+	baseURL string
+
+	// sipUp is whether the SIP listener is open; draining is set when the
+	// shutdown begins. /readyz reports both.
+	sipUp, draining atomic.Bool
+}
+
+// apiServer is the HTTP API as serve uses it.
+type apiServer interface {
+	Handler() http.Handler
+	// Close ends the event streams, so that Shutdown need not wait for them.
+	Close()
+}
+
+// webhookRunner delivers the outbox until its context ends.
+type webhookRunner interface {
+	Run(ctx context.Context) error
+}
+
+// startServer opens everything in order (HTTP listener first, so that a
+// busy port fails before anything else is touched), and on failure closes
+// what it opened.
+func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *server, err error) {
+	s := &server{p: p, log: log}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+
+	prompts, err := loadPrompts(p.cfg.Prompts)
+	if err != nil {
+		return nil, configError(fmt.Errorf("prompts: %w", err))
+	}
+	for _, id := range enroll.Prompts() {
+		if _, err := prompts.Get(string(id)); err != nil {
+			return nil, configError(fmt.Errorf("prompts: %w", err))
+		}
+	}
+
+	s.ln, err = net.Listen("tcp", p.httpAddr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("http.addr %s is already in use (is another denwa serve running?): %w", p.httpAddr, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("http.addr %s: %w", p.httpAddr, err)
+	}
+	undo = append(undo, func() { s.ln.Close() })
+	s.baseURL = p.baseURL
+	if s.baseURL == "" {
+		s.baseURL = "http://" + s.ln.Addr().String()
+	}
+
+	s.store, err = sqlite.Open(ctx, p.cfg.Store.Path, sqlite.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("store.path %s: %w", p.cfg.Store.Path, err)
+	}
+	undo = append(undo, func() { s.store.Close() })
+
+	sc := p.sip
+	sc.Logger = log.With("component", "sip")
+	s.dialer, err = sip.NewDialer(sc)
+	if err != nil {
+		return nil, fmt.Errorf("sip: %w", err)
+	}
+	s.sipUp.Store(true)
+	undo = append(undo, func() { s.sipUp.Store(false); s.dialer.Close() })
+
+	cfg := p.cfg
+	s.svc, err = enroll.NewService(enroll.ServiceConfig{
+		Store:  s.store,
+		Dialer: enrollDialer(s.dialer, prompts),
+		Dialogue: enroll.DialogueConfig{
+			Logger: log.With("component", "dialogue"),
+		},
+		Limits:      p.limits,
+		Normalize:   normalizer(p.policy),
+		Logger:      log.With("component", "enroll"),
+		Node:        cfg.Calls.Node,
+		TTL:         time.Duration(cfg.Phone.EnrollmentTTL),
+		MaxAttempts: cfg.Calls.MaxAttempts,
+		CallTimeout: time.Duration(cfg.Calls.Timeout),
+		Secrets:     p.secrets,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enrollment service: %w", err)
+	}
+	undo = append(undo, func() { s.svc.Close(context.Background()) })
+
+	recovered, err := s.svc.Recover(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recovering calls left by the last run: %w", err)
+	}
+	if len(recovered) > 0 {
+		ids := make([]string, len(recovered))
+		for i, e := range recovered {
+			ids[i] = e.ID
+		}
+		log.Warn("serve: calls interrupted by the last run recorded as failed", "count", len(recovered), "enrollments", ids)
+	}
+
+	key := p.linkKey
+	if key == nil {
+		key = make([]byte, 32)
+		rand.Read(key)
+		log.Warn("serve: NO LINK KEY CONFIGURED: enrollment links are signed with a random key made for this run and STOP WORKING WHEN DENWA RESTARTS; set DENWA_LINK_KEY or DENWA_LINK_KEY_FILE (at least 32 bytes) to keep them")
+	}
+	links, err := enroll.NewLinkSigner(key)
+	if err != nil {
+		return nil, fmt.Errorf("link.key: %w", err)
+	}
+
+	s.api, err = newAPI(apiParams{
+		svc: s.svc, store: s.store, links: links, policy: p.policy,
+		defaultCountry: cfg.Phone.DefaultCountry, linkTTL: time.Duration(cfg.Link.TTL),
+		baseURL: s.baseURL, maxBody: cfg.HTTP.MaxBodyBytes, log: log.With("component", "http"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("http api: %w", err)
+	}
+
+	if p.hookURL != "" {
+		s.webhook, err = newWebhookRunner(s.store, p.hookURL, p.hookKey, log.With("component", "webhook"))
+		if err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+	}
+
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	s.http.RegisterOnShutdown(s.api.Close)
+	return s, nil
+}
+
+// normalizer reads a number as typed for the Service and applies the
+// number policy, so that the policy holds whatever the caller.
+func normalizer(policy enroll.PhonePolicy) func(input, country string) (string, error) {
+	return func(input, country string) (string, error) {
+		n, err := enroll.NormalizePhone(input, country)
+		if err != nil {
+			return "", err
+		}
+		if err := policy.Check(n); err != nil {
+			return "", err
+		}
+		return n.E164, nil
+	}
+}
+
+// routes is the HTTP API with a /readyz that also reports what the API
+// cannot see: the SIP listener, and a shutdown in progress.
+func (s *server) routes() http.Handler {
+	api := s.api.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case s.draining.Load():
+			unavailable(w, "シャットダウン中です。", "shutting down")
+		case !s.sipUp.Load():
+			unavailable(w, "SIP の待ち受けが止まっています。", "the SIP listener is down")
+		default:
+			api.ServeHTTP(w, r) // the store
+		}
+	})
+	return mux
+}
+
+// unavailable answers 503 in the API's error form.
+func unavailable(w http.ResponseWriter, ja, en string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": apiCodeUnavailable, "message": ja, "message_en": en}})
+}
+
+// HTTPAddr is the address the HTTP API listens on.
+func (s *server) HTTPAddr() string { return s.ln.Addr().String() }
+
+// SIPAddr is the address the SIP listener is bound to.
+func (s *server) SIPAddr() string { return s.dialer.Addr().String() }
+
+// run serves until ctx ends or the HTTP server fails, then shuts down.
+func (s *server) run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Go(func() {
+		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	})
+	hookCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHooks()
+	hookDone := make(chan struct{})
+	if s.webhook != nil {
+		wg.Go(func() {
+			defer close(hookDone)
+			if err := s.webhook.Run(hookCtx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("serve: webhook delivery stopped", "err", err)
+			}
+		})
+	} else {
+		close(hookDone)
+	}
+	s.log.Info("serve: ready", "http", s.HTTPAddr(), "base_url", s.baseURL, "sip", s.SIPAddr(),
+		"trunk", s.p.cfg.SIP.Trunk, "store", s.p.cfg.Store.Path, "webhook", s.p.hookURL != "")
+
+	var failed error
+	select {
+	case <-ctx.Done():
+		s.log.Info("serve: shutting down", "cause", context.Cause(ctx))
+	case failed = <-serveErr:
+		s.log.Error("serve: HTTP server failed; shutting down", "err", failed)
+	}
+	err := s.shutdown(stopHooks, hookDone)
+	wg.Wait()
+	return errors.Join(failed, err)
+}
+
+// shutdown stops taking requests, lets calls in progress finish within the
+// grace period, and closes everything, logging each step.
+func (s *server) shutdown(stopHooks func(), hookDone <-chan struct{}) error {
+	cfg := s.p.cfg
+	s.draining.Store(true)
+	var errs []error
+
+	// 1. No new connections; requests in flight get http.shutdown_timeout.
+	s.log.Info("serve: closing the HTTP listener", "timeout", time.Duration(cfg.HTTP.ShutdownTimeout))
+	httpDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.HTTP.ShutdownTimeout))
+		defer cancel()
+		err := s.http.Shutdown(ctx)
+		if err != nil {
+			s.http.Close() // cut what is left
+		}
+		httpDone <- err
+	}()
+
+	// 2. Calls in progress finish, within the grace period.
+	grace := time.Duration(cfg.Calls.Grace)
+	s.log.Info("serve: waiting for calls in progress", "grace", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	err := s.svc.Close(ctx)
+	cancel()
+	if err != nil {
+		s.log.Warn("serve: calls still in progress after the grace period were cut and recorded as failed", "err", err)
+	} else {
+		s.log.Info("serve: no call in progress")
+	}
+
+	if err := <-httpDone; err != nil {
+		s.log.Warn("serve: HTTP requests still in flight were cut", "err", err)
+	} else {
+		s.log.Info("serve: HTTP server stopped")
+	}
+
+	// 3. Webhooks: what is not delivered stays in the outbox for the next run.
+	stopHooks()
+	<-hookDone
+	if s.webhook != nil {
+		s.log.Info("serve: webhook delivery stopped")
+	}
+
+	// 4. The SIP listener, then the store.
+	s.sipUp.Store(false)
+	if err := s.dialer.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the SIP listener: %w", err))
+	}
+	s.log.Info("serve: SIP listener closed")
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the store: %w", err))
+	}
+	s.log.Info("serve: store closed; stopped")
+	return errors.Join(errs...)
+}
