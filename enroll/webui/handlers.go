@@ -1,0 +1,246 @@
+package webui
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"denwa/enroll"
+)
+
+// HTTPError is a handler's failure: Code is the status, Msg the text shown
+// to the user (already in the page's language), Err the cause that is
+// logged and never shown.
+type HTTPError struct {
+	Code int
+	Msg  string
+	Err  error
+}
+
+func (e *HTTPError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("webui: %d: %v", e.Code, e.Err)
+	}
+	return fmt.Sprintf("webui: %d: %s", e.Code, e.Msg)
+}
+
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+// req is one request's view: its language, request ID and, once loaded,
+// the link, the session and the enrollment.
+type req struct {
+	r    *http.Request
+	w    http.ResponseWriter
+	lang lang
+	t    *msgs
+	id   string // request ID
+	base string // "/e/{token}"
+	link enroll.Link
+	sess session
+	enr  *enroll.Enrollment // nil before step 1
+}
+
+type ctxKey struct{}
+
+// RequestIDHeader carries the request ID: taken from the request when it
+// is a plausible one, made up otherwise, and sent back.
+const RequestIDHeader = "X-Request-ID"
+
+// withRequest gives each request an ID (in the context, the response
+// header and the log record) and logs it once it is served.
+func (s *Server) withRequest(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
+		route := r.Pattern
+		if route == "" {
+			route = "(none)"
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "webui request", attrs(
+			"method", r.Method, "route", route, "status", sw.status,
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", id)...)
+	})
+}
+
+// RequestID returns the request ID withRequest gave ctx's request, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// handle adapts a handler that returns an error: an *HTTPError becomes a
+// page with its message (or JSON, for fetch), anything else a 500 page.
+// The cause is logged, never shown.
+func (s *Server) handle(f func(q *req) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := pickLang(r)
+		if v := r.URL.Query().Get("lang"); v == "ja" || v == "en" {
+			http.SetCookie(w, &http.Cookie{Name: langCookie, Value: v, Path: "/", MaxAge: 86400 * 365,
+				HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
+		}
+		q := &req{r: r, w: w, lang: l, t: l.msgs(), id: RequestID(r.Context()), base: "/e/" + r.PathValue("token")}
+		err := f(q)
+		if err == nil {
+			return
+		}
+		var he *HTTPError
+		if !errors.As(err, &he) {
+			he = &HTTPError{Code: http.StatusInternalServerError, Msg: q.t.Internal, Err: err}
+		}
+		lvl := slog.LevelInfo
+		if he.Code >= 500 {
+			lvl = slog.LevelError
+		}
+		s.log.LogAttrs(r.Context(), lvl, "webui error", attrs("route", r.Pattern, "status", he.Code,
+			"request_id", q.id, "error", fmt.Sprint(he.Err))...)
+		if wantsJSON(r) {
+			writeJSON(w, he.Code, map[string]string{"error": he.Msg})
+			return
+		}
+		s.render(w, r, he.Code, "message", &page{T: q.t, Heading: q.t.ErrTitle, Body: he.Msg, Error: true})
+	})
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// loadLink verifies the token in the path. With redeem (the GET of the
+// page) a browser without this link's session redeems the link, once;
+// otherwise the session cookie is required.
+func (s *Server) loadLink(q *req, redeem bool) error {
+	now := s.now()
+	l, err := s.cfg.Links.Verify(q.r.PathValue("token"), now)
+	switch {
+	case errors.Is(err, enroll.ErrTokenExpired):
+		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkExpired, Err: err}
+	case err != nil:
+		return &HTTPError{Code: http.StatusNotFound, Msg: q.t.LinkInvalid, Err: err}
+	}
+	q.link = l
+	if c, err := q.r.Cookie(sessionCookie); err == nil {
+		if ss, ok := s.decodeSession(c.Value, now); ok && ss.LinkID == l.ID {
+			q.sess = ss
+			return s.loadEnrollment(q)
+		}
+	}
+	if !redeem {
+		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkOtherBrowser, Err: errors.New("no session for the link")}
+	}
+	err = s.st.UseToken(q.r.Context(), l.ID, l.Expires, enroll.Now(now))
+	switch {
+	case errors.Is(err, enroll.ErrTokenUsed):
+		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkUsed, Err: err}
+	case err != nil:
+		return &HTTPError{Code: http.StatusServiceUnavailable, Msg: q.t.Internal, Err: err}
+	}
+	exp := now.Add(s.cfg.SessionTTL)
+	q.sess = session{LinkID: l.ID, EnrollmentID: l.EnrollmentID, Expires: exp.Unix()}
+	s.setSession(q.w, q.base, q.sess)
+	s.log.LogAttrs(q.r.Context(), slog.LevelInfo, "webui link redeemed", attrs("request_id", q.id, "enrollment", l.EnrollmentID)...)
+	return s.loadEnrollment(q)
+}
+
+// loadEnrollment reads the session's enrollment, if it has one, and checks
+// it belongs to the link's user.
+func (s *Server) loadEnrollment(q *req) error {
+	if q.sess.EnrollmentID == "" {
+		return nil
+	}
+	e, err := s.svc.Get(q.r.Context(), q.sess.EnrollmentID)
+	if err != nil {
+		return s.serviceError(q, err)
+	}
+	if e.UserID != q.link.UserID {
+		return &HTTPError{Code: http.StatusForbidden, Msg: q.t.LinkInvalid, Err: errors.New("the enrollment belongs to another user")}
+	}
+	q.enr = &e
+	return nil
+}
+
+// origin is who asks, for the audit trail.
+func (q *req) origin() enroll.Origin {
+	return enroll.Origin{Actor: enroll.ActorUserLink, RequestID: q.id}
+}
+
+// serviceError turns an error of the Service into a page.
+func (s *Server) serviceError(q *req, err error) error {
+	var le *enroll.LimitError
+	switch {
+	case errors.As(err, &le):
+		if s.cfg.OnLimit != nil {
+			s.cfg.OnLimit(le)
+		}
+		mins := int(le.RetryAfter/time.Minute) + 1
+		return &HTTPError{Code: http.StatusTooManyRequests, Msg: q.t.LimitReached + " " + fmt.Sprintf(q.t.LimitRetryAfter, mins), Err: err}
+	case errors.Is(err, enroll.ErrBlocked):
+		return &HTTPError{Code: http.StatusForbidden, Msg: q.t.Blocked, Err: err}
+	case errors.Is(err, enroll.ErrExpired):
+		return &HTTPError{Code: http.StatusGone, Msg: q.t.Expired, Err: err}
+	case errors.Is(err, enroll.ErrNotFound):
+		return &HTTPError{Code: http.StatusNotFound, Msg: q.t.LinkInvalid, Err: err}
+	case errors.Is(err, enroll.ErrConflict), errors.Is(err, enroll.ErrInvalidTransition):
+		return &HTTPError{Code: http.StatusConflict, Msg: q.t.Busy, Err: err}
+	case errors.Is(err, enroll.ErrLimit):
+		return &HTTPError{Code: http.StatusTooManyRequests, Msg: q.t.TooManyPasswords, Err: err}
+	case errors.Is(err, enroll.ErrClosed):
+		return &HTTPError{Code: http.StatusServiceUnavailable, Msg: q.t.Internal, Err: err}
+	}
+	return &HTTPError{Code: http.StatusInternalServerError, Msg: q.t.Internal, Err: err}
+}

@@ -1,0 +1,106 @@
+package webui
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// sessionCookie is the cookie that binds a redeemed link to the browser
+// that redeemed it. Its Path is the link's own /e/{token}, so a browser
+// holds one per link.
+const sessionCookie = "denwa_session"
+
+// session is what the cookie carries, under an HMAC: the link it belongs
+// to, the enrollment the user works on (empty before step 1), and when it
+// stops working.
+type session struct {
+	LinkID       string `json:"l"`
+	EnrollmentID string `json:"e,omitempty"`
+	Expires      int64  `json:"x"`
+}
+
+const (
+	macSession = "denwa webui session\x00"
+	macCSRF    = "denwa webui csrf\x00"
+)
+
+func (s *Server) mac(purpose string, data []byte) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(purpose))
+	m.Write(data)
+	return m.Sum(nil)
+}
+
+// encodeSession returns the cookie value: base64url(JSON) "." base64url(MAC).
+func (s *Server) encodeSession(ss session) string {
+	payload, _ := json.Marshal(ss) // plain strings and an int: cannot fail
+	b64 := base64.RawURLEncoding
+	return b64.EncodeToString(payload) + "." + b64.EncodeToString(s.mac(macSession, payload))
+}
+
+// decodeSession checks a cookie value; ok is false for anything not made
+// by encodeSession with our key, or past its expiry.
+func (s *Server) decodeSession(v string, now time.Time) (session, bool) {
+	if len(v) > 1024 {
+		return session{}, false
+	}
+	enc, sig, ok := strings.Cut(v, ".")
+	if !ok {
+		return session{}, false
+	}
+	b64 := base64.RawURLEncoding.Strict()
+	payload, err1 := b64.DecodeString(enc)
+	mac, err2 := b64.DecodeString(sig)
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(macSession, payload)) {
+		return session{}, false
+	}
+	var ss session
+	if json.Unmarshal(payload, &ss) != nil || ss.LinkID == "" || now.Unix() >= ss.Expires {
+		return session{}, false
+	}
+	return ss, true
+}
+
+// setSession writes the session cookie for the link page base
+// ("/e/{token}").
+func (s *Server) setSession(w http.ResponseWriter, base string, ss session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: s.encodeSession(ss), Path: base,
+		Expires: time.Unix(ss.Expires, 0), HttpOnly: true, Secure: s.cfg.SecureCookies,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// csrfToken is the anti-CSRF token of a link's session: an HMAC of the
+// link ID, so valid only together with the session cookie of that link.
+func (s *Server) csrfToken(linkID string) string {
+	return base64.RawURLEncoding.EncodeToString(s.mac(macCSRF, []byte(linkID)))
+}
+
+// checkCSRF reports whether an unsafe request may proceed: no cross-site
+// fetch metadata, an Origin (when sent) of this host, and the token of
+// this link's session in the form field csrf or the X-CSRF-Token header.
+func (s *Server) checkCSRF(r *http.Request, linkID string) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return false
+		}
+	}
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf")
+	}
+	want := s.csrfToken(linkID)
+	return len(got) == len(want) && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
