@@ -107,7 +107,11 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		answerVerified(h.dialer, "#")
 	}
 	h.start()
-	plain, rec, err := enroll.NewAPIKey("crm")
+	name := "crm"
+	if o.path != "" {
+		name = "crm-reopened" // the file already has "crm"
+	}
+	plain, rec, err := enroll.NewAPIKey(name)
 	if err != nil {
 		t.Fatal(err)
 	}
