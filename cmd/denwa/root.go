@@ -13,7 +13,7 @@ hearing keys both as RFC 4733 telephone-events and as in-band tones.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDetectCmd(), newCallCmd(), newPhoneCmd(), newServeCmd(), newAPIKeyCmd())
+	root.AddCommand(newDetectCmd(), newCallCmd(), newPhoneCmd(), newServeCmd(), newAPIKeyCmd(), newDemoCmd())
 	return root
 }
 

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"denwa/enroll"
+)
+
+// metrics is what /metrics shows. It observes the service from the
+// outside, as wiring: a Dialer wrapper (call setup latency, calls in
+// progress, the moment the success prompt begins), a Store wrapper (each
+// call's end as the Service records it: outcome, deciding key's source,
+// key-to-verified latency) and an HTTP middleware. enroll itself knows
+// nothing of Prometheus.
+type metrics struct {
+	reg           *prometheus.Registry
+	calls         *prometheus.CounterVec
+	keys          *prometheus.CounterVec
+	setup         *prometheus.HistogramVec
+	keyToVerified prometheus.Histogram
+	active        prometheus.Gauge
+	limits        *prometheus.CounterVec
+	requests      *prometheus.CounterVec
+
+	mu        sync.Mutex
+	successAt map[string]time.Time // E.164 → when its success prompt began
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "denwa_calls_total", Help: "Verification calls ended, by outcome (as recorded in the store).",
+		}, []string{"outcome"}),
+		keys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "denwa_keys_total", Help: "Deciding keys of verified and fraud-reported calls, by how they arrived (rfc4733, inband).",
+		}, []string{"source"}),
+		setup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "denwa_call_setup_seconds", Help: "From dialling to the answer (answered) or to the refusal (not answered).",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 90},
+		}, []string{"result"}),
+		keyToVerified: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "denwa_key_to_verified_seconds",
+			Help:    "From the key that verified (the success prompt beginning) to the enrollment stored as verified; includes the success prompt and the hang-up.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 3, 5, 8, 13, 20},
+		}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "denwa_calls_active", Help: "Answered verification calls in progress.",
+		}),
+		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "denwa_limit_rejections_total", Help: "Calls refused by an abuse limit (number, user, ip, global; api: refused through the API).",
+		}, []string{"limit"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "denwa_http_requests_total", Help: "HTTP requests served, by status code.",
+		}, []string{"code"}),
+		successAt: map[string]time.Time{},
+	}
+	m.reg.MustRegister(m.calls, m.keys, m.setup, m.keyToVerified, m.active, m.limits, m.requests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, o := range []enroll.Outcome{enroll.OutcomeVerified, enroll.OutcomeNoAnswer, enroll.OutcomeBusy, enroll.OutcomeRejected,
+		enroll.OutcomeUnreachable, enroll.OutcomeNoInput, enroll.OutcomeWrongInput, enroll.OutcomeHungUp,
+		enroll.OutcomeFraudReported, enroll.OutcomeFailed} {
+		m.calls.WithLabelValues(o.String())
+	}
+	m.keys.WithLabelValues("rfc4733")
+	m.keys.WithLabelValues("inband")
+	return m
+}
+
+// handler serves the registry in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// limit counts a call a limit refused.
+func (m *metrics) limit(le *enroll.LimitError) { m.limits.WithLabelValues(le.Limit).Inc() }
+
+// dialer wraps d: setup latency, active calls, and the success prompt's
+// start for the key-to-verified latency.
+func (m *metrics) dialer(d enroll.Dialer) enroll.Dialer {
+	return enroll.DialerFunc(func(ctx context.Context, e164 string) (enroll.Line, error) {
+		start := time.Now()
+		l, err := d.Dial(ctx, e164)
+		if err != nil || l == nil {
+			m.setup.WithLabelValues("not-answered").Observe(time.Since(start).Seconds())
+			return l, err
+		}
+		m.setup.WithLabelValues("answered").Observe(time.Since(start).Seconds())
+		m.active.Inc()
+		go func() { <-l.Done(); m.active.Dec() }() // ends with the call
+		return &meteredLine{Line: l, m: m, e164: e164}, nil
+	})
+}
+
+type meteredLine struct {
+	enroll.Line
+	m    *metrics
+	e164 string
+}
+
+func (l *meteredLine) Play(ctx context.Context, p enroll.PromptID) error {
+	if p == enroll.PromptSuccess {
+		l.m.mu.Lock()
+		l.m.successAt[l.e164] = time.Now()
+		l.m.mu.Unlock()
+	}
+	return l.Line.Play(ctx, p)
+}
+
+// store wraps st: each call's end, once stored, counts its outcome and
+// the source of its deciding key.
+func (m *metrics) store(st enroll.Store) enroll.Store { return &meteredStore{Store: st, m: m} }
+
+type meteredStore struct {
+	enroll.Store
+	m *metrics
+}
+
+func (s *meteredStore) UpdateEnrollment(ctx context.Context, e enroll.Enrollment, audit []enroll.AuditEvent, outbox []enroll.OutboxMessage) error {
+	err := s.Store.UpdateEnrollment(ctx, e, audit, outbox)
+	if err != nil {
+		return err
+	}
+	for _, ev := range audit {
+		if ev.Action != enroll.ActionCallEnd {
+			continue
+		}
+		s.m.calls.WithLabelValues(ev.Outcome.String()).Inc()
+		if ev.KeySource != "" {
+			s.m.keys.WithLabelValues(ev.KeySource).Inc()
+		}
+		s.m.mu.Lock()
+		at, ok := s.m.successAt[e.Phone]
+		delete(s.m.successAt, e.Phone)
+		s.m.mu.Unlock()
+		if ok && ev.Outcome == enroll.OutcomeVerified {
+			s.m.keyToVerified.Observe(time.Since(at).Seconds())
+		}
+	}
+	return nil
+}
+
+func (s *meteredStore) RecoverCalling(ctx context.Context, node string, now time.Time) ([]enroll.Enrollment, error) {
+	es, err := s.Store.RecoverCalling(ctx, node, now)
+	if err == nil {
+		s.m.calls.WithLabelValues(enroll.OutcomeFailed.String()).Add(float64(len(es)))
+	}
+	return es, err
+}
+
+// middleware counts requests by status, and the API's 429 answers to
+// starting a call as limit rejections.
+func (m *metrics) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		m.requests.WithLabelValues(strconv.Itoa(sw.code)).Inc()
+		if sw.code == http.StatusTooManyRequests && r.Method == http.MethodPost && len(r.URL.Path) > 4 && r.URL.Path[:4] == "/v1/" &&
+			len(r.URL.Path) > 5 && r.URL.Path[len(r.URL.Path)-5:] == "/call" {
+			m.limits.WithLabelValues("api").Inc()
+		}
+	})
+}
+
+type codeWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *codeWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *codeWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *codeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
