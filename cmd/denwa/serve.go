@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"denwa/enroll"
+	"denwa/enroll/httpapi"
 	"denwa/enroll/store/sqlite"
 	"denwa/sip"
 )
@@ -125,7 +126,9 @@ type server struct {
 	api     apiServer
 	http    *http.Server
 	webhook webhookRunner // nil: no webhook URL configured
-	baseURL string
+	// hookTransport carries the webhooks; closed after the deliverer stops.
+	hookTransport *http.Transport
+	baseURL       string
 
 	// sipUp is whether the SIP listener is open; draining is set when the
 	// shutdown begins. /readyz reports both.
@@ -240,20 +243,28 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 		return nil, fmt.Errorf("link.key: %w", err)
 	}
 
-	s.api, err = newAPI(apiParams{
-		svc: s.svc, store: s.store, links: links, policy: p.policy,
-		defaultCountry: cfg.Phone.DefaultCountry, linkTTL: time.Duration(cfg.Link.TTL),
-		baseURL: s.baseURL, maxBody: cfg.HTTP.MaxBodyBytes, log: log.With("component", "http"),
+	s.api, err = httpapi.New(httpapi.Config{
+		Service: s.svc, Store: s.store, Links: links,
+		PhonePolicy: p.policy, DefaultCountry: cfg.Phone.DefaultCountry,
+		LinkTTL: time.Duration(cfg.Link.TTL), BaseURL: s.baseURL,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: log.With("component", "http"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("http api: %w", err)
 	}
 
 	if p.hookURL != "" {
-		s.webhook, err = newWebhookRunner(s.store, p.hookURL, p.hookKey, log.With("component", "webhook"))
-		if err != nil {
-			return nil, fmt.Errorf("webhook: %w", err)
-		}
+		// A transport of our own, so that its idle connections (and their
+		// goroutines) end with the service rather than outlive it.
+		s.hookTransport = http.DefaultTransport.(*http.Transport).Clone()
+		s.webhook = enroll.NewWebhookDeliverer(enroll.WebhookConfig{
+			Store: s.store, URL: p.hookURL, Secret: p.hookKey,
+			Client: &http.Client{
+				Transport:     s.hookTransport,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			},
+			Logger: log.With("component", "webhook"),
+		})
 	}
 
 	s.http = &http.Server{
@@ -305,7 +316,7 @@ func unavailable(w http.ResponseWriter, ja, en string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusServiceUnavailable)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": apiCodeUnavailable, "message": ja, "message_en": en}})
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": httpapi.CodeUnavailable, "message": ja, "message_en": en}})
 }
 
 // HTTPAddr is the address the HTTP API listens on.
@@ -393,6 +404,7 @@ func (s *server) shutdown(stopHooks func(), hookDone <-chan struct{}) error {
 	stopHooks()
 	<-hookDone
 	if s.webhook != nil {
+		s.hookTransport.CloseIdleConnections()
 		s.log.Info("serve: webhook delivery stopped")
 	}
 

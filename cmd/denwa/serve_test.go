@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -113,27 +116,6 @@ func (ts *testServe) stop(t *testing.T, within time.Duration) {
 	}
 }
 
-// waitState subscribes to the enrollment until it reaches a final-ish state.
-func waitState(t *testing.T, svc *enroll.Service, id string, within time.Duration) enroll.Enrollment {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	updates, stop, err := svc.Subscribe(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	var last enroll.Enrollment
-	for e := range updates {
-		last = e
-		if e.State != enroll.StatePending && e.State != enroll.StateCalling {
-			return e
-		}
-	}
-	t.Fatalf("enrollment still %s after %s", last.State, within)
-	return last
-}
-
 var goroutineID = regexp.MustCompile(`(?m)^goroutine (\d+) \[`)
 
 // goroutinesAfter returns the stacks of the goroutines started after the
@@ -187,6 +169,101 @@ func checkNoGoroutinesLeft(t *testing.T, floor int) {
 	}
 }
 
+// apiClient talks to the running server's API with an API key.
+type apiClient struct {
+	base, key string
+	c         *http.Client
+}
+
+func newAPIClient(ts *testServe, key string) *apiClient {
+	return &apiClient{base: "http://" + ts.HTTPAddr(), key: key, c: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+}
+
+func (a *apiClient) do(t *testing.T, method, path, body string, want int, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, a.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := a.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+type apiEnrollment struct {
+	ID        string `json:"id"`
+	Phone     string `json:"phone"`
+	State     string `json:"state"`
+	Outcome   string `json:"outcome"`
+	Cause     string `json:"cause"`
+	KeySource string `json:"key_source"`
+}
+
+// enrollAndCall creates an enrollment for 03-1234-5678 (JP) and starts its
+// call, through the API.
+func (a *apiClient) enrollAndCall(t *testing.T) apiEnrollment {
+	t.Helper()
+	var created struct {
+		Enrollment apiEnrollment `json:"enrollment"`
+	}
+	a.do(t, "POST", "/v1/enrollments", `{"user_id":"u-1001","phone":"03-1234-5678","country":"JP"}`, http.StatusCreated, &created)
+	e := created.Enrollment
+	if e.Phone != "+81312345678" || e.State != "pending" {
+		t.Fatalf("created %+v", e)
+	}
+	a.do(t, "POST", "/v1/enrollments/"+e.ID+"/call", "", http.StatusAccepted, &e)
+	return e
+}
+
+// follow reads the enrollment's event stream until a state other than
+// pending or calling, and returns it.
+func (a *apiClient) follow(t *testing.T, id string, within time.Duration) apiEnrollment {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", a.base+"/v1/enrollments/"+id+"/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	res, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(res.Body)
+	var last apiEnrollment
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal([]byte(data), &last); err != nil {
+			t.Fatalf("stream data %q: %v", data, err)
+		}
+		if last.State != "pending" && last.State != "calling" {
+			return last
+		}
+	}
+	t.Fatalf("stream ended (%v) in state %q", sc.Err(), last.State)
+	return last
+}
+
 func getStatus(t *testing.T, url string) int {
 	t.Helper()
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -205,8 +282,21 @@ func getStatus(t *testing.T, url string) int {
 // remembers it.
 func TestServeVerifies(t *testing.T) {
 	phone := siptest.NewPhone(t, sip.PhoneConfig{Keys: "#", KeyDelay: 300 * time.Millisecond, RTPPortFirst: 33000, RTPPortLast: 33019})
-	floor := lastGoroutine() // the phone's own are older
-	ts := startServe(t, phone, nil)
+	hooks := make(chan string, 10)
+	const hookSecret = "webhook-secret-webhook-secret-0123456789"
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := enroll.VerifyWebhook([]byte(hookSecret), r.Header.Get(enroll.WebhookSignatureHeader), body, time.Now(), 0); err != nil {
+			t.Errorf("webhook: %v", err)
+		}
+		hooks <- r.Header.Get("Denwa-Event")
+	}))
+	defer receiver.Close()
+	floor := lastGoroutine() // the phone's and the receiver's own are older
+	ts := startServe(t, phone, func(c *serveConfig) {
+		c.Webhook.URL = receiver.URL
+		c.Webhook.Secret = secret{value: []byte(hookSecret), source: "test"}
+	})
 	base := "http://" + ts.HTTPAddr()
 	if code := getStatus(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz %d", code)
@@ -226,22 +316,23 @@ func TestServeVerifies(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	key := createTestKey(t, ts.store)
-	_ = key
-	by := enroll.Origin{Actor: enroll.ActorAPIKey("test")}
-	e, err := ts.svc.Create(ctx, enroll.CreateRequest{UserID: "u-1", Phone: "03-1234-5678", Country: "JP", Origin: by})
-	if err != nil {
-		t.Fatal(err)
+	api := newAPIClient(ts, createTestKey(t, ts.store))
+	e := api.enrollAndCall(t)
+	got := api.follow(t, e.ID, 20*time.Second)
+	if got.State != "verified" || got.Outcome != "verified" || got.KeySource != "rfc4733" {
+		t.Fatalf("enrollment %+v\n%s", got, ts.log)
 	}
-	if e.Phone != "+81312345678" {
-		t.Fatalf("phone %s", e.Phone)
+	api.do(t, "GET", "/v1/enrollments/"+e.ID, "", http.StatusOK, &got)
+	if got.State != "verified" {
+		t.Fatalf("GET: %+v", got)
 	}
-	if _, err := ts.svc.StartCall(ctx, e.ID, by); err != nil {
-		t.Fatal(err)
-	}
-	got := waitState(t, ts.svc, e.ID, 20*time.Second)
-	if got.State != enroll.StateVerified || got.Outcome != enroll.OutcomeVerified || got.KeySource != "rfc4733" {
-		t.Fatalf("enrollment %s %s %q\n%s", got.State, got.Outcome, got.KeySource, ts.log)
+	select {
+	case ev := <-hooks:
+		if ev != enroll.EventVerified {
+			t.Fatalf("webhook event %q", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no webhook\n%s", ts.log)
 	}
 	// The number reached the trunk as the Request-URI user.
 	if call := phone.Next(t, 5*time.Second); call.User != "+81312345678" || call.KeysSent != "#" {
@@ -264,9 +355,9 @@ func TestServeVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	e, err = st.GetEnrollment(ctx, e.ID)
-	if err != nil || e.State != enroll.StateVerified {
-		t.Fatalf("reopened store: %s, %v", e.State, err)
+	stored, err := st.GetEnrollment(ctx, e.ID)
+	if err != nil || stored.State != enroll.StateVerified {
+		t.Fatalf("reopened store: %s, %v", stored.State, err)
 	}
 }
 
@@ -299,17 +390,10 @@ func createTestKey(t *testing.T, st enroll.Store) string {
 func TestServeBusy(t *testing.T) {
 	phone := siptest.NewPhone(t, sip.PhoneConfig{Status: 486, RTPPortFirst: 33020, RTPPortLast: 33039})
 	ts := startServe(t, phone, nil)
-	ctx := context.Background()
-	by := enroll.Origin{Actor: enroll.ActorAPIKey("test")}
-	e, err := ts.svc.Create(ctx, enroll.CreateRequest{UserID: "u-1", Phone: "03-1234-5678", Country: "JP", Origin: by})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.svc.StartCall(ctx, e.ID, by); err != nil {
-		t.Fatal(err)
-	}
-	got := waitState(t, ts.svc, e.ID, 20*time.Second)
-	if got.State != enroll.StateFailed || got.Outcome != enroll.OutcomeBusy {
+	api := newAPIClient(ts, createTestKey(t, ts.store))
+	e := api.enrollAndCall(t)
+	got := api.follow(t, e.ID, 20*time.Second)
+	if got.State != "failed" || got.Outcome != "busy" {
 		t.Fatalf("enrollment %s %s (%s)", got.State, got.Outcome, got.Cause)
 	}
 	ts.stop(t, 15*time.Second)
