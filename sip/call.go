@@ -170,7 +170,8 @@ func (c *Call) inDialog(method sipgo_sip.RequestMethod) *sipMsg {
 	if r := req.Route(); r != nil {
 		req.SetDestination(hostPort(&r.Address))
 	}
-	req.AppendHeader(sipgo_sip.HeaderClone(&c.d.contact))
+	// The INVITE's Contact: over tls it names the connection (tls.go).
+	req.AppendHeader(sipgo_sip.HeaderClone(c.invite.Contact()))
 	req.SetBody(nil)
 	req.SetTransport(c.invite.Transport())
 	return req

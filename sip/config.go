@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -34,11 +35,29 @@ type Config struct {
 	// dial plan) becomes the user part of each Request-URI.
 	Trunk string
 	// Transport is "udp", "tcp" or "tls". Zero: the Trunk's transport
-	// parameter, else udp.
+	// parameter, else tls for a "sips:" Trunk, else udp. A "sips:" Trunk
+	// requires tls. Over tls the default port is 5061 and the dialer does
+	// not listen: see TLS.
 	Transport string
+	// TLS configures the client side of tls connections (RFC 3261 §26.2):
+	// trusted roots (RootCAs), ServerName, versions, and a client
+	// certificate offered if the trunk asks for one. It is cloned by
+	// NewDialer and used only when the transport is tls. Zero: the
+	// system's roots, TLS 1.2 or later, and the server name checked
+	// against the certificate is the next hop's host (the Trunk's, or the
+	// OutboundProxy's), an IP address included.
+	//
+	// Over tls, the INVITE opens one connection to the next hop (or
+	// reuses the open one), and Via and Contact carry that connection's
+	// local address, so the far end sends its in-dialog requests (its
+	// BYE) back over the same connection (connection reuse, RFC 3261
+	// §18, RFC 5923). A Contact override is put there as given instead.
+	TLS *tls.Config
 	// Bind is the local SIP address "ip:port" to listen on (for the far
 	// end's BYE) and to send from. Zero: "0.0.0.0:0", an ephemeral port on
-	// the address that routes to the trunk.
+	// the address that routes to the trunk. Over tls nothing listens:
+	// Bind's address (when specified) is where connections are made
+	// from, and its port is not used.
 	Bind string
 	// Contact overrides the host:port put in Contact and Via (a public
 	// address behind NAT). Zero: the bound address.
@@ -96,8 +115,8 @@ func (c Config) String() string {
 	if c.Password != "" {
 		pw = "<redacted>"
 	}
-	return fmt.Sprintf("sip.Config{Trunk:%q Transport:%q Bind:%q From:%q AuthUser:%q Password:%q OutboundProxy:%q DialPlan:%v RingTimeout:%v}",
-		c.Trunk, c.Transport, c.Bind, c.From, c.AuthUser, pw, c.OutboundProxy, c.DialPlan, c.RingTimeout)
+	return fmt.Sprintf("sip.Config{Trunk:%q Transport:%q TLS:%s Bind:%q From:%q AuthUser:%q Password:%q OutboundProxy:%q DialPlan:%v RingTimeout:%v}",
+		c.Trunk, c.Transport, tlsSummary(c.TLS), c.Bind, c.From, c.AuthUser, pw, c.OutboundProxy, c.DialPlan, c.RingTimeout)
 }
 
 // LogValue keeps the password out of structured logs.
@@ -108,7 +127,8 @@ type dialerSetup struct {
 	cfg       Config
 	trunk     sipgo.Uri
 	proxy     *sipgo.Uri
-	transport string // "udp", "tcp", "tls"
+	transport string      // "udp", "tcp", "tls"
+	tls       *tls.Config // a clone of Config.TLS; nil: sipgo's zero config
 	bind      netip.AddrPort
 	from      sipgo.Uri
 	authUser  string
@@ -140,6 +160,10 @@ func (c Config) setup() (*dialerSetup, error) {
 	default:
 		return nil, fmt.Errorf("%w: transport %q (want udp, tcp or tls)", ErrConfig, s.transport)
 	}
+	if strings.EqualFold(s.trunk.Scheme, "sips") && s.transport != "tls" {
+		return nil, fmt.Errorf("%w: Trunk %q is a sips URI but the transport is %s (sips needs tls)", ErrConfig, c.Trunk, s.transport)
+	}
+	s.tls = c.TLS.Clone()
 	if c.OutboundProxy != "" {
 		var p sipgo.Uri
 		if err := sipgo.ParseUri(c.OutboundProxy, &p); err != nil || p.Host == "" {

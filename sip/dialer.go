@@ -67,7 +67,8 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	}
 	d.ua, err = sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent), sipgo.WithUserAgentHostname(s.from.Host),
 		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(d.log))),
-		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(quietLogger(d.log))))
+		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(quietLogger(d.log))),
+		sipgo.WithUserAgenTLSConfig(s.tls))
 	if err != nil {
 		return nil, fmt.Errorf("sip: user agent: %w", err)
 	}
@@ -90,6 +91,12 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		port, _ = strconv.Atoi(p)
 	}
 	d.viaHost, d.viaPort = host, port
+	if s.transport == "tls" && s.cfg.Contact == "" {
+		// The sent-by is the TLS connection's local address, which sipgo
+		// puts in a Via that has none (see tls.go); Contact gets it per
+		// call in connectTLS.
+		d.viaHost, d.viaPort = "", 0
+	}
 	opts := []sipgo.ClientOption{sipgo.WithClientLogger(quietLogger(d.log)), sipgo.WithClientHostname(host), sipgo.WithClientPort(port)}
 	if s.transport == "udp" {
 		opts = append(opts, sipgo.WithClientConnectionAddr(d.local.String()))
@@ -100,7 +107,11 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		return nil, fmt.Errorf("sip: client: %w", err)
 	}
 	d.contact = sipgo_sip.ContactHeader{Address: sipgo_sip.Uri{Scheme: "sip", User: s.from.User, Host: host, Port: port}}
-	if s.transport != "udp" {
+	if strings.EqualFold(s.trunk.Scheme, "sips") {
+		// A sips Request-URI needs a sips Contact (RFC 3261 §8.1.1.8),
+		// which implies TLS without a transport parameter.
+		d.contact.Address.Scheme = "sips"
+	} else if s.transport != "udp" {
 		d.contact.Address.UriParams = sipgo_sip.HeaderParams{{K: "transport", V: s.transport}}
 	}
 	rtpIP := s.cfg.RTPAddr
@@ -147,9 +158,13 @@ func (d *Dialer) listen(bind netip.AddrPort) error {
 			d.wg.Go(func() { _ = d.srv.ServeUDP(c) })
 			waitListener(d.ua, "udp", d.local)
 		}
-	case "tcp", "tls":
-		// TLS: outgoing connections are TLS (sipgo dials them); the far
-		// end's in-dialog requests arrive on that connection.
+	case "tls":
+		// A TLS client only: no listener (it would need a certificate).
+		// The far end's in-dialog requests come back over the connection
+		// the INVITE went out on (see tls.go).
+		d.local = bind
+		d.serve = func() {}
+	case "tcp":
 		l, err := net.ListenTCP(tcpNet(bind.Addr()), net.TCPAddrFromAddrPort(bind))
 		if err != nil {
 			return fmt.Errorf("sip: listen tcp %s: %w", bind, err)
@@ -173,7 +188,8 @@ func waitListener(ua *sipgo.UserAgent, network string, addr netip.AddrPort) {
 	}
 }
 
-// Addr returns the bound SIP address.
+// Addr returns the bound SIP address. Over tls nothing is bound: it is
+// Config.Bind as given (the source address of TLS connections).
 func (d *Dialer) Addr() netip.AddrPort { return d.local }
 
 // String describes the dialer.
@@ -247,6 +263,17 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 		return nil, &CallError{Kind: Failed, Err: err}
 	}
 	inv := d.newInvite(user, offer)
+	if d.s.transport == "tls" {
+		if err := d.connectTLS(ctx, inv); err != nil {
+			conn.Close()
+			ce := &CallError{Kind: Unreachable, Err: err}
+			if ctx.Err() != nil {
+				ce = &CallError{Kind: Failed, Err: errors.Join(ctx.Err(), err)}
+			}
+			d.log.Info("call failed", "call_id", inv.CallID().Value(), "kind", ce.Kind, "err", ce.Err)
+			return nil, ce
+		}
+	}
 	a := &attempt{d: d, ctx: ctx, invite: inv, conn: conn, progress: onProgress, number: number,
 		log: d.log.With("call_id", inv.CallID().Value(), "to", user)}
 	call, err := a.run()
@@ -311,8 +338,11 @@ func (d *Dialer) via() *sipgo_sip.ViaHeader {
 func (d *Dialer) prepare(req *sipMsg) {
 	req.RemoveHeader("Via")
 	req.PrependHeader(d.via())
-	if d.s.transport == "udp" {
+	switch d.s.transport {
+	case "udp":
 		req.Laddr = sipgo_sip.Addr{IP: net.IP(d.local.Addr().AsSlice()), Port: int(d.local.Port()), Hostname: d.local.Addr().String()}
+	case "tls":
+		req.Laddr = d.tlsLaddr()
 	}
 }
 

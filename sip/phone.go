@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,8 +46,15 @@ const (
 // PhoneConfig configures a Phone, the simulated called party. Zero values
 // are documented per field.
 type PhoneConfig struct {
-	// Network is "udp" or "tcp". Zero: udp.
+	// Network is "udp", "tcp" or "tls". Zero: udp.
 	Network string
+	// TLS is the server configuration for Network "tls" and must carry a
+	// certificate (Certificates, GetCertificate or GetConfigForClient);
+	// set ClientAuth and ClientCAs to require the caller's certificate.
+	// It is cloned. The Phone sends its BYE over the connection the INVITE
+	// came in on when the caller's Contact names it (see Config.TLS).
+	// Ignored for udp and tcp.
+	TLS *tls.Config
 	// Listen is the SIP address "ip:port". Zero: "127.0.0.1:0".
 	Listen string
 	// User, if set, accepts only calls whose Request-URI user is User
@@ -150,8 +158,15 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		cfg.Network = "udp"
 	}
 	cfg.Network = strings.ToLower(cfg.Network)
-	if cfg.Network != "udp" && cfg.Network != "tcp" {
-		return nil, fmt.Errorf("%w: phone network %q (want udp or tcp)", ErrConfig, cfg.Network)
+	switch cfg.Network {
+	case "udp", "tcp":
+	case "tls":
+		if !tlsServerReady(cfg.TLS) {
+			return nil, fmt.Errorf("%w: phone network tls needs PhoneConfig.TLS with a certificate", ErrConfig)
+		}
+		cfg.TLS = cfg.TLS.Clone()
+	default:
+		return nil, fmt.Errorf("%w: phone network %q (want udp, tcp or tls)", ErrConfig, cfg.Network)
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
@@ -230,6 +245,15 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		p.addr = unmapAP(l.Addr().(*net.TCPAddr).AddrPort())
 		p.closer = l.Close
 		serve = func() { p.wg.Go(func() { _ = p.srv.ServeTCP(l) }) }
+	case "tls":
+		l, addr, err := listenTLS(listen, cfg.TLS)
+		if err != nil {
+			p.ua.Close()
+			return nil, fmt.Errorf("sip: phone listen tls %s: %w", listen, err)
+		}
+		p.addr = addr
+		p.closer = l.Close
+		serve = func() { p.wg.Go(func() { _ = p.srv.ServeTLS(l) }) }
 	}
 	opts := []sipgo.ClientOption{sipgo.WithClientHostname(p.addr.Addr().String()), sipgo.WithClientPort(int(p.addr.Port())), sipgo.WithClientLogger(quietLogger(p.log))}
 	if cfg.Network == "udp" {
@@ -240,8 +264,8 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		return nil, fmt.Errorf("sip: phone client: %w", err)
 	}
 	contact := sipgo_sip.ContactHeader{Address: sipgo_sip.Uri{Scheme: "sip", User: cfg.User, Host: p.addr.Addr().String(), Port: int(p.addr.Port())}}
-	if cfg.Network == "tcp" {
-		contact.Address.UriParams = sipgo_sip.HeaderParams{{K: "transport", V: "tcp"}}
+	if cfg.Network != "udp" {
+		contact.Address.UriParams = sipgo_sip.HeaderParams{{K: "transport", V: cfg.Network}}
 	}
 	p.ds = sipgo.NewDialogServerCache(p.cli, contact)
 	p.pacer = media.NewPacer(media.PacerConfig{Logger: p.log})
@@ -263,11 +287,11 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 func (p *Phone) Addr() netip.AddrPort { return p.addr }
 
 // URI returns a SIP URI that reaches the Phone, e.g.
-// "sip:127.0.0.1:5070;transport=tcp".
+// "sip:127.0.0.1:5070;transport=tcp" or "sip:127.0.0.1:5071;transport=tls".
 func (p *Phone) URI() string {
 	u := "sip:" + p.addr.String()
-	if p.cfg.Network == "tcp" {
-		u += ";transport=tcp"
+	if p.cfg.Network != "udp" {
+		u += ";transport=" + p.cfg.Network
 	}
 	return u
 }
@@ -419,6 +443,11 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 	pc.Codec, pc.EventPT, pc.Status = neg.Codec, neg.EventPT, 200
 	if err := dlg.RespondSDP(body); err != nil {
 		pc.Outcome, pc.Err = PhoneFailed, err
+		if dlg.Context().Err() != nil {
+			// A caller that hangs up at once: its BYE ended the dialog
+			// before sipgo's wait for the ACK saw the ACK (both came).
+			pc.Outcome, pc.Err = PhoneCallerHungUp, nil
+		}
 		return
 	}
 	log.Debug("answered", "media", neg.String())

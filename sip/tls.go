@@ -1,0 +1,158 @@
+package sip
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	sipgo_sip "github.com/emiago/sipgo/sip"
+)
+
+// SIP over TLS (RFC 3261 §26.2, RFC 5630).
+//
+// The Dialer is a TLS client only. sipgo dials the connection (with
+// Config.TLS, see sipgo's TransportTLS: the server name is the next hop's
+// host unless the config names one) the first time a request goes to the
+// next hop, and keeps it in its pool, keyed by the remote and the local
+// address. The Dialer opens it itself before the INVITE (connectTLS), so
+// that
+//
+//   - a refused connection, an untrusted certificate or a name mismatch
+//     fails Dial at once with a clear cause (ErrTLS), bounded by
+//     Config.InviteTimeout, instead of surfacing as a transaction error;
+//   - Via and Contact can carry the connection's local address. The far
+//     end then sends its in-dialog requests (BYE) to an address that is
+//     this very connection: sipgo's (and most PBXs') connection lookup by
+//     remote address finds it, which is connection reuse (RFC 3261 §18,
+//     RFC 5923) without a listener, and so without a server certificate
+//     for the Dialer.
+//
+//	Dialer (client)                           trunk / Phone (server)
+//	  127.0.0.1:E ──── TCP + TLS handshake ───▶ 127.0.0.1:5061
+//	  INVITE  Via: SIP/2.0/TLS 127.0.0.1:E
+//	          Contact: <sip:denwa@127.0.0.1:E;transport=tls>
+//	  ◀── 200 OK ───────────── same connection
+//	  ACK, BYE to the 200's Contact ──────────▶ (pool hit: same connection)
+//	  ◀── BYE to 127.0.0.1:E ── same connection (pool hit on the far end)
+//
+// The Phone is a TLS server: PhoneConfig.TLS carries its certificate and
+// its listener is a tls.Listener served by sipgo's ServeTLS.
+
+// ErrTLS: the TLS connection to the trunk could not be set up (handshake
+// failure: untrusted certificate, name mismatch, protocol version, or the
+// far end closing the connection during the handshake). A CallError
+// (Unreachable) wraps it together with crypto/tls's error, so
+// errors.As(err, new(*tls.CertificateVerificationError)) works too.
+var ErrTLS = errors.New("sip: TLS handshake failed")
+
+// connectTLS opens (or finds open) the TLS connection inv will travel on,
+// bounded by Config.InviteTimeout, and, unless Config.Contact overrides
+// it, puts the connection's local address in inv's Contact. Via is left
+// without a sent-by (see via), so sipgo fills in the same address.
+func (d *Dialer) connectTLS(ctx context.Context, inv *sipMsg) error {
+	ctx, cancel := context.WithTimeout(ctx, d.s.cfg.InviteTimeout)
+	defer cancel()
+	d.prepare(inv)
+	conn, err := d.ua.TransportLayer().ClientRequestConnection(ctx, inv)
+	if err != nil {
+		dst := inv.Destination()
+		if ctx.Err() != nil {
+			// Nothing (or no complete handshake) in time: a far end that
+			// accepts and stays silent is as good as absent.
+			return fmt.Errorf("sip: tls connection to %s: %w in %v: %w", dst, ErrNoResponse, d.s.cfg.InviteTimeout, err)
+		}
+		if isTLSError(err) {
+			return fmt.Errorf("%w with %s: %w", ErrTLS, dst, err)
+		}
+		return fmt.Errorf("sip: tls connection to %s: %w", dst, err)
+	}
+	la := conn.LocalAddr()
+	_, _ = conn.TryClose() // drop the reference ClientRequestConnection took; the pool keeps it open
+	if d.s.cfg.Contact != "" {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(la.String())
+	if err != nil {
+		return fmt.Errorf("sip: tls connection local address %q: %w", la, err)
+	}
+	ap = unmapAP(ap)
+	if ct := inv.Contact(); ct != nil {
+		ct.Address.Host, ct.Address.Port = ap.Addr().String(), int(ap.Port())
+	}
+	return nil
+}
+
+// tlsLaddr is the source address TLS connections are dialled from: Bind's
+// address when it is specified, any otherwise (port always ephemeral).
+func (d *Dialer) tlsLaddr() sipgo_sip.Addr {
+	a := d.s.bind.Addr()
+	if !a.IsValid() || a.IsUnspecified() {
+		return sipgo_sip.Addr{}
+	}
+	return sipgo_sip.Addr{IP: net.IP(a.AsSlice()), Hostname: a.String()}
+}
+
+// isTLSError reports whether err comes from the TLS handshake rather than
+// from connecting or resolving.
+func isTLSError(err error) bool {
+	var (
+		cve *tls.CertificateVerificationError
+		ae  tls.AlertError
+		rhe tls.RecordHeaderError
+		ua  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		ci  x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &cve), errors.As(err, &ae), errors.As(err, &rhe),
+		errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci):
+		return true
+	}
+	// sipgo wraps every handshake failure (an EOF from a far end that
+	// hung up mid-handshake included) as "TLS handshake error: …".
+	return strings.Contains(err.Error(), "TLS handshake")
+}
+
+// tlsServerReady reports whether c can serve TLS: it has a certificate or
+// a way to pick one.
+func tlsServerReady(c *tls.Config) bool {
+	return c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil || c.GetConfigForClient != nil)
+}
+
+// tlsSummary describes a TLS config for Config.String without its keys.
+func tlsSummary(c *tls.Config) string {
+	if c == nil {
+		return "default"
+	}
+	var parts []string
+	if c.ServerName != "" {
+		parts = append(parts, "ServerName="+c.ServerName)
+	}
+	if c.RootCAs != nil {
+		parts = append(parts, "RootCAs=custom")
+	}
+	if c.InsecureSkipVerify {
+		parts = append(parts, "InsecureSkipVerify")
+	}
+	if len(c.Certificates) > 0 || c.GetClientCertificate != nil {
+		parts = append(parts, "client-certificate")
+	}
+	if len(parts) == 0 {
+		return "custom"
+	}
+	return strings.Join(parts, ",")
+}
+
+// listenTLS binds a TCP listener on addr and wraps it in TLS with conf.
+func listenTLS(addr netip.AddrPort, conf *tls.Config) (net.Listener, netip.AddrPort, error) {
+	l, err := net.ListenTCP(tcpNet(addr.Addr()), net.TCPAddrFromAddrPort(addr))
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	return tls.NewListener(l, conf), unmapAP(l.Addr().(*net.TCPAddr).AddrPort()), nil
+}
