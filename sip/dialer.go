@@ -21,9 +21,10 @@ import (
 
 type sipMsg = sipgo_sip.Request
 
-// Dialer places outbound calls through one trunk. It listens on its bind
-// address for the requests the far end sends inside a call (BYE), so it
-// must be closed. A Dialer is safe for concurrent use: Dial may be called
+// Dialer places outbound calls through one trunk. Over udp and tcp it
+// listens on its bind address for the requests the far end sends inside a
+// call (BYE); over tls they come back on the connection the INVITE opened
+// (see Config.TLS). Either way it must be closed. A Dialer is safe for concurrent use: Dial may be called
 // from many goroutines.
 type Dialer struct {
 	s     *dialerSetup
@@ -50,7 +51,8 @@ type Dialer struct {
 	wg     sync.WaitGroup // serve loop and calls' watchers
 }
 
-// NewDialer validates cfg, binds the SIP listener and starts serving it.
+// NewDialer validates cfg, binds the SIP listener (none over tls) and
+// starts serving it.
 func NewDialer(cfg Config) (*Dialer, error) {
 	s, err := cfg.setup()
 	if err != nil {
