@@ -91,7 +91,9 @@ func (s *Server) checkCSRF(r *http.Request, linkID string) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" {
+	// With Referrer-Policy no-referrer, browsers send "Origin: null" on
+	// form posts; the token and Sec-Fetch-Site still hold then.
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {
 			return false

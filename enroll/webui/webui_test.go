@@ -193,7 +193,12 @@ func TestFlowVerified(t *testing.T) {
 		!strings.Contains(body, `value="0120-123-456"`) {
 		t.Fatalf("toll-free: %s\n%s", res.Status, body)
 	}
-	if res, _ := post(t, c, u, form); res.StatusCode != http.StatusSeeOther {
+	if res, _ := post(t, c, u, form, "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site: %s", res.Status)
+	}
+	// "Origin: null" is what a browser sends under Referrer-Policy
+	// no-referrer: the token decides.
+	if res, _ := post(t, c, u, form, "Origin", "null", "Sec-Fetch-Site", "same-origin"); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("step 1 submit: %s", res.Status)
 	}
 	res, body = get(t, c, u)
