@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -253,6 +254,18 @@ func TestBrowser(t *testing.T) {
 		// The call took the path asked for.
 		if keys, source := callEnd(t, run); keys != wantKeys || source != wantSource {
 			t.Errorf("the call recorded keys %q from %q, want %q from %q", keys, source, wantKeys, wantSource)
+		}
+		// …and /metrics counted it.
+		res, err := http.Get(run.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, want := range []string{`denwa_calls_total{outcome="verified"} 1`, `denwa_keys_total{source="` + wantSource + `"} 1`, "denwa_key_to_verified_seconds_count 1"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 	}
 

@@ -69,8 +69,8 @@ type demoRun struct {
 }
 
 // runDemo runs the demo until ctx ends. It reuses serve's wiring
-// (startServer, run) with a configuration made here, and puts the web UI
-// and /metrics in front. started, if not nil, sees it running.
+// (startServer, run; the web UI and /metrics included) with a
+// configuration made here. started, if not nil, sees it running.
 func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, started func(*demoRun)) error {
 	usage := func(err error) error { return &exitError{code: 2, msg: "demo: " + err.Error()} }
 	host, port, err := net.SplitHostPort(o.http)
@@ -138,8 +138,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	if err != nil {
 		return usage(err)
 	}
-	m := newMetrics()
-	s, err := startServer(ctx, p, log)
+	s, err := startServer(ctx, p, log) // with the web UI and /metrics
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return &exitError{code: 1, msg: fmt.Sprintf("demo: --http %s is already in use; choose another address (--http 127.0.0.1:8081) or --http :0 for any free port", addr)}
@@ -148,9 +147,6 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	}
 	links, err := enroll.NewLinkSigner(p.linkKey)
 	if err != nil {
-		return err
-	}
-	if _, err := attachWebUI(s, links, p.linkKey, m); err != nil {
 		return err
 	}
 	l, err := enroll.NewLink("", "demo-user", time.Now().Add(time.Hour))

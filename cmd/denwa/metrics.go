@@ -189,3 +189,10 @@ func (w *codeWriter) Write(b []byte) (int, error) {
 }
 
 func (w *codeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush lets event streams through the middleware.
+func (w *codeWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

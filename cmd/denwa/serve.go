@@ -129,6 +129,7 @@ type server struct {
 	// hookTransport carries the webhooks; closed after the deliverer stops.
 	hookTransport *http.Transport
 	baseURL       string
+	metrics       *metrics // /metrics; wraps the Service's store and dialer (metrics.go)
 
 	// sipUp is whether the SIP listener is open; draining is set when the
 	// shutdown begins. /readyz reports both.
@@ -151,7 +152,7 @@ type webhookRunner interface {
 // busy port fails before anything else is touched), and on failure closes
 // what it opened.
 func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *server, err error) {
-	s := &server{p: p, log: log}
+	s := &server{p: p, log: log, metrics: newMetrics()}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -201,8 +202,8 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 
 	cfg := p.cfg
 	s.svc, err = enroll.NewService(enroll.ServiceConfig{
-		Store:  s.store,
-		Dialer: enrollDialer(s.dialer, prompts),
+		Store:  s.metrics.store(s.store),
+		Dialer: s.metrics.dialer(enrollDialer(s.dialer, prompts)),
 		Dialogue: enroll.DialogueConfig{
 			Logger: log.With("component", "dialogue"),
 		},
@@ -274,6 +275,9 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	s.http.RegisterOnShutdown(s.api.Close)
+	if _, err := attachWebUI(s, links, p.linkKey, s.metrics); err != nil { // the screens and /metrics (webui_wiring.go)
+		return nil, err
+	}
 	return s, nil
 }
 
