@@ -264,3 +264,29 @@ func TestWebhookBackoff(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Run stops at once when its context ends in the middle of a request
+// to a receiver that hangs; the message stays for a later run.
+func TestWebhookStopDuringRequest(t *testing.T) {
+	st := openOutbox(t)
+	var calls atomic.Int32
+	release := make(chan struct{})
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		<-release
+	}))
+	defer recv.Close()
+	defer close(release)
+	enqueue(t, st, enroll.EventVerified, `{}`)
+	d := enroll.NewWebhookDeliverer(enroll.WebhookConfig{Store: st, URL: recv.URL, Secret: hookSecret, PollInterval: 5 * time.Millisecond})
+	stop := runDeliverer(t, d)
+	waitFor(t, "a request", func() bool { return calls.Load() >= 1 })
+	start := time.Now()
+	stop()
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("Run took %v to stop", el)
+	}
+	if ms := pending(t, st); len(ms) != 1 || !ms[0].DeliveredAt.IsZero() {
+		t.Errorf("outbox %+v, want the message still undelivered", ms)
+	}
+}
