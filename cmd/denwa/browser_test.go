@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -237,6 +240,10 @@ func TestBrowser(t *testing.T) {
 		if ok, err := enroll.VerifyAppPassword(pw, aps[0].Hash); !ok || err != nil {
 			t.Fatalf("the password shown does not verify against the store: %v", err)
 		}
+		// …and through the API a mail gateway would use.
+		if !checkThroughAPI(t, run, pw) || checkThroughAPI(t, run, "abcdabcdabcdabcd") {
+			t.Fatal("POST /v1/app-passwords/check: the shown password is not valid, or a wrong one is")
+		}
 
 		// Reloading never shows it again.
 		if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("completed"))); err != nil {
@@ -298,4 +305,33 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("app passwords after a failed call: %d %v", len(e), err)
 		}
 	})
+}
+
+// checkThroughAPI asks the demo's API whether password is demo-user's app
+// password, with an API key made in its store the way `denwa apikey` does.
+func checkThroughAPI(t *testing.T, run *demoRun, password string) bool {
+	t.Helper()
+	plain, rec, err := enroll.NewAPIKey("browser-test-" + strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.srv.store.CreateAPIKey(context.Background(), enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, CreatedAt: enroll.Now(time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"user": "demo-user", "password": password})
+	req, _ := http.NewRequest(http.MethodPost, run.URL+"/v1/app-passwords/check", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+plain)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Valid bool `json:"valid"`
+	}
+	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&out) != nil {
+		t.Fatalf("check: HTTP %d", res.StatusCode)
+	}
+	return out.Valid
 }
