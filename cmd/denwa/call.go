@@ -34,6 +34,10 @@ type callOptions struct {
 	eventPT                                            uint8
 	ringTimeout, maxDuration                           time.Duration
 	json, verbose                                      bool
+	// Load mode (load.go): --calls N places N calls.
+	calls, maxConcurrent int
+	rate                 float64
+	loadLimit            time.Duration
 }
 
 func newCallCmd() *cobra.Command {
@@ -78,6 +82,10 @@ Exit codes: 0 verified; 12 no-answer, 13 busy, 14 rejected, 15 unreachable,
 	f.DurationVar(&o.maxDuration, "max-duration", 5*time.Minute, "hang up an answered call after this")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log SIP and media events to stderr")
+	f.IntVar(&o.calls, "calls", 0, "load mode: place this many calls (each the full dialogue) and print a summary table; exit 0 only if all are verified")
+	f.Float64Var(&o.rate, "rate", 10, "load mode: new calls per second")
+	f.IntVar(&o.maxConcurrent, "max-concurrent", 0, "load mode: at most this many calls at once (default: --calls)")
+	f.DurationVar(&o.loadLimit, "load-limit", 10*time.Minute, "load mode: stop starting calls, and cancel those running, after this")
 	return cmd
 }
 
@@ -184,6 +192,9 @@ type callReport struct {
 	Codec    string          `json:"codec,omitempty"`
 	Keys     string          `json:"keys"`
 	Timeline []timelineEvent `json:"timeline"`
+
+	answered time.Time      // when the call was answered (load.go)
+	result   *enroll.Result // the dialogue's result, when it ran (load.go)
 }
 
 func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o callOptions) error {
@@ -225,6 +236,9 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
+	if o.calls != 0 {
+		return runLoadCalls(ctx, stdout, dialler, prompts, number, o)
+	}
 	rep := placeCall(ctx, dialler, prompts, number, func(ev timelineEvent) {
 		if !o.json {
 			fmt.Fprintf(stdout, "%7.3f %s%s\n", ev.At.Seconds(), ev.What, prefixSpace(ev.Detail))
@@ -289,6 +303,7 @@ func placeCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, numbe
 		panic(err) // the zero config is valid
 	}
 	res := dlg.Run(ctx, line)
+	rep.answered, rep.result = call.AnsweredAt(), &res
 	call.Hangup(context.WithoutCancel(ctx))
 	line.wait()
 	for _, s := range res.Timeline {
