@@ -126,39 +126,24 @@ func (s *Server) checkIssuable(e enroll.Enrollment) error {
 	return apiError(http.StatusConflict, CodeNotVerified, fmt.Errorf("enrollment in %s", e.State))
 }
 
-// issue makes an app password for e's user and completes e. The
-// password is stored first (its hash; the store enforces the cap of
-// MaxAppPasswordsPerUser), then e moves verified → completed by
-// compare-and-set; if that loses (another request completed it first,
-// or it expired), the password just stored is revoked: one verified
-// enrollment, one app password.
+// issue makes an app password for e's user and completes e
+// (enroll.Service.IssueAppPassword: one verified enrollment, one app
+// password).
 func (s *Server) issue(ctx context.Context, e enroll.Enrollment, name string, o enroll.Origin) (issuedJSON, error) {
 	if err := s.checkIssuable(e); err != nil {
 		return issuedJSON{}, err
 	}
-	plain, err := enroll.NewAppPassword()
-	if err != nil {
+	if err := s.acquire(ctx); err != nil { // hashing is argon2id: bounded like checks
 		return issuedJSON{}, err
 	}
-	hash, err := s.hash(ctx, plain)
-	if err != nil {
-		return issuedJSON{}, err
-	}
-	now := s.now()
-	p := enroll.AppPassword{ID: enroll.NewID(), UserID: e.UserID, Name: name, Hash: hash, CreatedAt: now}
-	if err := s.st.CreateAppPassword(ctx, p, enroll.MaxAppPasswordsPerUser); err != nil {
-		if errors.Is(err, enroll.ErrLimit) {
-			return issuedJSON{}, apiError(http.StatusConflict, CodeAppPasswordLimit, err)
-		}
-		return issuedJSON{}, err
-	}
-	if _, err := s.svc.Complete(ctx, e.ID, o); err != nil {
-		if rerr := s.st.RevokeAppPassword(context.WithoutCancel(ctx), p.UserID, p.ID, now); rerr != nil {
-			s.log.Error("httpapi: revoking an app password whose enrollment did not complete failed", "app_password", p.ID, "err", rerr)
-		}
-		if errors.Is(err, enroll.ErrConflict) || errors.Is(err, enroll.ErrInvalidTransition) {
-			return issuedJSON{}, apiError(http.StatusConflict, CodeInvalidState, err)
-		}
+	plain, p, err := s.svc.IssueAppPassword(ctx, e.ID, name, o)
+	s.release()
+	switch {
+	case errors.Is(err, enroll.ErrLimit):
+		return issuedJSON{}, apiError(http.StatusConflict, CodeAppPasswordLimit, err)
+	case errors.Is(err, enroll.ErrConflict) || errors.Is(err, enroll.ErrInvalidTransition):
+		return issuedJSON{}, apiError(http.StatusConflict, CodeInvalidState, err)
+	case err != nil:
 		return issuedJSON{}, err
 	}
 	return issuedJSON{
@@ -166,16 +151,6 @@ func (s *Server) issue(ctx context.Context, e enroll.Enrollment, name string, o 
 		Password:        plain, PasswordDisplay: enroll.FormatAppPassword(plain),
 		EnrollmentID: e.ID,
 	}, nil
-}
-
-// hash computes the argon2id hash of an app password, within the bound
-// on checks at once.
-func (s *Server) hash(ctx context.Context, plain string) (string, error) {
-	if err := s.acquire(ctx); err != nil {
-		return "", err
-	}
-	defer s.release()
-	return enroll.HashAppPassword(plain)
 }
 
 func (s *Server) acquire(ctx context.Context) error {

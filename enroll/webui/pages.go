@@ -2,7 +2,6 @@ package webui
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,25 +252,10 @@ func (s *Server) postPassword(q *req) error {
 		return &HTTPError{Code: http.StatusConflict, Msg: q.t.Busy, Err: fmt.Errorf("enrollment is %s", e.State)}
 	}
 	ctx := q.r.Context()
-	plain, err := enroll.NewAppPassword()
+	plain, ap, err := s.svc.IssueAppPassword(ctx, e.ID, s.cfg.AppPasswordName, q.origin())
 	if err != nil {
-		return err
-	}
-	hash, err := enroll.HashAppPassword(plain)
-	if err != nil {
-		return err
-	}
-	now := enroll.Now(s.now())
-	ap := enroll.AppPassword{ID: enroll.NewID(), UserID: e.UserID, Name: s.cfg.AppPasswordName, Hash: hash, CreatedAt: now}
-	if err := s.st.CreateAppPassword(ctx, ap, enroll.MaxAppPasswordsPerUser); err != nil {
-		return s.serviceError(q, err)
-	}
-	if _, err := s.svc.Complete(ctx, e.ID, q.origin()); err != nil {
-		// Another request completed it first (or it expired): this
-		// password is never shown, so it must not work either.
-		if rerr := s.st.RevokeAppPassword(context.WithoutCancel(ctx), e.UserID, ap.ID, now); rerr != nil {
-			s.log.Error("webui revoke unshown app password", "request_id", q.id, "error", rerr)
-		}
+		// Another request completed it first (or it expired): the
+		// Service revoked the password it made, which no one will see.
 		if errors.Is(err, enroll.ErrConflict) || errors.Is(err, enroll.ErrInvalidTransition) {
 			return &HTTPError{Code: http.StatusGone, Msg: q.t.CompletedBody, Err: err}
 		}
