@@ -268,6 +268,28 @@ func (r *Receiver) Flush() {
 	}
 }
 
+// Idle tells the receiver that no packet has arrived for elapsed; a live
+// session's read loop calls it (a capture never needs to). A far end that
+// suppresses silence (RFC 3551 §4.1: comfort noise, or nothing at all)
+// stops sending when a key's tone stops, so the audio that would end an
+// in-band key, and the time that would end an RFC 4733 key whose END was
+// lost, never come: every stream's in-band key in progress is ended where
+// its tone stopped, and the RFC 4733 decoder and the merger are advanced to
+// the stream's last RTP time plus elapsed. The timeline itself does not
+// move: the next packet is placed by its own timestamp.
+func (r *Receiver) Idle(elapsed time.Duration) {
+	d := int64(elapsed / (time.Second / dtmf.SampleRate))
+	for _, s := range r.order {
+		s.evs = s.shift(s.det.Flush(s.evs[:0]), 0)
+		now := s.now + d
+		s.evs = s.dec.Advance(s.evs, now)
+		s.emit(r, s.evs)
+		s.keys = s.merge.Advance(s.keys[:0], now)
+		s.report(r)
+		s.evs = s.evs[:0]
+	}
+}
+
 // Streams returns the streams seen so far, in order of first packet, with
 // their counters.
 func (r *Receiver) Streams() []StreamInfo {

@@ -106,6 +106,10 @@ type SessionConfig struct {
 	Logger *slog.Logger
 }
 
+// idleCheck is how often a session's read loop looks for a far end that
+// has gone quiet (see Receiver.Idle).
+const idleCheck = 100 * time.Millisecond
+
 // LiveMergeHold is how long a live session holds an in-band key for its
 // RFC 4733 twin when telephone-event was negotiated: 60 ms, in timestamp
 // units. Captures keep dtmf's longer default.
@@ -689,6 +693,12 @@ func (s *Session) readLoop() {
 	defer s.wg.Done()
 	buf := make([]byte, maxDatagram)
 	failures := 0
+	// Every idleCheck the loop looks whether anything arrived; when nothing
+	// did for a whole period, the Receiver is told (Receiver.Idle), so that
+	// a key is not held back by a far end that stops sending in silence.
+	// One deadline per period, none per packet.
+	seen, idleSince := int64(-1), time.Time{}
+	s.conn.SetReadDeadline(time.Now().Add(idleCheck))
 	for {
 		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -700,6 +710,13 @@ func (s *Session) readLoop() {
 				return
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				now := time.Now()
+				if got := s.recvd.Load(); got != seen {
+					seen, idleSince = got, now
+				} else if got > 0 {
+					s.recv.Idle(now.Sub(idleSince) + idleCheck)
+				}
+				s.conn.SetReadDeadline(now.Add(idleCheck))
 				continue
 			}
 			s.readErrs.Add(1)
