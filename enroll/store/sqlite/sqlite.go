@@ -91,7 +91,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateRetrying(ctx, opts.BusyTimeout); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
@@ -123,12 +123,40 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	return v, err
 }
 
+// migrateRetrying is migrate, tried again while another process holds the
+// file for up to wait. Two processes opening a new file at once both switch
+// it to WAL on their first connection; SQLite answers the loser SQLITE_BUSY
+// there without calling the busy handler, so the wait is done here.
+func (s *Store) migrateRetrying(ctx context.Context, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		err := s.migrate(ctx)
+		var coded interface{ Code() int }
+		if err == nil || !errors.As(err, &coded) || coded.Code()&0xff != 5 || time.Now().After(deadline) { // 5: SQLITE_BUSY
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
 // migrate applies the migrations the database lacks.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
+	// In a write transaction (BEGIN IMMEDIATE on the writer), so that a
+	// second process creating the table at the same moment waits on the
+	// busy timeout: a bare statement that reads the schema and then writes
+	// gets SQLITE_BUSY at once, without the busy handler.
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			applied_at INTEGER NOT NULL
+		)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("schema_migrations: %w", err)
 	}
 	for {
