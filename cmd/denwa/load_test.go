@@ -170,6 +170,7 @@ func TestLoadSipp(t *testing.T) {
 	var sippErr error
 	select {
 	case sippErr = <-sippDone:
+		sippDone <- sippErr // for Cleanup
 	case <-time.After(30 * time.Second):
 		sippErr = fmt.Errorf("sipp still running 30 s after the last call")
 	}
