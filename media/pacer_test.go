@@ -234,11 +234,12 @@ func BenchmarkPacerWalk1000(b *testing.B) {
 		s.play = &playback{frames: frames, done: make(chan struct{})}
 		ss = append(ss, s)
 	}
-	list := *p.streams.Load()
 	b.ReportAllocs()
 	for b.Loop() {
 		now := time.Now()
-		p.walk(list, now, now)
+		for k := range p.slots {
+			p.walk(*p.slots[k].Load(), now, now)
+		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/frame")
 	for _, s := range ss {
