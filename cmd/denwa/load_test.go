@@ -105,6 +105,10 @@ func TestLoadSipp(t *testing.T) {
 		"-error_file", filepath.Join(dir, "sipp-errors.log"))
 	sipp.Dir = dir
 	sipp.Stdout, sipp.Stderr = &sippOut, &sippOut
+	// Its own process group, so that killing it kills sipp under timeout(1)
+	// too; and Wait stops waiting for output a few seconds after the kill.
+	sipp.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sipp.WaitDelay = 5 * time.Second
 	if err := sipp.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +118,7 @@ func TestLoadSipp(t *testing.T) {
 		select {
 		case <-sippDone:
 		default:
-			sipp.Process.Kill()
+			syscall.Kill(-sipp.Process.Pid, syscall.SIGKILL)
 			<-sippDone
 		}
 	})
