@@ -29,37 +29,6 @@ const sippDir = "../testdata/sipp"
 
 var placeholderRE = regexp.MustCompile(`@[A-Z_]+@`)
 
-// freeEvenUDPPort returns an even UDP port on 127.0.0.1 with the next
-// span ports free too (sipp's -mp binds PORT and PORT+2).
-func freeEvenUDPPort(t *testing.T, span int) int {
-	t.Helper()
-	for range 50 {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		if port%2 != 0 || port+span > 65535 {
-			continue
-		}
-		ok := true
-		for p := port; p <= port+span; p++ {
-			c2, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			c2.Close()
-		}
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no free UDP port range on 127.0.0.1")
-	return 0
-}
-
 type sippRun struct {
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
@@ -89,8 +58,8 @@ func startSipp(t *testing.T, scenario string, vars map[string]string, extra ...s
 	if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freeEvenUDPPort(t, 0)
-	mport := freeEvenUDPPort(t, 3)
+	port := mediatest.FreeUDPPorts(t, 0)
+	mport := mediatest.FreeUDPPorts(t, 3)
 	args := append([]string{"25", sipp, "-sf", file, "-i", "127.0.0.1", "-p", fmt.Sprint(port),
 		"-mi", "127.0.0.1", "-mp", fmt.Sprint(mport), "-m", "1", "-timeout", "20s", "-nostdin",
 		"-trace_err", "-error_file", filepath.Join(dir, "err.log")}, extra...)

@@ -2,6 +2,7 @@ package mediatest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -52,4 +53,37 @@ func debianPackage(tool string) string {
 		return "tshark"
 	}
 	return tool
+}
+
+// FreeUDPPorts returns an even UDP port on 127.0.0.1 whose next span ports
+// are free too (sipp's -mp binds PORT and PORT+2), found by binding :0 and
+// then each neighbour. Another process may still take one before the caller
+// binds it; tests on loopback accept that small chance.
+func FreeUDPPorts(t testing.TB, span int) int {
+	t.Helper()
+	for range 50 {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		if port%2 != 0 || port+span > 65535 {
+			continue
+		}
+		ok := true
+		for p := port + 1; p <= port+span; p++ {
+			c2, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				break
+			}
+			c2.Close()
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no free UDP port range on 127.0.0.1")
+	return 0
 }

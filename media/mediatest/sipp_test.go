@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,37 +15,6 @@ import (
 
 	"github.com/pion/rtp"
 )
-
-// freeUDPPort returns a port on 127.0.0.1 whose neighbours up to +span are
-// free too (sipp's -mp binds PORT and PORT+2), found by binding :0.
-func freeUDPPort(t *testing.T, span int) int {
-	t.Helper()
-	for range 50 {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		if port+span > 65535 || port%2 != 0 {
-			continue
-		}
-		ok := true
-		for p := port + 1; p <= port+span; p++ {
-			c2, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			c2.Close()
-		}
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no free UDP port range on 127.0.0.1")
-	return 0
-}
 
 var placeholder = regexp.MustCompile(`@[A-Z_]+@`)
 
@@ -101,9 +69,9 @@ func TestSippLiveCall(t *testing.T) {
 	}
 	f.Close()
 
-	sipUAS, sipUAC := freeUDPPort(t, 0), freeUDPPort(t, 0)
-	mediaUAS := freeUDPPort(t, 3)
-	mediaUAC := freeUDPPort(t, 3)
+	sipUAS, sipUAC := FreeUDPPorts(t, 0), FreeUDPPorts(t, 0)
+	mediaUAS := FreeUDPPorts(t, 3)
+	mediaUAC := FreeUDPPorts(t, 3)
 	vars := map[string]string{"AUDIO_PT": "0", "AUDIO_NAME": "PCMU", "EVENT_PT": "101", "PCAP": input, "PAUSE_MS": "1500"}
 	renderScenario(t, "uas.xml.in", filepath.Join(dir, "uas.xml"), vars)
 	renderScenario(t, "uac.xml.in", filepath.Join(dir, "uac.xml"), vars)
