@@ -302,8 +302,10 @@ func runLoadCalls(ctx context.Context, stdout io.Writer, d *sip.Dialer, prompts 
 	return nil
 }
 
+// heapLive is the heap the last GC found live (garbage not yet collected
+// would overstate what a call keeps).
 func heapLive() uint64 {
-	s := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	s := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	rtmetrics.Read(s)
 	return s[0].Value.Uint64()
 }
