@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +26,6 @@ import (
 
 const sippDir = "../testdata/sipp"
 
-var placeholderRE = regexp.MustCompile(`@[A-Z_]+@`)
-
 type sippRun struct {
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
@@ -42,22 +39,9 @@ func startSipp(t *testing.T, scenario string, vars map[string]string, extra ...s
 	t.Helper()
 	sipp := mediatest.RequireTool(t, "sipp")
 	mediatest.RequireTool(t, "timeout")
-	b, err := os.ReadFile(filepath.Join(sippDir, scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	for k, v := range vars {
-		s = strings.ReplaceAll(s, "@"+k+"@", v)
-	}
-	if left := placeholderRE.FindString(s); left != "" {
-		t.Fatalf("%s: placeholder %s left", scenario, left)
-	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, scenario)
-	if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mediatest.RenderScenario(t, filepath.Join(sippDir, scenario), file, vars)
 	port := mediatest.FreeUDPPorts(t, 0)
 	mport := mediatest.FreeUDPPorts(t, 3)
 	args := append([]string{"25", sipp, "-sf", file, "-i", "127.0.0.1", "-p", fmt.Sprint(port),

@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -86,4 +88,27 @@ func FreeUDPPorts(t testing.TB, span int) int {
 	}
 	t.Fatal("no free UDP port range on 127.0.0.1")
 	return 0
+}
+
+var placeholder = regexp.MustCompile(`@[A-Z_]+@`)
+
+// RenderScenario fills the sipp scenario template tmpl (placeholders
+// written @NAME@) with vars and writes it to out; a placeholder left over
+// fails the test.
+func RenderScenario(t testing.TB, tmpl, out string, vars map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for k, v := range vars {
+		s = strings.ReplaceAll(s, "@"+k+"@", v)
+	}
+	if left := placeholder.FindString(s); left != "" {
+		t.Fatalf("%s: placeholder %s left after rendering", tmpl, left)
+	}
+	if err := os.WriteFile(out, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

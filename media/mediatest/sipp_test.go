@@ -8,34 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 )
-
-var placeholder = regexp.MustCompile(`@[A-Z_]+@`)
-
-// renderScenario fills a testdata/sipp/*.xml.in template.
-func renderScenario(t *testing.T, tmpl, out string, vars map[string]string) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(sippDir, tmpl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	for k, v := range vars {
-		s = strings.ReplaceAll(s, "@"+k+"@", v)
-	}
-	if left := placeholder.FindString(s); left != "" {
-		t.Fatalf("%s: placeholder %s left after rendering", tmpl, left)
-	}
-	if err := os.WriteFile(out, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestSippLiveCall places one call between two sipp processes on loopback,
 // the UAC replaying a pcap written by this package, records it with dumpcap
@@ -73,8 +50,8 @@ func TestSippLiveCall(t *testing.T) {
 	mediaUAS := FreeUDPPorts(t, 3)
 	mediaUAC := FreeUDPPorts(t, 3)
 	vars := map[string]string{"AUDIO_PT": "0", "AUDIO_NAME": "PCMU", "EVENT_PT": "101", "PCAP": input, "PAUSE_MS": "1500"}
-	renderScenario(t, "uas.xml.in", filepath.Join(dir, "uas.xml"), vars)
-	renderScenario(t, "uac.xml.in", filepath.Join(dir, "uac.xml"), vars)
+	RenderScenario(t, filepath.Join(sippDir, "uas.xml.in"), filepath.Join(dir, "uas.xml"), vars)
+	RenderScenario(t, filepath.Join(sippDir, "uac.xml.in"), filepath.Join(dir, "uac.xml"), vars)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
