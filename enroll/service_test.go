@@ -563,10 +563,18 @@ func TestCloseWaitsForCall(t *testing.T) {
 		t.Fatalf("after Close: %+v, want verified (the call finished)", got)
 	}
 	// No goroutine of the closed Service is left (the other node's are).
+	// A call's goroutine signals Close on its way out and may still be
+	// returning for a moment, so look again for up to 2 s.
 	buf := make([]byte, 1<<20)
-	stacks := string(buf[:runtime.Stack(buf, true)])
-	if n := strings.Count(stacks, "enroll.(*Service)"); n > 1 { // the other node's poller
-		t.Fatalf("%d Service goroutines after Close:\n%s", n, stacks)
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		n := strings.Count(stacks, "enroll.(*Service)")
+		if n <= 1 { // the other node's poller
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d Service goroutines after Close:\n%s", n, stacks)
+		}
 	}
 }
 
