@@ -59,6 +59,13 @@ import (
 // speech wanders; a key does not). The event spans the first to the last
 // hit window, each edge refined from the tone's share of the sub-blocks at
 // the edge (within about ±12 samples of the true tone edges).
+//
+// Acceptance. Every test above, the MinHits run and the MaxSpread check
+// are decided by the time the key goes down; nothing is checked when the
+// tone ends (the end refit only moves End). A key that went down is
+// always reported, once, and its Start is fixed when it goes down. So
+// reporting it at that moment (Config.Early) gives the same keys with the
+// same Start as reporting it at its end: only End and the moment differ.
 
 const (
 	window  = 4  // sub-blocks per analysis window
@@ -111,6 +118,15 @@ type Config struct {
 	// MinMisses is the number of consecutive non-hit windows that make a
 	// key go up. 0 selects 8 (bridges 10 ms breaks, splits at 40 ms pauses).
 	MinMisses int
+	// Early reports each key when it goes down, the moment its tone is
+	// accepted (MinHits hit windows: 32–38 ms into a tone with the
+	// defaults), instead of once the tone has been gone for the hangover
+	// time. The keys and their Start are exactly those reported without
+	// Early (acceptance is complete when a key goes down); End is then the
+	// end of the last window that held the tone when it was accepted, a
+	// lower bound of the tone's end. False (the zero value) reports keys
+	// when they end, with both edges refined.
+	Early bool
 }
 
 // ConfigError reports a Config field with an unusable value.
@@ -226,6 +242,7 @@ type params struct {
 	maxSpread float64    // largest change of phase advance per 80 samples over a run
 	minHits   int
 	minMisses int
+	early     bool
 }
 
 // Detector finds DTMF keys in one channel of 8 kHz linear PCM. It is a plain
@@ -285,6 +302,7 @@ func NewDetector(cfg Config) (*Detector, error) {
 		d.cosCoarse[k] = math.Cos(2 * math.Pi * (c.MaxFreqDev + coarseDevExtra) * f * subBlock / SampleRate)
 	}
 	d.minHits, d.minMisses = c.MinHits, c.MinMisses
+	d.early = c.Early
 	d.maxSpread = 2 * math.Pi * c.MaxSpread * 2 * subBlock / SampleRate
 	return d, nil
 }
@@ -301,9 +319,10 @@ func (d *Detector) Reset() {
 // Process consumes samples (any length, from one sample up) and appends to
 // dst the keys that ended in them; it returns the extended slice. Keys are
 // reported once each, when the tone has been gone for the hangover time
-// (MinMisses·5 ms), with Start and End on the sample timeline of this
-// Detector. The result does not depend on how the stream is cut into
-// blocks. Process does not keep samples or dst.
+// (MinMisses·5 ms), or with Config.Early when the key goes down, with
+// Start and End on the sample timeline of this Detector. The result does
+// not depend on how the stream is cut into blocks. Process does not keep
+// samples or dst.
 func (d *Detector) Process(dst []Event, samples []int16) []Event {
 	d.pos += int64(len(samples))
 	if d.nbuf > 0 {
@@ -330,11 +349,12 @@ func (d *Detector) Process(dst []Event, samples []int16) []Event {
 	return dst
 }
 
-// Flush ends the stream: a key still sounding is appended to dst. The
-// detector then starts over on key state (Pos keeps counting); samples short
-// of a whole sub-block are not analysed.
+// Flush ends the stream: a key still sounding is appended to dst (unless
+// Config.Early reported it already, when it went down). The detector then
+// starts over on key state (Pos keeps counting); samples short of a whole
+// sub-block are not analysed.
 func (d *Detector) Flush(dst []Event) []Event {
-	if d.down {
+	if d.down && !d.early {
 		if d.needEndRefit {
 			d.refitEnd(false)
 		}
@@ -528,7 +548,9 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 			}
 			d.misses++
 			if d.misses >= d.minMisses {
-				dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
+				if !d.early {
+					dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
+				}
 				d.down, d.needEndRefit = false, false
 			}
 		}
@@ -536,6 +558,9 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 	if !d.down && d.cand != 0 && d.candRun >= d.minHits && d.steady() {
 		d.down, d.key, d.start, d.misses = true, d.cand, d.candStart, 0
 		d.hit(m)
+		if d.early { // accepted: nothing later can take the key back
+			dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
+		}
 	}
 	return dst
 }
