@@ -54,13 +54,26 @@ type EventDecoderConfig struct {
 	// Zero or negative means [DefaultEventTimeout]; values above 2^30
 	// are capped.
 	Timeout int64
+	// Early reports each key when its event starts: with the first packet
+	// of a new event (a new timestamp, RFC 4733 §2.5) that arrives,
+	// whichever it is — the marker packet, a later update when the first
+	// ones were lost, or the END when only END packets come. End is then
+	// the start plus that packet's duration (the full press only when it
+	// was an END). The keys, their order and their Start are exactly those
+	// reported without Early; every later packet of the event, END repeats
+	// included, only updates the state, and the END, the timeout, Flush
+	// and the next event end the key without reporting it again. False
+	// (the zero value) reports each key when it ends, with its full
+	// duration.
+	Early bool
 }
 
 // EventDecoder turns one stream's RFC 4733 telephone-event packets into
 // keys: one [Event] per press, with Source [SourceRFC4733], Start the
 // event's first RTP timestamp and End its start plus the last reported
 // duration (for a segmented long press, the last segment's start plus
-// its duration).
+// its duration). With [EventDecoderConfig.Early] the key is reported when
+// its event starts instead, with End as known then.
 //
 // Events are keyed by RTP timestamp, never by the marker bit, so the
 // decoder copes with what senders do in the field: no marker bit, only END
@@ -71,7 +84,8 @@ type EventDecoderConfig struct {
 // Two presses of the same key have different timestamps and give two keys.
 // The state holds one event, so a key whose every packet arrives after the
 // first packet of a later key is taken as stale and lost: keys come out in
-// time order, and at most once.
+// time order, and at most once. (With Early, "reported" above means
+// "ended": a key reported at its start still takes its updates and END.)
 //
 // Payloads longer than 4 bytes: only the first 4 bytes are read. A plain
 // telephone-event payload is one 4-byte block; several events in one packet
@@ -89,6 +103,7 @@ type EventDecoderConfig struct {
 // allocate when dst has room for the keys they append (at most two).
 type EventDecoder struct {
 	timeout int64
+	early   bool
 
 	nowValid bool
 	now      int64 // latest now given to Advance, within ±2^62
@@ -97,7 +112,7 @@ type EventDecoder struct {
 	maxSeq   uint16 // newest sequence number seen, modulo 2^16
 
 	have     bool // an event is known: current or last reported
-	ended    bool // ...and it has been reported
+	ended    bool // ...and it has ended (and been reported, at the latest now)
 	key      Key
 	start    int64 // the event's first timestamp
 	segStart int64 // the timestamp of its current segment
@@ -118,19 +133,21 @@ func (d *EventDecoder) configure(cfg EventDecoderConfig) {
 		t = DefaultEventTimeout
 	}
 	d.timeout = min(t, maxEventTimeout)
+	d.early = cfg.Early
 }
 
 // Reset forgets the stream (for a new SSRC), keeping the configuration.
 // A key in progress is dropped; call Flush first to keep it.
 func (d *EventDecoder) Reset() {
-	*d = EventDecoder{timeout: d.timeout}
+	*d = EventDecoder{timeout: d.timeout, early: d.early}
 }
 
 // Decode takes one telephone-event packet: its RTP sequence number, its RTP
 // timestamp extended to 64 bits (with a [Clock32]), its marker bit and its
 // payload, which is only read during the call. Keys that ended are appended
 // to dst in time order: the previous key when this packet starts a new
-// event, and this packet's key when it is an END packet.
+// event, and this packet's key when it is an END packet. With Early, only
+// a packet that starts a new event appends a key: its own.
 //
 // A payload shorter than 4 bytes returns [ErrShortPayload] and a timestamp
 // outside ±2^62 [ErrTimestampRange], both without changing any state.
@@ -190,6 +207,9 @@ func (d *EventDecoder) Decode(dst []Event, seq uint16, ts int64, marker bool, pa
 	}
 	d.have, d.ended = true, false
 	d.key, d.start, d.segStart, d.segDur, d.heard = key, ts, ts, dur, heard
+	if d.early {
+		dst = append(dst, d.event())
+	}
 	if p.End {
 		dst = d.finish(dst)
 	}
@@ -204,12 +224,16 @@ func (d *EventDecoder) isNextSegment(ts int64) bool {
 	return dt >= d.segDur && dt >= MaxSegmentDuration-segmentSlack && dt <= MaxSegmentDuration+segmentSlack
 }
 
-// finish reports the current event if it is still in progress.
+// finish ends the current event if it is still in progress and reports
+// it, unless Early reported it when it started.
 func (d *EventDecoder) finish(dst []Event) []Event {
 	if !d.have || d.ended {
 		return dst
 	}
 	d.ended = true
+	if d.early {
+		return dst
+	}
 	return append(dst, d.event())
 }
 
@@ -230,8 +254,8 @@ func (d *EventDecoder) Pending() (Event, bool) {
 // Advance tells the decoder the stream's time has reached now, on the same
 // timeline as the timestamps given to Decode (the stream's extended RTP
 // clock, e.g. the newest audio timestamp). A key whose END never came is
-// reported, and appended to dst, once now is more than Timeout after it
-// was last heard: the later of its last packet's timestamp+duration and
+// ended, and appended to dst unless Early reported it already, once now is
+// more than Timeout after it was last heard: the later of its last packet's timestamp+duration and
 // the now of the last Advance before that packet. Calling Advance only
 // rarely, or never, is allowed: a new event still ends the previous key.
 func (d *EventDecoder) Advance(dst []Event, now int64) []Event {
@@ -249,8 +273,9 @@ func (d *EventDecoder) Advance(dst []Event, now int64) []Event {
 	return dst
 }
 
-// Flush ends the stream, appending a key still in progress. Later packets
-// of that key are still recognised and ignored.
+// Flush ends the stream, appending a key still in progress (with Early it
+// was reported when it started, and Flush only ends it). Later packets of
+// that key are still recognised and ignored.
 func (d *EventDecoder) Flush(dst []Event) []Event {
 	return d.finish(dst)
 }

@@ -61,15 +61,33 @@ func fuzzSeeds() [][]byte {
 // Flush calls. It never panics; every key is valid with End ≥ Start; each
 // call appends no more keys than it may; refused packets leave the state
 // unchanged; and no more keys come out than DTMF packets went in.
+//
+// A second decoder in early mode takes the same calls. It reports keys only
+// from Decode, at most one per packet, and in all exactly the keys of the
+// first (key and Start, in order), each no later than the first reports
+// it and with an End no later than the first's.
 func FuzzEventDecoder(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var d EventDecoder
+		early := NewEventDecoder(EventDecoderConfig{Early: true})
 		var clk Clock32
 		dst := make([]Event, 0, 4)
-		var packets, keys int
+		var packets int
+		// Every key reported, and the call that reported it.
+		type reported struct {
+			Event
+			call int
+		}
+		var all, eall []reported
+		calls := 0
+		add := func(to *[]reported, evs []Event) {
+			for _, e := range evs {
+				*to = append(*to, reported{e, calls})
+			}
+		}
 		for ; len(data) >= fuzzRecordLen; data = data[fuzzRecordLen:] {
 			r := data[:fuzzRecordLen]
 			flags, seq := r[0], uint16(r[1])<<8|uint16(r[2])
@@ -78,13 +96,16 @@ func FuzzEventDecoder(f *testing.F) {
 			if flags&8 != 0 {
 				payload = payload[:flags>>4&3]
 			}
-			var limit int
+			var limit, elimit int
+			var edst []Event
 			switch flags >> 1 & 3 {
 			case 0, 1:
 				before := d
-				var err error
-				dst, err = d.Decode(dst[:0], seq, clk.Extend(ts32), flags&1 != 0, payload)
-				limit = 2
+				ts := clk.Extend(ts32)
+				var err, eerr error
+				dst, err = d.Decode(dst[:0], seq, ts, flags&1 != 0, payload)
+				edst, eerr = early.Decode(nil, seq, ts, flags&1 != 0, payload)
+				limit, elimit = 2, 1
 				if err != nil {
 					if !errors.Is(err, ErrShortPayload) || len(payload) >= EventPayloadLen {
 						t.Fatalf("Decode(%x): unexpected error %v", payload, err)
@@ -95,27 +116,45 @@ func FuzzEventDecoder(f *testing.F) {
 				} else if payload[0] < 16 {
 					packets++
 				}
+				if eerr != err {
+					t.Fatalf("Decode(%x): early mode error %v, normal %v", payload, eerr, err)
+				}
 			case 2:
 				c := clk
-				dst = d.Advance(dst[:0], c.Extend(ts32))
+				now := c.Extend(ts32)
+				dst = d.Advance(dst[:0], now)
+				edst = early.Advance(nil, now)
 				limit = 1
 			case 3:
 				dst = d.Flush(dst[:0])
+				edst = early.Flush(nil)
 				limit = 1
 			}
-			if len(dst) > limit {
-				t.Fatalf("one call appended %d keys: %v", len(dst), dst)
+			if len(dst) > limit || len(edst) > elimit {
+				t.Fatalf("one call appended %d keys: %v (early mode: %v)", len(dst), dst, edst)
 			}
 			for _, e := range dst {
 				if !e.Key.Valid() || e.Source != SourceRFC4733 || e.End < e.Start {
 					t.Fatalf("bad key %v", e)
 				}
 			}
-			keys += len(dst)
+			add(&all, dst)
+			add(&eall, edst)
+			calls++
 		}
-		keys += len(d.Flush(dst[:0]))
-		if keys > packets {
-			t.Fatalf("%d keys from %d DTMF packets", keys, packets)
+		add(&all, d.Flush(dst[:0]))
+		add(&eall, early.Flush(nil))
+		if len(all) > packets {
+			t.Fatalf("%d keys from %d DTMF packets", len(all), packets)
+		}
+		if len(eall) != len(all) {
+			t.Fatalf("early mode: %d keys %v, normal %d %v", len(eall), eall, len(all), all)
+		}
+		for i, n := range all {
+			e := eall[i]
+			if e.Key != n.Key || e.Start != n.Start || e.End < e.Start || e.End > n.End || e.call > n.call {
+				t.Fatalf("key %d: early %v (call %d), normal %v (call %d)", i, e.Event, e.call, n.Event, n.call)
+			}
 		}
 	})
 }
@@ -156,19 +195,43 @@ func FuzzEventRoundTrip(f *testing.F) {
 		}
 		var clk Clock32
 		var d EventDecoder
-		var got []Event
+		early := NewEventDecoder(EventDecoderConfig{Early: true})
+		var got, egot []Event
 		sawEnd := false
+		firstAt := -1 // the packet the early decoder reported the key at
 		for i, p := range pkts {
 			var pl [4]byte
 			p.Payload.MarshalTo(pl[:])
-			got, err = d.Decode(got, uint16(i), clk.Extend(uint32(p.Timestamp)), p.Marker, pl[:])
+			ts := clk.Extend(uint32(p.Timestamp))
+			got, err = d.Decode(got, uint16(i), ts, p.Marker, pl[:])
 			if err != nil {
 				t.Fatal(err)
+			}
+			n := len(egot)
+			if egot, err = early.Decode(egot, uint16(i), ts, p.Marker, pl[:]); err != nil {
+				t.Fatal(err)
+			}
+			if len(egot) > n && firstAt < 0 {
+				firstAt = i
 			}
 			sawEnd = sawEnd || p.Payload.End
 		}
 		got = d.Flush(got)
+		egot = early.Flush(egot)
 		want := ev(key, int64(start), int64(start)+duration)
+		// Early mode: the same keys, each reported by the first packet
+		// that arrived of its event, with that packet's duration.
+		if len(egot) != len(got) {
+			t.Fatalf("early mode: got %v, normal %v", egot, got)
+		}
+		for i := range got {
+			if egot[i].Key != got[i].Key || egot[i].Start != got[i].Start {
+				t.Fatalf("early mode: got %v, normal %v", egot, got)
+			}
+		}
+		if !lossy && (firstAt != 0 || egot[0].End != egot[0].Start+int64(pkts[0].Payload.Duration)) {
+			t.Fatalf("early mode: %v at packet %d, want it at packet 0 %+v", egot, firstAt, pkts[0])
+		}
 		if !lossy {
 			if len(got) != 1 || got[0] != want {
 				t.Fatalf("got %v, want %v", got, want)

@@ -11,7 +11,7 @@ import (
 // step is one call on an EventDecoder: a packet (op 'p'), Advance ('a') or
 // Flush ('f'). ts is a 32-bit RTP timestamp, extended by a Clock32 as the
 // media layer does; for Advance it is now (also extended, without moving
-// the packet clock). n is how many keys the call must append.
+// the packet clock). n is how many keys the call must append (-1: any).
 type step struct {
 	op     byte
 	seq    uint16
@@ -50,7 +50,7 @@ func run(t *testing.T, d *EventDecoder, steps []step) []Event {
 		case 'f':
 			got = d.Flush(got)
 		}
-		if n := len(got) - before; n != s.n {
+		if n := len(got) - before; s.n >= 0 && n != s.n {
 			t.Fatalf("step %d (%c ts=%d): appended %d keys %v, want %d", i, s.op, s.ts, n, got[before:], s.n)
 		}
 	}
@@ -244,6 +244,20 @@ func TestEventDecoder(t *testing.T) {
 			got := run(t, NewEventDecoder(EventDecoderConfig{}), tt.steps)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("keys\n got %v\nwant %v", got, tt.want)
+			}
+			// The early mode reports the same keys with the same Start.
+			loose := slices.Clone(tt.steps)
+			for i := range loose {
+				loose[i].n = -1
+			}
+			early := run(t, NewEventDecoder(EventDecoderConfig{Early: true}), loose)
+			if len(early) != len(got) {
+				t.Fatalf("early mode: keys %v, normal %v", early, got)
+			}
+			for i := range got {
+				if early[i].Key != got[i].Key || early[i].Start != got[i].Start {
+					t.Errorf("early mode: keys %v, normal %v", early, got)
+				}
 			}
 		})
 	}
@@ -479,5 +493,122 @@ func BenchmarkEventDecoder(b *testing.B) {
 			seq++
 			dst, _ = d.Decode(dst[:0], seq, ts, false, end)
 		}
+	}
+}
+
+// TestEventDecoderEarly: with Early, a key comes out with the first packet
+// of its event that arrives (n = 1 on that step, 0 on every other), End
+// being what that packet says; the rest of the event, END repeats, the
+// timeout and Flush add nothing.
+func TestEventDecoderEarly(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+		want  []Event
+	}{
+		{"ordinary press: at the marker packet", []step{
+			pkt(10, 8000, true, "0b0a00a0", 1),
+			pkt(11, 8000, false, "0b0a0140", 0),
+			pkt(12, 8000, false, "0b0a01e0", 0),
+			pkt(13, 8000, false, "0b8a0280", 0),
+			pkt(14, 8000, false, "0b8a0280", 0),
+			pkt(15, 8000, false, "0b8a0280", 0),
+			adv(20000, 0),
+			flush(0),
+		}, []Event{ev('#', 8000, 8160)}},
+		{"first packets lost: at the first that arrives", []step{
+			pkt(12, 8000, false, "0b0a01e0", 1),
+			pkt(13, 8000, false, "0b8a0280", 0),
+			pkt(11, 8000, false, "0b0a0140", 0), // late and reordered
+			pkt(14, 8000, false, "0b8a0280", 0),
+		}, []Event{ev('#', 8000, 8480)}},
+		{"first packet duration 0", []step{
+			pkt(10, 8000, true, "010a0000", 1),
+			pkt(11, 8000, false, "010a00a0", 0),
+			pkt(12, 8000, false, "018a0190", 0),
+		}, []Event{ev('1', 8000, 8000)}},
+		{"END packets only: at the first END, repeats ignored", []step{
+			pkt(10, 8000, true, "0a8a0320", 1),
+			pkt(11, 8000, false, "0a8a0320", 0),
+			pkt(12, 8000, false, "0a8a0320", 0),
+			pkt(13, 12000, true, "0b8a0320", 1),
+			pkt(14, 12000, false, "0b8a0320", 0),
+			pkt(15, 12000, false, "0b8a0320", 0),
+		}, []Event{ev('*', 8000, 8800), ev('#', 12000, 12800)}},
+		{"every END lost: the timeout and the late END add nothing", []step{
+			pkt(10, 8000, true, "0b0a00a0", 1),
+			pkt(11, 8000, false, "0b0a0140", 0),
+			adv(8321+DefaultEventTimeout, 0),
+			pkt(12, 8000, false, "0b8a0280", 0),
+			flush(0),
+		}, []Event{ev('#', 8000, 8160)}},
+		{"every END lost: the next event is the next key", []step{
+			pkt(10, 8000, true, "030a00a0", 1),
+			pkt(11, 8000, false, "030a0140", 0),
+			pkt(12, 9600, true, "040a00a0", 1),
+			pkt(13, 9600, false, "048a0140", 0),
+		}, []Event{ev('3', 8000, 8160), ev('4', 9600, 9760)}},
+		{"two presses of the same key are two keys", []step{
+			pkt(10, 8000, true, "050a00a0", 1),
+			pkt(11, 8000, false, "058a0140", 0),
+			pkt(12, 8000, false, "058a0140", 0),
+			pkt(13, 8960, true, "050a00a0", 1),
+			pkt(14, 8960, false, "058a0140", 0),
+		}, []Event{ev('5', 8000, 8160), ev('5', 8960, 9120)}},
+		{"a long press is one key across its segments", []step{
+			pkt(10, 1000, true, "090a00a0", 1),
+			pkt(11, 1000, false, "090affff", 0),
+			pkt(12, 1000+0xFFFF, false, "090a00a0", 0),
+			pkt(13, 1000+0xFFFF, false, "098a0140", 0),
+			pkt(14, 1000+0xFFFF, false, "098a0140", 0),
+		}, []Event{ev('9', 1000, 1160)}},
+		{"a stale older event after a newer one", []step{
+			pkt(11, 9600, true, "020a00a0", 1),
+			pkt(10, 8000, true, "010a00a0", 0),
+		}, []Event{ev('2', 9600, 9760)}},
+		{"flush ends a key in progress without reporting it again", []step{
+			pkt(10, 8000, true, "0f0a0140", 1),
+			flush(0),
+			pkt(11, 8000, false, "0f8a01e0", 0),
+		}, []Event{ev('D', 8000, 8320)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewEventDecoder(EventDecoderConfig{Early: true})
+			got := run(t, d, tt.steps)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("keys\n got %v\nwant %v", got, tt.want)
+			}
+			d.Reset() // keeps the mode: the same packets give the same keys
+			if again := run(t, d, tt.steps); !slices.Equal(again, tt.want) {
+				t.Errorf("after Reset: keys %v", again)
+			}
+		})
+	}
+}
+
+func TestEventDecoderEarlyAllocs(t *testing.T) {
+	d := NewEventDecoder(EventDecoderConfig{Early: true})
+	dst := make([]Event, 0, 8)
+	begin := []byte{0x0b, 0x0a, 0x00, 0xa0}
+	end := []byte{0x0b, 0x8a, 0x01, 0x40}
+	ts := int64(0)
+	var seq uint16
+	keys := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		ts += 1600
+		seq++
+		dst, _ = d.Decode(dst[:0], seq, ts, true, begin)
+		keys += len(dst)
+		seq++
+		dst, _ = d.Decode(dst[:0], seq, ts, false, end)
+		dst = d.Advance(dst[:0], ts+800+160+DefaultEventTimeout+1)
+		dst = d.Flush(dst[:0])
+	})
+	if allocs != 0 {
+		t.Fatalf("Decode/Advance allocate %v times per run", allocs)
+	}
+	if keys == 0 {
+		t.Fatal("no key")
 	}
 }
