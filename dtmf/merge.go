@@ -1,5 +1,7 @@
 package dtmf
 
+import "math"
+
 // DefaultMergeTolerance is the default [MergerConfig.Tolerance]: 40 ms.
 //
 // The RFC 4733 event and the in-band tone of one press overlap in time; they
@@ -20,6 +22,11 @@ const DefaultMergeTolerance = 320
 // more covers network jitter and the tolerance.
 const DefaultMergeHold = 4000
 
+// earlyMinPress is how long, at least, a key added at key-down is taken to
+// last when looking for its twin (MergerConfig.Early): 40 ms, the shortest
+// tone ITU-T Q.24 asks a receiver to accept.
+const earlyMinPress = 320
+
 // mergeHeld is how many in-band keys wait for a twin at once; mergeRecent
 // how many released keys are remembered to drop twins arriving late.
 const (
@@ -38,6 +45,18 @@ type MergerConfig struct {
 	// RFC 4733 twin. Zero means [DefaultMergeHold]; negative means 0 (for
 	// streams without telephone-events).
 	Hold int64
+	// Early says keys are added when they go down ([Config.Early],
+	// [EventDecoderConfig.Early]): End is only what was known then, often
+	// just Start plus a packet or two of the press. Twins are then judged
+	// as though each key lasted at least 40 ms (the shortest press ITU-T
+	// Q.24 accepts): the two sightings of a press, whose known parts can
+	// be short and apart (an RFC 4733 key with one packet's duration, or
+	// none), pair as they would for the shortest whole press; two
+	// separate presses (at least 70 ms apart start to start: 40 ms tone,
+	// 30 ms pause on NTT lines) pair no more readily than shortest presses
+	// do without Early. The keys released keep the End they were added
+	// with.
+	Early bool
 }
 
 // Merger joins one stream's RFC 4733 and in-band keys so that one press
@@ -52,6 +71,10 @@ type MergerConfig struct {
 // key has at most one twin. Keys of different Keys are never twins, even
 // at the same time: both are released and the caller's policy decides.
 // Two keys from the same source are never merged (two real presses).
+// A twin that arrives after its partner was released is dropped too, so
+// Hold decides which sighting of a press is reported (its Source and
+// Start), not how many keys come out (as long as the partner is among
+// the last 8 keys released).
 //
 // Order: keys are released in Start order as long as RFC 4733 keys are
 // added in Start order (as an EventDecoder produces them) and each in-band
@@ -117,8 +140,20 @@ func (m *Merger) twin(a, b Event) (int64, bool) {
 	if a.Key != b.Key {
 		return 0, false
 	}
+	if m.cfg.Early {
+		a, b = atLeast(a, earlyMinPress), atLeast(b, earlyMinPress)
+	}
 	g := gap(a, b)
 	return g, g < m.tolerance()
+}
+
+// atLeast returns ev lasting at least n (End moved later if need be, short
+// of overflowing int64).
+func atLeast(ev Event, n int64) Event {
+	if ev.Start <= math.MaxInt64-n {
+		ev.End = max(ev.End, ev.Start+n)
+	}
+	return ev
 }
 
 // Add takes one key from either source and appends to dst the keys now

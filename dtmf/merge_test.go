@@ -131,6 +131,93 @@ func TestMerger(t *testing.T) {
 	}
 }
 
+// runMerger feeds steps to m and returns what it released, by step.
+func runMerger(m *Merger, steps []mstep) []out {
+	var got []out
+	var dst []Event
+	for i, s := range steps {
+		switch s.op {
+		case 'e':
+			dst = m.Add(dst[:0], s.ev)
+		case 'a':
+			dst = m.Advance(dst[:0], s.now)
+		case 'f':
+			dst = m.Flush(dst[:0])
+		}
+		for _, e := range dst {
+			got = append(got, out{i, e})
+		}
+	}
+	return got
+}
+
+// TestMergerEarly: keys added at key-down (MergerConfig.Early), with the
+// short End known then: an RFC 4733 key one packet (160) into its event, an
+// in-band key about 35 ms (280) into its tone. The twins of a press still
+// give one key, in either order, however long the press goes on.
+func TestMergerEarly(t *testing.T) {
+	const H = 160 // a live session's hold
+	tests := []struct {
+		name  string
+		steps []mstep
+		want  []out
+	}{
+		{"RFC 4733 first (the usual order): in-band twin dropped", []mstep{
+			rfc('#', 1000, 1160), madv(1160), madv(1280), inb('#', 1000, 1280), madv(1280 + H), madv(9000), mflush(),
+		}, []out{R(0, '#', 1000, 1160)}},
+		{"in-band first, RFC 4733 within the hold: RFC 4733 kept", []mstep{
+			inb('#', 1000, 1280), madv(1280 + H - 1), rfc('#', 1120, 1280), madv(9000), mflush(),
+		}, []out{R(2, '#', 1120, 1280)}},
+		{"in-band first, RFC 4733 after the hold: in-band kept, twin dropped", []mstep{
+			inb('#', 1000, 1280), madv(1280 + H), rfc('#', 1120, 1280), madv(9000), mflush(),
+		}, []out{I(1, '#', 1000, 1280)}},
+		{"gateway stamps its event when it detected the tone (50 ms late)", []mstep{
+			inb('5', 1000, 1280), rfc('5', 1400, 1400), mflush(),
+		}, []out{R(1, '5', 1400, 1400)}},
+		{"RFC 4733 60 ms ahead of the tone: twins only as shortest presses", []mstep{
+			rfc('5', 1000, 1160), inb('5', 1480, 1760), mflush(),
+		}, []out{R(0, '5', 1000, 1160)}},
+		{"the same, in-band first", []mstep{
+			inb('5', 1480, 1760), rfc('5', 1000, 1160), mflush(),
+		}, []out{R(1, '5', 1000, 1160)}},
+		{"two shortest presses of a key 80 ms apart, both sources: two keys", []mstep{
+			rfc('1', 1000, 1160), inb('1', 1000, 1280),
+			rfc('1', 1640, 1800), inb('1', 1640, 1920),
+			madv(9000), mflush(),
+		}, []out{R(0, '1', 1000, 1160), R(2, '1', 1640, 1800)}},
+		{"two presses, in-band first each time, past the hold: two keys", []mstep{
+			inb('1', 1000, 1280), madv(1280 + H), rfc('1', 1040, 1200),
+			inb('1', 1640, 1920), madv(1920 + H), rfc('1', 1680, 1840),
+			madv(9000), mflush(),
+		}, []out{I(1, '1', 1000, 1280), I(4, '1', 1640, 1920)}},
+		{"*# from an analog line: in-band only, in order", []mstep{
+			inb('*', 1000, 1280), madv(1280 + H), inb('#', 3000, 3280), madv(3280 + H),
+		}, []out{I(1, '*', 1000, 1280), I(3, '#', 3000, 3280)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runMerger(NewMerger(MergerConfig{Hold: H, Early: true}), tt.steps)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("released\n got %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+	// Without Early, the known parts 60 ms apart are two presses: what
+	// Early's 40 ms floor is for.
+	got := runMerger(NewMerger(MergerConfig{Hold: H}), []mstep{rfc('5', 1000, 1160), inb('5', 1480, 1760), mflush()})
+	if len(got) != 2 {
+		t.Errorf("without Early: %v, want two keys", got)
+	}
+	// The floor does not overflow at the end of the timeline.
+	m := NewMerger(MergerConfig{Early: true})
+	const top = 1<<63 - 1
+	dst := m.Add(nil, Event{'1', SourceRFC4733, top - 100, top - 100})
+	dst = m.Add(dst, Event{'1', SourceInband, top - 50, top})
+	if len(dst) != 1 {
+		t.Errorf("at the end of the timeline: %v", dst)
+	}
+}
+
 func TestMergerConfig(t *testing.T) {
 	// Hold < 0: an in-band key goes out as soon as now reaches its End.
 	m := NewMerger(MergerConfig{Hold: -1, Tolerance: 80})
