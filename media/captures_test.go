@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"denwa/dtmf"
 )
 
 // capturesDir holds recorded and synthetic captures with their expected
@@ -83,4 +85,52 @@ func TestDetectCaptureFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDetectCaptureFilesEarly: every capture through the early mode of
+// live calls (with a live session's hold) gives the keys the normal mode
+// gives — the same keys, sources and Start — so recorded field traffic
+// (END-only senders, lost ENDs, both ways at once, jitter bursts) is no
+// different for a live call. denwa detect itself keeps the normal mode.
+func TestDetectCaptureFilesEarly(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(capturesDir, "*.digits"))
+	if len(files) == 0 {
+		t.Skipf("no captures in %s", capturesDir)
+	}
+	detect := func(t *testing.T, path string, rc ReceiverConfig) *CaptureResult {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		res, _ := DetectCapture(f, DetectOptions{Receiver: rc}) // errors: TestDetectCaptureFiles
+		return res
+	}
+	n := 0
+	for _, df := range files {
+		path := strings.TrimSuffix(df, ".digits")
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			normal := detect(t, path, ReceiverConfig{})
+			early := detect(t, path, ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}})
+			if (normal == nil) != (early == nil) || normal != nil && len(normal.Streams) != len(early.Streams) {
+				t.Fatalf("streams: normal %v, early %v", normal, early)
+			}
+			if normal == nil {
+				return
+			}
+			for i, s := range normal.Streams {
+				e := early.Streams[i]
+				same := len(e.Keys) == len(s.Keys)
+				for j := 0; same && j < len(s.Keys); j++ {
+					a, b := s.Keys[j], e.Keys[j]
+					same = a.Event.Key == b.Event.Key && a.Source == b.Source && a.Start == b.Start
+				}
+				if !same {
+					t.Errorf("stream %v:\nnormal %v\nearly  %v", s.ID, s.Keys, e.Keys)
+				}
+				n += len(s.Keys)
+			}
+		})
+	}
+	t.Logf("%d keys in %d captures: the same in both modes", n, len(files))
 }

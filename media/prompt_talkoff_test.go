@@ -13,7 +13,8 @@ import (
 // shipped prompts, as they come back through G.711 at −6 to −20 dB, must never
 // be taken for a key (talk-off), while a key pressed over that echo must be
 // heard exactly once (barge-in). This runs the real catalog through the same
-// Receiver that live calls use.
+// Receiver that live calls use, in both modes: the early mode of live
+// calls must give exactly the keys (key, source, start) of the normal one.
 func TestShippedPromptsTalkOffAndBargeIn(t *testing.T) {
 	cat, err := audio.LoadCatalog(nil)
 	if err != nil {
@@ -29,15 +30,21 @@ func TestShippedPromptsTalkOffAndBargeIn(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%s/%gdB", name, codec, echo), func(t *testing.T) {
 					x := append([]int16(nil), p.Samples()...)
 					dtmftest.Scale(x, echo)
-					if keys := receiveAudio(t, x, codec); len(keys) != 0 {
-						t.Fatalf("talk-off: the %s prompt's echo at %g dB gave keys %v", name, echo, keys)
+					for _, early := range []bool{false, true} {
+						if keys := receiveAudio(t, x, codec, early); len(keys) != 0 {
+							t.Fatalf("talk-off (early %v): the %s prompt's echo at %g dB gave keys %v", early, name, echo, keys)
+						}
 					}
 					// Barge-in: # at −10 dBm0 per tone for 100 ms, a second into the echo.
 					tone := dtmf.Tone{Key: '#', Level: -10, Duration: 800}
 					tone.AddTo(x[8000:8800], 0)
-					keys := receiveAudio(t, x, codec)
+					keys := receiveAudio(t, x, codec, false)
 					if len(keys) != 1 || keys[0].Key != '#' || keys[0].Source != dtmf.SourceInband {
 						t.Fatalf("barge-in over the %s prompt's echo at %g dB: keys %v, want one in-band #", name, echo, keys)
+					}
+					early := receiveAudio(t, x, codec, true)
+					if len(early) != 1 || early[0].Key != '#' || early[0].Source != dtmf.SourceInband || early[0].Start != keys[0].Start {
+						t.Fatalf("barge-in over the %s prompt's echo at %g dB, early mode: keys %v, want %v", name, echo, early, keys)
 					}
 				})
 			}
@@ -46,11 +53,11 @@ func TestShippedPromptsTalkOffAndBargeIn(t *testing.T) {
 }
 
 // receiveAudio sends x as one RTP stream of 20 ms G.711 frames into a Receiver
-// and returns the keys it reports.
-func receiveAudio(t *testing.T, x []int16, codec audio.Codec) []Key {
+// (in early mode if early) and returns the keys it reports.
+func receiveAudio(t *testing.T, x []int16, codec audio.Codec, early bool) []Key {
 	t.Helper()
 	var keys []Key
-	r, err := NewReceiver(ReceiverConfig{}, KeySinkFunc(func(k Key) { keys = append(keys, k) }))
+	r, err := NewReceiver(ReceiverConfig{Early: early}, KeySinkFunc(func(k Key) { keys = append(keys, k) }))
 	if err != nil {
 		t.Fatal(err)
 	}

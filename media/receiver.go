@@ -31,7 +31,12 @@ type Key struct {
 	// Event holds the key, its source (in-band or RFC 4733), and Start and
 	// End (exclusive) on the stream's RTP timeline: RTP timestamps extended
 	// to 64 bits (dtmf.Clock32), where the stream's first packet's
-	// timestamp maps to itself.
+	// timestamp maps to itself. With ReceiverConfig.Early the key is
+	// reported when it goes down and End is what was known then: for an
+	// RFC 4733 key, Start plus the duration in the first packet of the
+	// event that arrived (the whole press only if that was an END); for an
+	// in-band key, the end of the audio in which its tone was accepted
+	// (Start plus about 32–38 ms). Without Early, End is the press's end.
 	dtmf.Event
 	Stream StreamID
 	// At is Start measured from the timestamp of the stream's first packet
@@ -121,6 +126,18 @@ type ReceiverConfig struct {
 	// dtmf's defaults, which favour labelling a press rfc4733 over
 	// latency; a live call shortens the hold, see SessionConfig).
 	Merge dtmf.MergerConfig
+	// Early reports each key when it goes down instead of when it ends:
+	// an RFC 4733 key with the first packet of its event that arrives, an
+	// in-band key as soon as the detector accepts its tone (32–38 ms into
+	// it), each once. The detector and the decoder find the same keys,
+	// with the same Start, as without Early; Key.End is only what was
+	// known at that moment (see Key). An in-band key still waits
+	// Merge.Hold after that End for an RFC 4733 twin, and the twins of a
+	// press still give one key, in either order. Live sessions use it (a
+	// key's latency matters); captures do not (End and the whole press
+	// matter there). Early sets the Early fields of Detector, Events and
+	// Merge; they can also be set one by one.
+	Early bool
 	// MaxGap is the longest hole in the audio timeline (lost packets,
 	// silence suppression, a pause while events are sent) that is filled
 	// with silence, in timestamp units. Audio after a longer hole restarts
@@ -184,6 +201,9 @@ func NewReceiver(cfg ReceiverConfig, sink KeySink) (*Receiver, error) {
 		return nil, fmt.Errorf("%w: MaxStreams %d is negative", ErrConfig, cfg.MaxStreams)
 	case cfg.MaxStreams == 0:
 		cfg.MaxStreams = DefaultMaxStreams
+	}
+	if cfg.Early {
+		cfg.Detector.Early, cfg.Events.Early, cfg.Merge.Early = true, true, true
 	}
 	if err := cfg.Detector.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -260,8 +280,10 @@ func (r *Receiver) handle(h *rtp.Header, payload []byte, at time.Time) error {
 }
 
 // Flush ends every stream, in order of first packet: keys still sounding
-// or waiting for their END packet are reported. Packets handled after
-// Flush start the streams' key detection afresh on the same timeline.
+// or waiting for their END packet are reported (with Early, those already
+// reported at key-down are only ended), and in-band keys held for a twin
+// are released. Packets handled after Flush start the streams' key
+// detection afresh on the same timeline.
 func (r *Receiver) Flush() {
 	for _, s := range r.order {
 		s.flush(r)
@@ -276,7 +298,9 @@ func (r *Receiver) Flush() {
 // lost, never come: every stream's in-band key in progress is ended where
 // its tone stopped, and the RFC 4733 decoder and the merger are advanced to
 // the stream's last RTP time plus elapsed. The timeline itself does not
-// move: the next packet is placed by its own timestamp.
+// move: the next packet is placed by its own timestamp. With Early, keys
+// already reported are only ended here, not reported again; an in-band key
+// held for its twin is released once elapsed covers Merge.Hold.
 func (r *Receiver) Idle(elapsed time.Duration) {
 	d := int64(elapsed / (time.Second / dtmf.SampleRate))
 	for _, s := range r.order {
