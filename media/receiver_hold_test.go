@@ -7,25 +7,27 @@ import (
 	"denwa/dtmf"
 )
 
-// How long after a tone ends its key is reported depends on the merger's
-// hold: dtmf's default waits 500 ms for an RFC 4733 twin (right for
-// captures, where the label matters), a live session without
-// telephone-events waits for nothing. Counted in 20 ms packets of stream
-// time, so the test needs no clock.
+// When a key is reported depends on the mode and the merger's hold: a
+// capture reports it after the tone, then waits dtmf's default 500 ms for
+// an RFC 4733 twin (the label matters there); a live session reports it
+// when it goes down (35 ms into the tone, in the tone's second packet) and
+// then waits LiveMergeHold (one packet) when telephone-events were
+// negotiated, nothing otherwise. Counted in 20 ms packets of stream time,
+// so the test needs no clock.
 func TestReceiverMergeHoldLatency(t *testing.T) {
 	cases := []struct {
 		name     string
-		merge    dtmf.MergerConfig
-		min, max int // packets after the tone's last one until the key
+		cfg      ReceiverConfig
+		min, max int // packets after the tone's first one until the key
 	}{
-		{"capture default", dtmf.MergerConfig{}, 25, 30},
-		{"live with telephone-event", dtmf.MergerConfig{Hold: LiveMergeHold}, 3, 6},
-		{"live without telephone-event", dtmf.MergerConfig{Hold: -1}, 1, 4},
+		{"capture default", ReceiverConfig{}, 4 + 25, 4 + 30},
+		{"live with telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}}, 2, 2},
+		{"live without telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}}, 1, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var got []Key
-			r, err := NewReceiver(ReceiverConfig{Merge: c.merge}, KeySinkFunc(func(k Key) { got = append(got, k) }))
+			r, err := NewReceiver(c.cfg, KeySinkFunc(func(k Key) { got = append(got, k) }))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,9 +48,9 @@ func TestReceiverMergeHoldLatency(t *testing.T) {
 					t.Fatal(err)
 				}
 				if len(got) > 0 {
-					after := n - 14
+					after := n - 10
 					if got[0].Key != '#' || after < c.min || after > c.max {
-						t.Fatalf("key %s reported %d packets after the tone; want %d–%d", got[0].Key, after, c.min, c.max)
+						t.Fatalf("key %s reported %d packets after the tone's first; want %d–%d", got[0].Key, after, c.min, c.max)
 					}
 					return
 				}

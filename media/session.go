@@ -95,7 +95,8 @@ type SessionConfig struct {
 	// full are dropped and counted. Zero means DefaultKeyBuffer (16).
 	KeyBuffer int
 	// Receiver tunes the key detection (detector, RFC 4733 decoder, gap
-	// handling). Its PayloadTypes, Src, Dst and Now are set by the session.
+	// handling). Its PayloadTypes, Src, Dst and Now are set by the session,
+	// and Early is always on: keys are reported when they go down.
 	Receiver ReceiverConfig
 	// Now is the clock for the media timeout and rate-limited logs. Nil
 	// means time.Now; the pacer's tick time is then used, so that the
@@ -111,9 +112,24 @@ type SessionConfig struct {
 const idleCheck = 100 * time.Millisecond
 
 // LiveMergeHold is how long a live session holds an in-band key for its
-// RFC 4733 twin when telephone-event was negotiated: 60 ms, in timestamp
-// units. Captures keep dtmf's longer default.
-const LiveMergeHold = 480
+// RFC 4733 twin when telephone-event was negotiated: 20 ms, in timestamp
+// units, on the stream's timeline from the key's End, which for a live
+// session (ReceiverConfig.Early) is where the detector accepted the tone,
+// 32–38 ms into it. Captures keep dtmf's longer default.
+//
+// The hold decides which sighting of a press is reported, never how many
+// keys: an RFC 4733 twin that comes after the in-band key was released is
+// dropped as the twin of a key already reported (dtmf.Merger). Reported at
+// its first packet, the twin is normally there first: a sender stamps its
+// event at key-down and sends that packet 0–20 ms into the press, before
+// the detector has 32 ms of tone. The hold is for a gateway that detects
+// the tone itself and stamps its event when it did (25–40 ms in): its
+// first packet comes about when our detector accepts the tone, up to a
+// packet interval later. The key is released with the first packet that
+// ends at least 20 ms after its End, so the twin has 20–40 ms. The cost is
+// one packet of latency for in-band keys on calls that negotiated
+// telephone-event; with none negotiated there is no twin to wait for.
+const LiveMergeHold = 160
 
 func hasKind(p PayloadTypes, k PayloadKind) bool {
 	for _, v := range p {
@@ -328,13 +344,15 @@ func newSession(cfg SessionConfig) (*Session, error) {
 	rc := cfg.Receiver
 	rc.PayloadTypes = s.receive
 	rc.Src, rc.Dst = s.remote, s.local
+	// Keys go out at key-down: the dialogue acts on a key, not on its end.
+	rc.Early = true
 	if rc.Merge.Hold == 0 {
 		// On a live call a key's latency matters more than its label:
 		// hold an in-band key only briefly for an RFC 4733 twin (which,
-		// sent by the same gateway, normally arrives first). A twin that
-		// comes later anyway is still dropped, as a twin of a key already
-		// released; and with no telephone-event negotiated there is no
-		// twin to wait for at all.
+		// reported at its first packet, normally arrives first; see
+		// LiveMergeHold). A twin that comes later anyway is still dropped,
+		// as a twin of a key already released; and with no telephone-event
+		// negotiated there is no twin to wait for at all.
 		rc.Merge.Hold = LiveMergeHold
 		if !hasKind(s.receive, KindTelephoneEvent) {
 			rc.Merge.Hold = -1
