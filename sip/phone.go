@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -456,7 +457,8 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 	var keysDone chan string
 	if !p.cfg.Silent {
 		sc := neg.SessionConfig()
-		sc.Conn, sc.Pacer, sc.Logger = conn, p.pacer, p.log
+		out := &sendCounter{PacketConn: conn}
+		sc.Conn, sc.Pacer, sc.Logger = out, p.pacer, p.log
 		if sess, err = media.NewSession(sc); err != nil {
 			pc.Outcome, pc.Err = PhoneFailed, err
 			p.bye(dlg)
@@ -464,7 +466,7 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 		}
 		defer sess.Close()
 		keysDone = make(chan string, 1)
-		go func() { keysDone <- p.pressKeys(ctx, sess) }()
+		go func() { keysDone <- p.pressKeys(ctx, sess, out) }()
 	}
 	var hang <-chan time.Time
 	if p.cfg.HangupAfter > 0 {
@@ -489,8 +491,21 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 	}
 }
 
+// sendCounter counts the datagrams a session hands to its socket, before
+// each is sent: once the far end has reacted to a packet, the count
+// includes it (a count taken after the write could still lag behind).
+type sendCounter struct {
+	media.PacketConn
+	n atomic.Int64
+}
+
+func (c *sendCounter) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	c.n.Add(1)
+	return c.PacketConn.WriteToUDPAddrPort(b, to)
+}
+
 // pressKeys presses the configured keys and returns those sent.
-func (p *Phone) pressKeys(ctx context.Context, sess *media.Session) string {
+func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCounter) string {
 	keys, _ := dtmf.ParseKeys(p.cfg.Keys)
 	if len(keys) == 0 {
 		return ""
@@ -513,11 +528,14 @@ func (p *Phone) pressKeys(ctx context.Context, sess *media.Session) string {
 		if i > 0 && !wait(p.cfg.KeyGap) {
 			break
 		}
-		start := time.Now()
+		before := out.n.Load()
 		if err := sess.SendKey(ctx, k, p.mediaMode(), p.cfg.KeyDuration); err != nil {
 			// A caller that hangs up on hearing the key cuts the press
-			// short: it counts once its first packet went out (a tick).
-			if time.Since(start) >= 2*media.FrameInterval {
+			// short, as soon as its first RFC 4733 packet or 32–38 ms of
+			// its tone has arrived (a live session acts on key-down): it
+			// counts once its first packet went out, that is once a
+			// packet went out while it was being pressed.
+			if out.n.Load() > before {
 				sent.WriteByte(byte(k))
 			} else if !errors.Is(err, context.Canceled) {
 				p.log.Info("phone key not sent", "key", k, "err", err)
