@@ -123,9 +123,9 @@ type Config struct {
 	// defaults), instead of once the tone has been gone for the hangover
 	// time. The keys and their Start are exactly those reported without
 	// Early (acceptance is complete when a key goes down); End is then the
-	// end of the last window that held the tone when it was accepted, a
-	// lower bound of the tone's end. False (the zero value) reports keys
-	// when they end, with both edges refined.
+	// end of the window in which the tone was accepted: within the tone,
+	// give or take part of a 5 ms sub-block. False (the zero value)
+	// reports keys when they end, with both edges refined.
 	Early bool
 }
 

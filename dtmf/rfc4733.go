@@ -112,7 +112,7 @@ type EventDecoder struct {
 	maxSeq   uint16 // newest sequence number seen, modulo 2^16
 
 	have     bool // an event is known: current or last reported
-	ended    bool // ...and it has ended (and been reported, at the latest now)
+	ended    bool // ...and it has ended (reported then, or with early at its start)
 	key      Key
 	start    int64 // the event's first timestamp
 	segStart int64 // the timestamp of its current segment
@@ -255,9 +255,10 @@ func (d *EventDecoder) Pending() (Event, bool) {
 // timeline as the timestamps given to Decode (the stream's extended RTP
 // clock, e.g. the newest audio timestamp). A key whose END never came is
 // ended, and appended to dst unless Early reported it already, once now is
-// more than Timeout after it was last heard: the later of its last packet's timestamp+duration and
-// the now of the last Advance before that packet. Calling Advance only
-// rarely, or never, is allowed: a new event still ends the previous key.
+// more than Timeout after it was last heard: the later of its last
+// packet's timestamp+duration and the now of the last Advance before that
+// packet. Calling Advance only rarely, or never, is allowed: a new event
+// still ends the previous key.
 func (d *EventDecoder) Advance(dst []Event, now int64) []Event {
 	if n := min(max(now, -maxTimestamp), maxTimestamp); !d.nowValid || n > d.now {
 		d.nowValid, d.now = true, n
