@@ -28,9 +28,22 @@ import (
 // TestLoadSipp is the load harness: N verification calls from denwa's load
 // runner (the code of `denwa call --calls`) to sipp as the far end on
 // loopback (testdata/sipp/uas-load.xml). sipp answers every call and
-// replays a stream whose # is RFC 4733 events for odd calls and in-band
-// tones for even ones. Each call is the full dialogue (greeting, barge-in
-// on #, closing prompt, BYE).
+// plays silence with one #: as RFC 4733 events for even calls (index 0, 2,
+// …), as in-band tones for odd ones. Each call is the full dialogue
+// (greeting, barge-in on #, closing prompt, BYE).
+//
+// The two halves use different sipp engines. The RFC 4733 half replays a
+// pcap with play_pcap_audio, the only way sipp sends telephone-events; it
+// needs root and opens a raw socket (and a thread) per playing call. The
+// in-band half streams generated μ-law with rtp_stream: plain UDP sends
+// from sipp's media socket by a pool of threads (20 streams each), and no
+// raw socket. Raw sockets are not free for the rest of the machine: the
+// kernel hands every UDP packet, denwa's included, to every open raw UDP
+// socket. At 200 calls/s with the pcap engine for every call, ~400 were
+// open and a sendto cost twice as much (4.0 → 7.8 µs), a bench artifact
+// charged to denwa; with the in-band half streamed, ~200 are. Unlike real
+// phones, and unlike play_pcap_audio, rtp_stream sends the packets of all
+// its streams together on one 20 ms grid.
 //
 // Without environment it is a correctness test at a small scale (50 calls,
 // 25 new calls a second): every call verified with the keys "#", none lost
@@ -68,28 +81,33 @@ func TestLoadSipp(t *testing.T) {
 	rtpFirst, rtpLast := 40000, 40000+2*min(calls, int(rate*(hold.Seconds()+10)))+400
 	rtpLast = min(rtpLast, 59999)
 
-	// The two streams sipp replays: silence with one # at hold.
-	pcap := func(name string, mode mediatest.Mode) string {
-		s := mediatest.Stream{SSRC: 0x6c6f6164, Src: netip.MustParseAddrPort("127.0.0.1:6000"), Dst: netip.MustParseAddrPort("127.0.0.1:6002"),
-			AudioPT: mediatest.PCMU, EventPT: 101, Seq: 1000, Timestamp: 8000, Duration: hold + 500*time.Millisecond,
+	// What sipp plays: silence with one # at hold. The RFC 4733 half is a
+	// pcap for play_pcap_audio; the in-band half is the audio of the same
+	// generated stream, raw μ-law for rtp_stream, with silence after the key
+	// for the rest of the call (sipp stops it at the BYE).
+	stream := func(mode mediatest.Mode, length time.Duration) mediatest.Stream {
+		return mediatest.Stream{SSRC: 0x6c6f6164, Src: netip.MustParseAddrPort("127.0.0.1:6000"), Dst: netip.MustParseAddrPort("127.0.0.1:6002"),
+			AudioPT: mediatest.PCMU, EventPT: 101, Seq: 1000, Timestamp: 8000, Duration: length,
 			Presses: []mediatest.Press{{Key: '#', At: hold, Dur: 100 * time.Millisecond, Mode: mode}}}
-		path := filepath.Join(dir, name)
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := (mediatest.Capture{Streams: []mediatest.Stream{s}}).WriteTo(f, mediatest.CaptureOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		return path
+	}
+	pcapPath := filepath.Join(dir, "rfc4733.pcap")
+	var pcap bytes.Buffer
+	if err := (mediatest.Capture{Streams: []mediatest.Stream{stream(mediatest.RFC4733, hold+500*time.Millisecond)}}).WriteTo(&pcap, mediatest.CaptureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pcapPath, pcap.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ulawPath := filepath.Join(dir, "inband.ulaw")
+	if err := os.WriteFile(ulawPath, ulawAudio(t, stream(mediatest.Inband, hold+inbandTail)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	scen, err := os.ReadFile("../../testdata/sipp/uas-load.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	scen = bytes.ReplaceAll(scen, []byte("@PCAP_RFC4733@"), []byte(pcap("rfc4733.pcap", mediatest.RFC4733)))
-	scen = bytes.ReplaceAll(scen, []byte("@PCAP_INBAND@"), []byte(pcap("inband.pcap", mediatest.Inband)))
+	scen = bytes.ReplaceAll(scen, []byte("@PCAP_RFC4733@"), []byte(pcapPath))
+	scen = bytes.ReplaceAll(scen, []byte("@STREAM_INBAND@"), []byte(ulawPath))
 	scenFile := filepath.Join(dir, "uas-load.xml")
 	if err := os.WriteFile(scenFile, scen, 0o644); err != nil {
 		t.Fatal(err)
@@ -233,6 +251,31 @@ func TestLoadSipp(t *testing.T) {
 			t.Logf("sipp errors:\n%s", tailLines(string(b), 20))
 		}
 	}
+}
+
+// inbandTail is how long the in-band stream goes on after the key's
+// start: the key, the closing prompt (about 4 s) and the BYE, with room to
+// spare. sipp stops a stream at the end of its call.
+const inbandTail = 8 * time.Second
+
+// ulawAudio returns the audio of s (PCMU, in-band keys only) as raw μ-law,
+// the file format of sipp's rtp_stream: the payloads of its packets in
+// order, 160 bytes (20 ms) each.
+func ulawAudio(t *testing.T, s mediatest.Stream) []byte {
+	t.Helper()
+	pkts, err := s.Packets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]byte, 0, len(pkts)*160)
+	for i, p := range pkts {
+		// A 12-byte RTP header (version 2, no CSRC or extension), PT 0.
+		if len(p.Payload) != 12+160 || p.Payload[0] != 0x80 || p.Payload[1]&0x7f != mediatest.PCMU {
+			t.Fatalf("in-band stream: packet %d is not 20 ms of PCMU (%d bytes, % x)", i, len(p.Payload), p.Payload[:min(2, len(p.Payload))])
+		}
+		out = append(out, p.Payload[12:]...)
+	}
+	return out
 }
 
 func envInt(t *testing.T, name string, def int) int {
