@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -32,11 +33,30 @@ type udpConn struct {
 	once    sync.Once
 	release func()
 	err     error
+	poll    *pollState // nil when the socket cannot be read without blocking
 }
+
+// pollReader is a PacketConn that its Session's Pacer reads without
+// blocking, in the walk that sends (see Session): a UDP socket on Linux.
+type pollReader interface {
+	pollable() bool
+	// tryRead reads one waiting datagram, or returns errWouldBlock. One
+	// goroutine at a time.
+	tryRead(b []byte) (int, netip.AddrPort, error)
+}
+
+// errWouldBlock: no datagram is waiting.
+var errWouldBlock = errors.New("media: no datagram waiting")
 
 // NewUDPConn wraps c as a PacketConn. Closing the PacketConn closes c.
 func NewUDPConn(c *net.UDPConn) PacketConn {
-	return &udpConn{UDPConn: c, local: localAddrPort(c)}
+	return newUDPConn(c, nil)
+}
+
+func newUDPConn(c *net.UDPConn, release func()) *udpConn {
+	u := &udpConn{UDPConn: c, local: localAddrPort(c), release: release}
+	u.initPoll()
+	return u
 }
 
 // ListenUDP opens a UDP socket on addr (port 0 picks a free one).

@@ -8,7 +8,8 @@
 // The send side serves live calls: a [Session] per call streams 20 ms G.711
 // frames (prompts, silence, the phone simulator's key presses) paced by one
 // shared [Pacer] goroutine for all calls, receives the far end's RTP into
-// its Receiver with symmetric-RTP latching and a media timeout, and binds
+// its Receiver (read by the same Pacer walk, without blocking, on Linux)
+// with symmetric-RTP latching and a media timeout, and binds
 // its socket from a [PortPool]. [Offer], [ParseAnswer] and [AnswerOffer]
 // build and read the SDP (RFC 3264) with pion/sdp.
 //

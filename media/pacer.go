@@ -3,6 +3,7 @@ package media
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,11 @@ type PacerConfig struct {
 	// Logger receives the pacer's rare messages (ticks skipped because
 	// the process stalled), rate-limited. Nil discards them.
 	Logger *slog.Logger
+	// Shards is how many goroutines share the walks: the slots are dealt
+	// out among them, so that sending and receiving use every core. It is
+	// rounded down to a divisor of PacerSlots (1, 2, 5 or 10); zero means
+	// as many as GOMAXPROCS allows, one for a private pacer.
+	Shards int
 }
 
 // PacerSlots is how many phases a Pacer spreads its sessions over: each
@@ -40,32 +46,36 @@ type PacerConfig struct {
 // k·FrameInterval/PacerSlots into every 20 ms interval.
 const PacerSlots = 10
 
-// Pacer sends the frames of many sessions from one goroutine, so that a
-// thousand calls cost one timer, not a thousand tickers. Every
-// FrameInterval each registered session sends exactly one packet: a prompt
-// frame, a key press, or silence.
+// Pacer sends the frames of many sessions from a few goroutines (its
+// shards, one per core by default), so that a thousand calls cost a timer
+// per core, not a thousand tickers. Every FrameInterval each registered
+// session sends exactly one packet: a prompt frame, a key press, or
+// silence. After a slot's sends, the same walk reads what the far ends of
+// the slot's polled sessions sent (see Session), so receiving costs no
+// goroutine per call either.
 //
 // Sessions are spread over PacerSlots phases of the interval: a new
 // session joins the slot holding the fewest, and slot k is walked (in the
-// order its sessions were registered) at k·2 ms into each interval. A
-// walk of a thousand sessions costs about 5 ms of sendto on a small VM;
-// spread this way each session's packet leaves within a tenth of that
-// after its own deadline, always at the same phase, so the far end sees
-// 20 ms spacing, and the load on the CPU is even rather than a burst.
+// order its sessions were registered) at k·2 ms into each interval by
+// shard k mod Shards. A walk of a thousand sessions costs several
+// milliseconds of sendto on a small VM; spread this way each session's
+// packet leaves within a tenth of that after its own deadline, always at
+// the same phase, so the far end sees 20 ms spacing, and the load on the
+// CPUs is even rather than a burst.
 //
-// The schedule is monotonic: sub-tick m is due at start + m·2 ms, measured
-// on the monotonic clock, so it does not drift however long each walk
-// takes. When the goroutine wakes up late by less than an interval it
-// simply walks, and the next sub-tick is still due on the grid. When a
-// slot's walk is a whole interval late or more (a stalled process), its
-// missed ticks are skipped, not made up in a burst: each stream then sends
-// its next frame, with the next sequence number and timestamp, and is
-// delayed by the stall, which a receiver's jitter buffer absorbs; nothing
-// of a prompt is lost. Skipped ticks are counted (PacerStats.Skipped).
-// Empty slots cost no wake-up.
+// The schedule is monotonic: each shard's sub-tick m is due at start +
+// m·2 ms, measured on the monotonic clock, so it does not drift however
+// long each walk takes. When a shard wakes up late by less than an
+// interval it simply walks, and the next sub-tick is still due on the
+// grid. When a slot's walk is a whole interval late or more (a stalled
+// process), its missed ticks are skipped, not made up in a burst: each
+// stream then sends its next frame, with the next sequence number and
+// timestamp, and is delayed by the stall, which a receiver's jitter buffer
+// absorbs; nothing of a prompt is lost. Skipped ticks are counted
+// (PacerStats.Skipped). Empty slots cost no wake-up.
 //
-// While no session is registered the goroutine sleeps without ticking;
-// the first registration restarts the schedule. A Pacer is safe for
+// While none of its slots holds a session a shard sleeps without ticking;
+// the next registration restarts its schedule. A Pacer is safe for
 // concurrent use.
 type Pacer struct {
 	log *slog.Logger
@@ -74,17 +84,22 @@ type Pacer struct {
 	slots  [PacerSlots]atomic.Pointer[[]*Session]
 	count  atomic.Int64
 	closed bool
-	wake   chan struct{} // cap 1: the list became non-empty
+	shards []*pacerShard // slot k is walked by shards[k%len(shards)]
 	stop   chan struct{}
-	done   chan struct{}
+	wg     sync.WaitGroup
 	once   sync.Once
 
 	statsMu sync.Mutex
-	stats   PacerStats
+	stats   []PacerStats // as each shard last published them
+}
 
-	// Owned by the pacer goroutine.
+// pacerShard is one goroutine of a Pacer and what it owns.
+type pacerShard struct {
+	id        int
+	wake      chan struct{} // cap 1: a session joined one of the shard's slots
 	local     PacerStats
 	lastStall time.Time
+	rbuf      [maxDatagram]byte // polled sessions' datagrams are read into it
 }
 
 // PacerStats counts a Pacer's work. Lag is the pacing error of every frame
@@ -93,7 +108,7 @@ type Pacer struct {
 type PacerStats struct {
 	Streams int   // sessions registered now
 	Ticks   int64 // 20 ms intervals in which sessions were walked
-	Skipped int64 // ticks skipped because the goroutine woke up an interval late or more
+	Skipped int64 // ticks skipped because a shard woke up an interval late or more
 	Late    int64 // walks that started more than LateThreshold after their deadline
 	Frames  int64 // packets sent (all sessions)
 	MaxWalk time.Duration
@@ -127,29 +142,36 @@ func (s *PacerStats) LagQuantile(q float64) time.Duration {
 	return s.MaxLag
 }
 
-// NewPacer starts a Pacer's goroutine; Close stops it.
+// NewPacer starts a Pacer's goroutines; Close stops them.
 func NewPacer(cfg PacerConfig) *Pacer { return newPacer(cfg, true) }
 
 // newPacer with run false starts no goroutine: tests and benchmarks then
 // drive walk themselves.
 func newPacer(cfg PacerConfig, run bool) *Pacer {
-	p := &Pacer{
-		log:  cfg.Logger,
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}
+	p := &Pacer{log: cfg.Logger, stop: make(chan struct{})}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	n := cfg.Shards
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	n = min(n, PacerSlots)
+	for PacerSlots%n != 0 {
+		n--
+	}
+	p.stats = make([]PacerStats, n)
+	for i := range n {
+		p.shards = append(p.shards, &pacerShard{id: i, wake: make(chan struct{}, 1)})
 	}
 	empty := []*Session{}
 	for i := range p.slots {
 		p.slots[i].Store(&empty)
 	}
 	if run {
-		go p.run()
-	} else {
-		close(p.done)
+		for _, sh := range p.shards {
+			p.wg.Go(func() { p.run(sh) })
+		}
 	}
 	return p
 }
@@ -162,16 +184,32 @@ func (p *Pacer) String() string {
 // Len returns the number of sessions registered.
 func (p *Pacer) Len() int { return int(p.count.Load()) }
 
-// Stats returns a snapshot of the counters, published once per tick.
+// Shards returns the number of goroutines that walk the slots.
+func (p *Pacer) Shards() int { return len(p.shards) }
+
+// Stats returns a snapshot of the counters, published by each shard after
+// each walk: counts are summed over the shards, Ticks and the maxima are
+// the largest shard's.
 func (p *Pacer) Stats() PacerStats {
+	var s PacerStats
 	p.statsMu.Lock()
-	s := p.stats
+	for _, t := range p.stats {
+		s.Ticks = max(s.Ticks, t.Ticks)
+		s.Skipped += t.Skipped
+		s.Late += t.Late
+		s.Frames += t.Frames
+		s.MaxWalk = max(s.MaxWalk, t.MaxWalk)
+		s.MaxLag = max(s.MaxLag, t.MaxLag)
+		for i, n := range t.Lag {
+			s.Lag[i] += n
+		}
+	}
 	p.statsMu.Unlock()
 	s.Streams = p.Len()
 	return s
 }
 
-// Close stops the goroutine and waits for it to exit. Sessions still
+// Close stops the goroutines and waits for them to exit. Sessions still
 // registered end with ErrPacerClosed. Close is idempotent.
 func (p *Pacer) Close() error {
 	p.once.Do(func() {
@@ -183,7 +221,7 @@ func (p *Pacer) Close() error {
 		}
 		p.mu.Unlock()
 		close(p.stop)
-		<-p.done
+		p.wg.Wait()
 		for _, s := range left {
 			s.end(ErrPacerClosed)
 		}
@@ -211,11 +249,10 @@ func (p *Pacer) add(s *Session) error {
 	copy(next, old)
 	next = append(next, s)
 	p.slots[k].Store(&next)
-	if p.count.Add(1) == 1 {
-		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
+	p.count.Add(1)
+	select {
+	case p.shards[k%len(p.shards)].wake <- struct{}{}:
+	default:
 	}
 	return nil
 }
@@ -240,27 +277,30 @@ func (p *Pacer) remove(s *Session) {
 	}
 }
 
-func (p *Pacer) run() {
-	defer close(p.done)
+// run is one shard's loop: it walks the shard's slots on their grid.
+func (p *Pacer) run(sh *pacerShard) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	n := int64(len(p.shards))
 	const step = FrameInterval / PacerSlots
 	var start time.Time
-	var m int64 // sub-tick: slot m%PacerSlots, due at start + m·step
+	// Sub-tick m walks slot m%PacerSlots and is due at start + m·step; m
+	// steps by the number of shards, so it only meets this shard's slots.
+	var m int64
 	lastTick := int64(-1)
 	idle := true
 	for {
-		if p.count.Load() == 0 {
+		if p.shardEmpty(sh) {
 			idle = true
 			select {
-			case <-p.wake:
+			case <-sh.wake:
 				continue
 			case <-p.stop:
 				return
 			}
 		}
 		if idle {
-			idle, start, m, lastTick = false, time.Now(), 0, -1
+			idle, start, m, lastTick = false, time.Now(), int64(sh.id), -1
 		}
 		// The next slot with sessions; empty ones cost no wake-up.
 		var list []*Session
@@ -268,7 +308,7 @@ func (p *Pacer) run() {
 			if list = *p.slots[m%PacerSlots].Load(); len(list) > 0 {
 				break
 			}
-			m++
+			m += n
 		}
 		if len(list) == 0 {
 			continue // emptied meanwhile
@@ -296,46 +336,64 @@ func (p *Pacer) run() {
 			m += skip * PacerSlots
 			deadline = deadline.Add(time.Duration(skip) * FrameInterval)
 			lag -= time.Duration(skip) * FrameInterval
-			p.local.Skipped += skip
-			p.logStall(now, skip)
+			sh.local.Skipped += skip
+			p.logStall(sh, now, skip)
 		}
 		if lag > LateThreshold {
-			p.local.Late++
+			sh.local.Late++
 		}
 		if tick := m / PacerSlots; tick != lastTick {
 			lastTick = tick
-			p.local.Ticks++
+			sh.local.Ticks++
 		}
-		p.walk(list, now, deadline)
-		m++
+		p.walk(sh, list, now, deadline)
+		m += n
 	}
+}
+
+// shardEmpty reports whether none of sh's slots holds a session.
+func (p *Pacer) shardEmpty(sh *pacerShard) bool {
+	for k := sh.id; k < PacerSlots; k += len(p.shards) {
+		if len(*p.slots[k].Load()) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // walk lets every stream of one slot send its frame for the sub-tick due
 // at deadline.
-func (p *Pacer) walk(list []*Session, now, deadline time.Time) {
+func (p *Pacer) walk(sh *pacerShard, list []*Session, now, deadline time.Time) {
+	st := &sh.local
 	t := now
 	for _, s := range list {
 		if s.sendTick(now) {
-			p.local.Frames++
+			st.Frames++
 		}
 		t = time.Now()
 		lag := t.Sub(deadline)
-		p.local.MaxLag = max(p.local.MaxLag, lag)
-		p.local.Lag[min(max(int(lag/LagBucket), 0), LagBuckets-1)]++
+		st.MaxLag = max(st.MaxLag, lag)
+		st.Lag[min(max(int(lag/LagBucket), 0), LagBuckets-1)]++
 	}
-	p.local.MaxWalk = max(p.local.MaxWalk, t.Sub(now))
+	st.MaxWalk = max(st.MaxWalk, t.Sub(now))
+	// Then what the far ends sent since this slot's last turn: reading
+	// after sending keeps the sends of the slot together on the grid.
+	for _, s := range list {
+		if s.pr != nil {
+			s.receiveTick(now, sh.rbuf[:])
+		}
+	}
 	p.statsMu.Lock()
-	p.stats = p.local
+	p.stats[sh.id] = *st
 	p.statsMu.Unlock()
 }
 
 // logStall reports skipped ticks at most once a minute.
-func (p *Pacer) logStall(now time.Time, skipped int64) {
-	if now.Sub(p.lastStall) < time.Minute {
+func (p *Pacer) logStall(sh *pacerShard, now time.Time, skipped int64) {
+	if now.Sub(sh.lastStall) < time.Minute {
 		return
 	}
-	p.lastStall = now
+	sh.lastStall = now
 	p.log.Warn("media: pacer woke up late; ticks skipped, streams delayed",
-		"skipped", skipped, "total_skipped", p.local.Skipped)
+		"shard", sh.id, "skipped", skipped, "total_skipped", sh.local.Skipped)
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -238,11 +239,56 @@ func BenchmarkPacerWalk1000(b *testing.B) {
 	for b.Loop() {
 		now := time.Now()
 		for k := range p.slots {
-			p.walk(*p.slots[k].Load(), now, now)
+			p.walk(p.shards[k%len(p.shards)], *p.slots[k].Load(), now, now)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/frame")
 	for _, s := range ss {
 		s.Close()
 	}
+}
+
+// A sharded pacer deals the slots out among its goroutines: every
+// session of every slot sends, whichever shard walks it.
+func TestPacerShards(t *testing.T) {
+	for _, c := range []struct{ ask, want int }{{1, 1}, {2, 2}, {3, 2}, {4, 2}, {7, 5}, {10, 10}, {64, 10}} {
+		p := newPacer(PacerConfig{Shards: c.ask}, false)
+		if p.Shards() != c.want {
+			t.Errorf("Shards %d gave %d shards, want %d", c.ask, p.Shards(), c.want)
+		}
+	}
+	before := runtime.NumGoroutine()
+	p := NewPacer(PacerConfig{Shards: 2})
+	net := mediatest.NewMemNet()
+	var ss []*Session
+	for i := range 2 * PacerSlots {
+		c, _ := net.Listen(netip.AddrPortFrom(loopback4, uint16(20000+2*i)))
+		s, err := NewSession(SessionConfig{Conn: c, Remote: netip.MustParseAddrPort("127.0.0.1:9"), Codec: KindPCMU, Pacer: p, MediaTimeout: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss = append(ss, s)
+	}
+	for k := range p.slots {
+		if n := len(*p.slots[k].Load()); n != 2 {
+			t.Errorf("slot %d holds %d sessions, want 2", k, n)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, s := range ss {
+		for s.Stats().PacketsSent < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v sent %d packets in 5 s", s, s.Stats().PacketsSent)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if st := p.Stats(); st.Frames < int64(3*len(ss)) || st.Ticks < 3 {
+		t.Errorf("stats %d frames, %d ticks", st.Frames, st.Ticks)
+	}
+	for _, s := range ss {
+		s.Close()
+	}
+	p.Close()
+	waitGoroutines(t, before)
 }

@@ -77,7 +77,7 @@ func (p *PortPool) Acquire() (PacketConn, error) {
 			p.free(i)
 			continue
 		}
-		return &udpConn{UDPConn: c, local: localAddrPort(c), release: func() { p.free(i) }}, nil
+		return newUDPConn(c, func() { p.free(i) }), nil
 	}
 	if lastErr != nil {
 		return nil, fmt.Errorf("%w: %s:%d-%d (last bind error: %v)", ErrNoPorts, p.ip, p.first, p.last, lastErr)

@@ -177,8 +177,14 @@ type SessionStats struct {
 // audio resumes with the timestamp the stream would have had
 // (RFC 4733 §2.5.1).
 //
-// Receiving. One goroutine reads the socket into one reused buffer. The
-// first RTP packet that comes from the SDP address, or from anywhere with
+// Receiving. On Linux the Pacer reads the session's UDP socket itself:
+// right after a slot's sends, each of its sessions takes what arrived
+// since its last turn with non-blocking reads (at most maxReadsPerTick),
+// so a thousand calls cost no goroutine, no poller wake-up and no
+// scheduling per received packet, and a key is seen at most one tick
+// (20 ms) after its packet arrived. Other sockets (the in-memory ones of
+// tests, other platforms) get one read goroutine each. The first RTP
+// packet that comes from the SDP address, or from anywhere with
 // a payload type in Receive, latches the source (symmetric RTP, in the
 // spirit of RFC 4961): from then on RTP is sent to the address it really
 // came from, and datagrams from any other address are dropped and
@@ -230,7 +236,14 @@ type Session struct {
 	rxSeen int64
 	rxAt   time.Time
 
-	// Owned by the read goroutine.
+	// The receive side: owned by the read goroutine, or, for a polled
+	// session, guarded by rxMu (the pacer's walk reads, end flushes).
+	pr        pollReader // non-nil: the pacer reads the socket (polled)
+	rxMu      sync.Mutex
+	rxDone    bool // polled: the receiver was flushed at the end
+	rxLast    time.Time
+	idleAt    time.Time
+	rxFail    int
 	recv      *Receiver
 	source    netip.AddrPort
 	strayAt   time.Time
@@ -368,9 +381,15 @@ func newSession(cfg SessionConfig) (*Session, error) {
 	}
 	s.recv = recv
 
+	// A socket the pacer can read without blocking is read by its walk:
+	// no goroutine and no wake-up per packet.
+	if pr, ok := cfg.Conn.(pollReader); ok && pr.pollable() {
+		s.pr = pr
+		s.rxLast, s.idleAt = s.rxAt, s.rxAt
+	}
 	s.pacer = cfg.Pacer
 	if s.pacer == nil {
-		s.pacer, s.ownPacer = NewPacer(PacerConfig{Logger: cfg.Logger}), true
+		s.pacer, s.ownPacer = NewPacer(PacerConfig{Logger: cfg.Logger, Shards: 1}), true
 	}
 	if err := s.pacer.add(s); err != nil {
 		if s.ownPacer {
@@ -378,8 +397,10 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		}
 		return nil, err
 	}
-	s.wg.Add(1)
-	go s.readLoop()
+	if s.pr == nil {
+		s.wg.Add(1)
+		go s.readLoop()
+	}
 	return s, nil
 }
 
@@ -468,10 +489,24 @@ func (s *Session) end(err error) {
 		s.pacer.remove(s)
 		s.conn.Close()
 		close(s.done)
+		if s.pr != nil {
+			s.flushPolled()
+		}
 		if err != ErrSessionClosed {
 			s.log.Info("media: session ended", "local", s.local, "remote", s.sdp, "err", err)
 		}
 	})
+}
+
+// flushPolled reports the keys still sounding in a polled session's
+// receiver, once; a walk reading the session finishes first.
+func (s *Session) flushPolled() {
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	if !s.rxDone {
+		s.rxDone = true
+		s.recv.Flush()
+	}
 }
 
 // Play sends frames, 20 ms of G.711 each (160 bytes, already in the
@@ -706,7 +741,59 @@ func (s *Session) pushKey(k Key) {
 	}
 }
 
-// readLoop is the session's receive goroutine.
+// maxReadsPerTick bounds the datagrams a polled session takes in one
+// tick. A far end sends one every 20 ms, a few at once after a hiccup in
+// the network; a flood waits in the socket's buffer (and overflows it)
+// rather than stall the walk that paces every other call.
+const maxReadsPerTick = 8
+
+// receiveTick is a polled session's receive side of one pacer tick: it
+// takes what the far end sent since the last tick from the socket,
+// without blocking, into buf (the pacer's), and tells the receiver when
+// the far end has gone quiet for idleCheck (Receiver.Idle). Pacer
+// goroutine only.
+func (s *Session) receiveTick(now time.Time, buf []byte) {
+	if s.cfg.Now != nil {
+		now = s.cfg.Now()
+	}
+	s.rxMu.Lock()
+	if s.rxDone {
+		s.rxMu.Unlock()
+		return
+	}
+	var fatal error
+	got := false
+	for range maxReadsPerTick {
+		n, from, err := s.pr.tryRead(buf)
+		if err == errWouldBlock || errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			s.readErrs.Add(1)
+			if s.rxFail++; errors.Is(err, net.ErrClosed) || s.rxFail > 100 {
+				fatal = fmt.Errorf("media: reading RTP on %s: %w", s.local, err)
+			}
+			break
+		}
+		s.rxFail = 0
+		got = true
+		s.handle(buf[:n], from)
+	}
+	if got {
+		s.rxLast = now
+	} else if s.recvd.Load() > 0 && now.Sub(s.rxLast) >= idleCheck && now.Sub(s.idleAt) >= idleCheck {
+		s.recv.Idle(now.Sub(s.rxLast))
+		s.idleAt = now
+	}
+	s.rxMu.Unlock()
+	if fatal != nil {
+		s.end(fatal)
+	}
+}
+
+// readLoop is the receive goroutine of a session whose socket cannot be
+// polled (an in-memory one in tests, a platform without non-blocking
+// reads).
 func (s *Session) readLoop() {
 	defer s.wg.Done()
 	buf := make([]byte, maxDatagram)
@@ -750,7 +837,7 @@ func (s *Session) readLoop() {
 	}
 }
 
-// handle takes one datagram on the read goroutine.
+// handle takes one datagram on the read goroutine or, polled, under rxMu.
 func (s *Session) handle(b []byte, from netip.AddrPort) {
 	if !looksLikeRTP(b) {
 		s.garbage.Add(1)
