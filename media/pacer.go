@@ -39,7 +39,21 @@ type PacerConfig struct {
 	// rounded down to a divisor of PacerSlots (1, 2, 5 or 10); zero means
 	// as many as GOMAXPROCS allows, one for a private pacer.
 	Shards int
+	// NormalPriority runs the shards as ordinary goroutines, woken by the
+	// runtime's timers, at the process's priority. By default each shard
+	// keeps a thread of its own, asks for nice −10 on it (Linux; it needs
+	// CAP_SYS_NICE, as root has, and goes on without), and sleeps on that
+	// thread until each deadline: a walk is a millisecond of work or so,
+	// and a media thread must not queue behind a host's other runnable
+	// threads, or wait for another thread to run the runtime's timers.
+	// Private pacers (SessionConfig.Pacer nil) use NormalPriority, and so
+	// must pacers under testing/synctest, whose clock a thread's own sleep
+	// does not follow.
+	NormalPriority bool
 }
+
+// pacerNice is the niceness the shards' threads ask for.
+const pacerNice = -10
 
 // PacerSlots is how many phases a Pacer spreads its sessions over: each
 // session is given one slot for its life, slot k sending at
@@ -80,14 +94,15 @@ const PacerSlots = 10
 type Pacer struct {
 	log *slog.Logger
 
-	mu     sync.Mutex // serialises changes to slots
-	slots  [PacerSlots]atomic.Pointer[[]*Session]
-	count  atomic.Int64
-	closed bool
-	shards []*pacerShard // slot k is walked by shards[k%len(shards)]
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	mu             sync.Mutex // serialises changes to slots
+	slots          [PacerSlots]atomic.Pointer[[]*Session]
+	count          atomic.Int64
+	closed         bool
+	shards         []*pacerShard // slot k is walked by shards[k%len(shards)]
+	normalPriority bool
+	stop           chan struct{}
+	wg             sync.WaitGroup
+	once           sync.Once
 
 	statsMu sync.Mutex
 	stats   []PacerStats // as each shard last published them
@@ -148,7 +163,7 @@ func NewPacer(cfg PacerConfig) *Pacer { return newPacer(cfg, true) }
 // newPacer with run false starts no goroutine: tests and benchmarks then
 // drive walk themselves.
 func newPacer(cfg PacerConfig, run bool) *Pacer {
-	p := &Pacer{log: cfg.Logger, stop: make(chan struct{})}
+	p := &Pacer{log: cfg.Logger, stop: make(chan struct{}), normalPriority: cfg.NormalPriority}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -279,6 +294,15 @@ func (p *Pacer) remove(s *Session) {
 
 // run is one shard's loop: it walks the shard's slots on their grid.
 func (p *Pacer) run(sh *pacerShard) {
+	// See PacerConfig.NormalPriority. The thread is never unlocked: it
+	// ends with the goroutine, its priority with it.
+	own := !p.normalPriority
+	if own {
+		runtime.LockOSThread()
+		if err := raisePriority(pacerNice); err != nil && sh.id == 0 {
+			p.log.Debug("media: pacer threads keep the process's priority", "err", err)
+		}
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	n := int64(len(p.shards))
@@ -314,7 +338,14 @@ func (p *Pacer) run(sh *pacerShard) {
 			continue // emptied meanwhile
 		}
 		deadline := start.Add(time.Duration(m) * step)
-		if d := time.Until(deadline); d > 0 {
+		if d := time.Until(deadline); d > 0 && own {
+			sleepThread(d) // less than an interval: Close waits no longer
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+		} else if d > 0 {
 			timer.Reset(d)
 			select {
 			case <-timer.C:

@@ -40,7 +40,7 @@ func TestPacerSkipsWithoutBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, b := mediatest.Pipe()
 		sc := &stallConn{PacketConn: a}
-		p := NewPacer(PacerConfig{})
+		p := NewPacer(PacerConfig{NormalPriority: true}) // synctest: runtime timers
 		defer p.Close()
 		start := time.Now()
 		s, err := NewSession(SessionConfig{Conn: sc, Remote: b.LocalAddrPort(), Codec: KindPCMU, Pacer: p, MediaTimeout: -1})
@@ -88,7 +88,7 @@ func TestPacerSkipsWithoutBurst(t *testing.T) {
 
 func TestPacerIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := NewPacer(PacerConfig{})
+		p := NewPacer(PacerConfig{NormalPriority: true}) // synctest: runtime timers
 		time.Sleep(time.Second)
 		if st := p.Stats(); st.Ticks != 0 {
 			t.Errorf("%d ticks with no stream", st.Ticks)

@@ -85,7 +85,8 @@ type SessionConfig struct {
 	// 8 = PCMA, plus PayloadType and EventPT.
 	Receive PayloadTypes
 	// Pacer sends this session's frames together with other sessions'.
-	// Nil gives the session a private Pacer, closed with it.
+	// Nil gives the session a private Pacer (one goroutine at normal
+	// priority, see PacerConfig), closed with it.
 	Pacer *Pacer
 	// MediaTimeout ends the session with ErrMediaTimeout when no RTP
 	// arrives from the far end for this long (counted from NewSession).
@@ -389,7 +390,7 @@ func newSession(cfg SessionConfig) (*Session, error) {
 	}
 	s.pacer = cfg.Pacer
 	if s.pacer == nil {
-		s.pacer, s.ownPacer = NewPacer(PacerConfig{Logger: cfg.Logger, Shards: 1}), true
+		s.pacer, s.ownPacer = NewPacer(PacerConfig{Logger: cfg.Logger, Shards: 1, NormalPriority: true}), true
 	}
 	if err := s.pacer.add(s); err != nil {
 		if s.ownPacer {

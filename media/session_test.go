@@ -600,7 +600,7 @@ func TestSessionMediaTimeoutInjectedClock(t *testing.T) {
 
 func TestSessionSharedPacer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := NewPacer(PacerConfig{})
+		p := NewPacer(PacerConfig{NormalPriority: true}) // synctest: runtime timers
 		n := mediatest.NewMemNet()
 		sink, _ := n.Listen(netip.MustParseAddrPort("127.0.0.1:50000"))
 		var ss []*Session

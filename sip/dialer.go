@@ -201,6 +201,11 @@ func (d *Dialer) String() string {
 
 // Close hangs up every call in progress (each BYE bounded by 2 s), stops
 // listening and waits for the dialer's goroutines.
+// PacerStats returns the counters of the pacer that sends every call's
+// RTP: frames sent, ticks late or skipped, and the pacing error at the
+// sender.
+func (d *Dialer) PacerStats() media.PacerStats { return d.pacer.Stats() }
+
 func (d *Dialer) Close() error {
 	d.mu.Lock()
 	if d.closed {

@@ -18,6 +18,7 @@ import (
 	"denwa/audio"
 	"denwa/dtmf"
 	"denwa/enroll"
+	"denwa/media"
 	"denwa/sip"
 )
 
@@ -64,6 +65,9 @@ type loadResult struct {
 	HeapPerCall, RSSPerCall  float64
 	BaseHeap, HeapAtPeak     uint64
 	GoroutinesAtPeak, BaseGo int
+	// Pacing is the dialers' pacers' work during the run: frames sent and
+	// the pacing error at the sender (deadline to sendto's return).
+	Pacing media.PacerStats
 }
 
 // runLoad places the calls and waits for every one to end.
@@ -83,6 +87,7 @@ func runLoad(ctx context.Context, spec loadSpec) *loadResult {
 	res.BaseRSS = currentRSS()
 	res.BaseGo = runtime.NumGoroutine()
 	cpu0 := cpuTime()
+	pace0 := pacerStats(spec.Dialers)
 
 	var (
 		mu     sync.Mutex
@@ -159,10 +164,33 @@ launch:
 	wg.Wait()
 	res.Wall = time.Since(start)
 	res.CPU = cpuTime() - cpu0
+	res.Pacing = pacerStats(spec.Dialers)
+	res.Pacing.Frames -= pace0.Frames
+	res.Pacing.Late -= pace0.Late
+	res.Pacing.Skipped -= pace0.Skipped
+	for i := range res.Pacing.Lag {
+		res.Pacing.Lag[i] -= pace0.Lag[i]
+	}
 	close(sampleDone)
 	sampler.Wait()
 	res.PeakRSS = peakRSS()
 	return res
+}
+
+// pacerStats sums the pacers' counters of several dialers.
+func pacerStats(ds []*sip.Dialer) media.PacerStats {
+	var s media.PacerStats
+	for _, d := range ds {
+		t := d.PacerStats()
+		s.Frames += t.Frames
+		s.Late += t.Late
+		s.Skipped += t.Skipped
+		s.MaxLag = max(s.MaxLag, t.MaxLag)
+		for i, n := range t.Lag {
+			s.Lag[i] += n
+		}
+	}
+	return s
 }
 
 // oneLoadCall runs placeCall and keeps what the summary needs.
@@ -200,6 +228,7 @@ type loadSummary struct {
 	PeakActive               int
 	PeakRSS                  int64
 	HeapPerCall, RSSPerCall  float64
+	Pacing                   media.PacerStats
 	// Key to verified, by the deciding key's source, as quantiles.
 	Latency map[dtmf.Source][3]time.Duration // p50, p99, max
 	LatN    map[dtmf.Source]int
@@ -207,7 +236,7 @@ type loadSummary struct {
 
 func summarize(spec loadSpec, res *loadResult) loadSummary {
 	s := loadSummary{Calls: spec.Calls, Outcomes: map[enroll.Outcome]int{}, Wall: res.Wall,
-		PeakActive: res.PeakActive, PeakRSS: res.PeakRSS, HeapPerCall: res.HeapPerCall, RSSPerCall: res.RSSPerCall,
+		PeakActive: res.PeakActive, PeakRSS: res.PeakRSS, Pacing: res.Pacing, HeapPerCall: res.HeapPerCall, RSSPerCall: res.RSSPerCall,
 		Latency: map[dtmf.Source][3]time.Duration{}, LatN: map[dtmf.Source]int{}}
 	var first, lastAns time.Time
 	lat := map[dtmf.Source][]time.Duration{}
@@ -272,6 +301,10 @@ func (s loadSummary) print(w io.Writer, extra ...[2]string) {
 			l := s.Latency[src]
 			row("key→verified "+src.String(), fmt.Sprintf("p50 %s  p99 %s  max %s  (n=%d; key out of the receiver → decision)", ms(l[0]), ms(l[1]), ms(l[2]), n))
 		}
+	}
+	if p := &s.Pacing; p.Frames > 0 {
+		row("RTP pacing error (sender)", fmt.Sprintf("p50 %s  p99 %s  max %s  (%d frames, deadline → sendto returned; %d walks late > 2ms, %d ticks skipped)",
+			ms(p.LagQuantile(0.5)), ms(p.LagQuantile(0.99)), ms(p.MaxLag), p.Frames, p.Late, p.Skipped))
 	}
 	row("wall time", s.Wall.Round(time.Millisecond).String())
 	row("CPU per call", fmt.Sprintf("%.1f ms (user+system of the whole process)", float64(s.CPUPerCall)/1e6))
