@@ -251,7 +251,7 @@ func BenchmarkPacerWalk1000(b *testing.B) {
 // A sharded pacer deals the slots out among its goroutines: every
 // session of every slot sends, whichever shard walks it.
 func TestPacerShards(t *testing.T) {
-	for _, c := range []struct{ ask, want int }{{1, 1}, {2, 2}, {3, 2}, {4, 2}, {7, 5}, {10, 10}, {64, 10}} {
+	for _, c := range []struct{ ask, want int }{{1, 1}, {2, 2}, {3, 2}, {4, 4}, {7, 5}, {10, 10}, {19, 10}, {64, 20}} {
 		p := newPacer(PacerConfig{Shards: c.ask}, false)
 		if p.Shards() != c.want {
 			t.Errorf("Shards %d gave %d shards, want %d", c.ask, p.Shards(), c.want)
