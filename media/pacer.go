@@ -36,8 +36,8 @@ type PacerConfig struct {
 	Logger *slog.Logger
 	// Shards is how many goroutines share the walks: the slots are dealt
 	// out among them, so that sending and receiving use every core. It is
-	// rounded down to a divisor of PacerSlots (1, 2, 4, 5, 10 or 20); zero means
-	// as many as GOMAXPROCS allows, one for a private pacer.
+	// rounded down to a divisor of PacerSlots (1, 2, 4, 5, 10 or 20);
+	// zero means as many as GOMAXPROCS allows, one for a private pacer.
 	Shards int
 	// NormalPriority runs the shards as ordinary goroutines, woken by the
 	// runtime's timers, at the process's priority. By default each shard
@@ -77,9 +77,9 @@ const PacerSlots = 20
 // order its sessions were registered) at k·1 ms into each interval by
 // shard k mod Shards. A walk of a thousand sessions costs several
 // milliseconds of sendto on a small VM; spread this way each session's
-// packet leaves within a twentieth of that after its own deadline, always at
-// the same phase, so the far end sees 20 ms spacing, and the load on the
-// CPUs is even rather than a burst.
+// packet leaves within a twentieth of that after its own deadline, always
+// at the same phase, so the far end sees 20 ms spacing, and the load on
+// the CPUs is even rather than a burst.
 //
 // The schedule is monotonic: each shard's sub-tick m is due at start +
 // m·1 ms, measured on the monotonic clock, so it does not drift however
