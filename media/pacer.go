@@ -41,19 +41,39 @@ type PacerConfig struct {
 	Shards int
 	// NormalPriority runs the shards as ordinary goroutines, woken by the
 	// runtime's timers, at the process's priority. By default each shard
-	// keeps a thread of its own, asks for nice −10 on it (Linux; it needs
-	// CAP_SYS_NICE, as root has, and goes on without), and sleeps on that
-	// thread until each deadline: a walk is a millisecond of work or so,
+	// keeps a thread of its own, raises it to the lowest real-time
+	// priority (SCHED_FIFO 1; Linux, with CAP_SYS_NICE or an RLIMIT_RTPRIO,
+	// else nice −10 where permitted, else as it is), and sleeps on that
+	// thread until each deadline: a walk is a millisecond of work or less,
 	// and a media thread must not queue behind a host's other runnable
-	// threads, or wait for another thread to run the runtime's timers.
-	// Private pacers (SessionConfig.Pacer nil) use NormalPriority, and so
-	// must pacers under testing/synctest, whose clock a thread's own sleep
-	// does not follow.
+	// threads, or wait for another thread to run the runtime's timers. A
+	// real-time shard that falls a whole interval behind (an overloaded
+	// host: PacerStats.Skipped) goes back to nice −10 for good, so that it
+	// cannot starve signalling. Private pacers (SessionConfig.Pacer nil)
+	// use NormalPriority, and so must pacers under testing/synctest, whose
+	// clock a thread's own sleep does not follow.
+	//
+	// A shard that wakes needs one of the Go runtime's Ps to run on: give
+	// the process more Ps than cores (GOMAXPROCS; `denwa` sets twice the
+	// default), or a busy runtime keeps a punctual thread waiting.
 	NormalPriority bool
 }
 
-// pacerNice is the niceness the shards' threads ask for.
+// pacerNice is the niceness of shards' threads that are not real-time.
 const pacerNice = -10
+
+// threadPriority is what a shard's thread got.
+type threadPriority uint8
+
+const (
+	priorityNormal threadPriority = iota
+	priorityNice
+	priorityRealtime
+)
+
+func (t threadPriority) String() string {
+	return [...]string{"normal", "nice -10", "SCHED_FIFO 1"}[t]
+}
 
 // PacerSlots is how many phases a Pacer spreads its sessions over: each
 // session is given one slot for its life, slot k sending at
@@ -301,9 +321,11 @@ func (p *Pacer) run(sh *pacerShard) {
 	// See PacerConfig.NormalPriority. The thread is never unlocked: it
 	// ends with the goroutine, its priority with it.
 	own := !p.normalPriority
+	prio := priorityNormal
 	if own {
 		runtime.LockOSThread()
-		if err := raisePriority(pacerNice); err != nil && sh.id == 0 {
+		var err error
+		if prio, err = raisePriority(pacerNice); err != nil && sh.id == 0 {
 			p.log.Debug("media: pacer threads keep the process's priority", "err", err)
 		}
 	}
@@ -373,6 +395,12 @@ func (p *Pacer) run(sh *pacerShard) {
 			lag -= time.Duration(skip) * FrameInterval
 			sh.local.Skipped += skip
 			p.logStall(sh, now, skip)
+			if prio == priorityRealtime {
+				lowerPriority(pacerNice)
+				prio = priorityNice
+				p.log.Warn("media: a real-time pacer thread fell an interval behind; it runs at nice -10 from now on",
+					"shard", sh.id, "skipped", skip)
+			}
 		}
 		if lag > LateThreshold {
 			sh.local.Late++

@@ -16,80 +16,145 @@ import (
 	"denwa/media/mediatest"
 )
 
-// niceThreads counts the process's threads at niceness nice.
-func niceThreads(t *testing.T, nice int) int {
+// threadsAt counts the process's threads that run SCHED_FIFO (fifo) or
+// at niceness nice under the normal scheduler.
+func threadsAt(t *testing.T, nice int) (fifo, niced int) {
 	t.Helper()
 	dirs, err := filepath.Glob("/proc/self/task/*/stat")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
 	for _, d := range dirs {
 		b, err := os.ReadFile(d)
 		if err != nil {
 			continue // the thread exited
 		}
-		// Fields after the command name, which is in parentheses: the
-		// niceness is field 19 of stat, the 17th after ")".
+		// The fields after the command name, which is in parentheses:
+		// niceness is field 19 of stat, the scheduling policy field 41.
 		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if v, err := strconv.Atoi(f[16]); err == nil && v == nice {
-			n++
+		policy, _ := strconv.Atoi(f[38])
+		n, _ := strconv.Atoi(f[16])
+		switch {
+		case policy == schedFIFO:
+			fifo++
+		case n == nice:
+			niced++
 		}
 	}
-	return n
+	return fifo, niced
 }
 
-// canRaise reports whether this process may lower a thread's niceness.
-func canRaise() bool {
+// mayRaise reports what this process may ask for a thread: a real-time
+// policy, a lower niceness, or neither.
+func mayRaise() threadPriority {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	tid := syscall.Gettid()
 	old, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
-	if err != nil || syscall.Setpriority(syscall.PRIO_PROCESS, tid, pacerNice) != nil {
-		return false
+	if err != nil {
+		return priorityNormal
 	}
-	// Getpriority's raw syscall returns 20 − nice.
+	got, _ := raisePriority(pacerNice)
+	// Back as it was: Getpriority's raw syscall returns 20 − nice.
+	setScheduler(schedOther, 0)
 	syscall.Setpriority(syscall.PRIO_PROCESS, tid, 20-old)
-	return true
+	return got
 }
 
-// A pacer's shards run on threads of their own at nice −10 when the
-// process may ask for it, and at the process's niceness with
-// NormalPriority.
+// pacerWith starts a pacer with n MemNet sessions sending through conn
+// wrappers made by wrap, and waits until each has sent twice.
+func pacerWith(t *testing.T, cfg PacerConfig, n int, wrap func(PacketConn) PacketConn) (*Pacer, []*Session) {
+	t.Helper()
+	p := NewPacer(cfg)
+	net := mediatest.NewMemNet()
+	var ss []*Session
+	for i := range n {
+		c, _ := net.Listen(netip.AddrPortFrom(loopback4, uint16(20000+2*i)))
+		s, err := NewSession(SessionConfig{Conn: wrap(c), Remote: netip.MustParseAddrPort("127.0.0.1:9"), Codec: KindPCMU, Pacer: p, MediaTimeout: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss = append(ss, s)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, s := range ss {
+		for s.Stats().PacketsSent < 2 {
+			if time.Now().After(deadline) {
+				t.Fatal("sessions did not send in 5 s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return p, ss
+}
+
+// A pacer's shards run on threads of their own at real-time priority
+// when the process may ask for it (else at nice −10), and at the
+// process's priority with NormalPriority.
 func TestPacerThreadPriority(t *testing.T) {
-	if !canRaise() {
+	can := mayRaise()
+	if can == priorityNormal {
 		t.Skip("this process may not raise a thread's priority (needs CAP_SYS_NICE)")
 	}
 	for _, normal := range []bool{false, true} {
-		base := niceThreads(t, pacerNice)
-		p := NewPacer(PacerConfig{Shards: 2, NormalPriority: normal})
-		net := mediatest.NewMemNet()
-		var ss []*Session
-		for i := range 2 {
-			c, _ := net.Listen(netip.AddrPortFrom(loopback4, uint16(20000+2*i)))
-			s, err := NewSession(SessionConfig{Conn: c, Remote: netip.MustParseAddrPort("127.0.0.1:9"), Codec: KindPCMU, Pacer: p, MediaTimeout: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ss = append(ss, s)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for _, s := range ss {
-			for s.Stats().PacketsSent < 2 && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
-		got := niceThreads(t, pacerNice) - base
+		fifo0, nice0 := threadsAt(t, pacerNice)
+		p, ss := pacerWith(t, PacerConfig{Shards: 2, NormalPriority: normal}, 2, func(c PacketConn) PacketConn { return c })
+		fifo, niced := threadsAt(t, pacerNice)
+		fifo, niced = fifo-fifo0, niced-nice0
 		for _, s := range ss {
 			s.Close()
 		}
 		p.Close()
-		want := 2
+		want := [2]int{2, 0}
+		if can == priorityNice {
+			want = [2]int{0, 2}
+		}
 		if normal {
-			want = 0
+			want = [2]int{0, 0}
 		}
-		if got != want {
-			t.Errorf("NormalPriority %v: %d threads at nice %d, want %d", normal, got, pacerNice, want)
+		if [2]int{fifo, niced} != want {
+			t.Errorf("NormalPriority %v (may raise to %v): %d SCHED_FIFO threads and %d at nice %d, want %v",
+				normal, can, fifo, niced, pacerNice, want)
 		}
+	}
+}
+
+// A real-time shard that falls a whole interval behind goes back to
+// nice −10.
+func TestPacerRealtimeStepsDown(t *testing.T) {
+	if mayRaise() != priorityRealtime {
+		t.Skip("this process may not use SCHED_FIFO")
+	}
+	fifo0, nice0 := threadsAt(t, pacerNice)
+	var sc *stallConn
+	p, ss := pacerWith(t, PacerConfig{Shards: 1}, 1, func(c PacketConn) PacketConn {
+		sc = &stallConn{PacketConn: c}
+		return sc
+	})
+	defer p.Close()
+	defer ss[0].Close()
+	if fifo, _ := threadsAt(t, pacerNice); fifo-fifo0 != 1 {
+		t.Fatalf("%d SCHED_FIFO threads, want 1", fifo-fifo0)
+	}
+	sc.mu.Lock()
+	sc.stall = 65 * time.Millisecond // one walk takes three intervals
+	sc.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Stats().Skipped == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no tick skipped 5 s after a 65 ms stall")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The shard steps down right after counting the skip.
+	for {
+		fifo, niced := threadsAt(t, pacerNice)
+		if fifo-fifo0 == 0 && niced-nice0 == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a stall: %d SCHED_FIFO threads and %d at nice %d, want 0 and 1", fifo-fifo0, niced-nice0, pacerNice)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 )
 
-func raisePriority(int) error { return errors.ErrUnsupported }
+func raisePriority(int) (threadPriority, error) { return priorityNormal, errors.ErrUnsupported }
+
+func lowerPriority(int) {}
 
 func sleepThread(d time.Duration) { time.Sleep(d) }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -162,6 +163,10 @@ func TestLoadSipp(t *testing.T) {
 		capRun.start(t)
 	}
 
+	// The runtime as `denwa call` runs it (before the dialer's pacer sizes
+	// its shards).
+	procs := mediaProcs()
+	defer runtime.GOMAXPROCS(procs)
 	prompts, err := audio.LoadCatalog(nil)
 	if err != nil {
 		t.Fatal(err)
