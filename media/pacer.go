@@ -233,19 +233,26 @@ func (p *Pacer) Stats() PacerStats {
 	var s PacerStats
 	p.statsMu.Lock()
 	for _, t := range p.stats {
-		s.Ticks = max(s.Ticks, t.Ticks)
-		s.Skipped += t.Skipped
-		s.Late += t.Late
-		s.Frames += t.Frames
-		s.MaxWalk = max(s.MaxWalk, t.MaxWalk)
-		s.MaxLag = max(s.MaxLag, t.MaxLag)
-		for i, n := range t.Lag {
-			s.Lag[i] += n
-		}
+		s.Add(&t)
 	}
 	p.statsMu.Unlock()
 	s.Streams = p.Len()
 	return s
+}
+
+// Add merges t into s, as for two shards or two pacers: counts and the
+// histogram are summed, Ticks and the maxima are the larger.
+func (s *PacerStats) Add(t *PacerStats) {
+	s.Streams += t.Streams
+	s.Ticks = max(s.Ticks, t.Ticks)
+	s.Skipped += t.Skipped
+	s.Late += t.Late
+	s.Frames += t.Frames
+	s.MaxWalk = max(s.MaxWalk, t.MaxWalk)
+	s.MaxLag = max(s.MaxLag, t.MaxLag)
+	for i, n := range t.Lag {
+		s.Lag[i] += n
+	}
 }
 
 // Close stops the goroutines and waits for them to exit. Sessions still

@@ -292,3 +292,19 @@ func TestPacerShards(t *testing.T) {
 	p.Close()
 	waitGoroutines(t, before)
 }
+
+func TestPacerStatsAdd(t *testing.T) {
+	a := PacerStats{Streams: 2, Ticks: 10, Skipped: 1, Late: 2, Frames: 20, MaxWalk: time.Millisecond, MaxLag: 3 * time.Millisecond}
+	a.Lag[1], a.Lag[5] = 15, 5
+	b := PacerStats{Streams: 1, Ticks: 12, Late: 1, Frames: 12, MaxWalk: 2 * time.Millisecond, MaxLag: time.Millisecond}
+	b.Lag[1] = 12
+	a.Add(&b)
+	want := PacerStats{Streams: 3, Ticks: 12, Skipped: 1, Late: 3, Frames: 32, MaxWalk: 2 * time.Millisecond, MaxLag: 3 * time.Millisecond}
+	want.Lag[1], want.Lag[5] = 27, 5
+	if a != want {
+		t.Errorf("Add: %+v, want %+v", a, want)
+	}
+	if q := a.LagQuantile(0.5); q != 2*LagBucket {
+		t.Errorf("median %v, want %v", q, 2*LagBucket)
+	}
+}

@@ -182,13 +182,7 @@ func pacerStats(ds []*sip.Dialer) media.PacerStats {
 	var s media.PacerStats
 	for _, d := range ds {
 		t := d.PacerStats()
-		s.Frames += t.Frames
-		s.Late += t.Late
-		s.Skipped += t.Skipped
-		s.MaxLag = max(s.MaxLag, t.MaxLag)
-		for i, n := range t.Lag {
-			s.Lag[i] += n
-		}
+		s.Add(&t)
 	}
 	return s
 }
