@@ -54,8 +54,9 @@ type PacerConfig struct {
 	// clock a thread's own sleep does not follow.
 	//
 	// A shard that wakes needs one of the Go runtime's Ps to run on: give
-	// the process more Ps than cores (GOMAXPROCS; `denwa` sets twice the
-	// default), or a busy runtime keeps a punctual thread waiting.
+	// the process more Ps than cores (GOMAXPROCS; denwa's commands that
+	// carry calls set twice the default), or a busy runtime keeps a
+	// punctual thread waiting.
 	NormalPriority bool
 }
 

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -165,8 +164,7 @@ func TestLoadSipp(t *testing.T) {
 
 	// The runtime as `denwa call` runs it (before the dialer's pacer sizes
 	// its shards).
-	procs := mediaProcs()
-	defer runtime.GOMAXPROCS(procs)
+	mediaProcs()
 	prompts, err := audio.LoadCatalog(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -10,28 +10,31 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
 
 func main() {
-	mediaProcs()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// mediaProcs gives the Go runtime twice its default number of Ps unless
-// GOMAXPROCS is set: the media pacer's real-time threads (see
+// mediaProcs gives the Go runtime twice its default number of Ps, once
+// and unless GOMAXPROCS is set. The commands that carry calls (call,
+// phone, serve, demo) call it: the media pacer's real-time threads (see
 // media.PacerConfig) need a free P the moment they wake, and with only as
 // many Ps as cores a busy runtime keeps them waiting. Idle Ps cost
-// nothing. It returns the previous setting.
-func mediaProcs() int {
-	n := runtime.GOMAXPROCS(0)
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(2 * n)
-	}
-	return n
+// nothing.
+func mediaProcs() {
+	procsOnce.Do(func() {
+		if os.Getenv("GOMAXPROCS") == "" {
+			runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+		}
+	})
 }
+
+var procsOnce sync.Once
 
 // run executes the command line and returns the process exit code: the
 // command's own code for an exitCoder error, 2 for any other error.

@@ -12,6 +12,12 @@ hearing keys both as RFC 4733 telephone-events and as in-band tones.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			switch cmd.Name() {
+			case "call", "phone", "serve", "demo":
+				mediaProcs()
+			}
+		},
 	}
 	root.AddCommand(newDetectCmd(), newCallCmd(), newPhoneCmd(), newServeCmd(), newAPIKeyCmd(), newDemoCmd())
 	return root
