@@ -770,6 +770,12 @@ func (s *Session) receiveTick(now time.Time, buf []byte) {
 			break
 		}
 		if err != nil {
+			s.mu.Lock()
+			ended := s.ended // a walk may visit a session just ended
+			s.mu.Unlock()
+			if ended {
+				break
+			}
 			s.readErrs.Add(1)
 			if s.rxFail++; errors.Is(err, net.ErrClosed) || s.rxFail > 100 {
 				fatal = fmt.Errorf("media: reading RTP on %s: %w", s.local, err)

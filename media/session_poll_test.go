@@ -205,3 +205,29 @@ func TestReceiveTickAllocs(t *testing.T) {
 		t.Errorf("%v allocations per datagram read in the walk", n)
 	}
 }
+
+// A walk that visits a session while it is ending (its socket already
+// closed, its keys not yet flushed) counts no read error and does not end
+// it a second time.
+func TestReceiveTickWhileEnding(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sockets are polled on Linux only")
+	}
+	f := newPollFixture(t)
+	f.pacer.Close()
+	f.pacer = newPacer(PacerConfig{}, false) // the test walks
+	s := f.session(t)
+	s.mu.Lock()
+	s.ended = true // what end does first, before closing the socket
+	s.mu.Unlock()
+	s.conn.Close()
+	var buf [maxDatagram]byte
+	s.receiveTick(time.Now(), buf[:])
+	if st := s.Stats(); st.ReadErrors != 0 {
+		t.Errorf("%d read errors from a walk over an ending session", st.ReadErrors)
+	}
+	s.Close()
+	if err := s.Err(); err != ErrSessionClosed {
+		t.Errorf("Err after the walk and Close: %v, want %v", err, ErrSessionClosed)
+	}
+}
