@@ -51,8 +51,7 @@ func (c *udpConn) tryRead(b []byte) (int, netip.AddrPort, error) {
 }
 
 // recvOnce is one recvfrom(MSG_DONTWAIT); it returns true so that
-// RawConn.Read never parks on the poller. The call never blocks, so it
-// goes in as a raw syscall, without telling the scheduler.
+// RawConn.Read never parks on the poller.
 func (c *udpConn) recvOnce(fd uintptr) bool {
 	p := c.poll
 	if len(p.buf) == 0 {
@@ -61,7 +60,7 @@ func (c *udpConn) recvOnce(fd uintptr) bool {
 	}
 	l := uint32(syscall.SizeofSockaddrAny)
 	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)),
+		n, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)),
 			syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&p.rsa)), uintptr(unsafe.Pointer(&l)))
 		if e == syscall.EINTR {
 			continue
