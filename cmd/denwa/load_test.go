@@ -205,7 +205,10 @@ func TestLoadSipp(t *testing.T) {
 	// Key-to-verified from the key's arrival: sipp starts its stream on
 	// our ACK, right after the answer, and the # is hold into it, so it
 	// arrives at about answer + hold (later if sipp starts late, which
-	// only makes these figures larger).
+	// only makes these figures larger). play_pcap_audio starts within a
+	// millisecond of the ACK; rtp_stream 20–40 ms after it (its threads
+	// take a new stream up at one 20 ms tick and send from the next), which
+	// the in-band figures include.
 	arr := map[dtmf.Source][]time.Duration{}
 	for _, c := range res.Calls {
 		if c.Outcome == enroll.OutcomeVerified && !c.Decided.IsZero() && !c.Answered.IsZero() {
