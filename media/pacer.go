@@ -47,8 +47,9 @@ type PacerConfig struct {
 	// thread until each deadline: a walk is a millisecond of work or less,
 	// and a media thread must not queue behind a host's other runnable
 	// threads, or wait for another thread to run the runtime's timers. A
-	// real-time shard that falls a whole interval behind (an overloaded
-	// host: PacerStats.Skipped) goes back to nice −10 for good, so that it
+	// real-time shard that keeps falling whole intervals behind (ten
+	// skipped ticks within a second: an overloaded host, see
+	// PacerStats.Skipped) goes back to nice −10 for good, so that it
 	// cannot starve signalling. Private pacers (SessionConfig.Pacer nil)
 	// use NormalPriority, and so must pacers under testing/synctest, whose
 	// clock a thread's own sleep does not follow.
@@ -133,12 +134,22 @@ type Pacer struct {
 	stats   []PacerStats // as each shard last published them
 }
 
+// A real-time shard steps down (PacerConfig.NormalPriority) when it skips
+// stepDownSkips ticks within stepDownWindow: an overloaded host, not one
+// stall of the process or its VM, which skips a few and is over.
+const (
+	stepDownSkips  = 10
+	stepDownWindow = time.Second
+)
+
 // pacerShard is one goroutine of a Pacer and what it owns.
 type pacerShard struct {
 	id        int
 	wake      chan struct{} // cap 1: a session joined one of the shard's slots
 	local     PacerStats
 	lastStall time.Time
+	skipsAt   time.Time // start of the window skips counts in
+	skips     int64
 	rbuf      [maxDatagram]byte // polled sessions' datagrams are read into it
 }
 
@@ -403,11 +414,11 @@ func (p *Pacer) run(sh *pacerShard) {
 			lag -= time.Duration(skip) * FrameInterval
 			sh.local.Skipped += skip
 			p.logStall(sh, now, skip)
-			if prio == priorityRealtime {
+			if prio == priorityRealtime && sh.overrun(now, skip) {
 				lowerPriority(pacerNice)
 				prio = priorityNice
-				p.log.Warn("media: a real-time pacer thread fell an interval behind; it runs at nice -10 from now on",
-					"shard", sh.id, "skipped", skip)
+				p.log.Warn("media: a real-time pacer thread keeps falling behind; it runs at nice -10 from now on",
+					"shard", sh.id, "skipped_in_window", sh.skips)
 			}
 		}
 		if lag > LateThreshold {
@@ -420,6 +431,16 @@ func (p *Pacer) run(sh *pacerShard) {
 		p.walk(sh, list, now, deadline)
 		m += n
 	}
+}
+
+// overrun counts skip skipped ticks at now and reports whether the shard
+// has skipped stepDownSkips within stepDownWindow.
+func (sh *pacerShard) overrun(now time.Time, skip int64) bool {
+	if now.Sub(sh.skipsAt) > stepDownWindow {
+		sh.skipsAt, sh.skips = now, 0
+	}
+	sh.skips += skip
+	return sh.skips >= stepDownSkips
 }
 
 // shardEmpty reports whether none of sh's slots holds a session.
