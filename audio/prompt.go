@@ -72,6 +72,9 @@ type Prompt struct {
 	samples    []int16 // len = Len(); cap = NumFrames()*FrameSamples, zero-padded
 	ulaw       []byte  // NumFrames()*FrameSamples bytes
 	alaw       []byte  // NumFrames()*FrameSamples bytes
+	// The same as one slice a frame (Frames), built once for every call
+	// that plays the prompt.
+	ulawFrames, alawFrames [][]byte
 }
 
 // newPrompt takes ownership of samples and encodes the frames.
@@ -98,7 +101,19 @@ func newPrompt(name string, format Format, overridden bool, samples []int16) *Pr
 		samples:    padded[:n:n],
 		ulaw:       ulaw,
 		alaw:       alaw,
+		ulawFrames: splitFrames(ulaw),
+		alawFrames: splitFrames(alaw),
 	}
+}
+
+// splitFrames cuts b into FrameSamples-byte frames, each capped at its end.
+func splitFrames(b []byte) [][]byte {
+	out := make([][]byte, len(b)/FrameSamples)
+	for i := range out {
+		lo, hi := i*FrameSamples, (i+1)*FrameSamples
+		out[i] = b[lo:hi:hi]
+	}
+	return out
 }
 
 // Name returns the prompt's catalog key, e.g. "greeting".
@@ -148,6 +163,21 @@ func (p *Prompt) Frame(i int, c Codec) []byte {
 	}
 	hi := lo + FrameSamples
 	return b[lo:hi:hi]
+}
+
+// Frames returns every frame encoded with codec c, Frames(c)[i] being
+// Frame(i, c), or nil for a codec other than PCMU and PCMA. The list is
+// built once, when the prompt is loaded, and shared by every caller: a
+// thousand calls playing the greeting hold no copy of it, not even of its
+// 795 slice headers. It is read-only, frames and list alike.
+func (p *Prompt) Frames(c Codec) [][]byte {
+	switch c {
+	case PCMU:
+		return p.ulawFrames
+	case PCMA:
+		return p.alawFrames
+	}
+	return nil
 }
 
 // Encoded returns all frames encoded with codec c, back to back:

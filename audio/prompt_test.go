@@ -538,3 +538,32 @@ func FuzzLoadCatalogOverride(f *testing.F) {
 		checkFrames(t, p)
 	})
 }
+
+// Frames is Frame for every i, the same shared slices, built once.
+func TestPromptFrames(t *testing.T) {
+	p, err := loadShipped(t).Get(PromptGreeting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Codec{PCMU, PCMA} {
+		fs := p.Frames(c)
+		if len(fs) != p.NumFrames() {
+			t.Fatalf("%v: %d frames, want %d", c, len(fs), p.NumFrames())
+		}
+		for i, f := range fs {
+			g := p.Frame(i, c)
+			if len(f) != FrameSamples || cap(f) != FrameSamples || &f[0] != &g[0] {
+				t.Fatalf("%v frame %d: len %d cap %d, not Frame(%d)'s bytes", c, i, len(f), cap(f), i)
+			}
+		}
+		if n := testing.AllocsPerRun(10, func() { _ = p.Frames(c) }); n != 0 {
+			t.Errorf("%v: Frames allocates %v", c, n)
+		}
+		if &p.Frames(c)[0] != &fs[0] {
+			t.Errorf("%v: Frames builds a new list each call", c)
+		}
+	}
+	if p.Frames(Codec(99)) != nil {
+		t.Error("Frames of an unknown codec is not nil")
+	}
+}

@@ -75,11 +75,7 @@ func (l *callLine) Play(ctx context.Context, id enroll.PromptID) error {
 	if err != nil {
 		return err
 	}
-	frames := make([][]byte, p.NumFrames())
-	for i := range frames {
-		frames[i] = p.Frame(i, l.codec)
-	}
-	err = l.call.Play(ctx, frames)
+	err = l.call.Play(ctx, p.Frames(l.codec)) // shared by every call
 	select {
 	case <-l.call.Done():
 		return l.Err()
