@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -368,7 +369,8 @@ type dumpcapRun struct {
 	path          string
 	port          int
 	delay, length time.Duration
-	cmd           *exec.Cmd
+	mu            sync.Mutex
+	proc          *os.Process // once dumpcap started; under mu
 	done          chan error
 	stderr        bytes.Buffer
 	armed         chan struct{}
@@ -382,25 +384,35 @@ func (c *dumpcapRun) start(t *testing.T) {
 	go func() {
 		<-c.armed
 		time.Sleep(c.delay)
-		c.cmd = exec.Command(dumpcap, "-q", "-i", "lo", "-f", fmt.Sprintf("udp dst port %d", c.port),
+		cmd := exec.Command(dumpcap, "-q", "-i", "lo", "-f", fmt.Sprintf("udp dst port %d", c.port),
 			"-a", fmt.Sprintf("duration:%d", secs), "-P", "-B", "64", "-w", c.path)
-		c.cmd.Stderr = &c.stderr
-		if err := c.cmd.Start(); err != nil {
+		cmd.Stderr = &c.stderr
+		if err := cmd.Start(); err != nil {
 			c.done <- err
 			return
 		}
-		c.done <- c.cmd.Wait()
+		c.mu.Lock()
+		c.proc = cmd.Process
+		c.mu.Unlock()
+		c.done <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
 		c.arm()
 		select {
 		case <-c.done:
 		case <-time.After(time.Duration(secs)*time.Second + c.delay + 10*time.Second):
-			if c.cmd != nil && c.cmd.Process != nil {
-				c.cmd.Process.Kill()
-			}
+			c.signal(os.Kill)
 		}
 	})
+}
+
+// signal sends sig to dumpcap if it has started.
+func (c *dumpcapRun) signal(sig os.Signal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proc != nil {
+		c.proc.Signal(sig)
+	}
 }
 
 func (c *dumpcapRun) arm() {
@@ -418,9 +430,7 @@ func (c *dumpcapRun) analyse(t *testing.T) (string, error) {
 	select {
 	case err = <-c.done:
 	case <-time.After(500 * time.Millisecond):
-		if c.cmd != nil && c.cmd.Process != nil {
-			c.cmd.Process.Signal(syscall.SIGINT)
-		}
+		c.signal(syscall.SIGINT)
 		select {
 		case err = <-c.done:
 		case <-time.After(10 * time.Second):
