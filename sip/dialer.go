@@ -199,13 +199,13 @@ func (d *Dialer) String() string {
 	return fmt.Sprintf("sip.Dialer(%s %s → %s)", d.s.transport, d.local, d.s.cfg.Trunk)
 }
 
-// Close hangs up every call in progress (each BYE bounded by 2 s), stops
-// listening and waits for the dialer's goroutines.
 // PacerStats returns the counters of the pacer that sends every call's
 // RTP: frames sent, ticks late or skipped, and the pacing error at the
 // sender.
 func (d *Dialer) PacerStats() media.PacerStats { return d.pacer.Stats() }
 
+// Close hangs up every call in progress (each BYE bounded by 2 s), stops
+// listening and waits for the dialer's goroutines.
 func (d *Dialer) Close() error {
 	d.mu.Lock()
 	if d.closed {
