@@ -249,6 +249,11 @@ func TestLoadSipp(t *testing.T) {
 			t.Errorf("call %d: %v keys %q cause %s", i, c.Outcome, c.Keys, c.Cause)
 		}
 	}
+	// The dialer's pacer counted every call's frames: 50 a second for at
+	// least hold.
+	if p := sum.Pacing; p.Frames < int64(calls)*int64(hold/media.FrameInterval) {
+		t.Errorf("the dialer's pacer counted %d frames for %d calls of at least %v", p.Frames, calls, hold)
+	}
 	if verified != calls {
 		t.Errorf("%d of %d calls verified with keys \"#\"", verified, calls)
 	}
