@@ -109,22 +109,7 @@ func TestMerger(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m Merger
-			var got []out
-			var dst []Event
-			for i, s := range tt.steps {
-				switch s.op {
-				case 'e':
-					dst = m.Add(dst[:0], s.ev)
-				case 'a':
-					dst = m.Advance(dst[:0], s.now)
-				case 'f':
-					dst = m.Flush(dst[:0])
-				}
-				for _, e := range dst {
-					got = append(got, out{i, e})
-				}
-			}
-			if !slices.Equal(got, tt.want) {
+			if got := runMerger(&m, tt.steps); !slices.Equal(got, tt.want) {
 				t.Errorf("released\n got %v\nwant %v", got, tt.want)
 			}
 		})

@@ -383,27 +383,8 @@ func (p *Pacer) run(sh *pacerShard) {
 			continue // emptied meanwhile
 		}
 		deadline := start.Add(time.Duration(m) * step)
-		if d := time.Until(deadline); d > 0 && own {
-			sleepThread(d) // less than an interval: Close waits no longer
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
-		} else if d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-p.stop:
-				timer.Stop()
-				return
-			}
-		} else {
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
+		if !p.sleepUntil(deadline, own, timer) {
+			return
 		}
 		now := time.Now()
 		lag := now.Sub(deadline)
@@ -430,6 +411,30 @@ func (p *Pacer) run(sh *pacerShard) {
 		}
 		p.walk(sh, list, now, deadline)
 		m += n
+	}
+}
+
+// sleepUntil waits for deadline, on the shard's own thread or on the
+// runtime's timer; it reports false when the pacer is closing.
+func (p *Pacer) sleepUntil(deadline time.Time, own bool, timer *time.Timer) bool {
+	if d := time.Until(deadline); d > 0 {
+		if !own {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+				return true
+			case <-p.stop:
+				timer.Stop()
+				return false
+			}
+		}
+		sleepThread(d) // less than an interval: Close waits no longer
+	}
+	select {
+	case <-p.stop:
+		return false
+	default:
+		return true
 	}
 }
 
