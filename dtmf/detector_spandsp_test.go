@@ -19,11 +19,13 @@ import (
 
 // The side-by-side comparison with spandsp's dtmf_rx, the detector most
 // telephony engines measure themselves against. spandsp is only run, as a
-// separate program (shared/tools/spandsp-dtmf); nothing of it is linked or
-// copied.
+// separate program: testdata/spandsp/dtmf_rx.c, a small harness on spandsp's
+// public API, which the test compiles with gcc against Debian's
+// libspandsp-dev. Nothing of spandsp is linked into denwa or copied.
 
-// spandspHarness builds the harness or skips (fails with
-// DENWA_REQUIRE_INTEROP=1) when it cannot.
+// spandspHarness compiles testdata/spandsp/dtmf_rx.c into a temporary
+// directory and returns the program's path. It skips (fails with
+// DENWA_REQUIRE_INTEROP=1) when gcc or spandsp's headers are missing.
 func spandspHarness(t testing.TB) string {
 	t.Helper()
 	need := func(format string, args ...any) {
@@ -33,13 +35,14 @@ func spandspHarness(t testing.TB) string {
 		}
 		t.Skip(msg + " (set DENWA_REQUIRE_INTEROP=1 to make this a failure)")
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
 		need("spandsp comparison: gcc not found (apt-get install gcc libspandsp-dev)")
 	}
-	// Debian's libspandsp-dev 0.0.6 has no top-level spandsp.h; the harness
-	// includes spandsp/dtmf.h.
+	// Debian installs spandsp.h under the multiarch include directory and
+	// the rest under /usr/include/spandsp/.
 	found := false
-	for _, h := range []string{"/usr/include/spandsp.h", "/usr/include/spandsp/dtmf.h"} {
+	for _, h := range []string{"/usr/include/spandsp/dtmf.h", "/usr/local/include/spandsp/dtmf.h"} {
 		if _, err := os.Stat(h); err == nil {
 			found = true
 		}
@@ -47,19 +50,12 @@ func spandspHarness(t testing.TB) string {
 	if !found {
 		need("spandsp comparison: spandsp headers not found (apt-get install libspandsp-dev)")
 	}
-	script := os.Getenv("DENWA_SPANDSP_BUILD")
-	if script == "" {
-		script = filepath.Join("..", "..", "shared", "tools", "spandsp-dtmf", "build.sh")
+	bin := filepath.Join(t.TempDir(), "dtmf_rx")
+	src := filepath.Join("testdata", "spandsp", "dtmf_rx.c")
+	if b, err := exec.Command(gcc, "-O2", "-Wall", "-o", bin, src, "-lspandsp", "-lm").CombinedOutput(); err != nil {
+		t.Fatalf("spandsp comparison: gcc %s: %v\n%s", src, err, b)
 	}
-	if _, err := os.Stat(script); err != nil {
-		need("spandsp comparison: harness build script %s not found (set DENWA_SPANDSP_BUILD)", script)
-	}
-	out := t.TempDir()
-	b, err := exec.Command("bash", script, out).CombinedOutput()
-	if err != nil {
-		need("spandsp comparison: building the harness failed: %v\n%s", err, b)
-	}
-	return filepath.Join(out, "spandsp_dtmf")
+	return bin
 }
 
 // writeWAV writes x as a 16-bit PCM mono 8 kHz RIFF WAV file.

@@ -21,7 +21,7 @@ import (
 )
 
 // chromiumPath is Debian's Chromium binary (/usr/bin/chromium is a shell
-// wrapper; see ../shared/PEERS.md).
+// wrapper around it).
 const chromiumPath = "/usr/lib/chromium/chromium"
 
 // newBrowser starts a headless Chromium for the test, or skips (fails

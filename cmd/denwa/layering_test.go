@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// The package dependency direction of ../shared/STYLE.md §4, enforced.
+// The package dependency direction (docs/design-notes.md, "Packages"), enforced.
 // Each rule names why it exists; a failure prints the offending import path.
 
 type layerRule struct {
