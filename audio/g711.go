@@ -11,11 +11,11 @@ import (
 // DecodeUlawFrame/DecodeAlawFrame.
 //
 // Encode tables: all 65536 samples, encoded once by zaf/g711's
-// EncodeUlawFrame/EncodeAlawFrame. Measured on the 2-core build machine
-// (AMD EPYC, Go 1.26, 160-sample frames, BenchmarkEncodeULaw*): per-sample
-// EncodeUlawFrame about 450 ns a frame, table lookup about 70 ns. The tables cost
-// 64 KiB each and about 0.2 ms to fill, so they are built on first use
-// rather than at init, and programs that never encode never pay for them.
+// EncodeUlawFrame/EncodeAlawFrame; a lookup per sample is several times
+// faster than EncodeUlawFrame per sample (BenchmarkEncodeULaw against
+// BenchmarkEncodeULawPerSample; docs/performance.md). The tables cost
+// 64 KiB each and about 0.2 ms to fill, so they are built on first use,
+// not at init: programs that never encode never pay for them.
 var (
 	ulawEncTable = sync.OnceValue(func() *[65536]byte {
 		var t [65536]byte

@@ -40,11 +40,10 @@ func newCorrTable() *corrTable {
 // sub-block is ignored.
 //
 // It converts a sub-block once, then makes four passes over it, each
-// summing four of the 16 table columns (the first also the energy): with
-// four accumulators the compiler keeps them in registers, while 16 or 8
-// spilled some and put store-to-load forwarding into their dependency
-// chains. That ran 1.3-1.4× faster than one pass with all 17 sums. Each sum
-// still adds its terms in sample order, so results are unchanged.
+// summing four of the 16 table columns (the first also the energy): four
+// accumulators stay in registers, where 16 or 8 would spill and put
+// store-to-load forwarding into their dependency chains (docs/dtmf.md has
+// the measurements). Each sum adds its terms in sample order.
 func corrGo(out []bins, x []int16, t *corrTable) {
 	for b := 0; b+subBlock <= len(x); b += subBlock {
 		blk := (*[subBlock]int16)(x[b : b+subBlock])

@@ -9,22 +9,19 @@
 // the partial sums, horizontally add the energy and store re (offset 0),
 // im (32) and energy (64).
 //
-// Zen 4 runs two 256-bit FMAs and two 256-bit loads per cycle, so with a
-// memory operand per FMA plus the broadcast the loads, not the FMAs, were
-// the limit (3 loads per sample). The main loop therefore does two
-// sub-blocks A and B together: each table row is loaded once into
-// registers and used by four FMAs, 2 loads per sample. Broadcasting from
-// registers with shuffles instead was slower (the shuffles compete with
-// the FMAs). Sample j goes to accumulator set j mod 2, so 8 independent
-// FMA chains hide the FMA latency; each starts with a multiply. A last odd
-// sub-block takes the same code path for one block, in the same order, so
-// a sub-block's result does not depend on its position in x.
+// The main loop does two sub-blocks A and B together: each table row is
+// loaded once into registers and used by four FMAs, so a sample costs 2
+// loads (its broadcast and its share of the row) rather than 3. On Zen 4,
+// which issues two 256-bit FMAs and two 256-bit loads per cycle, loads are
+// what bound a one-block loop. x[j] is broadcast from memory, not with
+// shuffles, which would compete with the FMAs. Sample j goes to
+// accumulator set j mod 2, so 8 independent FMA chains hide the FMA
+// latency; each starts with a multiply. A last odd sub-block takes the
+// same code path for one block, in the same order, so a sub-block's result
+// does not depend on its position in x.
 //
-// An AVX-512F kernel (one zmm = one table row, cos then sin; one
-// broadcast and one 16-lane FMA per sample, one sub-block at a time) ran
-// at 1.7-1.8 GS/s against this kernel's 2.6-2.7 on the Zen 4 it was measured
-// on, where 512-bit FMAs, loads and broadcasts issue at half the 256-bit
-// rate, so there is none.
+// There is no AVX-512 kernel: on Zen 4, 512-bit FMAs, loads and broadcasts
+// issue at half the 256-bit rate (docs/dtmf.md has the measurement).
 //
 // Everything is unrolled, so table and buffer offsets are constants.
 //
