@@ -39,12 +39,13 @@ type RTP struct {
 	RTPPorts PortRange `json:"rtp_ports" flag:"rtp-ports" doc:"RTP port range FIRST-LAST: a call takes an even port for RTP and the odd one above it for RTCP"`
 }
 
-// DefaultRTPPorts is the RTP port range of every command and of serve's
-// config: sip's default, which holds thousands of calls at once.
-var DefaultRTPPorts = PortRange{sip.DefaultRTPPortFirst, sip.DefaultRTPPortLast}
-
-// DefaultRTP returns the media defaults.
-func DefaultRTP() RTP { return RTP{Codecs: "pcmu,pcma", RTPPorts: DefaultRTPPorts} }
+// DefaultRTP returns the media defaults of every command and of serve's
+// config: both codecs, and sip's default RTP port range
+// (sip.DefaultRTPPortFirst to sip.DefaultRTPPortLast), which holds
+// thousands of calls at once.
+func DefaultRTP() RTP {
+	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultRTPPortFirst, sip.DefaultRTPPortLast}}
+}
 
 // DefaultSIP returns the SIP defaults, sip's own.
 func DefaultSIP() SIP {
