@@ -82,7 +82,11 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		errs = append(errs, fmt.Errorf("%s: %s", name(path, flag), fmt.Sprintf(format, a...)))
 	}
 	if s.Trunk == "" {
-		bad("trunk", "trunk", "required: the SIP URI of the PBX or trunk")
+		how := ""
+		if n := name("trunk", "trunk"); n != "--trunk" {
+			how = " (--trunk, " + EnvName(n) + " or " + n + " in the config file)"
+		}
+		bad("trunk", "trunk", "required: the SIP URI of the PBX or trunk%s", how)
 	}
 	switch strings.ToLower(s.Transport) {
 	case "", "udp", "tcp", "tls":

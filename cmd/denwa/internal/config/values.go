@@ -71,12 +71,6 @@ func NewSecret(value []byte, source string) Secret { return Secret{value: value,
 // IsSet reports whether the secret has a value.
 func (s Secret) IsSet() bool { return len(s.value) > 0 }
 
-// Value is the secret itself; nil when unset.
-func (s Secret) Value() []byte { return s.value }
-
-// Source says where the value came from.
-func (s Secret) Source() string { return s.source }
-
 func (s Secret) String() string               { return "[redacted]" }
 func (s Secret) GoString() string             { return "[redacted]" }
 func (s Secret) Format(f fmt.State, _ rune)   { io.WriteString(f, "[redacted]") }
