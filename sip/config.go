@@ -23,7 +23,7 @@ const (
 	DefaultMediaTimeout  = 30 * time.Second
 	DefaultEventPT       = 101
 	DefaultRTPPortFirst  = 30000
-	DefaultRTPPortLast   = 30999
+	DefaultRTPPortLast   = 39999 // 5,000 calls: an even port for RTP, the odd one above for RTCP
 	DefaultUserAgent     = "denwa"
 )
 
@@ -93,7 +93,7 @@ type Config struct {
 	// (or the address that routes to the trunk when that is unspecified).
 	RTPAddr netip.Addr
 	// RTPPortFirst and RTPPortLast bound the RTP ports handed out. Zero:
-	// 30000–30999.
+	// 30000–39999.
 	RTPPortFirst, RTPPortLast int
 	// Codecs in order of preference: media.KindPCMU, media.KindPCMA.
 	// Zero: PCMU, PCMA.

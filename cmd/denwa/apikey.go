@@ -11,12 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/enroll/store/sqlite"
 )
 
 // storePathEnv names the store for `denwa apikey` as for `denwa serve`.
-var storePathEnv = envName("store.path")
+var storePathEnv = config.EnvName("store.path")
 
 func newAPIKeyCmd() *cobra.Command {
 	var path string
@@ -41,7 +42,7 @@ The store is --store, else ` + storePathEnv + `, else ./denwa.db.`,
 		if v, ok := lookupEnv(storePathEnv); ok && v != "" {
 			return v
 		}
-		return defaultServeConfig().Store.Path
+		return config.DefaultStorePath
 	}
 	cmd.AddCommand(
 		&cobra.Command{

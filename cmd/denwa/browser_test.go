@@ -161,7 +161,7 @@ func pageText(t *testing.T, ctx context.Context) string {
 // the demo's one call.
 func callEnd(t *testing.T, run *demoRun) (keys, source string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+run.srv.p.cfg.Store.Path+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+run.srv.p.Config.Store.Path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

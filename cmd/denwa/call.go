@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,8 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"denwa/audio"
+	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
-	"denwa/media"
 	"denwa/sip"
 )
 
@@ -28,12 +27,9 @@ import (
 const passwordEnv = "DENWA_SIP_PASSWORD"
 
 type callOptions struct {
-	trunk, transport, from, display, user, bind, proxy string
-	codecs, rtpPorts, prompts                          string
-	dialPlan                                           []string
-	eventPT                                            uint8
-	ringTimeout, maxDuration                           time.Duration
-	json, verbose                                      bool
+	sip           config.SIP // the flags call shares with serve
+	prompts       string
+	json, verbose bool
 	// Load mode (load.go): --calls N places N calls.
 	calls, maxConcurrent int
 	rate                 float64
@@ -41,7 +37,7 @@ type callOptions struct {
 }
 
 func newCallCmd() *cobra.Command {
-	var o callOptions
+	o := callOptions{sip: config.DefaultSIP()}
 	cmd := &cobra.Command{
 		Use:   "call NUMBER",
 		Short: "place one verification call and print what happened",
@@ -66,20 +62,8 @@ Exit codes: 0 verified; 12 no-answer, 13 busy, 14 rejected, 15 unreachable,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.trunk, "trunk", "", "SIP URI of the PBX or trunk, e.g. sip:pbx.example.com:5060;transport=tcp (required)")
-	f.StringVar(&o.transport, "transport", "", "udp, tcp or tls (default: the trunk URI's transport, else udp)")
-	f.StringVar(&o.from, "from", "", "caller URI (caller ID), e.g. sip:0312340000@pbx.example.com")
-	f.StringVar(&o.display, "display-name", "", "caller display name")
-	f.StringVar(&o.user, "user", "", "digest authentication user (password from "+passwordEnv+")")
-	f.StringVar(&o.bind, "bind", "", "local SIP address ip:port (default: an ephemeral port)")
-	f.StringVar(&o.proxy, "outbound-proxy", "", "SIP URI every request is sent through")
-	f.StringVar(&o.codecs, "codec", "pcmu,pcma", "codecs offered, in order of preference: pcmu, pcma")
-	f.StringVar(&o.rtpPorts, "rtp-ports", "30000-30999", "RTP port range FIRST-LAST (even ports are used)")
+	config.BindSIPFlags(f, &o.sip)
 	f.StringVar(&o.prompts, "prompts", "", "directory of the operator's own prompt recordings (NAME.wav, 8 kHz mono)")
-	f.StringArrayVar(&o.dialPlan, "dial-plan", nil, "rewrite a number prefix before dialling, PREFIX>REPLACEMENT (e.g. '+81>0'); repeatable, first match wins")
-	f.Uint8Var(&o.eventPT, "event-pt", 101, "telephone-event payload type offered")
-	f.DurationVar(&o.ringTimeout, "ring-timeout", 60*time.Second, "give up (CANCEL) when not answered within this")
-	f.DurationVar(&o.maxDuration, "max-duration", 5*time.Minute, "hang up an answered call after this")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log SIP and media events to stderr")
 	f.IntVar(&o.calls, "calls", 0, "load mode: place this many calls (each the full dialogue) and print a summary table; exit 0 only if all are verified")
@@ -87,46 +71,6 @@ Exit codes: 0 verified; 12 no-answer, 13 busy, 14 rejected, 15 unreachable,
 	f.IntVar(&o.maxConcurrent, "max-concurrent", 0, "load mode: at most this many calls at once (default: --calls)")
 	f.DurationVar(&o.loadLimit, "load-limit", 10*time.Minute, "load mode: stop starting calls, and cancel those running, after this")
 	return cmd
-}
-
-// parseCodecs turns "pcmu,pcma" into media payload kinds.
-func parseCodecs(s string) ([]media.PayloadKind, error) {
-	var out []media.PayloadKind
-	for c := range strings.SplitSeq(s, ",") {
-		switch strings.ToLower(strings.TrimSpace(c)) {
-		case "pcmu", "ulaw", "g711u":
-			out = append(out, media.KindPCMU)
-		case "pcma", "alaw", "g711a":
-			out = append(out, media.KindPCMA)
-		default:
-			return nil, fmt.Errorf("--codec %q: want pcmu, pcma or both (pcmu,pcma)", c)
-		}
-	}
-	return out, nil
-}
-
-// parsePorts turns "30000-30999" into its bounds.
-func parsePorts(s string) (first, last int, err error) {
-	a, b, ok := strings.Cut(s, "-")
-	first, err1 := strconv.Atoi(a)
-	last, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || first < 1024 || last > 65535 || last < first+1 {
-		return 0, 0, fmt.Errorf("--rtp-ports %q: want FIRST-LAST, two port numbers from 1024 to 65535 with room for at least one even pair", s)
-	}
-	return first, last, nil
-}
-
-// parseDialPlan turns "+81>0" into a rule that strips "+81" and prepends "0".
-func parseDialPlan(rules []string) (sip.DialPlan, error) {
-	var plan sip.DialPlan
-	for _, r := range rules {
-		match, repl, ok := strings.Cut(r, ">")
-		if !ok || match == "" {
-			return nil, fmt.Errorf("--dial-plan %q: want PREFIX>REPLACEMENT, e.g. '+81>0' or '>0' is not allowed", r)
-		}
-		plan = append(plan, sip.Rule{Match: match, Strip: len(match), Prepend: repl})
-	}
-	return plan, nil
 }
 
 func loadPrompts(dir string) (*audio.Catalog, error) {
@@ -199,21 +143,12 @@ type callReport struct {
 
 func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o callOptions) error {
 	usage := func(err error) error { return &exitError{code: 2, msg: "call: " + err.Error()} }
-	if o.trunk == "" {
-		return usage(errors.New("--trunk is required (the PBX or trunk SIP URI)"))
-	}
-	codecs, err := parseCodecs(o.codecs)
+	o.sip.Password = config.NewSecret([]byte(os.Getenv(passwordEnv)), "env "+passwordEnv)
+	sc, err := o.sip.DialerConfig()
 	if err != nil {
 		return usage(err)
 	}
-	first, last, err := parsePorts(o.rtpPorts)
-	if err != nil {
-		return usage(err)
-	}
-	plan, err := parseDialPlan(o.dialPlan)
-	if err != nil {
-		return usage(err)
-	}
+	sc.Logger = newLogger(stderr, o.verbose)
 	prompts, err := loadPrompts(o.prompts)
 	if err != nil {
 		return usage(err)
@@ -223,12 +158,7 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 			return usage(err)
 		}
 	}
-	dialler, err := sip.NewDialer(sip.Config{
-		Trunk: o.trunk, Transport: o.transport, Bind: o.bind, From: o.from, DisplayName: o.display,
-		AuthUser: o.user, Password: os.Getenv(passwordEnv), OutboundProxy: o.proxy, DialPlan: plan,
-		RingTimeout: o.ringTimeout, MaxDuration: o.maxDuration, RTPPortFirst: first, RTPPortLast: last,
-		Codecs: codecs, EventPT: o.eventPT, Logger: newLogger(stderr, o.verbose),
-	})
+	dialler, err := sip.NewDialer(sc)
 	if err != nil {
 		return usage(err)
 	}

@@ -2,12 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/media"
 	"denwa/sip"
@@ -20,12 +20,12 @@ var rtpPorts = struct {
 	next int
 }{next: 31000}
 
-func portRange() string {
+func portRange() config.PortRange {
 	rtpPorts.Lock()
 	defer rtpPorts.Unlock()
 	first := rtpPorts.next
 	rtpPorts.next += 20
-	return fmt.Sprintf("%d-%d", first, first+19)
+	return config.PortRange{First: first, Last: first + 19}
 }
 
 // TestCallEndToEnd runs `denwa call` against the simulated phone on
@@ -52,9 +52,10 @@ func TestCallEndToEnd(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.phone.KeyDelay = 300 * time.Millisecond
-			c.phone.RTPPortFirst, c.phone.RTPPortLast = parsePortsMust(t, portRange())
+			r := portRange()
+			c.phone.RTPPortFirst, c.phone.RTPPortLast = r.First, r.Last
 			phone := siptest.NewPhone(t, c.phone)
-			args := append([]string{"call", "--json", "--trunk", "sip:" + phone.Addr().String(), "--rtp-ports", portRange()}, c.args...)
+			args := append([]string{"call", "--json", "--trunk", "sip:" + phone.Addr().String(), "--rtp-ports", portRange().String()}, c.args...)
 			args = append(args, "+81312345678")
 			stdout, stderr, code := runCLI(t, args...)
 			var rep callReport
@@ -68,20 +69,12 @@ func TestCallEndToEnd(t *testing.T) {
 	}
 }
 
-func parsePortsMust(t *testing.T, s string) (int, int) {
-	first, last, err := parsePorts(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return first, last
-}
-
 // The text output ends with the outcome word, after a timeline that names
 // each key with its source.
 func TestCallTextTimeline(t *testing.T) {
-	first, last := parsePortsMust(t, portRange())
-	phone := siptest.NewPhone(t, sip.PhoneConfig{Keys: "#", KeyMode: sip.KeyInband, KeyDelay: 200 * time.Millisecond, RTPPortFirst: first, RTPPortLast: last})
-	stdout, stderr, code := runCLI(t, "call", "--trunk", "sip:"+phone.Addr().String(), "--rtp-ports", portRange(), "+81312345678")
+	r := portRange()
+	phone := siptest.NewPhone(t, sip.PhoneConfig{Keys: "#", KeyMode: sip.KeyInband, KeyDelay: 200 * time.Millisecond, RTPPortFirst: r.First, RTPPortLast: r.Last})
+	stdout, stderr, code := runCLI(t, "call", "--trunk", "sip:"+phone.Addr().String(), "--rtp-ports", portRange().String(), "+81312345678")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if code != 0 || lines[len(lines)-1] != "verified" || !strings.Contains(stdout, "answered") || !strings.Contains(stdout, "key # inband") || !strings.Contains(stdout, "prompt greeting") {
 		t.Fatalf("exit %d\n%s\nstderr %s", code, stdout, stderr)
@@ -105,19 +98,6 @@ func TestCallUsageErrors(t *testing.T) {
 		stdout, stderr, code := runCLI(t, args...)
 		if code != 2 || stderr == "" || strings.Contains(stdout+stderr, "hunter2") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and an error, never the password", args, code, stdout, stderr)
-		}
-	}
-}
-
-func TestDialPlanFlag(t *testing.T) {
-	plan, err := parseDialPlan([]string{"+81>0", "+>010"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for in, want := range map[string]string{"+81312345678": "0312345678", "+14155550100": "01014155550100"} {
-		got, err := plan.Rewrite(in)
-		if err != nil || got != want {
-			t.Errorf("Rewrite(%s) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/sip"
 )
@@ -122,19 +123,20 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	go func() { defer close(phoneDone); phone.Serve(phoneCtx) }()
 	defer func() { stopPhone(); <-phoneDone }()
 
-	cfg := defaultServeConfig()
+	cfg := config.DefaultServe()
 	cfg.HTTP.Addr = addr
 	cfg.Store.Path = filepath.Join(dir, "denwa.db")
 	cfg.SIP.Trunk = phone.URI()
 	cfg.SIP.Bind = "127.0.0.1:0"
-	cfg.SIP.RingTimeout = duration(30 * time.Second)
+	cfg.SIP.RingTimeout = config.Duration(30 * time.Second)
 	cfg.Prompts = o.prompts
-	cfg.Calls.Grace = duration(10 * time.Second)
-	cfg.HTTP.ShutdownTimeout = duration(3 * time.Second)
-	cfg.Link.TTL = duration(time.Hour)
-	cfg.Link.Key = secret{value: make([]byte, 32), source: "demo: random"}
-	rand.Read(cfg.Link.Key.value)
-	p, err := cfg.check()
+	cfg.Calls.Grace = config.Duration(10 * time.Second)
+	cfg.HTTP.ShutdownTimeout = config.Duration(3 * time.Second)
+	cfg.Link.TTL = config.Duration(time.Hour)
+	key := make([]byte, 32)
+	rand.Read(key)
+	cfg.Link.Key = config.NewSecret(key, "demo: random")
+	p, err := cfg.Check()
 	if err != nil {
 		return usage(err)
 	}
@@ -145,7 +147,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 		}
 		return &exitError{code: 1, msg: "demo: " + err.Error()}
 	}
-	links, err := enroll.NewLinkSigner(p.linkKey)
+	links, err := enroll.NewLinkSigner(p.LinkKey)
 	if err != nil {
 		return err
 	}

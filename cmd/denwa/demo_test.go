@@ -76,7 +76,7 @@ func TestDemoLinkAndCleanup(t *testing.T) {
 	if link != run.Link || !strings.HasPrefix(link, run.URL+"/e/") {
 		t.Fatalf("printed link %q, want %q:\n%s", link, run.Link, out.String())
 	}
-	dir := filepath.Dir(run.srv.p.cfg.Store.Path)
+	dir := filepath.Dir(run.srv.p.Config.Store.Path)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -216,17 +216,31 @@ func oneLoadCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, i i
 type loadSummary struct {
 	Calls, Started, Answered int
 	Outcomes                 map[enroll.Outcome]int
-	SetupRate                float64 // answered calls a second, first Dial to last answer
-	Wall                     time.Duration
-	CPUPerCall               time.Duration
-	PeakActive               int
-	PeakRSS                  int64
-	HeapPerCall, RSSPerCall  float64
-	Pacing                   media.PacerStats
+	// Causes counts the calls not verified by outcome and cause, most
+	// first, so that a run that fails says why.
+	Causes                  []causeCount
+	SetupRate               float64 // answered calls a second, first Dial to last answer
+	Wall                    time.Duration
+	CPUPerCall              time.Duration
+	PeakActive              int
+	PeakRSS                 int64
+	HeapPerCall, RSSPerCall float64
+	Pacing                  media.PacerStats
 	// Key to verified, by the deciding key's source, as quantiles.
 	Latency map[dtmf.Source][3]time.Duration // p50, p99, max
 	LatN    map[dtmf.Source]int
 }
+
+// causeCount is how many calls ended with one outcome and cause.
+type causeCount struct {
+	Outcome enroll.Outcome
+	Cause   string // "" when the outcome carries none
+	N       int
+}
+
+// maxCauses is how many causes the summary lists; the rest are counted
+// together.
+const maxCauses = 5
 
 func summarize(spec loadSpec, res *loadResult) loadSummary {
 	s := loadSummary{Calls: spec.Calls, Outcomes: map[enroll.Outcome]int{}, Wall: res.Wall,
@@ -234,12 +248,16 @@ func summarize(spec loadSpec, res *loadResult) loadSummary {
 		Latency: map[dtmf.Source][3]time.Duration{}, LatN: map[dtmf.Source]int{}}
 	var first, lastAns time.Time
 	lat := map[dtmf.Source][]time.Duration{}
+	causes := map[causeCount]int{}
 	for _, c := range res.Calls {
 		if c.Start.IsZero() {
 			continue // never started: the run's time limit came first
 		}
 		s.Started++
 		s.Outcomes[c.Outcome]++
+		if c.Outcome != enroll.OutcomeVerified {
+			causes[causeCount{Outcome: c.Outcome, Cause: c.Cause}]++
+		}
 		if first.IsZero() || c.Start.Before(first) {
 			first = c.Start
 		}
@@ -263,6 +281,19 @@ func summarize(spec loadSpec, res *loadResult) loadSummary {
 		s.Latency[src] = quantiles(l)
 		s.LatN[src] = len(l)
 	}
+	for k, n := range causes {
+		k.N = n
+		s.Causes = append(s.Causes, k)
+	}
+	slices.SortFunc(s.Causes, func(a, b causeCount) int {
+		if a.N != b.N {
+			return b.N - a.N
+		}
+		if a.Outcome != b.Outcome {
+			return int(a.Outcome) - int(b.Outcome)
+		}
+		return strings.Compare(a.Cause, b.Cause)
+	})
 	return s
 }
 
@@ -288,6 +319,24 @@ func (s loadSummary) print(w io.Writer, extra ...[2]string) {
 		}
 	}
 	row("outcomes", fmt.Sprint(outs))
+	for i, c := range s.Causes[:min(len(s.Causes), maxCauses)] {
+		k := ""
+		if i == 0 {
+			k = "causes (not verified)"
+		}
+		cause := c.Cause
+		if cause == "" {
+			cause = "(no cause recorded)"
+		}
+		row(k, fmt.Sprintf("%d %s: %s", c.N, c.Outcome, cause))
+	}
+	if rest := s.Causes[min(len(s.Causes), maxCauses):]; len(rest) > 0 {
+		n := 0
+		for _, c := range rest {
+			n += c.N
+		}
+		row("", fmt.Sprintf("%d calls with %d other causes", n, len(rest)))
+	}
 	row("call setup rate", fmt.Sprintf("%.1f answered/s", s.SetupRate))
 	row("peak active calls", fmt.Sprint(s.PeakActive))
 	for _, src := range []dtmf.Source{dtmf.SourceRFC4733, dtmf.SourceInband} {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -483,4 +484,49 @@ func (c *dumpcapRun) analyse(t *testing.T) (string, error) {
 	}
 	return fmt.Sprintf("p50 %s  p99 %s  max %s  (|inter-arrival − 20 ms| of %d pairs, %d streams, %d packets over %.1fs, dumpcap at sipp's port)",
 		ms(q[0]), ms(q[1]), ms(q[2]), len(devs), len(streams), len(pkts), span.Seconds()), nil
+}
+
+// The summary of a run counts outcomes and, for the calls not verified,
+// their causes, most first, so that a failed run says why in its own
+// output.
+func TestLoadSummaryCauses(t *testing.T) {
+	const noPort = "play greeting: media: no free port: 127.0.0.1:30000-30998, all 500 in use"
+	start := time.Unix(1000, 0)
+	var calls []loadCall
+	add := func(n int, o enroll.Outcome, cause string) {
+		for range n {
+			calls = append(calls, loadCall{Index: len(calls), Outcome: o, Cause: cause, Start: start})
+		}
+	}
+	add(3, enroll.OutcomeVerified, "")
+	add(1, enroll.OutcomeFailed, "sip: x3")
+	add(4, enroll.OutcomeFailed, noPort)
+	add(2, enroll.OutcomeNoAnswer, "sip: not answered in 1s")
+	add(1, enroll.OutcomeFailed, "sip: x1")
+	add(1, enroll.OutcomeHungUp, "")
+	add(1, enroll.OutcomeBusy, "sip: 486 Busy Here")
+	add(1, enroll.OutcomeFailed, "sip: x2")
+	calls = append(calls, loadCall{Index: len(calls)}) // never started
+	sum := summarize(loadSpec{Calls: len(calls)}, &loadResult{Calls: calls, Wall: time.Second})
+
+	var out bytes.Buffer
+	sum.print(&out)
+	var got []string
+	for line := range strings.Lines(out.String()) {
+		got = append(got, strings.Join(strings.Fields(line), " "))
+	}
+	want := []string{
+		"calls 14 placed of 15, 0 answered",
+		"outcomes [verified 3 no-answer 2 busy 1 hung-up 1 failed 7]",
+		"causes (not verified) 4 failed: " + noPort,
+		"2 no-answer: sip: not answered in 1s",
+		"1 busy: sip: 486 Busy Here",
+		"1 hung-up: (no cause recorded)",
+		"1 failed: sip: x1",
+		"2 calls with 2 other causes",
+		"call setup rate 0.0 answered/s",
+	}
+	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("summary:\n%s\nwant it to begin\n%s", out.String(), strings.Join(want, "\n"))
+	}
 }

@@ -36,6 +36,9 @@ func mediaProcs() {
 
 var procsOnce sync.Once
 
+// lookupEnv is the real environment.
+func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
+
 // run executes the command line and returns the process exit code: the
 // command's own code for an exitCoder error, 2 for any other error.
 func run(args []string, stdout, stderr io.Writer) int {

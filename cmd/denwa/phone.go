@@ -9,20 +9,22 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"denwa/cmd/denwa/internal/config"
 	"denwa/dtmf"
 	"denwa/sip"
 )
 
 type phoneOptions struct {
-	listen, network, user, keys, mode, codecs, rtpPorts string
-	ring, keyDelay, keyGap, keyDuration, hangupAfter    time.Duration
-	status, calls                                       int
-	eventPT                                             uint8
-	silent, verbose                                     bool
+	rtp                                              config.RTP // the flags phone shares with call and serve
+	listen, network, user, keys, mode                string
+	ring, keyDelay, keyGap, keyDuration, hangupAfter time.Duration
+	status, calls                                    int
+	eventPT                                          uint8
+	silent, verbose                                  bool
 }
 
 func newPhoneCmd() *cobra.Command {
-	var o phoneOptions
+	o := phoneOptions{rtp: config.DefaultRTP()}
 	cmd := &cobra.Command{
 		Use:   "phone",
 		Short: "a simulated phone: answers calls and presses keys (in-band or RFC 4733)",
@@ -49,8 +51,7 @@ a PBX route end to end.`,
 	f.StringVar(&o.user, "user", "", "answer only calls to this Request-URI user (others get 404)")
 	f.StringVar(&o.keys, "keys", "#", "keys to press after answering, e.g. '#', '*#', '0#' ('' for none)")
 	f.StringVar(&o.mode, "mode", "rfc4733", "how keys are pressed: rfc4733 or inband")
-	f.StringVar(&o.codecs, "codec", "pcmu,pcma", "codecs accepted, in order of preference")
-	f.StringVar(&o.rtpPorts, "rtp-ports", "40000-40999", "RTP port range FIRST-LAST")
+	config.BindRTPFlags(f, &o.rtp)
 	f.DurationVar(&o.ring, "ring", 0, "send 180 Ringing this long before answering (negative: ring until the caller gives up)")
 	f.IntVar(&o.status, "status", 0, "refuse every call with this final status instead of answering (486 busy, 603 decline, 503, …)")
 	f.DurationVar(&o.keyDelay, "key-delay", time.Second, "wait from answer to the first key")
@@ -78,13 +79,9 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 	default:
 		return usage(fmt.Errorf("--mode %q: want rfc4733 or inband", o.mode))
 	}
-	codecs, err := parseCodecs(o.codecs)
+	codecs, err := o.rtp.PayloadKinds()
 	if err != nil {
-		return usage(err)
-	}
-	first, last, err := parsePorts(o.rtpPorts)
-	if err != nil {
-		return usage(err)
+		return usage(fmt.Errorf("--codec %w", err))
 	}
 	if o.status != 0 && (o.status < 300 || o.status > 699) {
 		return usage(fmt.Errorf("--status %d: want a final status from 300 to 699", o.status))
@@ -94,7 +91,7 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 		Network: o.network, Listen: o.listen, User: o.user, RingFor: o.ring, Status: o.status,
 		Keys: o.keys, KeyMode: mode, KeyDelay: o.keyDelay, KeyGap: o.keyGap, KeyDuration: o.keyDuration,
 		HangupAfter: o.hangupAfter, Silent: o.silent, Codecs: codecs, EventPT: o.eventPT,
-		RTPPortFirst: first, RTPPortLast: last, Calls: reports, Logger: newLogger(stderr, o.verbose),
+		RTPPortFirst: o.rtp.RTPPorts.First, RTPPortLast: o.rtp.RTPPorts.Last, Calls: reports, Logger: newLogger(stderr, o.verbose),
 	})
 	if err != nil {
 		return usage(err)

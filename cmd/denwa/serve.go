@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/enroll/httpapi"
 	"denwa/enroll/store/sqlite"
@@ -26,7 +27,7 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var (
-		l         configLoader
+		l         config.Loader
 		printOnly bool
 	)
 	cmd := &cobra.Command{
@@ -57,17 +58,17 @@ the service cannot start (a busy port, an unreadable store) or fails.`,
   denwa serve --config /etc/denwa/denwa.json --print-config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l.getenv, l.readFile = lookupEnv, os.ReadFile
-			cfg, src, err := l.load()
+			l.Getenv, l.ReadFile = lookupEnv, os.ReadFile
+			cfg, src, err := l.Load()
 			if err != nil {
 				return configError(err)
 			}
-			p, checkErr := cfg.check()
+			p, checkErr := cfg.Check()
 			if printOnly {
 				if checkErr != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "denwa: serve: this configuration would not start:\n%v\n", checkErr)
 				}
-				return printConfig(cmd.OutOrStdout(), cfg, src)
+				return config.Print(cmd.OutOrStdout(), cfg, src)
 			}
 			if checkErr != nil {
 				return configError(checkErr)
@@ -77,15 +78,20 @@ the service cannot start (a busy port, an unreadable store) or fails.`,
 			return runServe(ctx, p, cmd.ErrOrStderr(), nil)
 		},
 	}
-	l.registerFlags(cmd.Flags())
+	l.RegisterFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&printOnly, "print-config", false, "print the effective configuration as a commented config file (secrets redacted) and exit")
 	return cmd
 }
 
+// configError is a configuration the command refuses: exit status 2.
+func configError(err error) error {
+	return &exitError{code: 2, msg: "serve: " + err.Error()}
+}
+
 // newServeLogger logs to w in the configured format and level.
-func newServeLogger(w io.Writer, p *serveParams) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: p.logLevel}
-	if p.logFormat == "json" {
+func newServeLogger(w io.Writer, p *config.Params) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: p.LogLevel}
+	if p.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -94,7 +100,7 @@ func newServeLogger(w io.Writer, p *serveParams) *slog.Logger {
 // runServe starts the service, serves until ctx ends and shuts down
 // gracefully. started, if not nil, sees the running server (tests read its
 // addresses).
-func runServe(ctx context.Context, p *serveParams, stderr io.Writer, started func(*server)) error {
+func runServe(ctx context.Context, p *config.Params, stderr io.Writer, started func(*server)) error {
 	log := newServeLogger(stderr, p)
 	s, err := startServer(ctx, p, log)
 	if err != nil {
@@ -116,7 +122,7 @@ func runServe(ctx context.Context, p *serveParams, stderr io.Writer, started fun
 // server is one running `denwa serve`: it owns every part it opened and
 // closes them in the reverse order.
 type server struct {
-	p   *serveParams
+	p   *config.Params
 	log *slog.Logger
 
 	ln      net.Listener
@@ -151,7 +157,7 @@ type webhookRunner interface {
 // startServer opens everything in order (HTTP listener first, so that a
 // busy port fails before anything else is touched), and on failure closes
 // what it opened.
-func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *server, err error) {
+func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *server, err error) {
 	s := &server{p: p, log: log, metrics: newMetrics()}
 	var undo []func()
 	defer func() {
@@ -162,7 +168,7 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 		}
 	}()
 
-	prompts, err := loadPrompts(p.cfg.Prompts)
+	prompts, err := loadPrompts(p.Config.Prompts)
 	if err != nil {
 		return nil, configError(fmt.Errorf("prompts: %w", err))
 	}
@@ -172,26 +178,26 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 		}
 	}
 
-	s.ln, err = net.Listen("tcp", p.httpAddr)
+	s.ln, err = net.Listen("tcp", p.HTTPAddr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("http.addr %s is already in use (is another denwa serve running?): %w", p.httpAddr, err)
+		return nil, fmt.Errorf("http.addr %s is already in use (is another denwa serve running?): %w", p.HTTPAddr, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("http.addr %s: %w", p.httpAddr, err)
+		return nil, fmt.Errorf("http.addr %s: %w", p.HTTPAddr, err)
 	}
 	undo = append(undo, func() { s.ln.Close() })
-	s.baseURL = p.baseURL
+	s.baseURL = p.BaseURL
 	if s.baseURL == "" {
 		s.baseURL = "http://" + s.ln.Addr().String()
 	}
 
-	s.store, err = sqlite.Open(ctx, p.cfg.Store.Path, sqlite.Options{})
+	s.store, err = sqlite.Open(ctx, p.Config.Store.Path, sqlite.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("store.path %s: %w", p.cfg.Store.Path, err)
+		return nil, fmt.Errorf("store.path %s: %w", p.Config.Store.Path, err)
 	}
 	undo = append(undo, func() { s.store.Close() })
 
-	sc := p.sip
+	sc := p.SIP
 	sc.Logger = log.With("component", "sip")
 	s.dialer, err = sip.NewDialer(sc)
 	if err != nil {
@@ -200,21 +206,21 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 	s.sipUp.Store(true)
 	undo = append(undo, func() { s.sipUp.Store(false); s.dialer.Close() })
 
-	cfg := p.cfg
+	cfg := p.Config
 	s.svc, err = enroll.NewService(enroll.ServiceConfig{
 		Store:  s.metrics.store(s.store),
 		Dialer: s.metrics.dialer(enrollDialer(s.dialer, prompts)),
 		Dialogue: enroll.DialogueConfig{
 			Logger: log.With("component", "dialogue"),
 		},
-		Limits:      p.limits,
-		Normalize:   normalizer(p.policy),
+		Limits:      p.Limits,
+		Normalize:   normalizer(p.Policy),
 		Logger:      log.With("component", "enroll"),
 		Node:        cfg.Calls.Node,
 		TTL:         time.Duration(cfg.Phone.EnrollmentTTL),
 		MaxAttempts: cfg.Calls.MaxAttempts,
 		CallTimeout: time.Duration(cfg.Calls.Timeout),
-		Secrets:     p.secrets,
+		Secrets:     p.Secrets,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enrollment service: %w", err)
@@ -233,7 +239,7 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 		log.Warn("serve: calls interrupted by the last run recorded as failed", "count", len(recovered), "enrollments", ids)
 	}
 
-	key := p.linkKey
+	key := p.LinkKey
 	if key == nil {
 		key = make([]byte, 32)
 		rand.Read(key)
@@ -246,7 +252,7 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 
 	s.api, err = httpapi.New(httpapi.Config{
 		Service: s.svc, Store: s.store, Links: links,
-		PhonePolicy: p.policy, DefaultCountry: cfg.Phone.DefaultCountry,
+		PhonePolicy: p.Policy, DefaultCountry: cfg.Phone.DefaultCountry,
 		LinkTTL: time.Duration(cfg.Link.TTL), BaseURL: s.baseURL,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: log.With("component", "http"),
 	})
@@ -254,12 +260,12 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 		return nil, fmt.Errorf("http api: %w", err)
 	}
 
-	if p.hookURL != "" {
+	if p.HookURL != "" {
 		// A transport of our own, so that its idle connections (and their
 		// goroutines) end with the service rather than outlive it.
 		s.hookTransport = http.DefaultTransport.(*http.Transport).Clone()
 		s.webhook = enroll.NewWebhookDeliverer(enroll.WebhookConfig{
-			Store: s.store, URL: p.hookURL, Secret: p.hookKey,
+			Store: s.store, URL: p.HookURL, Secret: p.HookKey,
 			Client: &http.Client{
 				Transport:     s.hookTransport,
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -275,7 +281,7 @@ func startServer(ctx context.Context, p *serveParams, log *slog.Logger) (_ *serv
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	s.http.RegisterOnShutdown(s.api.Close)
-	if _, err := attachWebUI(s, links, p.linkKey, s.metrics); err != nil { // the screens and /metrics (webui_wiring.go)
+	if _, err := attachWebUI(s, links, p.LinkKey, s.metrics); err != nil { // the screens and /metrics (webui_wiring.go)
 		return nil, err
 	}
 	return s, nil
@@ -352,7 +358,7 @@ func (s *server) run(ctx context.Context) error {
 		close(hookDone)
 	}
 	s.log.Info("serve: ready", "http", s.HTTPAddr(), "base_url", s.baseURL, "sip", s.SIPAddr(),
-		"trunk", s.p.cfg.SIP.Trunk, "store", s.p.cfg.Store.Path, "webhook", s.p.hookURL != "")
+		"trunk", s.p.Config.SIP.Trunk, "store", s.p.Config.Store.Path, "webhook", s.p.HookURL != "")
 
 	var failed error
 	select {
@@ -369,7 +375,7 @@ func (s *server) run(ctx context.Context) error {
 // shutdown stops taking requests, lets calls in progress finish within the
 // grace period, and closes everything, logging each step.
 func (s *server) shutdown(stopHooks func(), hookDone <-chan struct{}) error {
-	cfg := s.p.cfg
+	cfg := s.p.Config
 	s.draining.Store(true)
 	var errs []error
 

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/enroll/store/sqlite"
 	"denwa/sip"
@@ -57,21 +58,21 @@ const testSIPPassword = "hunter2-sip-password"
 
 // startServe runs serve against the phone on loopback: HTTP and SIP on
 // free ports, a fresh SQLite file, the given changes to the config.
-func startServe(t *testing.T, phone *siptest.Phone, mod func(*serveConfig)) *testServe {
+func startServe(t *testing.T, phone *siptest.Phone, mod func(*config.Serve)) *testServe {
 	t.Helper()
-	c := defaultServeConfig()
+	c := config.DefaultServe()
 	c.HTTP.Addr = "127.0.0.1:0"
 	c.Store.Path = filepath.Join(t.TempDir(), "denwa.db")
 	c.SIP.Trunk = "sip:" + phone.Addr().String()
 	c.SIP.Bind = "127.0.0.1:0"
 	c.SIP.RTPPorts = portRange()
-	c.SIP.Password = secret{value: []byte(testSIPPassword), source: "test"}
-	c.Calls.Grace = duration(20 * time.Second)
+	c.SIP.Password = config.NewSecret([]byte(testSIPPassword), "test")
+	c.Calls.Grace = config.Duration(20 * time.Second)
 	c.Log.Level = "debug"
 	if mod != nil {
 		mod(c)
 	}
-	p, err := c.check()
+	p, err := c.Check()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,9 +294,9 @@ func TestServeVerifies(t *testing.T) {
 	}))
 	defer receiver.Close()
 	floor := lastGoroutine() // the phone's and the receiver's own are older
-	ts := startServe(t, phone, func(c *serveConfig) {
+	ts := startServe(t, phone, func(c *config.Serve) {
 		c.Webhook.URL = receiver.URL
-		c.Webhook.Secret = secret{value: []byte(hookSecret), source: "test"}
+		c.Webhook.Secret = config.NewSecret([]byte(hookSecret), "test")
 	})
 	base := "http://" + ts.HTTPAddr()
 	if code := getStatus(t, base+"/healthz"); code != 200 {
@@ -434,7 +435,7 @@ func TestServeShutdownLetsCallsFinish(t *testing.T) {
 // the shutdown still ends.
 func TestServeShutdownGraceCuts(t *testing.T) {
 	phone := siptest.NewPhone(t, sip.PhoneConfig{Keys: "", RTPPortFirst: 33060, RTPPortLast: 33079})
-	ts := startServe(t, phone, func(c *serveConfig) { c.Calls.Grace = duration(300 * time.Millisecond) })
+	ts := startServe(t, phone, func(c *config.Serve) { c.Calls.Grace = config.Duration(300 * time.Millisecond) })
 	ctx := context.Background()
 	by := enroll.Origin{Actor: enroll.ActorAPIKey("test")}
 	e, err := ts.svc.Create(ctx, enroll.CreateRequest{UserID: "u-1", Phone: "+81312345678", Origin: by})

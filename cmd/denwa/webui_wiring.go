@@ -26,9 +26,9 @@ func attachWebUI(s *server, links *enroll.LinkSigner, linkKey []byte, m *metrics
 	}
 	cfg := webui.Config{
 		Service: s.svc, Store: s.store, Links: links,
-		PhonePolicy: s.p.policy, DefaultCountry: s.p.cfg.Phone.DefaultCountry,
+		PhonePolicy: s.p.Policy, DefaultCountry: s.p.Config.Phone.DefaultCountry,
 		SessionKey: sessionKey, SecureCookies: strings.HasPrefix(s.baseURL, "https://"),
-		SessionTTL: max(time.Duration(s.p.cfg.Link.TTL), 30*time.Minute),
+		SessionTTL: max(time.Duration(s.p.Config.Link.TTL), 30*time.Minute),
 		Logger:     s.log.With("component", "webui"),
 	}
 	if m != nil {

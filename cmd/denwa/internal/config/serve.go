@@ -1,0 +1,127 @@
+package config
+
+import (
+	"time"
+
+	"denwa/enroll"
+)
+
+// FileEnv names the config file when --config is not given.
+const FileEnv = "DENWA_CONFIG"
+
+// Serve is everything `denwa serve` can be told, in the shape of its JSON
+// config file. Each leaf setting is a field whose tags say:
+//
+//	json  its key in the file (sections nest: "sip" → "trunk" is sip.trunk;
+//	      an embedded struct without a json tag adds its keys to its parent)
+//	env   its environment variable; empty tag: DENWA_ + the key path in upper
+//	      case with dots as underscores (sip.ring_timeout → DENWA_SIP_RING_TIMEOUT)
+//	flag  its command-line flag, if it has one
+//	doc   what --print-config and the flag's help say about it
+//
+// Secrets (fields of type Secret, tagged secret:"name") are never read from
+// the file or flags: only from their environment variable
+// (DENWA_SIP_PASSWORD) or from a file named by the sibling "<name>_file"
+// setting (sip.password_file, which is also DENWA_SIP_PASSWORD_FILE).
+type Serve struct {
+	HTTP    HTTP    `json:"http"`
+	Store   Store   `json:"store"`
+	SIP     SIP     `json:"sip"`
+	Prompts string  `json:"prompts" flag:"prompts" doc:"directory of the operator's own prompt recordings (NAME.wav, 8 kHz mono); empty: the shipped Japanese prompts"`
+	Calls   Calls   `json:"calls"`
+	Limits  Limits  `json:"limits"`
+	Phone   Phone   `json:"phone"`
+	Link    Link    `json:"link"`
+	Webhook Webhook `json:"webhook"`
+	Log     Log     `json:"log"`
+}
+
+// HTTP is the API's listener.
+type HTTP struct {
+	Addr            string   `json:"addr" flag:"http" doc:"address the HTTP API listens on, host:port (port 0: any free port)"`
+	BaseURL         string   `json:"base_url" flag:"base-url" doc:"public base URL of the API, put in enrollment links (https://denwa.example.com); empty: http://<addr>"`
+	MaxBodyBytes    int64    `json:"max_body_bytes" doc:"largest request body accepted, in bytes"`
+	ShutdownTimeout Duration `json:"shutdown_timeout" doc:"on shutdown, how long requests in flight may take before their connections are closed"`
+}
+
+// Store is the database.
+type Store struct {
+	Path string `json:"path" flag:"store" doc:"SQLite database file (created if missing); the one source of truth"`
+}
+
+// Calls bounds the verification calls.
+type Calls struct {
+	Grace       Duration `json:"grace" flag:"shutdown-grace" doc:"on shutdown, how long calls in progress may go on before they are cut (recorded as failed)"`
+	Timeout     Duration `json:"timeout" doc:"longest verification call, from dialling to the end of the dialogue"`
+	MaxAttempts int      `json:"max_attempts" doc:"calls one enrollment may place"`
+	Node        string   `json:"node" flag:"node" doc:"this node's name among nodes sharing a store (each needs its own); empty: a single node"`
+}
+
+// Limits are the call rate limits.
+type Limits struct {
+	PerNumber       int `json:"per_number" doc:"calls to one number per hour (-1: no limit)"`
+	PerUser         int `json:"per_user" doc:"calls for one user per hour (-1: no limit)"`
+	PerIP           int `json:"per_ip" doc:"calls for enrollments requested from one client IP per hour (-1: no limit)"`
+	GlobalPerMinute int `json:"global_per_minute" doc:"calls per minute in all (-1: no limit)"`
+}
+
+// Phone is the phone-number policy.
+type Phone struct {
+	AllowedCountries []string `json:"allowed_countries" flag:"allowed-countries" doc:"ISO 3166-1 regions whose numbers may be called"`
+	DefaultCountry   string   `json:"default_country" doc:"region assumed for numbers typed without a country"`
+	EnrollmentTTL    Duration `json:"enrollment_ttl" doc:"how long a new enrollment has to be verified"`
+}
+
+// Link is the signing of one-time enrollment links.
+type Link struct {
+	TTL     Duration `json:"ttl" doc:"how long a one-time enrollment link works"`
+	Key     Secret   `json:"-" secret:"key" doc:"HMAC key signing enrollment links, at least 32 bytes; unset: a random key per start (links do not survive a restart)"`
+	KeyFile string   `json:"key_file" doc:"file holding the link signing key (instead of DENWA_LINK_KEY)"`
+}
+
+// Webhook is where outcomes are posted.
+type Webhook struct {
+	URL        string `json:"url" flag:"webhook-url" doc:"URL the signed webhooks (verified, failed, fraud-reported) are posted to; empty: none"`
+	Secret     Secret `json:"-" secret:"secret" doc:"HMAC-SHA256 webhook signing secret, at least 32 bytes; required with a URL"`
+	SecretFile string `json:"secret_file" doc:"file holding the webhook secret (instead of DENWA_WEBHOOK_SECRET)"`
+}
+
+// Log is the service's log.
+type Log struct {
+	Format string `json:"format" flag:"log-format" doc:"text or json (to stderr)"`
+	Level  string `json:"level" flag:"log-level" doc:"debug, info, warn or error"`
+}
+
+// DefaultServe returns the defaults: a local single node.
+func DefaultServe() *Serve {
+	return &Serve{
+		HTTP: HTTP{
+			Addr:            "127.0.0.1:8080",
+			MaxBodyBytes:    64 << 10,
+			ShutdownTimeout: Duration(10 * time.Second),
+		},
+		Store: Store{Path: DefaultStorePath},
+		SIP:   DefaultSIP(),
+		Calls: Calls{
+			Grace:       Duration(90 * time.Second),
+			Timeout:     Duration(enroll.DefaultCallTimeout),
+			MaxAttempts: enroll.DefaultMaxAttempts,
+		},
+		Limits: Limits{
+			PerNumber:       enroll.DefaultCallsPerNumber,
+			PerUser:         enroll.DefaultCallsPerUser,
+			PerIP:           enroll.DefaultCallsPerIP,
+			GlobalPerMinute: enroll.DefaultCallsPerMinuteAll,
+		},
+		Phone: Phone{
+			AllowedCountries: []string{"JP"},
+			DefaultCountry:   enroll.DefaultPhoneCountry,
+			EnrollmentTTL:    Duration(enroll.DefaultTTL),
+		},
+		Link: Link{TTL: Duration(enroll.DefaultTTL)},
+		Log:  Log{Format: "text", Level: "info"},
+	}
+}
+
+// DefaultStorePath is the SQLite file serve and apikey use when told none.
+const DefaultStorePath = "./denwa.db"

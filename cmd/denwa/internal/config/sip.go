@@ -1,0 +1,155 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"denwa/media"
+	"denwa/sip"
+)
+
+// SIP is how denwa reaches the PBX or trunk: the "sip" section of serve's
+// config file, and the flags `denwa call` shares with `denwa serve`.
+type SIP struct {
+	Trunk         string `json:"trunk" flag:"trunk" doc:"SIP URI of the PBX or trunk, e.g. sip:pbx.example.com:5060;transport=tcp (required); the number dialled becomes the Request-URI user"`
+	Transport     string `json:"transport" flag:"transport" doc:"udp, tcp or tls; empty: the trunk URI's transport, else udp"`
+	From          string `json:"from" flag:"from" doc:"caller URI (caller ID), e.g. sip:0312340000@pbx.example.com; empty: sip:denwa@<trunk host>"`
+	DisplayName   string `json:"display_name" flag:"display-name" doc:"caller display name"`
+	User          string `json:"user" flag:"user" doc:"digest authentication user (the password: DENWA_SIP_PASSWORD, never a flag); empty: the From user"`
+	Password      Secret `json:"-" secret:"password" doc:"digest password"`
+	PasswordFile  string `json:"password_file" doc:"file holding the digest password (instead of DENWA_SIP_PASSWORD)"`
+	Bind          string `json:"bind" flag:"bind" doc:"local SIP address ip:port (listens for the far end's BYE); empty: an ephemeral port"`
+	Contact       string `json:"contact" flag:"contact" doc:"host:port put in Contact and Via (a public address behind NAT); empty: the bound address"`
+	OutboundProxy string `json:"outbound_proxy" flag:"outbound-proxy" doc:"SIP URI every request is sent through"`
+	RTP
+	DialPlan    []string `json:"dial_plan" flag:"dial-plan" doc:"number rewrites before dialling, PREFIX>REPLACEMENT (\"+81>0\"), first match wins"`
+	RingTimeout Duration `json:"ring_timeout" flag:"ring-timeout" doc:"give up (CANCEL) when not answered within this"`
+	MaxDuration Duration `json:"max_duration" flag:"max-duration" doc:"hang up an answered call after this"`
+	EventPT     uint8    `json:"event_pt" flag:"event-pt" doc:"telephone-event payload type offered"`
+}
+
+// RTP is the media both ends of a call need, the dialer's and the
+// simulated phone's: the flags `denwa phone` shares with call and serve.
+type RTP struct {
+	Codecs   string    `json:"codecs" flag:"codec" doc:"codecs offered or accepted, in order of preference: pcmu, pcma"`
+	RTPPorts PortRange `json:"rtp_ports" flag:"rtp-ports" doc:"RTP port range FIRST-LAST: a call takes an even port for RTP and the odd one above it for RTCP"`
+}
+
+// DefaultRTP returns the media defaults of every command and of serve's
+// config: both codecs, and sip's default RTP port range
+// (sip.DefaultRTPPortFirst to sip.DefaultRTPPortLast), which holds
+// thousands of calls at once.
+func DefaultRTP() RTP {
+	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultRTPPortFirst, sip.DefaultRTPPortLast}}
+}
+
+// DefaultSIP returns the SIP defaults, sip's own.
+func DefaultSIP() SIP {
+	return SIP{
+		RTP:         DefaultRTP(),
+		RingTimeout: Duration(sip.DefaultRingTimeout),
+		MaxDuration: Duration(sip.DefaultMaxDuration),
+		EventPT:     sip.DefaultEventPT,
+	}
+}
+
+// BindSIPFlags registers a flag for every SIP setting that has one, bound
+// to s, with s's values as the defaults.
+func BindSIPFlags(fs *pflag.FlagSet, s *SIP) { bindFlags(fs, settingsOf(s, "sip."), false) }
+
+// BindRTPFlags registers the RTP flags, bound to r, with r's values as the
+// defaults.
+func BindRTPFlags(fs *pflag.FlagSet, r *RTP) { bindFlags(fs, settingsOf(r, "sip."), false) }
+
+// DialerConfig checks s and turns it into a sip.Config (without Logger).
+// Its errors, one line per bad setting, name the flags.
+func (s *SIP) DialerConfig() (sip.Config, error) {
+	return s.dialerConfig(func(_, flag string) string { return "--" + flag })
+}
+
+// PayloadKinds checks and converts r.Codecs.
+func (r *RTP) PayloadKinds() ([]media.PayloadKind, error) { return parseCodecs(r.Codecs) }
+
+// dialerConfig checks s; name gives a setting's name in errors from its
+// path below "sip." and its flag.
+func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, error) {
+	var errs []error
+	bad := func(path, flag, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name(path, flag), fmt.Sprintf(format, a...)))
+	}
+	if s.Trunk == "" {
+		how := ""
+		if n := name("trunk", "trunk"); n != "--trunk" {
+			how = " (--trunk, " + EnvName(n) + " or " + n + " in the config file)"
+		}
+		bad("trunk", "trunk", "required: the SIP URI of the PBX or trunk%s", how)
+	}
+	switch strings.ToLower(s.Transport) {
+	case "", "udp", "tcp", "tls":
+	default:
+		bad("transport", "transport", "%q: want udp, tcp or tls", s.Transport)
+	}
+	codecs, err := s.PayloadKinds()
+	if err != nil {
+		bad("codecs", "codec", "%v", err)
+	}
+	if err := s.RTPPorts.check(); err != nil {
+		bad("rtp_ports", "rtp-ports", "%v", err)
+	}
+	plan, err := parseDialPlan(s.DialPlan)
+	if err != nil {
+		bad("dial_plan", "dial-plan", "%v", err)
+	}
+	if s.RingTimeout <= 0 {
+		bad("ring_timeout", "ring-timeout", "must be positive")
+	}
+	if s.MaxDuration <= 0 {
+		bad("max_duration", "max-duration", "must be positive")
+	}
+	if s.EventPT < 96 || s.EventPT > 127 {
+		bad("event_pt", "event-pt", "%d: want a dynamic payload type, 96 to 127", s.EventPT)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return sip.Config{}, err
+	}
+	return sip.Config{
+		Trunk: s.Trunk, Transport: strings.ToLower(s.Transport), Bind: s.Bind, Contact: s.Contact,
+		From: s.From, DisplayName: s.DisplayName, AuthUser: s.User, Password: string(s.Password.value),
+		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
+		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
+		Codecs: codecs, EventPT: s.EventPT,
+	}, nil
+}
+
+// parseCodecs turns "pcmu,pcma" into media payload kinds.
+func parseCodecs(s string) ([]media.PayloadKind, error) {
+	var out []media.PayloadKind
+	for c := range strings.SplitSeq(s, ",") {
+		switch strings.ToLower(strings.TrimSpace(c)) {
+		case "pcmu", "ulaw", "g711u":
+			out = append(out, media.KindPCMU)
+		case "pcma", "alaw", "g711a":
+			out = append(out, media.KindPCMA)
+		default:
+			return nil, fmt.Errorf("%q: want pcmu, pcma or both (pcmu,pcma)", c)
+		}
+	}
+	return out, nil
+}
+
+// parseDialPlan turns "+81>0" into a rule that strips "+81" and prepends "0".
+func parseDialPlan(rules []string) (sip.DialPlan, error) {
+	var plan sip.DialPlan
+	for _, r := range rules {
+		match, repl, ok := strings.Cut(r, ">")
+		if !ok || match == "" {
+			return nil, fmt.Errorf("%q: want PREFIX>REPLACEMENT, e.g. '+81>0' ('>0' is not allowed)", r)
+		}
+		plan = append(plan, sip.Rule{Match: match, Strip: len(match), Prepend: repl})
+	}
+	return plan, nil
+}
