@@ -185,10 +185,6 @@ func (d *Dialogue) Run(ctx context.Context, line Line) Result {
 // prompt was being stopped, or right after a sequence ended).
 const maxPending = 2 * maxSequence
 
-// errEndedHere is the cause when the line ends with no error of its own
-// while the dialogue still runs: something on our side ended the call.
-var errEndedHere = errors.New("enroll: the call was ended from this side during the dialogue")
-
 // session is the state of one Run. Only the goroutine running Run touches
 // it; the Play goroutine touches nothing but the line and its channel.
 type session struct {

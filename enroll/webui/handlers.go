@@ -183,7 +183,7 @@ func (s *Server) loadLink(q *req, redeem bool) error {
 	if !redeem {
 		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkOtherBrowser, Err: errors.New("no session for the link")}
 	}
-	err = s.st.UseToken(q.r.Context(), l.ID, l.Expires, enroll.Now(now))
+	err = s.svc.UseLink(q.r.Context(), l)
 	switch {
 	case errors.Is(err, enroll.ErrTokenUsed):
 		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkUsed, Err: err}
