@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"denwa/enroll"
+	"denwa/enroll/httpx"
 )
 
 // Defaults of Config.
@@ -231,11 +232,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 // reqInfo is what the middleware and authentication learn about a
 // request; handlers read it with info(r).
 type reqInfo struct {
-	id     string       // request ID
-	route  string       // "GET /v1/enrollments/{id}", empty when none matched
-	actor  enroll.Actor // who is calling, once authenticated
-	link   *enroll.Link // the link, when a link authenticated the request
-	status int
+	id    string       // request ID
+	route string       // "GET /v1/enrollments/{id}", empty when none matched
+	actor enroll.Actor // who is calling, once authenticated
+	link  *enroll.Link // the link, when a link authenticated the request
 }
 
 type infoKey struct{}
@@ -250,35 +250,6 @@ func info(r *http.Request) *reqInfo {
 func (ri *reqInfo) origin() enroll.Origin {
 	return enroll.Origin{Actor: ri.actor, RequestID: ri.id}
 }
-
-// statusWriter records the status written. It keeps http.Flusher and the
-// ResponseController methods reachable through Unwrap.
-type statusWriter struct {
-	http.ResponseWriter
-	ri *reqInfo
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.ri.status == 0 {
-		w.ri.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.ri.status == 0 {
-		w.ri.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware sets the security headers and the request ID, bounds the
 // body, recovers panics and logs one record per request.
@@ -295,7 +266,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set(requestIDHeader, ri.id)
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		sw := &statusWriter{ResponseWriter: w, ri: ri}
+		sw := httpx.NewStatusRecorder(w)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -304,7 +275,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				buf := make([]byte, 4<<10)
 				buf = buf[:runtime.Stack(buf, false)]
 				s.log.Error("httpapi: panic", "request_id", ri.id, "route", ri.route, "panic", fmt.Sprint(p), "stack", string(buf))
-				if ri.status == 0 {
+				if !sw.Wrote() {
 					s.writeError(sw, r, apiError(http.StatusInternalServerError, CodeInternal, nil))
 				}
 			}
@@ -312,7 +283,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			s.log.Info("httpapi: request", "method", r.Method, "route", route, "status", ri.status,
+			s.log.Info("httpapi: request", "method", r.Method, "route", route, "status", sw.Status(),
 				"duration", time.Since(start), "request_id", ri.id, "actor", string(ri.actor))
 		}()
 		next.ServeHTTP(sw, r)
