@@ -47,10 +47,7 @@ func (f DialerFunc) Dial(ctx context.Context, e164 string) (Line, error) { retur
 // cancelled only by CallTimeout or by Close giving up waiting, never by
 // ctx: the API request that started it may end at once.
 func (s *Service) StartCall(ctx context.Context, id string, o Origin) (Enrollment, error) {
-	if err := o.check(); err != nil {
-		return Enrollment{}, err
-	}
-	e, err := s.Get(ctx, id)
+	e, err := s.getFor(ctx, id, o)
 	if err != nil {
 		return Enrollment{}, err
 	}

@@ -145,6 +145,15 @@ func (s *Service) Get(ctx context.Context, id string) (Enrollment, error) {
 	return s.settle(ctx, e)
 }
 
+// getFor checks the Origin of a change o asks for and returns the
+// enrollment to change, as Get does.
+func (s *Service) getFor(ctx context.Context, id string, o Origin) (Enrollment, error) {
+	if err := o.check(); err != nil {
+		return Enrollment{}, err
+	}
+	return s.Get(ctx, id)
+}
+
 // settle stores the changes time has made to e (expiry, a call lost with
 // its node) and returns the enrollment as it now is.
 func (s *Service) settle(ctx context.Context, e Enrollment) (Enrollment, error) {
@@ -209,10 +218,7 @@ func (s *Service) Audit(ctx context.Context, id string) ([]AuditEvent, error) {
 // was shown. Errors: ErrNotFound; ErrExpired; ErrInvalidTransition (not
 // verified); ErrConflict (changed meanwhile; read it again).
 func (s *Service) Complete(ctx context.Context, id string, o Origin) (Enrollment, error) {
-	if err := o.check(); err != nil {
-		return Enrollment{}, err
-	}
-	e, err := s.Get(ctx, id)
+	e, err := s.getFor(ctx, id, o)
 	if err != nil {
 		return Enrollment{}, err
 	}
