@@ -9,12 +9,11 @@ import (
 	"time"
 )
 
-// The Service's lifecycle: its configuration, NewService, Recover and
-// Close. Its work is split by role: enrollments.go's neighbours
-// service_enrollments.go (create, read, complete), service_calls.go (the
-// call runner), service_subscribe.go (publish/subscribe and the poller)
-// and service_credentials.go (what the front doors read: API keys, links,
-// app passwords).
+// The Service's configuration and lifecycle: NewService, Recover, Close.
+// Its work is split by role: service_enrollments.go (create, read,
+// complete), service_calls.go (the call runner), service_subscribe.go
+// (publish/subscribe and the poller) and service_credentials.go (what the
+// front doors read: API keys, links, app passwords).
 
 // Defaults of ServiceConfig.
 const (
@@ -195,7 +194,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 }
 
 // Config returns the configuration in use, defaults filled in (the
-// front doors read DefaultCountry and MaxAttempts from it).
+// front doors read DefaultCountry and MaxAttempts from it). Its slices
+// (PhonePolicy's, Secrets) are the Service's own: do not modify them.
 func (s *Service) Config() ServiceConfig { return s.cfg }
 
 // Limits returns the call limits in use, defaults filled in.
