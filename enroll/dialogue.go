@@ -345,7 +345,7 @@ func (s *session) played(p PromptID, err error, stopped bool) (playEnd, error) {
 		return played, nil
 	case s.ctx.Err() != nil:
 		return cancelled, context.Cause(s.ctx)
-	case errors.Is(err, ErrHungUp) || errors.Is(err, ErrMediaTimeout) || isClosed(s.line.Done()):
+	case endedByFarEnd(err) || isClosed(s.line.Done()):
 		return lineEnded, s.lineErr(err)
 	case stopped && errors.Is(err, context.Canceled):
 		return played, nil
