@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -73,16 +72,6 @@ const (
 	minArgonKeyLen    = 16
 	maxArgonKeyLen    = 64
 	maxPHCLen         = 256
-)
-
-var (
-	// ErrInvalidAppPassword: text that is no app password (not 16
-	// letters once spaces are removed). The error never contains it.
-	ErrInvalidAppPassword = errors.New("enroll: not an app password")
-
-	// ErrInvalidPasswordHash: a stored hash that is not an argon2id PHC
-	// string denwa accepts (malformed, or parameters out of range).
-	ErrInvalidPasswordHash = errors.New("enroll: invalid app password hash")
 )
 
 // NewAppPassword returns a new app password: 16 lower-case letters a–z

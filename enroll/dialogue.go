@@ -146,15 +146,21 @@ func (d *Dialogue) Config() DialogueConfig { return d.cfg }
 //     the deciding sequence) are ignored, and neither the far end hanging
 //     up nor ctx being cancelled during them changes the outcome. After
 //     them Run hangs up.
-//   - The far end hanging up (or the line ending: media timeout) before
-//     that gives hung-up, and no further prompt; keys the line had already
-//     delivered still count, so # pressed just before the hang-up
-//     verifies. A line that ends with an error other than [ErrHungUp] or
-//     [ErrMediaTimeout] gives failed with that cause.
+//   - The far end hanging up before that gives hung-up, and no further
+//     prompt; keys the line had already delivered still count, so #
+//     pressed just before the hang-up verifies. A line that goes dead
+//     (media timeout) ends the same way, except that when a wrong
+//     sequence was heard (judged, or begun and cut off) the outcome is
+//     wrong-input; the cause is the line's error either way. A line that
+//     ends with an error other than [ErrHungUp] or [ErrMediaTimeout]
+//     gives failed with that cause.
 //   - ctx cancelled (shutdown, the longest call allowed) gives failed with
 //     cause context.Cause(ctx); a Play error other than the call ending
-//     gives failed with that error. Run then hangs up, with a context that
-//     is not cancelled with ctx but bounded by HangupTimeout.
+//     gives failed with that error, unless the line turns out to have been
+//     ended by the far end (its Err wraps [ErrHungUp] or
+//     [ErrMediaTimeout] once Run has hung up): a Play that fails as the
+//     far end hangs up is the hang-up. Run hangs up with a context that is
+//     not cancelled with ctx but bounded by HangupTimeout.
 //
 // Run calls line.Play in a goroutine of its own, one prompt at a time, and
 // waits for it to return (Line.Play must honour its context), so when Run
@@ -178,10 +184,6 @@ func (d *Dialogue) Run(ctx context.Context, line Line) Result {
 // maxPending bounds the keys received but not yet judged (pressed while a
 // prompt was being stopped, or right after a sequence ended).
 const maxPending = 2 * maxSequence
-
-// errEndedHere is the cause when the line ends with no error of its own
-// while the dialogue still runs: something on our side ended the call.
-var errEndedHere = errors.New("enroll: the call was ended from this side during the dialogue")
 
 // session is the state of one Run. Only the goroutine running Run touches
 // it; the Play goroutine touches nothing but the line and its channel.
@@ -207,6 +209,8 @@ type session struct {
 	seq     []dtmf.Key
 	seqBuf  [maxSequence]dtmf.Key
 	lastKey time.Time
+	// wrong counts the wrong sequences judged.
+	wrong int
 }
 
 // playEnd tells how a prompt, or a wait for keys, ended.
@@ -224,7 +228,7 @@ const (
 // verdict, and the counts of silent rounds and wrong sequences bound the
 // loop.
 func (s *session) run() {
-	silent, wrong := 0, 0
+	silent := 0
 	for {
 		s.poll()
 		if len(s.pending) == 0 {
@@ -252,8 +256,8 @@ func (s *session) run() {
 			s.finish(OutcomeFraudReported, PromptFraud)
 			return
 		case verdictWrong:
-			wrong++
-			if wrong >= s.cfg.MaxWrongTries {
+			s.wrong++
+			if s.wrong >= s.cfg.MaxWrongTries {
 				s.finish(OutcomeWrongInput, PromptGoodbye)
 				return
 			}
@@ -341,7 +345,7 @@ func (s *session) played(p PromptID, err error, stopped bool) (playEnd, error) {
 		return played, nil
 	case s.ctx.Err() != nil:
 		return cancelled, context.Cause(s.ctx)
-	case errors.Is(err, ErrHungUp) || errors.Is(err, ErrMediaTimeout) || isClosed(s.line.Done()):
+	case endedByFarEnd(err) || isClosed(s.line.Done()):
 		return lineEnded, s.lineErr(err)
 	case stopped && errors.Is(err, context.Canceled):
 		return played, nil
@@ -476,37 +480,64 @@ func (s *session) ignorePending() {
 
 // abort ends a dialogue that had not decided its outcome.
 func (s *session) abort(end playEnd, err error) {
-	switch end {
-	case lineEnded:
+	if end == lineEnded {
+		s.poll()
+		s.res.add(Step{Kind: StepHangup, At: time.Now(), Remote: true, Err: err})
 		s.lineEnded(err)
-	default: // cancelled or playFailed
-		s.res.Outcome, s.res.Cause = OutcomeFailed, err
-		s.hangup()
+		return
+	}
+	s.res.Outcome, s.res.Cause = OutcomeFailed, err
+	s.hangup()
+	// Play may fail with the transport's own error (a closed media
+	// session) as the far end hangs up, just before the line reports its
+	// end. Once we have hung up, the line's Err tells: the far end's
+	// hang-up or media timeout decides, not the Play error.
+	if end == playFailed {
+		if lerr := s.line.Err(); endedByFarEnd(lerr) {
+			s.poll()
+			s.lineEnded(lerr)
+		}
 	}
 }
 
-// lineEnded decides the outcome of a call the line ended: keys already
-// delivered still count, else it is hung-up (or failed, for a line that
-// broke).
+// endedByFarEnd reports whether err is a line's end the far end caused:
+// its hang-up, or its media stopping.
+func endedByFarEnd(err error) bool {
+	return errors.Is(err, ErrHungUp) || errors.Is(err, ErrMediaTimeout)
+}
+
+// lineEnded decides the outcome of a call the line ended, with err the
+// line's error: keys already delivered still count (a complete # or 0#
+// decides); else a BYE is hung-up, and media stopping is wrong-input when
+// a wrong sequence was heard, hung-up otherwise; any other end of the
+// line is failed.
 func (s *session) lineEnded(err error) {
-	s.poll()
-	s.res.add(Step{Kind: StepHangup, At: time.Now(), Remote: true, Err: err})
 	for s.feed() {
 		switch s.take() {
 		case verdictVerify:
-			s.res.Outcome = OutcomeVerified
+			s.res.Outcome, s.res.Cause = OutcomeVerified, nil
 			s.ignorePending()
 			return
 		case verdictFraud:
-			s.res.Outcome = OutcomeFraudReported
+			s.res.Outcome, s.res.Cause = OutcomeFraudReported, nil
 			s.ignorePending()
 			return
+		case verdictWrong:
+			s.wrong++
 		}
+	}
+	if len(s.seq) > 0 { // begun, cut off by the end: wrong unless # would make it right
+		if classify(append(s.seq, '#')) == verdictWrong {
+			s.wrong++
+		}
+		s.seq = s.seq[:0]
 	}
 	switch {
 	case err == nil:
 		s.res.Outcome, s.res.Cause = OutcomeFailed, errEndedHere
-	case errors.Is(err, ErrHungUp) || errors.Is(err, ErrMediaTimeout):
+	case errors.Is(err, ErrMediaTimeout) && s.wrong > 0:
+		s.res.Outcome, s.res.Cause = OutcomeWrongInput, err
+	case endedByFarEnd(err):
 		s.res.Outcome, s.res.Cause = OutcomeHungUp, err
 	default:
 		s.res.Outcome, s.res.Cause = OutcomeFailed, err

@@ -6,7 +6,10 @@
 // # The service
 //
 // [Service] creates enrollments ([Service.Create]: a number normalised by
-// [NormalizePhone] and checked by [PhonePolicy]), places the verification
+// [NormalizePhone] and checked by ServiceConfig.PhonePolicy, the one place
+// the toll-fraud policy is enforced; the front doors in httpapi and webui
+// only translate its errors and reach the Store only through the Service),
+// places the verification
 // call through a [Dialer] this package owns ([Service.StartCall]: abuse
 // [Limits] first, then a compare-and-set from pending or a retryable failure
 // to calling, so that one call is placed even when asked twice at once, on
@@ -18,7 +21,12 @@
 // left in calling. App passwords are 16 letters from crypto/rand stored only
 // as argon2id hashes ([NewAppPassword], [HashAppPassword]); one-time
 // enrollment links are HMAC-signed, expiring tokens ([LinkSigner]) used once
-// through the store; API keys are stored hashed ([NewAPIKey]).
+// ([Service.UseLink]); API keys are stored hashed ([NewAPIKey]).
+//
+// The Service is split by role: service.go (configuration and lifecycle),
+// service_enrollments.go, service_calls.go (the call runner),
+// service_subscribe.go (publish/subscribe), service_credentials.go (API
+// keys, links, app passwords); errors.go holds every error value.
 //
 // # Outcomes
 //

@@ -57,9 +57,10 @@ func (l Limits) withDefaults() Limits {
 
 // LimitError is a call refused by a limit. It wraps ErrLimit.
 type LimitError struct {
-	// Limit is "number", "user", "ip" or "global".
+	// Limit is "number", "user", "ip" or "global" for calls, and
+	// "app-password-check" for a user's failed app-password checks.
 	Limit string
-	// Max calls per Window.
+	// Max calls (or failed checks) per Window.
 	Max    int
 	Window time.Duration
 	// RetryAfter is how long until the window ends.
@@ -67,9 +68,16 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("enroll: limit reached: at most %d calls per %v per %s; retry after %v",
-		e.Max, e.Window, e.Limit, e.RetryAfter)
+	what := "calls"
+	if e.Limit == limitAppPasswordCheck {
+		what = "failed checks"
+	}
+	return fmt.Sprintf("enroll: limit reached: at most %d %s per %v per %s; retry after %v",
+		e.Max, what, e.Window, e.Limit, e.RetryAfter)
 }
+
+// limitAppPasswordCheck is the LimitError.Limit of CheckAppPassword.
+const limitAppPasswordCheck = "app-password-check"
 
 // Unwrap returns ErrLimit.
 func (e *LimitError) Unwrap() error { return ErrLimit }

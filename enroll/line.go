@@ -55,9 +55,11 @@ type Line interface {
 	// when ctx is cancelled (with an error wrapping ctx.Err(); the
 	// dialogue cancels it when a key interrupts the prompt) or when the
 	// call ends (with an error wrapping [ErrHungUp], [ErrMediaTimeout] or
-	// whatever Err reports). It must return promptly in both cases: the
-	// dialogue waits for it. Any other error means the prompt could not be
-	// played.
+	// whatever Err reports; media stopping may be reported by Play before
+	// the call has ended, wrapping [ErrMediaTimeout]). It must return
+	// promptly in both cases: the dialogue waits for it. Any other error
+	// means the prompt could not be played, unless the far end had ended
+	// the call: the dialogue hangs up and then trusts Err.
 	Play(ctx context.Context, prompt PromptID) error
 
 	// Keys returns the channel on which keys arrive, in the order they

@@ -25,8 +25,8 @@ const (
 	OutcomeRejected                     // the far end declined the call (SIP 603 …)
 	OutcomeUnreachable                  // the number could not be reached (SIP 404/480/5xx from the far side …)
 	OutcomeNoInput                      // answered, but no key came (often voicemail)
-	OutcomeWrongInput                   // answered, but only wrong keys came, too many times
-	OutcomeHungUp                       // the far end hung up before deciding
+	OutcomeWrongInput                   // answered, but only wrong keys came, too many times (or before the line went dead)
+	OutcomeHungUp                       // the far end hung up, or its line went dead (media timeout), before deciding
 	OutcomeFraudReported                // the person pressed 0# to report a call they did not ask for
 	OutcomeFailed                       // our side failed (trunk, network, internal, shutdown); see the cause
 

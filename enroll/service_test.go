@@ -733,9 +733,8 @@ func TestInvalidInput(t *testing.T) {
 	ctx := t.Context()
 	for _, req := range []enroll.CreateRequest{
 		{UserID: "", Phone: phone, Origin: origin},
-		{UserID: "u", Phone: "0312345678", Origin: origin},
 		{UserID: "u", Phone: "+0312345678", Origin: origin},
-		{UserID: "u", Phone: "+81 3 1234 5678", Origin: origin},
+		{UserID: "u", Phone: "03-1234-5678", Country: "XX", Origin: origin},
 		{UserID: "u", Phone: phone, Origin: enroll.Origin{Actor: "api-key:" + apiKey + "/x"}},
 		{UserID: "u", Phone: phone, Origin: enroll.Origin{Actor: "root"}},
 		{UserID: strings.Repeat("u", 257), Phone: phone, Origin: origin},
@@ -758,22 +757,68 @@ func TestInvalidInput(t *testing.T) {
 		t.Errorf("Complete pending: %v", err)
 	}
 
-	// With a Normalize hook the typed form is accepted.
-	s2 := e.service(func(c *enroll.ServiceConfig) {
-		c.Normalize = func(in, country string) (string, error) {
-			if country != "JP" {
-				return "", errors.New("country not allowed")
-			}
-			return "+81" + strings.NewReplacer("-", "", " ", "").Replace(in)[1:], nil
+	// The number is read as typed, for the request's country or the
+	// default one, and stored in E.164 with its region.
+	for _, req := range []enroll.CreateRequest{
+		{UserID: "u", Phone: "03-1234-5678", Origin: origin},
+		{UserID: "u", Phone: "0312345678", Country: "jp", Origin: origin},
+		{UserID: "u", Phone: "+81 3 1234 5678", Country: "US", Origin: origin},
+	} {
+		got, err := s.Create(ctx, req)
+		if err != nil || got.Phone != phone || got.Country != "JP" {
+			t.Errorf("Create(%+v) = %+v, %v; want %s in JP", req, got, err, phone)
 		}
+	}
+}
+
+// TestPhonePolicy: the Service enforces the number policy, whoever calls
+// Create; the error says why in a *PhoneError.
+func TestPhonePolicy(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	strict := e.service()
+	for _, tt := range []struct{ phone, country, code string }{
+		{"0120-123-456", "", enroll.PhoneErrTollFree},
+		{"0990-123-456", "JP", enroll.PhoneErrPremiumRate},
+		{"0570-123-456", "JP", enroll.PhoneErrSharedCost},
+		{"+1 415 555 2671", "", enroll.PhoneErrCountryNotAllowed},
+		{"415 555 2671", "US", enroll.PhoneErrCountryNotAllowed},
+		{"110", "JP", enroll.PhoneErrEmergency},
+		{"abc", "JP", enroll.PhoneErrInvalidCharacter},
+	} {
+		_, err := strict.Create(ctx, enroll.CreateRequest{UserID: "u", Phone: tt.phone, Country: tt.country, Origin: origin})
+		var pe *enroll.PhoneError
+		if !errors.Is(err, enroll.ErrInvalidInput) || !errors.As(err, &pe) || pe.Code != tt.code {
+			t.Errorf("Create(%q, %q) = %v, want ErrInvalidInput with code %s", tt.phone, tt.country, err, tt.code)
+		}
+	}
+	us := e.service(func(c *enroll.ServiceConfig) {
+		c.PhonePolicy = enroll.PhonePolicy{AllowedRegions: []string{"US"}}
+		c.DefaultCountry = "us"
 	})
-	got, err := s2.Create(ctx, enroll.CreateRequest{UserID: "u", Phone: "03-1234-5678", Country: "JP", Origin: origin})
-	if err != nil || got.Phone != phone {
-		t.Fatalf("Create with Normalize = %+v, %v", got, err)
+	if got := us.Config().DefaultCountry; got != "US" {
+		t.Errorf("DefaultCountry = %q, want US", got)
 	}
-	if _, err := s2.Create(ctx, enroll.CreateRequest{UserID: "u", Phone: "03-1234-5678", Country: "US", Origin: origin}); !errors.Is(err, enroll.ErrInvalidInput) {
-		t.Fatalf("Normalize refusal: %v", err)
+	got, err := us.Create(ctx, enroll.CreateRequest{UserID: "u", Phone: "(415) 555-2671", Origin: origin})
+	if err != nil || got.Phone != "+14155552671" || got.Country != "US" {
+		t.Errorf("Create under a US policy = %+v, %v", got, err)
 	}
+	if _, err := us.Create(ctx, enroll.CreateRequest{UserID: "u", Phone: phone, Origin: origin}); !errors.Is(err, enroll.ErrInvalidInput) {
+		t.Errorf("a Japanese number under a US-only policy: %v", err)
+	}
+	for _, bad := range []enroll.ServiceConfig{
+		{Store: e.st, Dialer: e.dialer, DefaultCountry: "XX"},
+		{Store: e.st, Dialer: e.dialer, PhonePolicy: enroll.PhonePolicy{AllowedRegions: []string{"ZZ"}}},
+		{Store: e.st, Dialer: e.dialer, PhonePolicy: enroll.PhonePolicy{AllowTypes: []enroll.PhoneType{200}}},
+	} {
+		if _, err := enroll.NewService(bad); !errors.Is(err, enroll.ErrInvalidConfig) {
+			t.Errorf("NewService(%+v) = %v, want ErrInvalidConfig", bad, err)
+		}
+	}
+}
+
+func TestNewServiceRefusesBadConfig(t *testing.T) {
+	e := newEnv(t)
 	for _, bad := range []enroll.ServiceConfig{{}, {Store: e.st}, {Store: e.st, Dialer: e.dialer, TTL: -1}, {Store: e.st, Dialer: e.dialer, MaxAttempts: -1}} {
 		if _, err := enroll.NewService(bad); !errors.Is(err, enroll.ErrInvalidConfig) {
 			t.Errorf("NewService(%+v) = %v, want ErrInvalidConfig", bad, err)

@@ -2,49 +2,7 @@ package enroll
 
 import (
 	"context"
-	"errors"
 	"time"
-)
-
-// Domain errors of the enrollment service and its Store. Compare with
-// errors.Is; the errors returned wrap them with the value that mattered.
-var (
-	// ErrNotFound: no enrollment, app password, API key, … by that name.
-	ErrNotFound = errors.New("enroll: not found")
-
-	// ErrConflict: the record changed under us (a compare-and-set lost to
-	// another writer, a call already in progress) or already exists.
-	ErrConflict = errors.New("enroll: conflict")
-
-	// ErrInvalidTransition: the state machine does not allow the change
-	// (see CheckTransition), for example completing an enrollment that is
-	// not verified, or calling again after a fraud report.
-	ErrInvalidTransition = errors.New("enroll: invalid state transition")
-
-	// ErrTokenUsed: a one-time link token was already used.
-	ErrTokenUsed = errors.New("enroll: token already used")
-
-	// ErrLimit: an abuse limit refused the call or a per-user cap refused
-	// a record (app passwords). Calls refused by a limit give a
-	// *LimitError, which wraps it.
-	ErrLimit = errors.New("enroll: limit reached")
-
-	// ErrBlocked: the number is blocked (after a 0# fraud report, or by
-	// the operator).
-	ErrBlocked = errors.New("enroll: number blocked")
-
-	// ErrExpired: the enrollment expired before it was finished.
-	ErrExpired = errors.New("enroll: enrollment expired")
-
-	// ErrInvalidInput: a request field is malformed (a phone number not in
-	// E.164, an empty user ID, an actor of the wrong form).
-	ErrInvalidInput = errors.New("enroll: invalid input")
-
-	// ErrClosed: the service is shutting down and starts no more calls.
-	ErrClosed = errors.New("enroll: service closed")
-
-	// ErrUnknownState: text that names no State.
-	ErrUnknownState = errors.New("enroll: unknown state")
 )
 
 // Store keeps everything the enrollment service knows; it is the one

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -24,27 +23,6 @@ import (
 //   - API keys for systems, stored only as a hash ([NewAPIKey]);
 //   - webhook signatures, HMAC-SHA256 over timestamp and body
 //     ([SignWebhook], [VerifyWebhook]).
-
-var (
-	// ErrTokenInvalid: an enrollment link token that is malformed, too
-	// long, of an unknown version or not signed by any of our keys. The
-	// error says no more than that (and never repeats the token).
-	ErrTokenInvalid = errors.New("enroll: invalid link token")
-
-	// ErrTokenExpired: a correctly signed link token past its expiry.
-	ErrTokenExpired = errors.New("enroll: link token expired")
-
-	// ErrAPIKeyInvalid: text that is no denwa API key.
-	ErrAPIKeyInvalid = errors.New("enroll: malformed API key")
-
-	// ErrWebhookSignature: a webhook signature header that is malformed
-	// or matches no signature of the body.
-	ErrWebhookSignature = errors.New("enroll: invalid webhook signature")
-
-	// ErrWebhookExpired: a correctly signed webhook whose timestamp is
-	// outside the tolerance (a replay, or a badly wrong clock).
-	ErrWebhookExpired = errors.New("enroll: webhook timestamp outside the tolerance")
-)
 
 // ---------------------------------------------------------------------
 // One-time enrollment links

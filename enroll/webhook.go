@@ -24,11 +24,6 @@ const (
 	DefaultWebhookBatch        = 16
 )
 
-// ErrWebhookGaveUp is the LastError prefix of an outbox message whose
-// delivery was given up after MaxAttempts; it stays in the outbox,
-// undelivered, with its next attempt a century away.
-var ErrWebhookGaveUp = errors.New("enroll: webhook delivery given up")
-
 // WebhookConfig configures a WebhookDeliverer. Store, URL and Secret are
 // required; every other zero value means the default named on the field.
 type WebhookConfig struct {

@@ -76,12 +76,20 @@ func (l *callLine) Play(ctx context.Context, id enroll.PromptID) error {
 		return err
 	}
 	err = l.call.Play(ctx, p.Frames(l.codec)) // shared by every call
+	if errors.Is(err, media.ErrSessionClosed) {
+		// The session of an answered call closes only as the call ends,
+		// and Done follows: wait for it, so that the call's end decides.
+		select {
+		case <-l.call.Done():
+		case <-ctx.Done():
+		}
+	}
 	select {
 	case <-l.call.Done():
 		return l.Err()
 	default:
 	}
-	return err
+	return lineError(err)
 }
 
 func (l *callLine) Keys() <-chan enroll.KeyPress     { return l.keys }
@@ -93,10 +101,14 @@ func (l *callLine) String() string                   { return fmt.Sprintf("line(
 // call has.
 func (l *callLine) wait() { l.wg.Wait() }
 
-// Err says why the call ended, in enroll's terms: the far end hanging up
-// and a media timeout are a hung-up call; anything else stays as it is.
-func (l *callLine) Err() error {
-	err := l.call.Err()
+// Err says why the call ended, in enroll's terms (see lineError).
+func (l *callLine) Err() error { return lineError(l.call.Err()) }
+
+// lineError maps a call's error to enroll's terms: the far end hanging up
+// wraps enroll.ErrHungUp, media stopping (which Play reports before the
+// call has ended) wraps enroll.ErrMediaTimeout; anything else stays as it
+// is.
+func lineError(err error) error {
 	switch {
 	case err == nil:
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"denwa/enroll"
+	"denwa/enroll/httpx"
 )
 
 // metrics is what /metrics shows. It observes the service from the
@@ -160,39 +161,12 @@ func (s *meteredStore) RecoverCalling(ctx context.Context, node string, now time
 // starting a call as limit rejections.
 func (m *metrics) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
+		sw := httpx.NewStatusRecorder(w)
 		next.ServeHTTP(sw, r)
-		m.requests.WithLabelValues(strconv.Itoa(sw.code)).Inc()
-		if sw.code == http.StatusTooManyRequests && r.Method == http.MethodPost && len(r.URL.Path) > 4 && r.URL.Path[:4] == "/v1/" &&
+		m.requests.WithLabelValues(strconv.Itoa(sw.Status())).Inc()
+		if sw.Status() == http.StatusTooManyRequests && r.Method == http.MethodPost && len(r.URL.Path) > 4 && r.URL.Path[:4] == "/v1/" &&
 			len(r.URL.Path) > 5 && r.URL.Path[len(r.URL.Path)-5:] == "/call" {
 			m.limits.WithLabelValues("api").Inc()
 		}
 	})
-}
-
-type codeWriter struct {
-	http.ResponseWriter
-	code  int
-	wrote bool
-}
-
-func (w *codeWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.code, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *codeWriter) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *codeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Flush lets event streams through the middleware.
-func (w *codeWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }

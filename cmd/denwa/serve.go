@@ -213,14 +213,15 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		Dialogue: enroll.DialogueConfig{
 			Logger: log.With("component", "dialogue"),
 		},
-		Limits:      p.Limits,
-		Normalize:   normalizer(p.Policy),
-		Logger:      log.With("component", "enroll"),
-		Node:        cfg.Calls.Node,
-		TTL:         time.Duration(cfg.Phone.EnrollmentTTL),
-		MaxAttempts: cfg.Calls.MaxAttempts,
-		CallTimeout: time.Duration(cfg.Calls.Timeout),
-		Secrets:     p.Secrets,
+		Limits:         p.Limits,
+		PhonePolicy:    p.Policy,
+		DefaultCountry: cfg.Phone.DefaultCountry,
+		Logger:         log.With("component", "enroll"),
+		Node:           cfg.Calls.Node,
+		TTL:            time.Duration(cfg.Phone.EnrollmentTTL),
+		MaxAttempts:    cfg.Calls.MaxAttempts,
+		CallTimeout:    time.Duration(cfg.Calls.Timeout),
+		Secrets:        p.Secrets,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enrollment service: %w", err)
@@ -251,8 +252,7 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 	}
 
 	s.api, err = httpapi.New(httpapi.Config{
-		Service: s.svc, Store: s.store, Links: links,
-		PhonePolicy: p.Policy, DefaultCountry: cfg.Phone.DefaultCountry,
+		Service: s.svc, Links: links,
 		LinkTTL: time.Duration(cfg.Link.TTL), BaseURL: s.baseURL,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: log.With("component", "http"),
 	})
@@ -285,21 +285,6 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		return nil, err
 	}
 	return s, nil
-}
-
-// normalizer reads a number as typed for the Service and applies the
-// number policy, so that the policy holds whatever the caller.
-func normalizer(policy enroll.PhonePolicy) func(input, country string) (string, error) {
-	return func(input, country string) (string, error) {
-		n, err := enroll.NormalizePhone(input, country)
-		if err != nil {
-			return "", err
-		}
-		if err := policy.Check(n); err != nil {
-			return "", err
-		}
-		return n.E164, nil
-	}
 }
 
 // routes is the HTTP API with a /readyz that also reports what the API

@@ -25,8 +25,7 @@ func attachWebUI(s *server, links *enroll.LinkSigner, linkKey []byte, m *metrics
 		sessionKey = h.Sum(nil)
 	}
 	cfg := webui.Config{
-		Service: s.svc, Store: s.store, Links: links,
-		PhonePolicy: s.p.Policy, DefaultCountry: s.p.Config.Phone.DefaultCountry,
+		Service: s.svc, Links: links,
 		SessionKey: sessionKey, SecureCookies: strings.HasPrefix(s.baseURL, "https://"),
 		SessionTTL: max(time.Duration(s.p.Config.Link.TTL), 30*time.Minute),
 		Logger:     s.log.With("component", "webui"),

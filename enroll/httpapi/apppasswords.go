@@ -102,7 +102,7 @@ func (s *Server) claimAppPassword(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	l := info(r).link
-	if err := s.st.UseToken(r.Context(), l.ID, l.Expires, s.now()); err != nil {
+	if err := s.svc.UseLink(r.Context(), *l); err != nil {
 		return err // ErrTokenUsed: 410 link_used
 	}
 	out, err := s.issue(r.Context(), e, req.Name, info(r).origin())
@@ -177,7 +177,7 @@ func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	ps, err := s.st.ListAppPasswords(r.Context(), user)
+	ps, err := s.svc.AppPasswords(r.Context(), user)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := s.st.RevokeAppPassword(r.Context(), user, id, s.now()); err != nil {
+	if err := s.svc.RevokeAppPassword(r.Context(), user, id); err != nil {
 		return err
 	}
 	s.log.Info("httpapi: app password revoked", "request_id", info(r).id, "app_password", id, "actor", string(info(r).actor))
@@ -222,9 +222,9 @@ type checkResponse struct {
 
 // checkAppPassword: POST /v1/app-passwords/check, for a mail gateway or
 // RADIUS bridge. Each failed check counts against the user's limit per
-// minute (CheckFailuresPerUser); over it, 429 until the minute ends. A
-// user with no active password costs one hash too, so the time taken
-// does not tell whether the user has any.
+// minute (CheckFailuresPerUser); over it, 429 until the minute ends
+// (enroll.Service.CheckAppPassword). The hashes computed are bounded by
+// MaxConcurrentChecks.
 func (s *Server) checkAppPassword(w http.ResponseWriter, r *http.Request) error {
 	var req checkRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -237,85 +237,14 @@ func (s *Server) checkAppPassword(w http.ResponseWriter, r *http.Request) error 
 		return fieldError("password", "too long")
 	}
 	ctx := r.Context()
-	now := s.now()
-	window := now.Truncate(defaultCheckWindow)
-	bucket := "apppw-check-fail:" + req.User
-	if max := s.cfg.CheckFailuresPerUser; max > 0 {
-		n, err := s.st.AddCounter(ctx, bucket, window, 0)
-		if err != nil {
-			return err
-		}
-		if n >= int64(max) {
-			e := apiError(http.StatusTooManyRequests, CodeRateLimited, errors.New("app password checks: too many failures for the user"))
-			e.RetryAfter = window.Add(defaultCheckWindow).Sub(now)
-			return e
-		}
-	}
-	ps, err := s.st.ListAppPasswords(ctx, req.User)
-	if err != nil {
-		return err
-	}
-	matched, err := s.verify(ctx, req.Password, ps)
-	if err != nil {
-		return err
-	}
-	if matched == nil {
-		if _, err := s.st.AddCounter(ctx, bucket, window, 1); err != nil {
-			return err
-		}
-		s.writeJSON(w, http.StatusOK, checkResponse{Valid: false})
-		return nil
-	}
-	if err := s.st.TouchAppPassword(ctx, matched.ID, now); err != nil {
-		s.log.Warn("httpapi: recording an app password's use failed", "app_password", matched.ID, "err", err)
-	}
-	s.writeJSON(w, http.StatusOK, checkResponse{Valid: true})
-	return nil
-}
-
-// verify returns the active app password of ps that plain is, or nil.
-func (s *Server) verify(ctx context.Context, plain string, ps []enroll.AppPassword) (*enroll.AppPassword, error) {
-	norm, err := enroll.NormalizeAppPassword(plain)
-	if err != nil {
-		norm = "" // no app password: still spend one hash below
-	}
 	if err := s.acquire(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	defer s.release()
-	tried := false
-	for i := range ps {
-		p := &ps[i]
-		if !p.RevokedAt.IsZero() {
-			continue
-		}
-		tried = true
-		if norm == "" {
-			continue
-		}
-		ok, err := enroll.VerifyAppPassword(norm, p.Hash)
-		if err != nil {
-			s.log.Error("httpapi: a stored app password hash is unreadable", "app_password", p.ID, "err", err)
-			continue
-		}
-		if ok {
-			return p, nil
-		}
+	ok, err := s.svc.CheckAppPassword(ctx, req.User, req.Password, s.cfg.CheckFailuresPerUser)
+	s.release()
+	if err != nil {
+		return err // a *enroll.LimitError: 429 with Retry-After (errorOf)
 	}
-	if !tried || norm == "" {
-		_, _ = enroll.VerifyAppPassword("aaaaaaaaaaaaaaaa", s.dummy())
-	}
-	return nil, nil
-}
-
-// dummy returns a hash no one knows the password of, for checks that
-// have no hash to compare with.
-func (s *Server) dummy() string {
-	s.dummyOnce.Do(func() {
-		plain, err := enroll.NewAppPassword()
-		if err == nil {
-			s.dummyHash, _ = enroll.HashAppPassword(plain)
-		}
-	})
-	return s.dummyHash
+	s.writeJSON(w, http.StatusOK, checkResponse{Valid: ok})
+	return nil
 }

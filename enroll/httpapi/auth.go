@@ -89,7 +89,7 @@ func (s *Server) apiKey(r *http.Request, plain string) (string, error) {
 	if err != nil {
 		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, err)
 	}
-	k, err := s.st.APIKeyByHash(r.Context(), hash)
+	k, err := s.svc.APIKey(r.Context(), hash)
 	switch {
 	case errors.Is(err, enroll.ErrNotFound):
 		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("unknown API key"))

@@ -79,17 +79,6 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request) error 
 	if !validText(req.UserID, maxUserIDLen) {
 		return fieldError("user_id", "must be 1 to 256 bytes of printable UTF-8")
 	}
-	country := req.Country
-	if country == "" {
-		country = s.cfg.DefaultCountry
-	}
-	n, err := enroll.NormalizePhone(req.Phone, country)
-	if err == nil {
-		err = s.cfg.PhonePolicy.Check(n)
-	}
-	if err != nil {
-		return err
-	}
 	var clientIP string
 	if req.ClientIP != "" {
 		a, err := netip.ParseAddr(req.ClientIP)
@@ -100,10 +89,10 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request) error 
 	}
 	ri := info(r)
 	e, err := s.svc.Create(r.Context(), enroll.CreateRequest{
-		UserID: req.UserID, Phone: n.E164, Country: n.Region, ClientIP: clientIP, Origin: ri.origin(),
+		UserID: req.UserID, Phone: req.Phone, Country: req.Country, ClientIP: clientIP, Origin: ri.origin(),
 	})
 	if err != nil {
-		return err
+		return err // a refused number: its *enroll.PhoneError, 422 with its code (errorOf)
 	}
 	l, err := s.newLink(e)
 	if err != nil {

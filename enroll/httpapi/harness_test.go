@@ -145,7 +145,7 @@ func (h *harness) start() {
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Service: svc, Store: st, Links: links, BaseURL: "https://denwa.example/",
+		Service: svc, Links: links, BaseURL: "https://denwa.example/",
 		Logger: h.log, Now: h.clock.Now,
 	}
 	if h.opts.cfg != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"denwa/enroll"
+	"denwa/enroll/httpx"
 )
 
 // Defaults of Config.
@@ -25,29 +25,20 @@ const (
 	DefaultCheckFailuresPerUser = 10 // per minute
 	MaxRequestIDLen             = 64
 	requestIDHeader             = "X-Request-ID"
-	defaultCheckWindow          = time.Minute
 	maxAppPasswordNameLen       = 100
 	maxUserIDLen                = 256
 )
 
-// Config configures a Server. Service, Store and Links are required;
-// every other zero value means the default named on the field.
+// Config configures a Server. Service and Links are required; every
+// other zero value means the default named on the field.
 type Config struct {
-	// Service creates enrollments, places their calls and pushes their
-	// changes. Required.
+	// Service creates enrollments (reading their numbers and enforcing
+	// the number policy: the API only translates its errors), places
+	// their calls, pushes their changes, and keeps the API keys, links
+	// and app passwords. Required.
 	Service *enroll.Service
-	// Store is the Service's store: API keys, app passwords, used link
-	// tokens and rate-limit counters are read from it here. Required.
-	Store enroll.Store
 	// Links signs and verifies the enrollment link tokens. Required.
 	Links *enroll.LinkSigner
-
-	// PhonePolicy decides which valid numbers may be called; the zero
-	// value allows Japanese fixed-line, mobile and VoIP numbers.
-	PhonePolicy enroll.PhonePolicy
-	// DefaultCountry is the region a number is read for when the request
-	// names none. Empty means "JP" (enroll.DefaultPhoneCountry).
-	DefaultCountry string
 
 	// LinkTTL is how long an enrollment link works. Zero means the
 	// Service's TTL plus its CompleteWindow: as long as the enrollment
@@ -86,7 +77,6 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	svc     *enroll.Service
-	st      enroll.Store
 	log     *slog.Logger
 	handler http.Handler
 	routes  []route
@@ -95,9 +85,6 @@ type Server struct {
 	done      chan struct{} // closed by Close: streams end
 	closeOnce sync.Once
 	streams   atomic.Int64 // event streams in progress
-
-	dummyOnce sync.Once
-	dummyHash string
 }
 
 // New checks cfg, fills in its defaults and returns a Server.
@@ -105,24 +92,10 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Service == nil:
 		return nil, fmt.Errorf("httpapi: %w: Service is required", enroll.ErrInvalidConfig)
-	case cfg.Store == nil:
-		return nil, fmt.Errorf("httpapi: %w: Store is required", enroll.ErrInvalidConfig)
 	case cfg.Links == nil:
 		return nil, fmt.Errorf("httpapi: %w: Links is required", enroll.ErrInvalidConfig)
 	case cfg.LinkTTL < 0, cfg.MaxBodyBytes < 0, cfg.Heartbeat < 0, cfg.MaxConcurrentChecks < 0:
 		return nil, fmt.Errorf("httpapi: %w: LinkTTL, MaxBodyBytes, Heartbeat and MaxConcurrentChecks must not be negative", enroll.ErrInvalidConfig)
-	}
-	if err := cfg.PhonePolicy.Validate(); err != nil {
-		return nil, fmt.Errorf("httpapi: phone policy: %w", err)
-	}
-	if cfg.DefaultCountry == "" {
-		cfg.DefaultCountry = enroll.DefaultPhoneCountry
-	}
-	if _, err := enroll.NormalizePhone("03-1234-5678", cfg.DefaultCountry); err != nil {
-		var pe *enroll.PhoneError
-		if errors.As(err, &pe) && pe.Code == enroll.PhoneErrInvalidCountry {
-			return nil, fmt.Errorf("httpapi: %w: DefaultCountry %q is no region", enroll.ErrInvalidConfig, cfg.DefaultCountry)
-		}
 	}
 	if cfg.LinkTTL == 0 {
 		sc := cfg.Service.Config()
@@ -149,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, svc: cfg.Service, st: cfg.Store, log: log,
+		cfg: cfg, svc: cfg.Service, log: log,
 		checks: make(chan struct{}, cfg.MaxConcurrentChecks),
 		done:   make(chan struct{}),
 	}
@@ -169,8 +142,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.done) })
 }
-
-func (s *Server) now() time.Time { return enroll.Now(s.cfg.Now()) }
 
 // authMode says which credentials a route takes.
 type authMode uint8
@@ -261,11 +232,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 // reqInfo is what the middleware and authentication learn about a
 // request; handlers read it with info(r).
 type reqInfo struct {
-	id     string       // request ID
-	route  string       // "GET /v1/enrollments/{id}", empty when none matched
-	actor  enroll.Actor // who is calling, once authenticated
-	link   *enroll.Link // the link, when a link authenticated the request
-	status int
+	id    string       // request ID
+	route string       // "GET /v1/enrollments/{id}", empty when none matched
+	actor enroll.Actor // who is calling, once authenticated
+	link  *enroll.Link // the link, when a link authenticated the request
 }
 
 type infoKey struct{}
@@ -280,35 +250,6 @@ func info(r *http.Request) *reqInfo {
 func (ri *reqInfo) origin() enroll.Origin {
 	return enroll.Origin{Actor: ri.actor, RequestID: ri.id}
 }
-
-// statusWriter records the status written. It keeps http.Flusher and the
-// ResponseController methods reachable through Unwrap.
-type statusWriter struct {
-	http.ResponseWriter
-	ri *reqInfo
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.ri.status == 0 {
-		w.ri.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.ri.status == 0 {
-		w.ri.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware sets the security headers and the request ID, bounds the
 // body, recovers panics and logs one record per request.
@@ -325,7 +266,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set(requestIDHeader, ri.id)
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		sw := &statusWriter{ResponseWriter: w, ri: ri}
+		sw := httpx.NewStatusRecorder(w)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -334,7 +275,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				buf := make([]byte, 4<<10)
 				buf = buf[:runtime.Stack(buf, false)]
 				s.log.Error("httpapi: panic", "request_id", ri.id, "route", ri.route, "panic", fmt.Sprint(p), "stack", string(buf))
-				if ri.status == 0 {
+				if !sw.Wrote() {
 					s.writeError(sw, r, apiError(http.StatusInternalServerError, CodeInternal, nil))
 				}
 			}
@@ -342,7 +283,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			s.log.Info("httpapi: request", "method", r.Method, "route", route, "status", ri.status,
+			s.log.Info("httpapi: request", "method", r.Method, "route", route, "status", sw.Status(),
 				"duration", time.Since(start), "request_id", ri.id, "actor", string(ri.actor))
 		}()
 		next.ServeHTTP(sw, r)
@@ -412,23 +353,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pinger is a Store that can check its connection cheaply.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
-// readyz answers 200 when the store answers: a Ping when the store has
-// one, else the lookup of an enrollment that cannot exist.
+// readyz answers 200 when the store answers (enroll.Service.Ping).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	var err error
-	if p, ok := s.st.(pinger); ok {
-		err = p.Ping(ctx)
-	} else if _, err = s.st.GetEnrollment(ctx, "readyz-probe"); errors.Is(err, enroll.ErrNotFound) {
-		err = nil
-	}
-	if err != nil {
+	if err := s.svc.Ping(ctx); err != nil {
 		return apiError(http.StatusServiceUnavailable, CodeUnavailable, fmt.Errorf("store: %w", err))
 	}
 	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -3,7 +3,7 @@
 // English on request.
 //
 //	step 1  GET  /e/{token}           method 「認証用電話」, country, number, 「電話する」, 「次へ」
-//	        POST /e/{token}           validate (NormalizePhone, PhonePolicy), Create, StartCall → 303
+//	        POST /e/{token}           Create (the Service reads the number, applies its policy), StartCall → 303
 //	step 2  GET  /e/{token}           "calling …, press #"; EventSource on /e/{token}/events
 //	        GET  /e/{token}/events    text/event-stream of the enrollment's state (Service.Subscribe)
 //	step 3  POST /e/{token}/password  on the "verified" event: the app password, once (no-store)
@@ -17,7 +17,7 @@
 // A user reaches the screens only through a one-time enrollment link, a
 // token signed by enroll.LinkSigner that names the user and, when the
 // enrollment was created through the API, the enrollment. The first GET of
-// /e/{token} redeems the link (Store.UseToken) and binds it to that browser
+// /e/{token} redeems the link (Service.UseLink) and binds it to that browser
 // with a session cookie (HttpOnly, SameSite=Lax, Path=/e/{token}) holding
 // the link's ID and the enrollment's ID under an HMAC with
 // Config.SessionKey. Every later request needs both the token in the path
@@ -41,9 +41,9 @@
 // page's language); it ends the stream at a state the page need not wait
 // past. On "verified" the page's script POSTs /e/{token}/password and
 // shows the password in place of step 2: no reload, no polling. The app
-// password is generated there (enroll.NewAppPassword), only its hash is
-// stored (Store.CreateAppPassword), and the enrollment is completed
-// (Service.Complete) before the response is written; a second request,
+// password is generated there and only its hash is stored, and the
+// enrollment is completed (Service.IssueAppPassword) before the response
+// is written; a second request,
 // or a reload, finds it completed and shows that the password cannot be
 // shown again.
 //

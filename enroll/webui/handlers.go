@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"denwa/enroll"
+	"denwa/enroll/httpx"
 )
 
 // HTTPError is a handler's failure: Code is the status, Msg the text shown
@@ -61,7 +62,7 @@ func (s *Server) withRequest(h http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := httpx.NewStatusRecorder(w)
 		start := time.Now()
 		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
 		route := r.Pattern
@@ -69,7 +70,7 @@ func (s *Server) withRequest(h http.Handler) http.Handler {
 			route = "(none)"
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "webui request", attrs(
-			"method", r.Method, "route", route, "status", sw.status,
+			"method", r.Method, "route", route, "status", sw.Status(),
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", id)...)
 	})
 }
@@ -97,32 +98,6 @@ func newRequestID() string {
 	rand.Read(b[:])
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // handle adapts a handler that returns an error: an *HTTPError becomes a
 // page with its message (or JSON, for fetch), anything else a 500 page.
@@ -183,7 +158,7 @@ func (s *Server) loadLink(q *req, redeem bool) error {
 	if !redeem {
 		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkOtherBrowser, Err: errors.New("no session for the link")}
 	}
-	err = s.st.UseToken(q.r.Context(), l.ID, l.Expires, enroll.Now(now))
+	err = s.svc.UseLink(q.r.Context(), l)
 	switch {
 	case errors.Is(err, enroll.ErrTokenUsed):
 		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkUsed, Err: err}

@@ -94,7 +94,7 @@ func (s *Server) getPage(q *req) error {
 	p := s.newPage(q)
 	e := q.enr
 	if e == nil {
-		p.Countries = s.countryList(q.t, s.cfg.DefaultCountry)
+		p.Countries = s.countryList(q.t, s.countries[0])
 		s.render(q.w, q.r, http.StatusOK, "step1", p)
 		return nil
 	}
@@ -160,30 +160,24 @@ func (s *Server) postNumber(q *req) error {
 		known = known || c == country
 	}
 	if !known {
-		country = s.cfg.DefaultCountry
+		country = s.countries[0]
 	}
 	p.Countries = s.countryList(q.t, country)
 	p.Number = number
 	if q.r.PostFormValue("method") != "phone" || q.r.PostFormValue("action") != "call" {
 		p.Errors = append(p.Errors, q.t.Forbidden)
-	}
-	n, err := enroll.NormalizePhone(number, country)
-	if err == nil {
-		err = s.cfg.PhonePolicy.Check(n)
-	}
-	var pe *enroll.PhoneError
-	if errors.As(err, &pe) {
-		p.Errors = append(p.Errors, phoneErrorText(q.lang, pe))
-	} else if err != nil {
-		return err
-	}
-	if len(p.Errors) > 0 {
 		s.render(q.w, q.r, http.StatusUnprocessableEntity, "step1", p)
 		return nil
 	}
 	ctx := q.r.Context()
-	e, err := s.svc.Create(ctx, enroll.CreateRequest{UserID: q.link.UserID, Phone: n.E164, Country: n.Region,
+	e, err := s.svc.Create(ctx, enroll.CreateRequest{UserID: q.link.UserID, Phone: number, Country: country,
 		ClientIP: clientIP(q.r), Origin: q.origin()})
+	var pe *enroll.PhoneError
+	if errors.As(err, &pe) { // the Service refused the number: say why, in the user's language
+		p.Errors = append(p.Errors, phoneErrorText(q.lang, pe))
+		s.render(q.w, q.r, http.StatusUnprocessableEntity, "step1", p)
+		return nil
+	}
 	if err != nil {
 		return s.serviceError(q, err)
 	}

@@ -37,26 +37,21 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Config configures a Server. Service, Store and Links are required; every
+// Config configures a Server. Service and Links are required; every
 // other zero value means the default named on the field.
 type Config struct {
-	// Service creates enrollments, places their calls and pushes their
-	// changes. Required.
+	// Service creates enrollments (reading their numbers and enforcing
+	// the number policy: the screens only translate its errors), places
+	// their calls, pushes their changes, and records used links and app
+	// passwords. Its DefaultCountry is the country selected in step 1.
+	// Required.
 	Service *enroll.Service
-	// Store is the Service's store: used link tokens and app passwords are
-	// written to it here. Required.
-	Store enroll.Store
 	// Links verifies the enrollment link tokens. Required.
 	Links *enroll.LinkSigner
 
-	// PhonePolicy decides which valid numbers may be called; the zero
-	// value allows Japanese fixed-line, mobile and VoIP numbers.
-	PhonePolicy enroll.PhonePolicy
-	// DefaultCountry is the country selected in step 1. Empty means "JP".
-	DefaultCountry string
 	// Countries are the ISO 3166-1 regions step 1 offers (each with its
 	// calling code), from those of DefaultCountries. Empty means
-	// DefaultCountries(); DefaultCountry is put first.
+	// DefaultCountries(); the Service's DefaultCountry is put first.
 	Countries []string
 
 	// SessionKey keys the HMAC of session cookies and CSRF tokens: at
@@ -92,12 +87,11 @@ type Config struct {
 type Server struct {
 	cfg       Config
 	svc       *enroll.Service
-	st        enroll.Store
 	key       []byte
 	log       *slog.Logger
 	pages     map[string]*template.Template
 	handler   http.Handler
-	countries []string
+	countries []string // countries[0] is the default
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -108,8 +102,6 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Service == nil:
 		return nil, fmt.Errorf("webui: %w: Service is required", enroll.ErrInvalidConfig)
-	case cfg.Store == nil:
-		return nil, fmt.Errorf("webui: %w: Store is required", enroll.ErrInvalidConfig)
 	case cfg.Links == nil:
 		return nil, fmt.Errorf("webui: %w: Links is required", enroll.ErrInvalidConfig)
 	case cfg.SessionTTL < 0, cfg.Heartbeat < 0:
@@ -117,20 +109,13 @@ func New(cfg Config) (*Server, error) {
 	case cfg.SessionKey != nil && len(cfg.SessionKey) < 32:
 		return nil, fmt.Errorf("webui: %w: SessionKey must be at least 32 bytes", enroll.ErrInvalidConfig)
 	}
-	if err := cfg.PhonePolicy.Validate(); err != nil {
-		return nil, fmt.Errorf("webui: phone policy: %w", err)
-	}
-	if cfg.DefaultCountry == "" {
-		cfg.DefaultCountry = enroll.DefaultPhoneCountry
-	}
-	cfg.DefaultCountry = strings.ToUpper(cfg.DefaultCountry)
 	countries := cfg.Countries
 	if len(countries) == 0 {
 		countries = DefaultCountries()
 	}
 	var cs []string
 	seen := map[string]bool{}
-	for _, c := range append([]string{cfg.DefaultCountry}, countries...) {
+	for _, c := range append([]string{cfg.Service.Config().DefaultCountry}, countries...) {
 		c = strings.ToUpper(c)
 		if seen[c] {
 			continue
@@ -168,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, st: cfg.Store, key: key, log: log, pages: pages,
+	s := &Server{cfg: cfg, svc: cfg.Service, key: key, log: log, pages: pages,
 		countries: cs, done: make(chan struct{})}
 	s.handler = s.routes()
 	return s, nil

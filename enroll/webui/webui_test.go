@@ -50,7 +50,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui, err := webui.New(webui.Config{Service: svc, Store: st, Links: links, Heartbeat: time.Second})
+	ui, err := webui.New(webui.Config{Service: svc, Links: links, Heartbeat: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
