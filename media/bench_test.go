@@ -77,8 +77,9 @@ func setSeqTS(p []byte, seq uint16, ts uint32) {
 	binary.BigEndian.PutUint32(p[4:], ts)
 }
 
-// BenchmarkRTPParse is the receive path's header parse (parseRTP, which
-// wraps pion's rtp.Header.Unmarshal and strips padding).
+// BenchmarkRTPParse is the receive path's one parse of a datagram
+// (ParseDatagram: the RTP/RTCP check, pion's rtp.Header.Unmarshal and the
+// padding).
 func BenchmarkRTPParse(b *testing.B) {
 	ev := dtmf.EventPayload{Code: 5, Volume: 10, Duration: 480}
 	var evb [dtmf.EventPayloadLen]byte
@@ -97,9 +98,9 @@ func BenchmarkRTPParse(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(c.buf)))
 			for b.Loop() {
-				payload, err := parseRTP(&h, c.buf)
-				if err != nil {
-					b.Fatal(err)
+				class, payload := ParseDatagram(&h, c.buf)
+				if class != ClassRTP {
+					b.Fatal(class)
 				}
 				n++
 				bytes += len(payload)
@@ -182,9 +183,9 @@ func BenchmarkRTPMarshal(b *testing.B) {
 func checkMarshalled(b *testing.B, buf []byte, seq uint16, pt uint8) {
 	b.Helper()
 	var h rtp.Header
-	payload, err := parseRTP(&h, buf)
-	if err != nil || h.SequenceNumber != seq || h.PayloadType != pt || len(payload) == 0 {
-		b.Fatalf("last packet: %v, seq %d (want %d), pt %d (want %d), %d payload bytes", err, h.SequenceNumber, seq, h.PayloadType, pt, len(payload))
+	class, payload := ParseDatagram(&h, buf)
+	if class != ClassRTP || h.SequenceNumber != seq || h.PayloadType != pt || len(payload) == 0 {
+		b.Fatalf("last packet: %v, seq %d (want %d), pt %d (want %d), %d payload bytes", class, h.SequenceNumber, seq, h.PayloadType, pt, len(payload))
 	}
 }
 
@@ -308,8 +309,8 @@ func BenchmarkDemux(b *testing.B) {
 }
 
 // BenchmarkSessionHandle is the session's receive handling of one
-// datagram (Session.handle: looksLikeRTP, the RTCP check, the latching
-// check, the counters and Receiver.HandlePacket) on a session already
+// datagram (Session.handleDatagram: ParseDatagram, the latching check,
+// the counters and the Receiver) on a session already
 // latched to its far end: "pcmu" from the latched source, "stray" from
 // another address (counted, dropped, log rate-limited).
 func BenchmarkSessionHandle(b *testing.B) {
@@ -327,14 +328,14 @@ func BenchmarkSessionHandle(b *testing.B) {
 	b.Run("pcmu", func(b *testing.B) {
 		s := benchSession(b, remote)
 		bufs := packets(b)
-		s.handle(bufs[0], remote) // latches
+		s.handleDatagram(bufs[0], remote) // latches
 		n := 1
 		b.ReportAllocs()
 		b.SetBytes(int64(len(bufs[0])))
 		for b.Loop() {
 			p := bufs[n%len(bufs)]
 			setSeqTS(p, uint16(n), uint32(n*FrameSamples))
-			s.handle(p, remote)
+			s.handleDatagram(p, remote)
 			n++
 		}
 		st := s.Stats()
@@ -347,13 +348,13 @@ func BenchmarkSessionHandle(b *testing.B) {
 	b.Run("stray", func(b *testing.B) {
 		s := benchSession(b, remote)
 		bufs := packets(b)
-		s.handle(bufs[0], remote) // latches
+		s.handleDatagram(bufs[0], remote) // latches
 		other := netip.MustParseAddrPort("198.51.100.9:40000")
 		n := 0
 		b.ReportAllocs()
 		b.SetBytes(int64(len(bufs[0])))
 		for b.Loop() {
-			s.handle(bufs[n%len(bufs)], other)
+			s.handleDatagram(bufs[n%len(bufs)], other)
 			n++
 		}
 		if st := s.Stats(); st.Stray != int64(n) || st.PacketsReceived != 1 {
@@ -365,13 +366,13 @@ func BenchmarkSessionHandle(b *testing.B) {
 // benchSession is a PCMU session with telephone-events at benchEventPT
 // that sends to remote over a quietConn, on a pacer that never ticks: its
 // read goroutine stays blocked in the read until Close, so the benchmark
-// goroutine may drive handle and nextPacketLocked itself.
+// goroutine may drive handleDatagram and nextPacketLocked itself.
 func benchSession(b *testing.B, remote netip.AddrPort) *Session {
 	b.Helper()
 	p := newPacer(PacerConfig{}, false)
 	s, err := NewSession(SessionConfig{
 		Conn: newQuietConn(), Remote: remote, Codec: KindPCMU, EventPT: benchEventPT,
-		Pacer: p, MediaTimeout: -1, KeyBuffer: 1 << 10,
+		Pacer: p, MediaTimeout: -1,
 	})
 	if err != nil {
 		b.Fatal(err)

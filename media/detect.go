@@ -202,7 +202,8 @@ func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
 			}
 			continue
 		}
-		if isRTCP(p) {
+		class, payload := ParseDatagram(&hdr, p)
+		if class == ClassRTCP {
 			res.RTCP++
 			continue
 		}
@@ -210,8 +211,7 @@ func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
 			res.NotRTP++
 			continue
 		}
-		payload, err := parseRTP(&hdr, p)
-		if err != nil || len(payload) > 1<<16 {
+		if class != ClassRTP || len(payload) > 1<<16 {
 			res.NotRTP++
 			continue
 		}
@@ -237,7 +237,8 @@ func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
 func (f *flow) detect(tmpl ReceiverConfig) StreamResult {
 	cfg := tmpl
 	cfg.PayloadTypes = f.pts
-	cfg.Src, cfg.Dst, cfg.Now = f.key.src, f.key.dst, nil
+	cfg.Src, cfg.Dst = f.key.src, f.key.dst
+	cfg.Now = func() time.Time { return f.first } // the stream's FirstSeen
 	out := StreamResult{
 		ID:        StreamID{SSRC: f.key.ssrc, Src: f.key.src, Dst: f.key.dst},
 		FirstSeen: f.first, LastSeen: f.last,
@@ -251,7 +252,7 @@ func (f *flow) detect(tmpl ReceiverConfig) StreamResult {
 	for _, p := range f.recs {
 		h.PayloadType, h.Marker = p.ptm&0x7f, p.ptm&0x80 != 0
 		h.SequenceNumber, h.Timestamp = p.seq, p.ts
-		r.handle(&h, f.arena[p.off:p.off+p.n], f.first) // errors are counted in the stats
+		r.HandleRTP(&h, f.arena[p.off:p.off+p.n]) // errors are counted in the stats
 	}
 	r.Flush()
 	if st := r.Streams(); len(st) > 0 {
@@ -316,12 +317,4 @@ func (b *sdpBook) lookup(dst netip.AddrPort, n int64) (PayloadTypes, bool) {
 		}
 	}
 	return best.pts, true
-}
-
-// isRTCP reports whether a version-2 packet is RTCP rather than RTP: its
-// second byte is an RTCP packet type, 192–223 (RFC 5761 §4: SR 200, RR 201,
-// SDES 202, BYE 203, APP 204, feedback 205–206, XR 207, and the rest of the
-// range RTP payload types 64–95 with the marker bit would collide with).
-func isRTCP(p []byte) bool {
-	return len(p) >= 2 && p[0]>>6 == 2 && p[1] >= 192 && p[1] <= 223
 }

@@ -97,11 +97,8 @@ func mapFormats(formats, rtpmaps []string) PayloadTypes {
 		if err != nil {
 			continue
 		}
-		switch pt {
-		case 0:
-			p[0] = KindPCMU
-		case 8:
-			p[8] = KindPCMA
+		if k := staticKind(uint8(pt)); k != KindUnknown {
+			p[pt] = k
 		}
 	}
 	for _, m := range rtpmaps {
