@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"denwa/dtmf"
+	"denwa/media/mediatest"
 
 	"github.com/pion/rtp"
 )
@@ -57,7 +58,7 @@ func benchPresses(b *testing.B) (pkts []benchPacket, period uint32) {
 			var payload [dtmf.EventPayloadLen]byte
 			ev.Payload.MarshalTo(payload[:])
 			pkts = append(pkts, benchPacket{
-				buf: pkt(b, 0xe7e7, benchEventPT, 0, 0, ev.Marker, payload[:]),
+				buf: mediatest.RTP(0xe7e7, benchEventPT, 0, 0, ev.Marker, payload[:]),
 				ts:  uint32(ev.Timestamp),
 			})
 		}
@@ -88,8 +89,8 @@ func BenchmarkRTPParse(b *testing.B) {
 		name string
 		buf  []byte
 	}{
-		{"pcmu-172B", pkt(b, 0x1234, 0, 7, 1600, false, benchFrames(1)[0])},
-		{"event-16B", pkt(b, 0x1234, benchEventPT, 7, 1600, true, evb[:])},
+		{"pcmu-172B", mediatest.RTP(0x1234, 0, 7, 1600, false, benchFrames(1)[0])},
+		{"event-16B", mediatest.RTP(0x1234, benchEventPT, 7, 1600, true, evb[:])},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -201,7 +202,7 @@ func BenchmarkHandlePacket(b *testing.B) {
 		frames := benchFrames(500)
 		bufs := make([][]byte, len(frames))
 		for i, f := range frames {
-			bufs[i] = pkt(b, 0x1234, 0, 0, 0, false, f)
+			bufs[i] = mediatest.RTP(0x1234, 0, 0, 0, false, f)
 		}
 		if err := r.HandlePacket(bufs[0]); err != nil { // the stream appears
 			b.Fatal(err)
@@ -276,7 +277,7 @@ func BenchmarkDemux(b *testing.B) {
 				}
 				bufs := make([][]byte, streams)
 				for i := range bufs {
-					bufs[i] = pkt(b, 0x10000+uint32(i)*0x9e3779b1, kind.pt, 0, 0, false, frames[i])
+					bufs[i] = mediatest.RTP(0x10000+uint32(i)*0x9e3779b1, kind.pt, 0, 0, false, frames[i])
 					if err := r.HandlePacket(bufs[i]); err != nil { // the streams appear
 						b.Fatal(err)
 					}
@@ -321,7 +322,7 @@ func BenchmarkSessionHandle(b *testing.B) {
 	packets := func(b *testing.B) [][]byte {
 		bufs := make([][]byte, len(frames))
 		for i, f := range frames {
-			bufs[i] = pkt(b, 0x1234, 0, 0, 0, false, f)
+			bufs[i] = mediatest.RTP(0x1234, 0, 0, 0, false, f)
 		}
 		return bufs
 	}

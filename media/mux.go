@@ -24,15 +24,12 @@ const (
 	ClassRTP
 )
 
+var classNames = [...]string{ClassOther: "other", ClassRTCP: "RTCP", ClassRTP: "RTP"}
+
 // String returns "RTP", "RTCP" or "other".
 func (c Class) String() string {
-	switch c {
-	case ClassRTP:
-		return "RTP"
-	case ClassRTCP:
-		return "RTCP"
-	case ClassOther:
-		return "other"
+	if int(c) < len(classNames) {
+		return classNames[c]
 	}
 	return fmt.Sprintf("Class(%d)", uint8(c))
 }
