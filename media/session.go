@@ -63,8 +63,9 @@ type SessionConfig struct {
 	// and Early is always on: keys are reported when they go down.
 	Receiver ReceiverConfig
 	// Now is the clock for the media timeout, the idle check, Key.Began
-	// and rate-limited logs. Nil means time.Now; the pacer's tick time is
-	// then used in its walk, so that the packet path reads no clock.
+	// and rate-limited logs. Nil means time.Now, and then the pacer's walk
+	// uses its tick's time for the media timeout and the idle check, so
+	// that the packet path reads no clock; each key reads it once.
 	Now func() time.Time
 	// Logger receives the session's rare messages (symmetric-RTP latching,
 	// stray sources, the end of the session). Nil discards them.
