@@ -55,7 +55,7 @@ func (k Key) String() string {
 
 // KeySink receives the keys a Receiver finds, in the order they become
 // certain. It is called on the receiver's goroutine, from HandleRTP,
-// HandlePacket or Flush, and must not call back into the Receiver.
+// HandlePacket, Idle or Flush, and must not call back into the Receiver.
 type KeySink interface {
 	HandleKey(Key)
 }
