@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"denwa/dtmf"
+	"denwa/media/mediatest"
 
 	"github.com/pion/rtp"
 )
@@ -57,7 +58,7 @@ func benchPresses(b *testing.B) (pkts []benchPacket, period uint32) {
 			var payload [dtmf.EventPayloadLen]byte
 			ev.Payload.MarshalTo(payload[:])
 			pkts = append(pkts, benchPacket{
-				buf: pkt(b, 0xe7e7, benchEventPT, 0, 0, ev.Marker, payload[:]),
+				buf: mediatest.RTP(0xe7e7, benchEventPT, 0, 0, ev.Marker, payload[:]),
 				ts:  uint32(ev.Timestamp),
 			})
 		}
@@ -77,8 +78,9 @@ func setSeqTS(p []byte, seq uint16, ts uint32) {
 	binary.BigEndian.PutUint32(p[4:], ts)
 }
 
-// BenchmarkRTPParse is the receive path's header parse (parseRTP, which
-// wraps pion's rtp.Header.Unmarshal and strips padding).
+// BenchmarkRTPParse is the receive path's one parse of a datagram
+// (ParseDatagram: the RTP/RTCP check, pion's rtp.Header.Unmarshal and the
+// padding).
 func BenchmarkRTPParse(b *testing.B) {
 	ev := dtmf.EventPayload{Code: 5, Volume: 10, Duration: 480}
 	var evb [dtmf.EventPayloadLen]byte
@@ -87,8 +89,8 @@ func BenchmarkRTPParse(b *testing.B) {
 		name string
 		buf  []byte
 	}{
-		{"pcmu-172B", pkt(b, 0x1234, 0, 7, 1600, false, benchFrames(1)[0])},
-		{"event-16B", pkt(b, 0x1234, benchEventPT, 7, 1600, true, evb[:])},
+		{"pcmu-172B", mediatest.RTP(0x1234, 0, 7, 1600, false, benchFrames(1)[0])},
+		{"event-16B", mediatest.RTP(0x1234, benchEventPT, 7, 1600, true, evb[:])},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -97,9 +99,9 @@ func BenchmarkRTPParse(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(c.buf)))
 			for b.Loop() {
-				payload, err := parseRTP(&h, c.buf)
-				if err != nil {
-					b.Fatal(err)
+				class, payload := ParseDatagram(&h, c.buf)
+				if class != ClassRTP {
+					b.Fatal(class)
 				}
 				n++
 				bytes += len(payload)
@@ -182,9 +184,9 @@ func BenchmarkRTPMarshal(b *testing.B) {
 func checkMarshalled(b *testing.B, buf []byte, seq uint16, pt uint8) {
 	b.Helper()
 	var h rtp.Header
-	payload, err := parseRTP(&h, buf)
-	if err != nil || h.SequenceNumber != seq || h.PayloadType != pt || len(payload) == 0 {
-		b.Fatalf("last packet: %v, seq %d (want %d), pt %d (want %d), %d payload bytes", err, h.SequenceNumber, seq, h.PayloadType, pt, len(payload))
+	class, payload := ParseDatagram(&h, buf)
+	if class != ClassRTP || h.SequenceNumber != seq || h.PayloadType != pt || len(payload) == 0 {
+		b.Fatalf("last packet: %v, seq %d (want %d), pt %d (want %d), %d payload bytes", class, h.SequenceNumber, seq, h.PayloadType, pt, len(payload))
 	}
 }
 
@@ -200,7 +202,7 @@ func BenchmarkHandlePacket(b *testing.B) {
 		frames := benchFrames(500)
 		bufs := make([][]byte, len(frames))
 		for i, f := range frames {
-			bufs[i] = pkt(b, 0x1234, 0, 0, 0, false, f)
+			bufs[i] = mediatest.RTP(0x1234, 0, 0, 0, false, f)
 		}
 		if err := r.HandlePacket(bufs[0]); err != nil { // the stream appears
 			b.Fatal(err)
@@ -275,7 +277,7 @@ func BenchmarkDemux(b *testing.B) {
 				}
 				bufs := make([][]byte, streams)
 				for i := range bufs {
-					bufs[i] = pkt(b, 0x10000+uint32(i)*0x9e3779b1, kind.pt, 0, 0, false, frames[i])
+					bufs[i] = mediatest.RTP(0x10000+uint32(i)*0x9e3779b1, kind.pt, 0, 0, false, frames[i])
 					if err := r.HandlePacket(bufs[i]); err != nil { // the streams appear
 						b.Fatal(err)
 					}
@@ -308,8 +310,8 @@ func BenchmarkDemux(b *testing.B) {
 }
 
 // BenchmarkSessionHandle is the session's receive handling of one
-// datagram (Session.handle: looksLikeRTP, the RTCP check, the latching
-// check, the counters and Receiver.HandlePacket) on a session already
+// datagram (Session.handleDatagram: ParseDatagram, the latching check,
+// the counters and the Receiver) on a session already
 // latched to its far end: "pcmu" from the latched source, "stray" from
 // another address (counted, dropped, log rate-limited).
 func BenchmarkSessionHandle(b *testing.B) {
@@ -320,21 +322,21 @@ func BenchmarkSessionHandle(b *testing.B) {
 	packets := func(b *testing.B) [][]byte {
 		bufs := make([][]byte, len(frames))
 		for i, f := range frames {
-			bufs[i] = pkt(b, 0x1234, 0, 0, 0, false, f)
+			bufs[i] = mediatest.RTP(0x1234, 0, 0, 0, false, f)
 		}
 		return bufs
 	}
 	b.Run("pcmu", func(b *testing.B) {
 		s := benchSession(b, remote)
 		bufs := packets(b)
-		s.handle(bufs[0], remote) // latches
+		s.handleDatagram(bufs[0], remote) // latches
 		n := 1
 		b.ReportAllocs()
 		b.SetBytes(int64(len(bufs[0])))
 		for b.Loop() {
 			p := bufs[n%len(bufs)]
 			setSeqTS(p, uint16(n), uint32(n*FrameSamples))
-			s.handle(p, remote)
+			s.handleDatagram(p, remote)
 			n++
 		}
 		st := s.Stats()
@@ -347,13 +349,13 @@ func BenchmarkSessionHandle(b *testing.B) {
 	b.Run("stray", func(b *testing.B) {
 		s := benchSession(b, remote)
 		bufs := packets(b)
-		s.handle(bufs[0], remote) // latches
+		s.handleDatagram(bufs[0], remote) // latches
 		other := netip.MustParseAddrPort("198.51.100.9:40000")
 		n := 0
 		b.ReportAllocs()
 		b.SetBytes(int64(len(bufs[0])))
 		for b.Loop() {
-			s.handle(bufs[n%len(bufs)], other)
+			s.handleDatagram(bufs[n%len(bufs)], other)
 			n++
 		}
 		if st := s.Stats(); st.Stray != int64(n) || st.PacketsReceived != 1 {
@@ -365,13 +367,13 @@ func BenchmarkSessionHandle(b *testing.B) {
 // benchSession is a PCMU session with telephone-events at benchEventPT
 // that sends to remote over a quietConn, on a pacer that never ticks: its
 // read goroutine stays blocked in the read until Close, so the benchmark
-// goroutine may drive handle and nextPacketLocked itself.
+// goroutine may drive handleDatagram and nextPacketLocked itself.
 func benchSession(b *testing.B, remote netip.AddrPort) *Session {
 	b.Helper()
 	p := newPacer(PacerConfig{}, false)
 	s, err := NewSession(SessionConfig{
 		Conn: newQuietConn(), Remote: remote, Codec: KindPCMU, EventPT: benchEventPT,
-		Pacer: p, MediaTimeout: -1, KeyBuffer: 1 << 10,
+		Pacer: p, MediaTimeout: -1,
 	})
 	if err != nil {
 		b.Fatal(err)

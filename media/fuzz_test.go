@@ -2,15 +2,10 @@ package media
 
 import (
 	"bytes"
-	"errors"
 	"flag"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/gopacket/gopacket/layers"
+	"denwa/media/mediatest"
 )
 
 var update = flag.Bool("update", false, "rewrite the fuzz seed corpora in testdata/fuzz")
@@ -43,15 +38,15 @@ func joinPackets(pkts [][]byte) []byte {
 // tones and events on a negotiated and a guessed payload type, and broken
 // variants.
 func receiverSeeds(t testing.TB) map[string][]byte {
-	s := &synth{t: t, ssrc: 5, ts: 0xFFFFFF00, seq: 65530}
-	s.silence(40)
-	s.press(101, '*', 60)
-	s.audio(tonePair('#', 480))
-	s.press(96, '9', 40)
-	s.silence(40)
+	s := &mediatest.Synth{SSRC: 5, TS: 0xFFFFFF00, Seq: 65530}
+	s.Silence(40)
+	s.Press(101, '*', 60)
+	s.Audio(tonePair('#', 480))
+	s.Press(96, '9', 40)
+	s.Silence(40)
 	// 80-byte audio payloads so that every packet fits a length byte.
 	var pkts [][]byte
-	for _, p := range s.pkts {
+	for _, p := range s.Packets {
 		if len(p) > 255 {
 			p = p[:12+80]
 		}
@@ -122,102 +117,11 @@ func FuzzReceiver(f *testing.F) {
 	})
 }
 
-// captureSeeds are small captures of testCall in several formats, cut and
-// damaged.
-func captureSeeds(t testing.TB) map[string][]byte {
-	pkts := testCall(t)[:12] // SIP, then the start of each stream
-	ng := writePcapng(t, layers.LinkTypeLinuxSLL, pkts)
-	pc := writePcap(t, layers.LinkTypeEthernet, pkts)
-	v6 := writePcap(t, layers.LinkTypeRaw, pkts[4:9])
-	be := toBigEndian(t, writePcap(t, layers.LinkTypeNull, pkts[:6]), true)
-	damaged := bytes.Clone(pc)
-	damaged[24+8] = 0xff // first record's length
-	return map[string][]byte{
-		"pcap-ethernet":  pc,
-		"pcapng-sll":     ng,
-		"pcap-raw":       v6,
-		"pcap-be-nanos":  be,
-		"pcap-truncated": pc[:len(pc)-30],
-		"pcapng-cut":     ng[:len(ng)/2],
-		"pcap-damaged":   damaged,
-		"garbage":        []byte("\xd4\xc3\xb2\xa1garbage garbage garbage"),
-	}
-}
-
-// FuzzCaptureReader reads arbitrary bytes as a capture and runs the whole
-// DetectCapture pipeline on them: no panic, only the documented errors,
-// datagrams never larger than the input.
-func FuzzCaptureReader(f *testing.F) {
-	for _, s := range captureSeeds(f) {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in []byte) {
-		cr, err := NewCaptureReader(bytes.NewReader(in))
-		if err != nil {
-			if !errors.Is(err, ErrNotCapture) && !errors.Is(err, ErrLinkType) {
-				t.Fatalf("NewCaptureReader: undocumented error %v", err)
-			}
-		} else {
-			for {
-				d, err := cr.Next()
-				if err != nil {
-					if err != io.EOF && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrCorrupt) {
-						t.Fatalf("Next: undocumented error %v", err)
-					}
-					break
-				}
-				if len(in) < 1<<12 && len(d.Payload) > len(in) { // gzip may expand
-					t.Fatalf("%d-byte datagram from %d bytes", len(d.Payload), len(in))
-				}
-			}
-		}
-		res, err := DetectCapture(bytes.NewReader(in), DetectOptions{Workers: 1})
-		if err == nil && res == nil {
-			t.Fatal("nil result without error")
-		}
-	})
-}
-
-// FuzzSIPSDP: SIP body extraction and SDP reading never panic, and every
-// m=audio line they return has a valid address.
-func FuzzSIPSDP(f *testing.F) {
-	f.Add(sipMessage("INVITE sip:a@b SIP/2.0", sdpFor(a4, "0 8 101", "a=rtpmap:101 telephone-event/8000")))
-	f.Add(sipMessage("SIP/2.0 200 OK", sdpFor(b6, "8 96", "a=rtpmap:96 telephone-event/8000")))
-	f.Add([]byte("INVITE x SIP/2.0\nc: application/sdp\nl: 30\n\nv=0\nc=IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\n"))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		LooksLikeSIP(in)
-		for _, body := range [][]byte{SIPBody(in), in} {
-			audio, err := ParseSDPAudio(body)
-			if err == nil && len(audio) == 0 {
-				t.Fatal("no error and no audio")
-			}
-			for _, a := range audio {
-				if !a.Addr.IsValid() || a.Addr.Port() == 0 {
-					t.Fatalf("invalid address %v", a.Addr)
-				}
-			}
-		}
-	})
-}
-
 // TestWriteFuzzSeeds writes the seeds above into testdata/fuzz so that
 // plain `go test` replays them: go test ./media -run WriteFuzzSeeds -update
 func TestWriteFuzzSeeds(t *testing.T) {
 	if !*update {
 		t.Skip("run with -update to rewrite testdata/fuzz")
 	}
-	write := func(target string, seeds map[string][]byte) {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range seeds {
-			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	write("FuzzReceiver", receiverSeeds(t))
-	write("FuzzCaptureReader", captureSeeds(t))
+	mediatest.WriteFuzzCorpus(t, "FuzzReceiver", receiverSeeds(t))
 }

@@ -165,13 +165,6 @@ func checkAddr(a netip.Addr, port uint16) error {
 	return nil
 }
 
-func staticPT(k PayloadKind) uint8 {
-	if k == KindPCMA {
-		return 8
-	}
-	return 0
-}
-
 // offerTypes is the payload-type map an offer announces.
 func offerTypes(codecs []PayloadKind, eventPT uint8) PayloadTypes {
 	var p PayloadTypes

@@ -35,17 +35,6 @@ func (k PayloadKind) String() string {
 // a plain array: copying it copies the map.
 type PayloadTypes [128]PayloadKind
 
-// DefaultPayloadTypes returns the static assignments of RFC 3551 §6 that
-// denwa decodes: 0 = PCMU, 8 = PCMA. Telephone-events have no static
-// payload type; see [LooksLikeTelephoneEvent] for how unknown dynamic
-// payload types are guessed.
-func DefaultPayloadTypes() PayloadTypes {
-	var p PayloadTypes
-	p[0] = KindPCMU
-	p[8] = KindPCMA
-	return p
-}
-
 // String lists the known entries, e.g. "0:PCMU 8:PCMA 101:telephone-event".
 func (p *PayloadTypes) String() string {
 	var b strings.Builder
@@ -59,9 +48,6 @@ func (p *PayloadTypes) String() string {
 	}
 	return b.String()
 }
-
-// IsDynamic reports whether pt is in the dynamic range 96–127 (RFC 3551 §6).
-func IsDynamic(pt uint8) bool { return pt >= 96 && pt <= 127 }
 
 // maxGuessDuration is the longest duration field (5 s) that the guess takes
 // as a key press; real senders cut longer presses into segments anyway.

@@ -61,7 +61,9 @@ func (p *PortPool) String() string {
 
 // Acquire binds the next free even port and returns its socket; Close
 // gives the port back. When every port is handed out or held by another
-// process it returns an error wrapping ErrNoPorts.
+// process it returns an error wrapping ErrNoPorts that names the range and
+// how many calls it holds, e.g. "media: no free RTP port in 30000-39999
+// (5000 calls at once)".
 func (p *PortPool) Acquire() (PacketConn, error) {
 	var lastErr error
 	for range len(p.used) {
@@ -80,9 +82,10 @@ func (p *PortPool) Acquire() (PacketConn, error) {
 		return newUDPConn(c, func() { p.free(i) }), nil
 	}
 	if lastErr != nil {
-		return nil, fmt.Errorf("%w: %s:%d-%d (last bind error: %v)", ErrNoPorts, p.ip, p.first, p.last, lastErr)
+		return nil, fmt.Errorf("%w in %d-%d on %s (%d calls at once; a port would not bind: %v)",
+			ErrNoPorts, p.first, p.last+1, p.ip, len(p.used), lastErr)
 	}
-	return nil, fmt.Errorf("%w: %s:%d-%d, all %d in use", ErrNoPorts, p.ip, p.first, p.last, len(p.used))
+	return nil, fmt.Errorf("%w in %d-%d (%d calls at once)", ErrNoPorts, p.first, p.last+1, len(p.used))
 }
 
 // reserve marks the next unused index as used.

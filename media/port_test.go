@@ -2,10 +2,12 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,6 +79,10 @@ func TestPortPoolCycles(t *testing.T) {
 		for {
 			c, err := p.Acquire()
 			if errors.Is(err, ErrNoPorts) {
+				want := fmt.Sprintf("media: no free RTP port in %d-%d on 127.0.0.1 (4 calls at once; a port would not bind: ", base, base+7)
+				if !strings.HasPrefix(err.Error(), want) {
+					t.Fatalf("cycle %d: %q, want it to start %q", cycle, err, want)
+				}
 				break
 			}
 			if err != nil {
@@ -110,6 +116,36 @@ func TestPortPoolCycles(t *testing.T) {
 		if p.InUse() != 0 {
 			t.Fatalf("cycle %d: InUse = %d after closing all", cycle, p.InUse())
 		}
+	}
+}
+
+// An exhausted pool says which range it is and how many calls it holds.
+func TestPortPoolExhausted(t *testing.T) {
+	needSockets(t)
+	base := testPortBase()
+	p, err := NewPortPool(loopback4, base, base+3) // base and base+2
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []PacketConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 2 {
+		c, err := p.Acquire()
+		if err != nil {
+			t.Skipf("port busy: %v", err)
+		}
+		conns = append(conns, c)
+	}
+	_, err = p.Acquire()
+	if !errors.Is(err, ErrNoPorts) {
+		t.Fatalf("third Acquire: %v, want ErrNoPorts", err)
+	}
+	if want := fmt.Sprintf("media: no free RTP port in %d-%d (2 calls at once)", base, base+3); err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
 	}
 }
 

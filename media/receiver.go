@@ -42,6 +42,11 @@ type Key struct {
 	// At is Start measured from the timestamp of the stream's first packet
 	// (8000 units a second): where the press is in the stream.
 	At time.Duration
+	// Began is when the key began on a live session's clock
+	// (SessionConfig.Now): the moment the session handed the key to its
+	// KeySink, less the part of the press heard by then (End − Start). It
+	// is zero from a Receiver used on its own, as for a capture.
+	Began time.Time
 }
 
 func (k Key) String() string {
@@ -50,7 +55,7 @@ func (k Key) String() string {
 
 // KeySink receives the keys a Receiver finds, in the order they become
 // certain. It is called on the receiver's goroutine, from HandleRTP,
-// HandlePacket or Flush, and must not call back into the Receiver.
+// HandlePacket, Idle or Flush, and must not call back into the Receiver.
 type KeySink interface {
 	HandleKey(Key)
 }
@@ -149,8 +154,10 @@ type ReceiverConfig struct {
 	// Src and Dst are the session's addresses, reported with each key;
 	// either may be the zero AddrPort when unknown.
 	Src, Dst netip.AddrPort
-	// Now, if set, timestamps each stream's first packet (StreamInfo.FirstSeen)
-	// for live sessions. It is read once per new stream, never per packet.
+	// Now, if set, timestamps each stream's first packet
+	// (StreamInfo.FirstSeen): a live session's clock, or a capture's
+	// timestamp of the stream's first packet. It is read once per new
+	// stream, never per packet.
 	Now func() time.Time
 }
 
@@ -219,35 +226,15 @@ func (r *Receiver) String() string {
 	return fmt.Sprintf("media.Receiver(%s → %s, %d streams, pt %s)", r.cfg.Src, r.cfg.Dst, len(r.order), r.cfg.PayloadTypes.String())
 }
 
-// HandlePacket parses one RTP packet from buf (RFC 3550 §5.1, padding
-// removed) and passes it to HandleRTP. buf is not retained.
+// HandlePacket parses one RTP packet from buf (ParseDatagram: RFC 3550
+// §5.1, padding removed) and handles it as HandleRTP does. It returns
+// ErrNotRTP for anything but RTP, RTCP included. buf is not retained.
 func (r *Receiver) HandlePacket(buf []byte) error {
-	payload, err := parseRTP(&r.hdr, buf)
-	if err != nil {
-		return err
+	class, payload := ParseDatagram(&r.hdr, buf)
+	if class != ClassRTP {
+		return ErrNotRTP
 	}
-	return r.HandleRTP(&r.hdr, payload)
-}
-
-// parseRTP unmarshals buf's header into h and returns the payload without
-// padding. It reuses h's CSRC and extension slices.
-func parseRTP(h *rtp.Header, buf []byte) ([]byte, error) {
-	if len(buf) < 12 || buf[0]>>6 != 2 {
-		return nil, ErrNotRTP
-	}
-	n, err := h.Unmarshal(buf)
-	if err != nil {
-		return nil, ErrNotRTP
-	}
-	end := len(buf)
-	if h.Padding {
-		pad := int(buf[end-1])
-		if pad == 0 || end-pad < n {
-			return nil, ErrNotRTP
-		}
-		end -= pad
-	}
-	return buf[n:end], nil
+	return r.handle(&r.hdr, payload)
 }
 
 // HandleRTP takes one RTP packet: its parsed header and its payload
@@ -257,13 +244,14 @@ func parseRTP(h *rtp.Header, buf []byte) ([]byte, error) {
 // such packets are counted and otherwise dropped, and the receiver stays
 // usable. Unknown payload types are ignored without error.
 func (r *Receiver) HandleRTP(h *rtp.Header, payload []byte) error {
-	return r.handle(h, payload, time.Time{})
-}
-
-func (r *Receiver) handle(h *rtp.Header, payload []byte, at time.Time) error {
 	if h.Version != 2 {
 		return ErrNotRTP
 	}
+	return r.handle(h, payload)
+}
+
+// handle is HandleRTP for a header ParseDatagram has classified as RTP.
+func (r *Receiver) handle(h *rtp.Header, payload []byte) error {
 	s := r.last
 	if s == nil || s.id.SSRC != h.SSRC {
 		s = r.streams[h.SSRC]
@@ -272,7 +260,7 @@ func (r *Receiver) handle(h *rtp.Header, payload []byte, at time.Time) error {
 				r.dropped++
 				return ErrTooManyStreams
 			}
-			s = r.newStream(h, at)
+			s = r.newStream(h)
 		}
 		r.last = s
 	}
@@ -350,8 +338,9 @@ type stream struct {
 	keys []dtmf.Event // scratch: keys out of the merger
 }
 
-func (r *Receiver) newStream(h *rtp.Header, at time.Time) *stream {
-	if at.IsZero() && r.cfg.Now != nil {
+func (r *Receiver) newStream(h *rtp.Header) *stream {
+	var at time.Time
+	if r.cfg.Now != nil {
 		at = r.cfg.Now()
 	}
 	det, _ := dtmf.NewDetector(r.cfg.Detector) // validated by NewReceiver

@@ -9,6 +9,7 @@ import (
 
 	"denwa/audio"
 	"denwa/dtmf"
+	"denwa/media/mediatest"
 )
 
 // ReceiverConfig.Early, as live sessions use it: a key comes out when it
@@ -75,7 +76,7 @@ func (w *wire) packets(t testing.TB) ([][]byte, []wirePkt) {
 	slices.SortStableFunc(ps, func(a, b wirePkt) int { return cmp.Compare(a.sent, b.sent) })
 	out := make([][]byte, len(ps))
 	for i, p := range ps {
-		out[i] = pkt(t, cmp.Or(w.ssrc, 77), p.pt, uint16(1000+i), p.ts, p.marker, p.payload)
+		out[i] = mediatest.RTP(cmp.Or(w.ssrc, 77), p.pt, uint16(1000+i), p.ts, p.marker, p.payload)
 	}
 	return out, ps
 }

@@ -11,8 +11,7 @@ import (
 
 	"denwa/audio"
 	"denwa/dtmf"
-
-	"github.com/pion/rtp"
+	"denwa/media/mediatest"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -21,28 +20,6 @@ func unhex(t testing.TB, s string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-// pkt marshals one RTP packet.
-func pkt(t testing.TB, ssrc uint32, pt uint8, seq uint16, ts uint32, marker bool, payload []byte) []byte {
-	t.Helper()
-	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc, Marker: marker}, Payload: payload}
-	b, err := p.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// event builds an RFC 4733 payload.
-func event(k dtmf.Key, end bool, dur uint16) []byte {
-	code, _ := k.Code()
-	b := []byte{code, 10, 0, 0}
-	if end {
-		b[1] |= 0x80
-	}
-	binary.BigEndian.PutUint16(b[2:], dur)
 	return b
 }
 
@@ -135,7 +112,7 @@ func TestReceiverDemux(t *testing.T) {
 	r, _ := newTestReceiver(t, ReceiverConfig{Src: src, Dst: dst})
 	for i := range 10 {
 		for _, ssrc := range []uint32{0xB, 0xA, 0xC} {
-			if err := r.HandlePacket(pkt(t, ssrc, 0, uint16(100*ssrc)+uint16(i), uint32(1000*ssrc)+uint32(160*i), false, ulawSilence)); err != nil {
+			if err := r.HandlePacket(mediatest.RTP(ssrc, 0, uint16(100*ssrc)+uint16(i), uint32(1000*ssrc)+uint32(160*i), false, ulawSilence)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -165,7 +142,7 @@ func TestReceiverDemux(t *testing.T) {
 func TestReceiverMaxStreams(t *testing.T) {
 	r, _ := newTestReceiver(t, ReceiverConfig{MaxStreams: 2})
 	for ssrc := range uint32(5) {
-		err := r.HandlePacket(pkt(t, ssrc, 0, 1, 0, false, ulawSilence))
+		err := r.HandlePacket(mediatest.RTP(ssrc, 0, 1, 0, false, ulawSilence))
 		if want := ssrc >= 2; want != errors.Is(err, ErrTooManyStreams) {
 			t.Errorf("ssrc %d: err %v", ssrc, err)
 		}
@@ -214,7 +191,7 @@ func TestReceiverTimeline(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r, _ := newTestReceiver(t, ReceiverConfig{})
 			for _, q := range c.pkts {
-				if err := r.HandlePacket(pkt(t, 7, 0, q.seq, q.ts, false, ulawSilence)); err != nil {
+				if err := r.HandlePacket(mediatest.RTP(7, 0, q.seq, q.ts, false, ulawSilence)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -275,10 +252,10 @@ func TestReceiverZeroAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	audioPkt := pkt(t, 1, 0, 0, 0, false, ulawSilence)
-	evPkt := pkt(t, 1, 101, 0, 0, false, event('#', false, 160))
-	endPkt := pkt(t, 1, 101, 0, 0, false, event('#', true, 800))
-	guessPkt := pkt(t, 2, 96, 0, 0, false, event('5', true, 800))
+	audioPkt := mediatest.RTP(1, 0, 0, 0, false, ulawSilence)
+	evPkt := mediatest.RTP(1, 101, 0, 0, false, mediatest.Event('#', false, 160))
+	endPkt := mediatest.RTP(1, 101, 0, 0, false, mediatest.Event('#', true, 800))
+	guessPkt := mediatest.RTP(2, 96, 0, 0, false, mediatest.Event('5', true, 800))
 	var seq uint16
 	var ts uint32
 	step := func() {
@@ -311,7 +288,7 @@ func TestReceiverZeroAllocs(t *testing.T) {
 
 func BenchmarkReceiverAudio(b *testing.B) {
 	r, _ := NewReceiver(ReceiverConfig{}, nil)
-	p := pkt(b, 1, 0, 0, 0, false, ulawSilence)
+	p := mediatest.RTP(1, 0, 0, 0, false, ulawSilence)
 	var seq uint16
 	var ts uint32
 	b.ReportAllocs()
@@ -342,48 +319,6 @@ func tonePair(k dtmf.Key, n int) []int16 {
 	return x
 }
 
-// synth is an in-memory RTP stream: 20 ms PCMU packets of silence or
-// tones, plus RFC 4733 events, in send order.
-type synth struct {
-	ssrc uint32
-	seq  uint16
-	ts   uint32 // next audio timestamp
-	pkts [][]byte
-	t    testing.TB
-}
-
-func (s *synth) audio(x []int16) {
-	for len(x) > 0 {
-		n := min(160, len(x))
-		b := make([]byte, 160)
-		audio.EncodeULawTo(b, x[:n])
-		for i := n; i < 160; i++ {
-			b[i] = 0xFF
-		}
-		s.pkts = append(s.pkts, pkt(s.t, s.ssrc, 0, s.seq, s.ts, false, b))
-		s.seq++
-		s.ts += 160
-		x = x[n:]
-	}
-}
-
-func (s *synth) silence(ms int) { s.audio(make([]int16, 8*ms)) }
-
-// press sends k as RFC 4733 events lasting ms (audio pauses meanwhile, as
-// many senders do), END three times.
-func (s *synth) press(pt uint8, k dtmf.Key, ms int) {
-	start := s.ts
-	for d := 160; d < 8*ms; d += 160 {
-		s.pkts = append(s.pkts, pkt(s.t, s.ssrc, pt, s.seq, start, d == 160, event(k, false, uint16(d))))
-		s.seq++
-	}
-	for range 3 {
-		s.pkts = append(s.pkts, pkt(s.t, s.ssrc, pt, s.seq, start, false, event(k, true, uint16(8*ms))))
-		s.seq++
-	}
-	s.ts += uint32(8 * ms)
-}
-
 // The detection tests need the real dtmf detector, decoder and merger;
 // they fail against the stubs.
 func TestReceiverDetectsRFC4733(t *testing.T) {
@@ -393,13 +328,13 @@ func TestReceiverDetectsRFC4733(t *testing.T) {
 			pts[pt] = KindTelephoneEvent // 96 is left to the guess
 		}
 		r, rec := newTestReceiver(t, ReceiverConfig{PayloadTypes: pts})
-		s := &synth{ssrc: 42, t: t, ts: 1000}
-		s.silence(200)
-		s.press(pt, '*', 100)
-		s.silence(300)
-		s.press(pt, '#', 120)
-		s.silence(200)
-		for _, p := range s.pkts {
+		s := &mediatest.Synth{SSRC: 42, TS: 1000}
+		s.Silence(200)
+		s.Press(pt, '*', 100)
+		s.Silence(300)
+		s.Press(pt, '#', 120)
+		s.Silence(200)
+		for _, p := range s.Packets {
 			if err := r.HandlePacket(p); err != nil {
 				t.Fatal(err)
 			}
@@ -422,13 +357,13 @@ func TestReceiverDetectsRFC4733(t *testing.T) {
 func TestReceiverDetectsInband(t *testing.T) {
 	for _, kind := range []PayloadKind{KindPCMU, KindPCMA} {
 		r, rec := newTestReceiver(t, ReceiverConfig{})
-		s := &synth{ssrc: 9, t: t, ts: math.MaxUint32 - 8000} // wraps during the call
-		s.silence(200)
-		s.audio(tonePair('*', 800))
-		s.silence(200)
-		s.audio(tonePair('#', 800))
-		s.silence(300)
-		for _, p := range s.pkts {
+		s := &mediatest.Synth{SSRC: 9, TS: math.MaxUint32 - 8000} // wraps during the call
+		s.Silence(200)
+		s.Audio(tonePair('*', 800))
+		s.Silence(200)
+		s.Audio(tonePair('#', 800))
+		s.Silence(300)
+		for _, p := range s.Packets {
 			if kind == KindPCMA { // transcode to PCMA
 				p[1] = 8
 				pcm := make([]int16, len(p)-12)

@@ -10,8 +10,8 @@ import (
 
 // A live session hands a key out when it goes down: while the far end is
 // still pressing it, whichever way it is sent, with telephone-event
-// negotiated or not. The press lasts a second; the key must be on Keys()
-// before the far end's SendKey has returned, and only once after it.
+// negotiated or not. The press lasts a second; the key must reach the
+// KeySink before the far end's SendKey has returned, and only once after it.
 func TestSessionKeysAtKeyDown(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -33,7 +33,7 @@ func TestSessionKeysAtKeyDown(t *testing.T) {
 				pressed := make(chan error, 1)
 				go func() { pressed <- b.SendKey(t.Context(), '#', c.mode, time.Second) }()
 				select {
-				case k := <-a.Keys():
+				case k := <-keysOf(a):
 					if k.Event.Key != '#' || k.Source != c.src {
 						t.Fatalf("key %v, want # from %s", k, c.src)
 					}

@@ -40,7 +40,7 @@ func (f *pollFixture) session(t *testing.T) *Session {
 		t.Fatal(err)
 	}
 	s, err := NewSession(SessionConfig{Conn: c, Remote: f.far.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: KindPCMU,
-		EventPT: 101, Pacer: f.pacer, MediaTimeout: -1})
+		EventPT: 101, Pacer: f.pacer, MediaTimeout: -1, KeySink: newKeyChan()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestSessionPolledIdle(t *testing.T) {
 		Presses: []mediatest.Press{{Key: '5', At: 100 * time.Millisecond, Dur: 300 * time.Millisecond, Mode: mediatest.Inband}}}
 	f.send(t, s, press, 300*time.Millisecond)
 	select {
-	case k := <-s.Keys():
+	case k := <-keysOf(s):
 		if k.Key != '5' {
 			t.Errorf("key %v, want 5", k)
 		}

@@ -2,7 +2,6 @@ package media
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"math"
@@ -253,25 +252,33 @@ func TestSessionPlayInvalid(t *testing.T) {
 	}
 }
 
-// sessionPair returns two sessions over a pipe, each sending to the other.
+// sessionPair returns two sessions over a pipe, each sending to the other,
+// each with a KeyChan (keysOf).
 func sessionPair(t testing.TB, codec PayloadKind, eventPT uint8) (a, b *Session) {
 	ca, cb := mediatest.Pipe()
-	a, err := NewSession(SessionConfig{Conn: ca, Remote: cb.LocalAddrPort(), Codec: codec, EventPT: eventPT, MediaTimeout: -1})
+	a, err := NewSession(SessionConfig{Conn: ca, Remote: cb.LocalAddrPort(), Codec: codec, EventPT: eventPT, MediaTimeout: -1, KeySink: newKeyChan()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err = NewSession(SessionConfig{Conn: cb, Remote: ca.LocalAddrPort(), Codec: codec, EventPT: eventPT, MediaTimeout: -1})
+	b, err = NewSession(SessionConfig{Conn: cb, Remote: ca.LocalAddrPort(), Codec: codec, EventPT: eventPT, MediaTimeout: -1, KeySink: newKeyChan()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a, b
 }
 
+// newKeyChan is a session's KeySink in tests: read it with keysOf.
+func newKeyChan() mediatest.KeyChan[Key] { return make(mediatest.KeyChan[Key], 64) }
+
+// keysOf returns the KeyChan a test session was given.
+func keysOf(s *Session) mediatest.KeyChan[Key] { return s.cfg.KeySink.(mediatest.KeyChan[Key]) }
+
+// collectKeys returns the keys s has delivered and the test not yet read.
 func collectKeys(s *Session) []Key {
 	var out []Key
 	for {
 		select {
-		case k := <-s.Keys():
+		case k := <-keysOf(s):
 			out = append(out, k)
 		default:
 			return out
@@ -319,7 +326,7 @@ func TestSessionKeys(t *testing.T) {
 					if n := len(collectKeys(b)); n != 0 {
 						t.Errorf("b got %d keys from a's silence", n)
 					}
-					if st := a.Stats(); st.KeysDropped != 0 || st.Garbage != 0 || st.Stray != 0 || !st.Latched {
+					if st := a.Stats(); st.Garbage != 0 || st.Stray != 0 || !st.Latched {
 						t.Errorf("a: %+v", st)
 					}
 				})
@@ -682,61 +689,63 @@ func TestSessionCloseConcurrent(t *testing.T) {
 	})
 }
 
-// Keys that find the channel full are dropped and counted; the read loop
-// never blocks on them.
-func TestSessionKeysDropped(t *testing.T) {
+// Keys reach the KeySink with Began on the session's clock: an RFC 4733
+// key about when its press started, and a key still held when the session
+// ends (an in-band key waiting for an RFC 4733 twin that never comes) is
+// handed over before Close returns. This is the read goroutine's path;
+// TestSessionPolled covers the pacer's.
+func TestSessionKeySink(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ca, cb := mediatest.Pipe()
-		a, err := NewSession(SessionConfig{Conn: ca, Remote: cb.LocalAddrPort(), Codec: KindPCMU, EventPT: 101, MediaTimeout: -1, KeyBuffer: 1})
-		if err != nil {
+		a, b := sessionPair(t, KindPCMU, 101)
+		defer b.Close()
+		time.Sleep(100 * time.Millisecond)
+		pressed := time.Now()
+		if err := b.SendKey(t.Context(), '1', RFC4733, 100*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		b, err := NewSession(SessionConfig{Conn: cb, Remote: ca.LocalAddrPort(), Codec: KindPCMU, EventPT: 101, MediaTimeout: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range []dtmf.Key{'1', '2', '3'} {
-			if err := b.SendKey(t.Context(), k, RFC4733, 60*time.Millisecond); err != nil {
-				t.Fatal(err)
+		select {
+		case k := <-keysOf(a):
+			// The first event packet leaves at b's next tick and says 20 ms
+			// of the press have passed.
+			if k.Key != '1' || k.Began.Before(pressed.Add(-FrameInterval)) || k.Began.After(pressed.Add(FrameInterval)) {
+				t.Errorf("key %v began at %v, want within a frame of %v", k, k.Began, pressed)
 			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		time.Sleep(200 * time.Millisecond)
-		if st := a.Stats(); st.KeysDropped != 2 || st.PacketsReceived < 20 {
-			t.Errorf("stats %+v, want 2 keys dropped and the stream still read", st)
+		default:
+			t.Fatal("no key after the press")
 		}
 		a.Close()
-		b.Close()
-		if s := keyString(collectKeys(a)); s != "1(4733)" {
-			t.Errorf("keys %s", s)
-		}
-	})
-}
 
-func TestLooksLikeRTP(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		hex  string
-		ok   bool
-	}{
-		{"minimal", "80000001 00000001 00000001", true},
-		{"version 1", "40000001 00000001 00000001", false},
-		{"short", "80000001 00000001 000000", false},
-		{"one CSRC", "81000001 00000001 00000001 00000002", true},
-		{"CSRC beyond the end", "82000001 00000001 00000001 00000002", false},
-		{"extension", "90000001 00000001 00000001 bede0001 01020304", true},
-		{"extension beyond the end", "90000001 00000001 00000001 bede0002 01020304", false},
-		{"extension header cut", "90000001 00000001 00000001 bede", false},
-		{"padding", "a0000001 00000001 00000001 ffff0002", true},
-		{"padding zero", "a0000001 00000001 00000001 ffff0000", false},
-		{"padding beyond the payload", "a0000001 00000001 00000001 ffff0005", false},
-	} {
-		b, err := hex.DecodeString(strings.ReplaceAll(c.hex, " ", ""))
+		n := mediatest.NewMemNet()
+		local, remote := netip.MustParseAddrPort("127.0.0.1:30000"), netip.MustParseAddrPort("127.0.0.1:30002")
+		conn, _ := n.Listen(local)
+		fc, _ := n.Listen(remote)
+		s, err := NewSession(SessionConfig{Conn: conn, Remote: remote, Codec: KindPCMU, EventPT: 101, MediaTimeout: -1, KeySink: newKeyChan()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := looksLikeRTP(b); got != c.ok {
-			t.Errorf("%s: looksLikeRTP = %v", c.name, got)
+		f := &far{t: t, c: fc, to: local, ssrc: 5}
+		pcm := make([]int16, FrameSamples)
+		frame := make([]byte, FrameSamples)
+		tone := dtmf.Tone{Key: '#', Level: -10, Duration: 8000}
+		for i := range 2 { // 40 ms of tone: the detector accepts it, the merger holds it
+			clear(pcm)
+			tone.AddTo(pcm, i*FrameSamples)
+			audio.EncodeULawTo(frame, pcm)
+			f.send(0, frame)
+			time.Sleep(FrameInterval)
 		}
-	}
+		synctest.Wait()
+		if ks := collectKeys(s); len(ks) != 0 {
+			t.Fatalf("keys before Close: %v (the in-band key should wait for a twin)", ks)
+		}
+		closed := time.Now()
+		s.Close()
+		ks := collectKeys(s)
+		if len(ks) != 1 || ks[0].Key != '#' || ks[0].Source != dtmf.SourceInband {
+			t.Fatalf("keys handed over at Close: %v, want the in-band #", ks)
+		}
+		if want := closed.Add(-samplesToDuration(ks[0].End - ks[0].Start)); !ks[0].Began.Equal(want) {
+			t.Errorf("Began %v, want %v: the hand-over less the %d samples heard", ks[0].Began, want, ks[0].End-ks[0].Start)
+		}
+	})
 }

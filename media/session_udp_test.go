@@ -85,13 +85,13 @@ func TestSessionLoopbackUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgA := aSide.SessionConfig()
-	cfgA.Conn, cfgA.Pacer = ca, pacer
+	cfgA.Conn, cfgA.Pacer, cfgA.KeySink = ca, pacer, newKeyChan()
 	a, err := NewSession(cfgA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfgB := bSide.SessionConfig()
-	cfgB.Conn = tap // B has a private pacer
+	cfgB.Conn, cfgB.KeySink = tap, newKeyChan() // B has a private pacer
 	b, err := NewSession(cfgB)
 	if err != nil {
 		t.Fatal(err)

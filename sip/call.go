@@ -17,14 +17,16 @@ import (
 // session is what a Call needs of media's call session.
 type session interface {
 	Play(ctx context.Context, frames [][]byte) error
-	Keys() <-chan media.Key
 	Done() <-chan struct{}
 	Err() error
 	Close() error
 }
 
 // Call is an answered outbound call. Its methods are safe for concurrent
-// use. A Call ends when the far end sends BYE, when no RTP arrives for
+// use. The keys the far end presses, RFC 4733 and in-band merged (one
+// press, one key), go to the media.KeySink given to Dial, as
+// media.SessionConfig.KeySink describes; the last of them before Done is
+// closed. A Call ends when the far end sends BYE, when no RTP arrives for
 // Config.MediaTimeout, when Config.MaxDuration runs out, or on Hangup;
 // Done is then closed, Err says which, and everything the call held (RTP
 // port, goroutines, the INVITE transaction) is released.
@@ -75,10 +77,6 @@ func (c *Call) Play(ctx context.Context, frames [][]byte) error {
 	}
 	return c.sess.Play(ctx, frames)
 }
-
-// Keys returns the keys the far end presses, RFC 4733 and in-band merged
-// (one press, one key). The channel is never closed: select on Done too.
-func (c *Call) Keys() <-chan media.Key { return c.sess.Keys() }
 
 // Done is closed when the call has ended.
 func (c *Call) Done() <-chan struct{} { return c.done }
@@ -281,7 +279,7 @@ func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
 			a.early.Close()
 			a.early = nil
 		}
-		c.sess, err = d.newSession(a.conn, neg)
+		c.sess, err = d.newSession(a.conn, neg, a.keys)
 		if err != nil {
 			return fail(Failed, err)
 		}
@@ -302,7 +300,7 @@ func (a *attempt) startEarly(res *sipgo_sip.Response) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.d.newSession(keepOpen{a.conn}, neg)
+	s, err := a.d.newSession(keepOpen{a.conn}, neg, a.keys)
 	if err != nil {
 		return err
 	}
@@ -329,8 +327,9 @@ func (d *Dialer) buildOffer(conn media.PacketConn) ([]byte, error) {
 	return media.Offer(media.OfferConfig{Addr: addr, Port: conn.LocalAddrPort().Port(), Codecs: d.s.cfg.Codecs, EventPT: d.s.cfg.EventPT})
 }
 
-// newSession starts media for a negotiated answer on conn.
-func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer) (session, error) {
+// newSession starts media for a negotiated answer on conn, its keys going
+// to keys.
+func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer, keys media.KeySink) (session, error) {
 	_ = conn.SetReadDeadline(time.Time{})
 	sc := neg.SessionConfig()
 	sc.Conn = conn
@@ -338,5 +337,6 @@ func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer) (session, e
 	sc.Now = d.s.cfg.Now
 	sc.Logger = d.log
 	sc.Pacer = d.pacer
+	sc.KeySink = keys
 	return media.NewSession(sc)
 }

@@ -240,13 +240,15 @@ func (d *Dialer) Close() error {
 // Dial calls number (E.164, "+81312345678") through the trunk and returns
 // the answered call. onProgress, if not nil, is called on Dial's goroutine
 // for each step (trying, ringing, early-media, answered) and must not block.
+// keys receives the keys the far end presses, early media's included (see
+// media.SessionConfig.KeySink: it must not block); nil drops them.
 //
 // Every failure to reach a usable call is a *CallError: see FailureKind for
 // the mapping of SIP responses. A number the dial plan cannot turn into a
 // SIP user part fails with ErrBadNumber before anything is sent. When ctx
 // ends while the call rings, the INVITE is cancelled (CANCEL) and the
 // CallError (Kind Failed) wraps ctx's error.
-func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progress)) (*Call, error) {
+func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progress), keys media.KeySink) (*Call, error) {
 	user, err := d.s.cfg.DialPlan.Rewrite(number)
 	if err != nil {
 		return nil, err
@@ -281,7 +283,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 			return nil, ce
 		}
 	}
-	a := &attempt{d: d, ctx: ctx, invite: inv, conn: conn, progress: onProgress, number: number,
+	a := &attempt{d: d, ctx: ctx, invite: inv, conn: conn, progress: onProgress, keys: keys, number: number,
 		log: d.log.With("call_id", inv.CallID().Value(), "to", user)}
 	call, err := a.run()
 	if err != nil {

@@ -30,7 +30,7 @@ func TestLoopEnds(t *testing.T) {
 			d := newTestDialer(t, tc.cfg)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			call, err := d.Dial(ctx, "+81312345678", nil)
+			call, err := d.Dial(ctx, "+81312345678", nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestLoopRefused(t *testing.T) {
 			d := newTestDialer(t, Config{Trunk: phone.URI(), Codecs: []media.PayloadKind{media.KindPCMU}})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_, err := d.Dial(ctx, "+81312345678", nil)
+			_, err := d.Dial(ctx, "+81312345678", nil, nil)
 			var ce *CallError
 			if !errors.As(err, &ce) || ce.Kind != tc.kind {
 				t.Fatalf("err %v, want kind %v", err, tc.kind)
@@ -87,7 +87,7 @@ func TestLoopRefused(t *testing.T) {
 func TestDialRingTimeoutPhone(t *testing.T) {
 	phone, calls := newTestPhone(t, PhoneConfig{RingFor: -1})
 	d := newTestDialer(t, Config{Trunk: phone.URI(), RingTimeout: time.Second})
-	_, err := d.Dial(context.Background(), "+81312345678", nil)
+	_, err := d.Dial(context.Background(), "+81312345678", nil, nil)
 	var ce *CallError
 	if !errors.As(err, &ce) || ce.Kind != NoAnswer {
 		t.Fatalf("err %v, want NoAnswer", err)
@@ -100,7 +100,7 @@ func TestDialRingTimeoutPhone(t *testing.T) {
 // TestDialNoResponse: nothing listens; the INVITE timeout gives Unreachable.
 func TestDialNoResponse(t *testing.T) {
 	d := newTestDialer(t, Config{Trunk: "sip:127.0.0.1:9", InviteTimeout: 600 * time.Millisecond})
-	_, err := d.Dial(context.Background(), "+81312345678", nil)
+	_, err := d.Dial(context.Background(), "+81312345678", nil, nil)
 	var ce *CallError
 	if !errors.As(err, &ce) || ce.Kind != Unreachable {
 		t.Fatalf("err %v, want Unreachable", err)

@@ -107,7 +107,7 @@ func FuzzDialAnswer(f *testing.F) {
 		acks := uas.Count("ACK")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		call, err := d.Dial(ctx, "+81312345678", nil)
+		call, err := d.Dial(ctx, "+81312345678", nil, nil)
 		if !uas.Wait("ACK", acks+1, 2*time.Second) {
 			t.Errorf("the 2xx was not ACKed")
 		}

@@ -202,7 +202,7 @@ func TestHostileFarEnd(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			start := time.Now()
-			call, err := d.Dial(ctx, "+81312345678", rec.Record)
+			call, err := d.Dial(ctx, "+81312345678", rec.Record, nil)
 			took := time.Since(start)
 			if call != nil {
 				call.Hangup(ctx)
@@ -275,7 +275,7 @@ func TestHostile2xxRetransmitted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var rec siptest.ProgressRecorder
-	call, err := d.Dial(ctx, "+81312345678", rec.Record)
+	call, err := d.Dial(ctx, "+81312345678", rec.Record, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,11 +159,12 @@ func TestInteropAnswerKeys(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var kinds []ProgressKind
-			call, err := d.Dial(ctx, "+81312345678", func(p Progress) { kinds = append(kinds, p.Kind) })
+			keys := newKeys()
+			call, err := d.Dial(ctx, "+81312345678", func(p Progress) { kinds = append(kinds, p.Kind) }, keys)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := collectKeys(call, len(tc.want), 6*time.Second)
+			got := collectKeys(call, keys, len(tc.want), 6*time.Second)
 			if call.Codec() != media.KindPCMU {
 				t.Errorf("codec %v", call.Codec())
 			}
@@ -177,7 +178,7 @@ func TestInteropAnswerKeys(t *testing.T) {
 			// session closes (Hangup returns after that).
 			for len(got) < len(tc.want) {
 				select {
-				case k := <-call.Keys():
+				case k := <-keys:
 					got += string(byte(k.Key))
 					continue
 				default:
@@ -217,7 +218,7 @@ func TestInteropStatus(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			start := time.Now()
-			_, err := d.Dial(ctx, "+81312345678", nil)
+			_, err := d.Dial(ctx, "+81312345678", nil, nil)
 			var ce *CallError
 			if !errors.As(err, &ce) {
 				t.Fatalf("err %v, want *CallError", err)
@@ -241,7 +242,7 @@ func TestInteropRingTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := d.Dial(ctx, "+81312345678", nil)
+	_, err := d.Dial(ctx, "+81312345678", nil, nil)
 	var ce *CallError
 	if !errors.As(err, &ce) || ce.Kind != NoAnswer {
 		t.Fatalf("err %v, want NoAnswer", err)
@@ -262,7 +263,7 @@ func TestInteropAuth(t *testing.T) {
 		d := sippDialer(t, r, Config{AuthUser: "denwa", Password: "s3cret"})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		call, err := d.Dial(ctx, "+81312345678", nil)
+		call, err := d.Dial(ctx, "+81312345678", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +277,7 @@ func TestInteropAuth(t *testing.T) {
 		d := sippDialer(t, r, Config{AuthUser: "denwa", Password: "wrong-pw"})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		_, err := d.Dial(ctx, "+81312345678", nil)
+		_, err := d.Dial(ctx, "+81312345678", nil, nil)
 		var ce *CallError
 		if !errors.As(err, &ce) || ce.Kind != Failed || ce.Status != 401 || !errors.Is(err, ErrAuthFailed) {
 			t.Fatalf("err %v, want Failed 401 ErrAuthFailed", err)
@@ -291,7 +292,7 @@ func TestInteropAuth(t *testing.T) {
 		d := sippDialer(t, r, Config{AuthUser: "denwa", Password: "s3cret"})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		call, err := d.Dial(ctx, "+81312345678", nil)
+		call, err := d.Dial(ctx, "+81312345678", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +310,7 @@ func TestInteropRemoteHangup(t *testing.T) {
 	d := sippDialer(t, r, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	call, err := d.Dial(ctx, "+81312345678", nil)
+	call, err := d.Dial(ctx, "+81312345678", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ type attempt struct {
 	invite   *sipMsg
 	conn     media.PacketConn
 	progress func(Progress)
+	keys     media.KeySink
 	number   string
 	log      *slog.Logger
 

@@ -92,7 +92,7 @@ func TestLeakAfterCalls(t *testing.T) {
 	for range rounds {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		// Answered: play three frames and hang up.
-		call, err := dAnswer.Dial(ctx, "+81312345678", nil)
+		call, err := dAnswer.Dial(ctx, "+81312345678", nil, nil)
 		if err != nil {
 			cancel()
 			t.Fatalf("answered call: %v", err)
@@ -105,16 +105,16 @@ func TestLeakAfterCalls(t *testing.T) {
 		}
 		answer.Next(t, 5*time.Second)
 		// Busy.
-		_, err = dBusy.Dial(ctx, "+81312345678", nil)
+		_, err = dBusy.Dial(ctx, "+81312345678", nil, nil)
 		wantKind(t, "busy", err, sip.Busy)
 		busy.Next(t, 5*time.Second)
 		// No answer: the ring timeout cancels.
-		_, err = dRing.Dial(ctx, "+81312345678", nil)
+		_, err = dRing.Dial(ctx, "+81312345678", nil, nil)
 		wantKind(t, "no-answer", err, sip.NoAnswer)
 		ring.Next(t, 5*time.Second)
 		// Cancelled by the caller's context while it rings.
 		cctx, ccancel := context.WithTimeout(ctx, 150*time.Millisecond)
-		_, err = dRing.Dial(cctx, "+81312345678", nil)
+		_, err = dRing.Dial(cctx, "+81312345678", nil, nil)
 		ccancel()
 		wantKind(t, "ctx", err, sip.Failed)
 		if !errors.Is(err, context.DeadlineExceeded) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"denwa/media"
+	"denwa/media/mediatest"
 )
 
 // portBase hands each test its own RTP port ranges, so parallel packages
@@ -62,21 +63,25 @@ func newTestDialer(t *testing.T, cfg Config) *Dialer {
 	return d
 }
 
-// collectKeys reads keys until want is complete, the call ends or the
-// timeout passes.
-func collectKeys(c *Call, n int, timeout time.Duration) string {
+// newKeys is a call's key sink in tests: pass it to Dial and read it with
+// collectKeys.
+func newKeys() mediatest.KeyChan[media.Key] { return make(mediatest.KeyChan[media.Key], 16) }
+
+// collectKeys reads keys until n have come, the call ends or the timeout
+// passes.
+func collectKeys(c *Call, keys mediatest.KeyChan[media.Key], n int, timeout time.Duration) string {
 	var got strings.Builder
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for got.Len() < n {
 		select {
-		case k := <-c.Keys():
+		case k := <-keys:
 			got.WriteByte(byte(k.Key))
 		case <-c.Done():
-			// Drain what is buffered.
+			// The session handed its last keys over before Done.
 			for {
 				select {
-				case k := <-c.Keys():
+				case k := <-keys:
 					got.WriteByte(byte(k.Key))
 				default:
 					return got.String()
@@ -101,7 +106,7 @@ func waitPhone(t *testing.T, calls chan PhoneCall) PhoneCall {
 }
 
 // TestLoopKeys is the whole loop in process: Dialer → Phone (UDP and TCP,
-// both codecs, both key modes) → keys back on Call.Keys.
+// both codecs, both key modes) → keys back in the key sink given to Dial.
 func TestLoopKeys(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -125,7 +130,8 @@ func TestLoopKeys(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			var progress []ProgressKind
-			call, err := d.Dial(ctx, "+81312345678", func(p Progress) { progress = append(progress, p.Kind) })
+			keys := newKeys()
+			call, err := d.Dial(ctx, "+81312345678", func(p Progress) { progress = append(progress, p.Kind) }, keys)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +141,7 @@ func TestLoopKeys(t *testing.T) {
 			if tc.eventPT != 0 && call.Media().EventPT != tc.eventPT {
 				t.Errorf("event PT %d, want %d", call.Media().EventPT, tc.eventPT)
 			}
-			got := collectKeys(call, len(tc.keys), 8*time.Second)
+			got := collectKeys(call, keys, len(tc.keys), 8*time.Second)
 			if got != tc.keys {
 				t.Errorf("keys %q, want %q", got, tc.keys)
 			}

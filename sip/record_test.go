@@ -81,7 +81,7 @@ func TestRecordRTP(t *testing.T) {
 			d := newDialer(t, sip.Config{Trunk: phone.URI(), RTPPortFirst: recDialerFirst, RTPPortLast: recDialerLast, RingTimeout: 5 * time.Second})
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			call, err := d.Dial(ctx, "+81312345678", nil)
+			call, err := d.Dial(ctx, "+81312345678", nil, nil)
 			if err != nil {
 				stop()
 				t.Fatal(err)

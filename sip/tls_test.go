@@ -121,11 +121,12 @@ func TestTLSCallDialerHangsUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var progress []ProgressKind
-	call, err := d.Dial(ctx, "+81312345678", func(p Progress) { progress = append(progress, p.Kind) })
+	keys := newKeys()
+	call, err := d.Dial(ctx, "+81312345678", func(p Progress) { progress = append(progress, p.Kind) }, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := collectKeys(call, 1, 3*time.Second); got != "#" {
+	if got := collectKeys(call, keys, 1, 3*time.Second); got != "#" {
 		t.Errorf("keys %q, want #", got)
 	}
 	ct := call.invite.Contact()
@@ -169,11 +170,12 @@ func TestTLSCallPhoneHangsUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	call, err := d.Dial(ctx, "+81312345678", nil)
+	keys := newKeys()
+	call, err := d.Dial(ctx, "+81312345678", nil, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := collectKeys(call, 1, 3*time.Second); got != "#" {
+	if got := collectKeys(call, keys, 1, 3*time.Second); got != "#" {
 		t.Errorf("keys %q, want #", got)
 	}
 	select {
@@ -204,7 +206,7 @@ func TestTLSSipsTrunk(t *testing.T) {
 	d := newTestDialer(t, Config{Trunk: "sips:" + phone.Addr().String(), TLS: trusting(t), InviteTimeout: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	call, err := d.Dial(ctx, "+81312345678", nil)
+	call, err := d.Dial(ctx, "+81312345678", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +230,7 @@ func TestTLSMutual(t *testing.T) {
 	d := newTestDialer(t, Config{Trunk: phone.URI(), TLS: conf, InviteTimeout: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	call, err := d.Dial(ctx, "+81312345678", nil)
+	call, err := d.Dial(ctx, "+81312345678", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +306,7 @@ func TestTLSFailures(t *testing.T) {
 			tc.cfg.InviteTimeout = 800 * time.Millisecond
 			d := newTestDialer(t, tc.cfg)
 			start := time.Now()
-			_, err := d.Dial(context.Background(), "+81312345678", nil)
+			_, err := d.Dial(context.Background(), "+81312345678", nil, nil)
 			took := time.Since(start)
 			var ce *CallError
 			if !errors.As(err, &ce) || ce.Kind != tc.kind {
@@ -353,7 +355,7 @@ func TestTLSNoLeak(t *testing.T) {
 		defer cancel()
 		silence := make([]byte, media.FrameSamples)
 		for range 2 {
-			call, err := d.Dial(ctx, "+81312345678", nil)
+			call, err := d.Dial(ctx, "+81312345678", nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -362,13 +364,13 @@ func TestTLSNoLeak(t *testing.T) {
 				t.Errorf("Hangup: %v", err)
 			}
 			waitPhone(t, calls)
-			call, err = d2.Dial(ctx, "+81312345678", nil)
+			call, err = d2.Dial(ctx, "+81312345678", nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			<-call.Done()
 			waitPhone(t, byCalls)
-			if _, err := bad.Dial(ctx, "+81312345678", nil); !errors.Is(err, ErrTLS) {
+			if _, err := bad.Dial(ctx, "+81312345678", nil, nil); !errors.Is(err, ErrTLS) {
 				t.Errorf("untrusted: %v", err)
 			}
 		}
@@ -442,7 +444,7 @@ func TestPhoneImmediateHangup(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			for i := range 10 {
-				call, err := d.Dial(ctx, "+81312345678", nil)
+				call, err := d.Dial(ctx, "+81312345678", nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -207,13 +207,13 @@ func placeCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, numbe
 		print(tl.add(at, what, detail))
 	}
 	rep := &callReport{Number: number}
-	call, err := d.Dial(ctx, number, func(p sip.Progress) {
+	line, err := dialLine(ctx, d, number, func(p sip.Progress) {
 		detail := ""
 		if p.Status != 0 {
 			detail = strconv.Itoa(p.Status) + " " + p.Reason
 		}
 		emit(p.At, p.Kind.String(), detail)
-	})
+	}, prompts)
 	if err != nil {
 		rep.Outcome = outcomeOf(err)
 		rep.Cause = err.Error()
@@ -226,8 +226,8 @@ func placeCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, numbe
 		rep.Timeline = tl.events
 		return rep
 	}
+	call := line.call
 	rep.Codec = call.Codec().String()
-	line := newCallLine(call, prompts)
 	dlg, err := enroll.NewDialogue(enroll.DialogueConfig{})
 	if err != nil {
 		panic(err) // the zero config is valid
@@ -235,7 +235,6 @@ func placeCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, numbe
 	res := dlg.Run(ctx, line)
 	rep.answered, rep.result = call.AnsweredAt(), &res
 	call.Hangup(context.WithoutCancel(ctx))
-	line.wait()
 	for _, s := range res.Timeline {
 		switch s.Kind {
 		case enroll.StepPrompt:

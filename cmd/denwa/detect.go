@@ -19,6 +19,7 @@ import (
 	"denwa/audio"
 	"denwa/dtmf"
 	"denwa/media"
+	"denwa/media/capture"
 )
 
 // Exit codes of `denwa detect`.
@@ -176,11 +177,11 @@ func detectFile(name string, stderr io.Writer) (*fileResult, error) {
 		}
 		return detectAudio(wr.Read, stderr, name)
 	case looksLikeCapture(head):
-		res, err := media.DetectCapture(br, media.DetectOptions{})
+		res, err := capture.Detect(br, capture.Options{})
 		if res == nil {
 			return nil, err
 		}
-		if errors.Is(err, media.ErrCorrupt) && res.Capture.Records == 0 {
+		if errors.Is(err, capture.ErrCorrupt) && res.Capture.Records == 0 {
 			return nil, err // corrupt from its start: nothing to show
 		}
 		if err != nil {
@@ -259,7 +260,7 @@ func samplesToDuration(n int64) time.Duration {
 	return time.Duration(n) * time.Second / dtmf.SampleRate
 }
 
-func captureResult(c *media.CaptureResult) *fileResult {
+func captureResult(c *capture.Result) *fileResult {
 	res := &fileResult{}
 	start := c.Start
 	for i, s := range c.Streams {

@@ -15,10 +15,10 @@ import (
 // as its cause. The Service calls it from its own goroutine, one per call.
 func enrollDialer(d *sip.Dialer, prompts *audio.Catalog) enroll.Dialer {
 	return enroll.DialerFunc(func(ctx context.Context, e164 string) (enroll.Line, error) {
-		call, err := d.Dial(ctx, e164, nil)
+		line, err := dialLine(ctx, d, e164, nil, prompts)
 		if err != nil {
 			return nil, &enroll.OutcomeError{Outcome: outcomeOf(err), Cause: err}
 		}
-		return newCallLine(call, prompts), nil
+		return line, nil
 	})
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"denwa/audio"
 	"denwa/enroll"
@@ -14,24 +12,30 @@ import (
 )
 
 // callLine adapts an answered sip.Call to enroll.Line: prompts by name from
-// the catalog in the call's codec, keys converted as they arrive. That is
-// wiring only; the dialogue's logic lives in enroll.
+// the catalog in the call's codec, keys converted as the call's media hands
+// them over. That is wiring only; the dialogue's logic lives in enroll.
 type callLine struct {
 	call    *sip.Call
 	prompts *audio.Catalog
 	codec   audio.Codec
 	keys    chan enroll.KeyPress
-	wg      sync.WaitGroup
 }
 
 // keyBuffer bounds the keys waiting for the dialogue; a caller cannot press
 // faster than the dialogue reads them.
 const keyBuffer = 32
 
-func newCallLine(call *sip.Call, prompts *audio.Catalog) *callLine {
-	l := &callLine{call: call, prompts: prompts, codec: audioCodec(call.Codec()), keys: make(chan enroll.KeyPress, keyBuffer)}
-	l.wg.Go(l.forwardKeys)
-	return l
+// dialLine dials number with d and returns the answered call as a line;
+// onProgress is Dial's. The call's keys go straight into the line's
+// channel (handleKey).
+func dialLine(ctx context.Context, d *sip.Dialer, number string, onProgress func(sip.Progress), prompts *audio.Catalog) (*callLine, error) {
+	l := &callLine{prompts: prompts, keys: make(chan enroll.KeyPress, keyBuffer)}
+	call, err := d.Dial(ctx, number, onProgress, media.KeySinkFunc(l.handleKey))
+	if err != nil {
+		return nil, err
+	}
+	l.call, l.codec = call, audioCodec(call.Codec())
+	return l, nil
 }
 
 func audioCodec(k media.PayloadKind) audio.Codec {
@@ -41,30 +45,13 @@ func audioCodec(k media.PayloadKind) audio.Codec {
 	return audio.PCMU
 }
 
-// forwardKeys converts the call's keys until the call ends. It never blocks
-// the call: a full buffer drops the key (the dialogue reads far faster).
-func (l *callLine) forwardKeys() {
-	for {
-		select {
-		case k := <-l.call.Keys():
-			select {
-			case l.keys <- enroll.KeyPress{Key: k.Key, Source: k.Source, At: time.Now()}:
-			default:
-			}
-		case <-l.call.Done():
-			// Keys already found still count.
-			for {
-				select {
-				case k := <-l.call.Keys():
-					select {
-					case l.keys <- enroll.KeyPress{Key: k.Key, Source: k.Source, At: time.Now()}:
-					default:
-					}
-				default:
-					return
-				}
-			}
-		}
+// handleKey is the call's media.KeySink: it converts the key, dated when
+// it began on the line's clock, and never blocks the call's media: a full
+// buffer drops the key (the dialogue reads far faster).
+func (l *callLine) handleKey(k media.Key) {
+	select {
+	case l.keys <- enroll.KeyPress{Key: k.Key, Source: k.Source, At: k.Began}:
+	default:
 	}
 }
 
@@ -96,10 +83,6 @@ func (l *callLine) Keys() <-chan enroll.KeyPress     { return l.keys }
 func (l *callLine) Hangup(ctx context.Context) error { return l.call.Hangup(ctx) }
 func (l *callLine) Done() <-chan struct{}            { return l.call.Done() }
 func (l *callLine) String() string                   { return fmt.Sprintf("line(%s)", l.call) }
-
-// wait returns when the key forwarder has ended, which it does once the
-// call has.
-func (l *callLine) wait() { l.wg.Wait() }
 
 // Err says why the call ended, in enroll's terms (see lineError).
 func (l *callLine) Err() error { return lineError(l.call.Err()) }

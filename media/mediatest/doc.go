@@ -21,7 +21,10 @@
 // *.keys.
 //
 // [ReadCapture] reads captures back with gopacket, as a reference to check
-// media's own capture reader against.
+// the capture reader of package media/capture against.
+//
+// [Synth] writes one RTP stream by hand, packet by packet, and [KeyChan]
+// collects the keys a media.Session or sip.Call hands its key sink.
 //
 // [RequireTool] and [RequireInterop] implement the project's rule for tests
 // that need outside tools (sipp, tshark, …): skip when a tool is missing,

@@ -16,7 +16,7 @@ import (
 
 // ReadCapture reads every UDP datagram of a pcap or pcapng file (told apart
 // by their first bytes, whatever the file's name), decoded with gopacket. It
-// is a reference reader for tests, independent of media's own capture
+// is a reference reader for tests, independent of media/capture's
 // reader: At is the time since the first record, non-UDP records are
 // skipped, and a damaged file gives the datagrams before the damage with an
 // error. Ethernet, Linux SLL/SLL2, raw IP and BSD loopback links are read.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"denwa/media"
+	"denwa/media/mediatest"
 	"denwa/sip"
 	"denwa/sip/siptest"
 )
@@ -22,12 +24,13 @@ func TestPhoneAndRecorder(t *testing.T) {
 	var rec siptest.ProgressRecorder
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	call, err := d.Dial(ctx, "+81312345678", rec.Record)
+	keys := make(mediatest.KeyChan[media.Key], 16)
+	call, err := d.Dial(ctx, "+81312345678", rec.Record, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case k := <-call.Keys():
+	case k := <-keys:
 		if k.Key != '#' {
 			t.Errorf("key %v", k)
 		}

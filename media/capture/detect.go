@@ -1,4 +1,4 @@
-package media
+package capture
 
 import (
 	"errors"
@@ -10,35 +10,37 @@ import (
 	"sync/atomic"
 	"time"
 
+	"denwa/media"
+
 	"github.com/pion/rtp"
 )
 
-// DetectOptions configures DetectCapture. The zero value works.
-type DetectOptions struct {
-	// Receiver is the template for each stream's Receiver. Its
+// Options configures Detect. The zero value works.
+type Options struct {
+	// Receiver is the template for each stream's media.Receiver. Its
 	// PayloadTypes are the fallback for streams whose SDP was not seen
-	// (zero value: DefaultPayloadTypes). Src, Dst and Now are set per
+	// (zero value: media.DefaultPayloadTypes). Src, Dst and Now are set per
 	// stream and ignored here.
-	Receiver ReceiverConfig
+	Receiver media.ReceiverConfig
 	// Workers is how many streams are detected at once; zero means
 	// runtime.GOMAXPROCS(0).
 	Workers int
 }
 
-// StreamResult is one RTP stream of a capture and the keys found in it.
-type StreamResult struct {
-	ID StreamID
+// Stream is one RTP stream of a capture and the keys found in it.
+type Stream struct {
+	ID media.StreamID
 	// FirstSeen and LastSeen are the capture timestamps of its first and
 	// last packets.
 	FirstSeen, LastSeen time.Time
 	// PayloadTypes is the map the stream was decoded with; FromSDP says
 	// whether it came from a SIP message's SDP rather than the fallback.
-	PayloadTypes PayloadTypes
+	PayloadTypes media.PayloadTypes
 	FromSDP      bool
-	Stats        StreamStats
+	Stats        media.StreamStats
 	// Keys in order of Start. Key.At is measured from the stream's first
-	// packet's RTP timestamp.
-	Keys []Key
+	// packet's RTP timestamp; Key.Began is zero.
+	Keys []media.Key
 }
 
 // SIPStats counts the SIP messages a capture carried.
@@ -48,16 +50,16 @@ type SIPStats struct {
 	BadSDP   int64 // SDP bodies that could not be read (ignored)
 }
 
-// CaptureResult is what DetectCapture found.
-type CaptureResult struct {
+// Result is what Detect found.
+type Result struct {
 	Format string // "pcap" or "pcapng"
 	// Start is the capture timestamp of the first UDP datagram: where the
 	// capture's timeline begins for a reader of it (SIP included).
 	Start time.Time
 	// Streams are the RTP streams that carried G.711 or telephone-events,
 	// in the order of their first packets.
-	Streams []StreamResult
-	Capture CaptureStats
+	Streams []Stream
+	Capture Stats
 	SIP     SIPStats
 	RTP     int64 // UDP datagrams taken as RTP
 	RTCP    int64 // RTCP datagrams skipped
@@ -70,44 +72,44 @@ type CaptureResult struct {
 var skipPorts = map[uint16]bool{53: true, 67: true, 68: true, 123: true, 137: true, 138: true,
 	161: true, 162: true, 514: true, 1900: true, 5353: true, 5355: true}
 
-// DetectCapture finds the DTMF keys in every RTP stream of a pcap or pcapng
+// Detect finds the DTMF keys in every RTP stream of a pcap or pcapng
 // capture, as `denwa detect` prints them.
 //
-// It reads the capture once (see CaptureReader), sorting UDP datagrams
-// into SIP, RTCP (skipped), RTP and the rest: RTP is a valid version-2
-// header (pion/rtp) on ports other than well-known non-RTP services. A
+// It reads the capture once (see Reader), sorting UDP datagrams into SIP,
+// RTCP (skipped), RTP and the rest (media.ParseDatagram): RTP is a valid
+// version-2 header on ports other than well-known non-RTP services. A
 // stream is one (source address, destination address, SSRC); its payloads
 // are copied into one growing arena per stream, so reading costs no
 // allocation per packet. SIP messages with SDP teach which payload types
-// each RTP destination address:port receives (ParseSDPAudio): a stream
+// each RTP destination address:port receives (media.ParseSDPAudio): a stream
 // uses the last SDP for its destination seen before its first packet (or
 // the first one after), else the only SDP for its destination port (NAT),
 // else opts.Receiver.PayloadTypes with the dynamic-payload-type guess.
 // Malformed SIP and SDP are counted and ignored.
 //
-// Then the streams are detected in parallel, each by its own Receiver on
-// one of opts.Workers goroutines, and the results are returned in order
+// Then the streams are detected in parallel, each by its own
+// media.Receiver on one of opts.Workers goroutines, and the results are returned in order
 // of first packet. Streams that carried neither G.711 nor telephone-events
 // are left out.
 //
 // A capture cut short or corrupt part-way returns the result for every
 // packet before the break together with an error wrapping ErrTruncated or
 // ErrCorrupt; a caller may print the error as a warning and use the
-// result. Any other error (ErrNotCapture, ErrLinkType, ErrConfig) comes
+// result. Any other error (ErrFormat, ErrLinkType, media.ErrConfig) comes
 // with a nil result.
-func DetectCapture(r io.Reader, opts DetectOptions) (*CaptureResult, error) {
-	if _, err := NewReceiver(opts.Receiver, nil); err != nil {
+func Detect(r io.Reader, opts Options) (*Result, error) {
+	if _, err := media.NewReceiver(opts.Receiver, nil); err != nil {
 		return nil, err
 	}
 	fallback := opts.Receiver.PayloadTypes
-	if fallback == (PayloadTypes{}) {
-		fallback = DefaultPayloadTypes()
+	if fallback == (media.PayloadTypes{}) {
+		fallback = media.DefaultPayloadTypes()
 	}
-	cr, err := NewCaptureReader(r)
+	cr, err := NewReader(r)
 	if err != nil {
 		return nil, err
 	}
-	res := &CaptureResult{Format: cr.Format()}
+	res := &Result{Format: cr.Format()}
 	flows, sdps, readErr := demux(cr, res)
 	res.Capture = cr.Stats()
 	if readErr != nil && !errors.Is(readErr, ErrTruncated) && !errors.Is(readErr, ErrCorrupt) {
@@ -123,7 +125,7 @@ func DetectCapture(r io.Reader, opts DetectOptions) (*CaptureResult, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	results := make([]StreamResult, len(flows))
+	results := make([]Stream, len(flows))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(workers, len(flows)) {
@@ -166,12 +168,12 @@ type flow struct {
 	first, last time.Time
 	arena       []byte
 	recs        []rec
-	pts         PayloadTypes
+	pts         media.PayloadTypes
 	fromSDP     bool
 }
 
 // demux reads the whole capture into flows and learned SDP.
-func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
+func demux(cr *Reader, res *Result) ([]*flow, *sdpBook, error) {
 	byKey := map[flowKey]*flow{}
 	var flows []*flow
 	book := &sdpBook{}
@@ -193,7 +195,7 @@ func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
 		if LooksLikeSIP(p) {
 			res.SIP.Messages++
 			if body := SIPBody(p); body != nil {
-				if audio, err := ParseSDPAudio(body); err == nil {
+				if audio, err := media.ParseSDPAudio(body); err == nil {
 					res.SIP.SDP++
 					book.add(n, audio)
 				} else {
@@ -202,7 +204,8 @@ func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
 			}
 			continue
 		}
-		if isRTCP(p) {
+		class, payload := media.ParseDatagram(&hdr, p)
+		if class == media.ClassRTCP {
 			res.RTCP++
 			continue
 		}
@@ -210,8 +213,7 @@ func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
 			res.NotRTP++
 			continue
 		}
-		payload, err := parseRTP(&hdr, p)
-		if err != nil || len(payload) > 1<<16 {
+		if class != media.ClassRTP || len(payload) > 1<<16 {
 			res.NotRTP++
 			continue
 		}
@@ -233,31 +235,32 @@ func demux(cr *CaptureReader, res *CaptureResult) ([]*flow, *sdpBook, error) {
 	}
 }
 
-// detect runs one flow through its own Receiver.
-func (f *flow) detect(tmpl ReceiverConfig) StreamResult {
+// detect runs one flow through its own media.Receiver.
+func (f *flow) detect(tmpl media.ReceiverConfig) Stream {
 	cfg := tmpl
 	cfg.PayloadTypes = f.pts
-	cfg.Src, cfg.Dst, cfg.Now = f.key.src, f.key.dst, nil
-	out := StreamResult{
-		ID:        StreamID{SSRC: f.key.ssrc, Src: f.key.src, Dst: f.key.dst},
+	cfg.Src, cfg.Dst = f.key.src, f.key.dst
+	cfg.Now = func() time.Time { return f.first } // the stream's FirstSeen
+	out := Stream{
+		ID:        media.StreamID{SSRC: f.key.ssrc, Src: f.key.src, Dst: f.key.dst},
 		FirstSeen: f.first, LastSeen: f.last,
 		PayloadTypes: f.pts, FromSDP: f.fromSDP,
 	}
-	r, err := NewReceiver(cfg, KeySinkFunc(func(k Key) { out.Keys = append(out.Keys, k) }))
-	if err != nil { // validated by DetectCapture
+	r, err := media.NewReceiver(cfg, media.KeySinkFunc(func(k media.Key) { out.Keys = append(out.Keys, k) }))
+	if err != nil { // validated by Detect
 		panic(err)
 	}
 	h := rtp.Header{Version: 2, SSRC: f.key.ssrc}
 	for _, p := range f.recs {
 		h.PayloadType, h.Marker = p.ptm&0x7f, p.ptm&0x80 != 0
 		h.SequenceNumber, h.Timestamp = p.seq, p.ts
-		r.handle(&h, f.arena[p.off:p.off+p.n], f.first) // errors are counted in the stats
+		r.HandleRTP(&h, f.arena[p.off:p.off+p.n]) // errors are counted in the stats
 	}
 	r.Flush()
 	if st := r.Streams(); len(st) > 0 {
 		out.Stats = st[0].Stats
 	}
-	slices.SortStableFunc(out.Keys, func(a, b Key) int {
+	slices.SortStableFunc(out.Keys, func(a, b media.Key) int {
 		switch {
 		case a.Start < b.Start:
 			return -1
@@ -277,10 +280,10 @@ type sdpBook struct {
 
 type sdpEntry struct {
 	dgram int64 // datagram number of the SIP message
-	pts   PayloadTypes
+	pts   media.PayloadTypes
 }
 
-func (b *sdpBook) add(dgram int64, audio []SDPAudio) {
+func (b *sdpBook) add(dgram int64, audio []media.SDPAudio) {
 	if b.byAddr == nil {
 		b.byAddr = map[netip.AddrPort][]sdpEntry{}
 		b.byPort = map[uint16]map[netip.Addr]bool{}
@@ -296,14 +299,14 @@ func (b *sdpBook) add(dgram int64, audio []SDPAudio) {
 
 // lookup returns the payload types SDP gave for RTP sent to dst by a flow
 // whose first packet was datagram n.
-func (b *sdpBook) lookup(dst netip.AddrPort, n int64) (PayloadTypes, bool) {
+func (b *sdpBook) lookup(dst netip.AddrPort, n int64) (media.PayloadTypes, bool) {
 	es := b.byAddr[dst]
 	if len(es) == 0 {
 		// Behind NAT the SDP names a private address: accept the port
 		// alone when exactly one address announced it.
 		addrs := b.byPort[dst.Port()]
 		if len(addrs) != 1 {
-			return PayloadTypes{}, false
+			return media.PayloadTypes{}, false
 		}
 		for a := range addrs {
 			es = b.byAddr[netip.AddrPortFrom(a, dst.Port())]
@@ -316,12 +319,4 @@ func (b *sdpBook) lookup(dst netip.AddrPort, n int64) (PayloadTypes, bool) {
 		}
 	}
 	return best.pts, true
-}
-
-// isRTCP reports whether a version-2 packet is RTCP rather than RTP: its
-// second byte is an RTCP packet type, 192–223 (RFC 5761 §4: SR 200, RR 201,
-// SDES 202, BYE 203, APP 204, feedback 205–206, XR 207, and the rest of the
-// range RTP payload types 64–95 with the marker bit would collide with).
-func isRTCP(p []byte) bool {
-	return len(p) >= 2 && p[0]>>6 == 2 && p[1] >= 192 && p[1] <= 223
 }

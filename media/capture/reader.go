@@ -1,4 +1,4 @@
-package media
+package capture
 
 import (
 	"bufio"
@@ -19,13 +19,13 @@ import (
 type Datagram struct {
 	Time     time.Time // capture timestamp (UTC)
 	Src, Dst netip.AddrPort
-	// Payload is the UDP payload. It aliases the CaptureReader's buffer
+	// Payload is the UDP payload. It aliases the Reader's buffer
 	// and is valid only until the next call to Next: copy what you keep.
 	Payload []byte
 }
 
-// CaptureStats counts what a CaptureReader has read.
-type CaptureStats struct {
+// Stats counts what a Reader has read.
+type Stats struct {
 	Records   int64 // complete packet records read
 	UDP       int64 // UDP datagrams returned by Next
 	Fragments int64 // IPv4/IPv6 fragments skipped (not reassembled)
@@ -34,7 +34,7 @@ type CaptureStats struct {
 	Malformed int64 // records whose link, IP or UDP header did not decode
 }
 
-// CaptureReader reads the UDP datagrams of a packet capture: pcap (either
+// Reader reads the UDP datagrams of a packet capture: pcap (either
 // byte order, micro- or nanosecond timestamps) or pcapng, told apart by
 // their first bytes whatever the file is called, and either of them
 // gzip-compressed. Link types: Ethernet (with 802.1Q/802.1ad VLAN tags),
@@ -42,18 +42,18 @@ type CaptureStats struct {
 // IPv4/IPv6. UDP over IPv4 and IPv6 (with extension headers); UDP
 // checksums are not checked, since loopback captures carry bad ones. IP
 // fragments are skipped, not reassembled: RTP never fragments, and a SIP
-// message so large that it does only costs its SDP (see DetectCapture).
+// message so large that it does only costs its SDP (see Detect).
 //
 // Decoding is done by gopacket's layers into reused structs, and records
 // by pcapgo's zero-copy reads: Next does not allocate per packet. A
-// CaptureReader is not safe for concurrent use.
-type CaptureReader struct {
+// Reader is not safe for concurrent use.
+type Reader struct {
 	format string
 	pcap   *pcapgo.Reader
 	ng     *pcapgo.NgReader
 	link   layers.LinkType // pcap's link type; pcapng gives one per packet
 	err    error           // sticky
-	stats  CaptureStats
+	stats  Stats
 
 	eth   layers.Ethernet
 	vlan  layers.Dot1Q
@@ -75,28 +75,28 @@ const (
 	pcapngSHB   = 0x0A0D0D0A
 )
 
-// NewCaptureReader reads the capture header from r. It returns an error
-// wrapping ErrNotCapture when r is not a pcap or pcapng capture (or is
+// NewReader reads the capture header from r. It returns an error
+// wrapping ErrFormat when r is not a pcap or pcapng capture (or is
 // corrupt from its start), and ErrLinkType for a pcap of a link type it
 // does not decode.
-func NewCaptureReader(r io.Reader) (*CaptureReader, error) {
+func NewReader(r io.Reader) (*Reader, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic, err := br.Peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, zerr := gzip.NewReader(br)
 		if zerr != nil {
-			return nil, fmt.Errorf("%w: gzip: %w", ErrNotCapture, zerr)
+			return nil, fmt.Errorf("%w: gzip: %w", ErrFormat, zerr)
 		}
 		br = bufio.NewReaderSize(zr, 1<<16)
 		magic, err = br.Peek(4)
 	}
 	if err != nil {
 		if len(magic) == 0 {
-			return nil, fmt.Errorf("%w: empty input", ErrNotCapture)
+			return nil, fmt.Errorf("%w: empty input", ErrFormat)
 		}
-		return nil, fmt.Errorf("%w: %d bytes", ErrNotCapture, len(magic))
+		return nil, fmt.Errorf("%w: %d bytes", ErrFormat, len(magic))
 	}
-	c := &CaptureReader{}
+	c := &Reader{}
 	le, be := binary.LittleEndian.Uint32(magic), binary.BigEndian.Uint32(magic)
 	switch {
 	case le == pcapngSHB:
@@ -112,27 +112,27 @@ func NewCaptureReader(r io.Reader) (*CaptureReader, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("%w: starts with % x", ErrNotCapture, magic)
+		return nil, fmt.Errorf("%w: starts with % x", ErrFormat, magic)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s header: %w", ErrNotCapture, c.format, err)
+		return nil, fmt.Errorf("%w: %s header: %w", ErrFormat, c.format, err)
 	}
 	return c, nil
 }
 
 // Format returns "pcap" or "pcapng".
-func (c *CaptureReader) Format() string { return c.format }
+func (c *Reader) Format() string { return c.format }
 
 // String describes the reader, for pipeline dumps.
-func (c *CaptureReader) String() string {
+func (c *Reader) String() string {
 	if c.pcap != nil {
-		return fmt.Sprintf("media.CaptureReader(pcap, %s)", c.link)
+		return fmt.Sprintf("capture.Reader(pcap, %s)", c.link)
 	}
-	return "media.CaptureReader(pcapng)"
+	return "capture.Reader(pcapng)"
 }
 
 // Stats returns the counts so far.
-func (c *CaptureReader) Stats() CaptureStats { return c.stats }
+func (c *Reader) Stats() Stats { return c.stats }
 
 func linkSupported(l layers.LinkType) bool {
 	switch l {
@@ -151,9 +151,9 @@ const linkTypeRawAlt layers.LinkType = 12
 // counted in Stats. At the end of the capture it returns io.EOF; when the
 // capture stops in the middle of a record, an error wrapping ErrTruncated
 // (after every complete packet); for a malformed record, an error wrapping
-// ErrCorrupt (and ErrNotCapture too when it is the first record). Errors
+// ErrCorrupt (and ErrFormat too when it is the first record). Errors
 // are sticky.
-func (c *CaptureReader) Next() (Datagram, error) {
+func (c *Reader) Next() (Datagram, error) {
 	for c.err == nil {
 		var data []byte
 		var ci gopacket.CaptureInfo
@@ -186,7 +186,7 @@ func (c *CaptureReader) Next() (Datagram, error) {
 	return Datagram{}, c.err
 }
 
-func (c *CaptureReader) recordError(err error) error {
+func (c *Reader) recordError(err error) error {
 	switch {
 	case err == io.EOF:
 		return io.EOF
@@ -194,13 +194,13 @@ func (c *CaptureReader) recordError(err error) error {
 		return fmt.Errorf("%w: after %d complete packets", ErrTruncated, c.frame)
 	}
 	if c.frame == 0 { // corrupt from its start: not a usable capture
-		return fmt.Errorf("%w: %w: record 1: %w", ErrNotCapture, ErrCorrupt, err)
+		return fmt.Errorf("%w: %w: record 1: %w", ErrFormat, ErrCorrupt, err)
 	}
 	return fmt.Errorf("%w: record %d: %w", ErrCorrupt, c.frame+1, err)
 }
 
 // decode walks the link, IP and UDP headers of one record.
-func (c *CaptureReader) decode(link layers.LinkType, data []byte) (Datagram, bool) {
+func (c *Reader) decode(link layers.LinkType, data []byte) (Datagram, bool) {
 	df := gopacket.NilDecodeFeedback
 	var next gopacket.LayerType
 	switch link {
@@ -262,7 +262,7 @@ func (c *CaptureReader) decode(link layers.LinkType, data []byte) (Datagram, boo
 	return Datagram{}, false
 }
 
-func (c *CaptureReader) decodeIPv4(data []byte) (Datagram, bool) {
+func (c *Reader) decodeIPv4(data []byte) (Datagram, bool) {
 	if c.ip4.DecodeFromBytes(data, gopacket.NilDecodeFeedback) != nil {
 		c.stats.Malformed++
 		return Datagram{}, false
@@ -280,7 +280,7 @@ func (c *CaptureReader) decodeIPv4(data []byte) (Datagram, bool) {
 	return c.decodeUDP(c.ip4.Payload, src, dst)
 }
 
-func (c *CaptureReader) decodeIPv6(data []byte) (Datagram, bool) {
+func (c *Reader) decodeIPv6(data []byte) (Datagram, bool) {
 	if c.ip6.DecodeFromBytes(data, gopacket.NilDecodeFeedback) != nil {
 		c.stats.Malformed++
 		return Datagram{}, false
@@ -309,7 +309,7 @@ func (c *CaptureReader) decodeIPv6(data []byte) (Datagram, bool) {
 	return Datagram{}, false
 }
 
-func (c *CaptureReader) decodeUDP(data []byte, src, dst netip.Addr) (Datagram, bool) {
+func (c *Reader) decodeUDP(data []byte, src, dst netip.Addr) (Datagram, bool) {
 	if c.udp.DecodeFromBytes(data, gopacket.NilDecodeFeedback) != nil {
 		c.stats.Malformed++
 		return Datagram{}, false

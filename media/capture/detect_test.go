@@ -1,21 +1,40 @@
-package media
+package capture
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"denwa/dtmf"
+	"denwa/media"
+	"denwa/media/mediatest"
 
 	"github.com/gopacket/gopacket/layers"
 )
 
 func sipMessage(first string, sdp []byte) []byte {
 	return []byte(fmt.Sprintf("%s\r\nVia: SIP/2.0/UDP x;branch=z9hG4bK1\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", first, len(sdp), sdp))
+}
+
+func crlf(lines ...string) []byte { return []byte(strings.Join(lines, "\r\n") + "\r\n") }
+
+// fromHex decodes hex written with spaces.
+func fromHex(s string) []byte {
+	b, _ := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	return b
+}
+
+// tone returns n samples of the DTMF pair of k, each tone at −10 dBm0.
+func tone(k dtmf.Key, n int) []int16 {
+	x := make([]int16, n)
+	mediatest.ToneTo(x, 0, k, mediatest.DefaultLevel, mediatest.DefaultLevel)
+	return x
 }
 
 func sdpFor(ap netip.AddrPort, fmts string, attrs ...string) []byte {
@@ -48,36 +67,36 @@ func testCall(t testing.TB) []tpkt {
 	add(10*time.Millisecond, sipB, sipA, sipMessage("SIP/2.0 200 OK", sdpFor(b4, "0 100", "a=rtpmap:100 telephone-event/8000")))
 	add(15*time.Millisecond, sipB, sipA, sipMessage("SIP/2.0 200 OK", []byte("v=0\r\nm=audio nope\r\n")))
 
-	s1 := &synth{t: t, ssrc: 0x1111, ts: 5000, seq: 100}
-	s1.silence(200)
-	s1.press(100, '*', 100)
-	s1.silence(300)
-	s1.press(100, '#', 100)
-	s1.silence(200)
-	s2 := &synth{t: t, ssrc: 0x2222, ts: 7000, seq: 9}
-	s2.silence(1200)
-	for _, p := range s2.pkts {
+	s1 := &mediatest.Synth{SSRC: 0x1111, TS: 5000, Seq: 100}
+	s1.Silence(200)
+	s1.Press(100, '*', 100)
+	s1.Silence(300)
+	s1.Press(100, '#', 100)
+	s1.Silence(200)
+	s2 := &mediatest.Synth{SSRC: 0x2222, TS: 7000, Seq: 9}
+	s2.Silence(1200)
+	for _, p := range s2.Packets {
 		p[1] = 8 // PCMA silence: 0xFF is a small value in A-law too
 	}
-	s3 := &synth{t: t, ssrc: 0x3333, ts: 0xFFFFF000, seq: 65500}
-	s3.silence(100)
-	s3.audio(tonePair('1', 800))
-	s3.silence(300)
-	s3.press(101, '0', 100)
-	s3.silence(200)
-	for i, p := range s3.pkts {
+	s3 := &mediatest.Synth{SSRC: 0x3333, TS: 0xFFFFF000, Seq: 65500}
+	s3.Silence(100)
+	s3.Audio(tone('1', 800))
+	s3.Silence(300)
+	s3.Press(101, '0', 100)
+	s3.Silence(200)
+	for i, p := range s3.Packets {
 		add(30*time.Millisecond+time.Duration(i)*20*time.Millisecond, a6, b6, p)
 	}
-	for i, p := range s1.pkts {
+	for i, p := range s1.Packets {
 		add(40*time.Millisecond+time.Duration(i)*20*time.Millisecond, a4, b4, p)
 	}
-	for i, p := range s2.pkts {
+	for i, p := range s2.Packets {
 		add(50*time.Millisecond+time.Duration(i)*20*time.Millisecond, b4, a4, p)
 	}
 	add(500*time.Millisecond, netip.AddrPortFrom(a4.Addr(), 40001), netip.AddrPortFrom(b4.Addr(), 50001),
-		unhex(t, "80c8 0006 00001111 00000000 00000000 00000000 00000000 00000000")) // RTCP SR
-	add(510*time.Millisecond, a4, netip.MustParseAddrPort("192.0.2.53:53"), unhex(t, "8180 0001 0000 0000 0000 0000 0000")) // DNS
-	add(520*time.Millisecond, a4, b4, unhex(t, "0001 0000 2112a442 000000000000000000000000"))                              // STUN
+		fromHex("80c8 0006 00001111 00000000 00000000 00000000 00000000 00000000")) // RTCP SR
+	add(510*time.Millisecond, a4, netip.MustParseAddrPort("192.0.2.53:53"), fromHex("8180 0001 0000 0000 0000 0000 0000")) // DNS
+	add(520*time.Millisecond, a4, b4, fromHex("0001 0000 2112a442 000000000000000000000000"))                              // STUN
 	add(530*time.Millisecond, sipA, sipB, []byte("OPTIONS sip:b SIP/2.0\r\nContent-Length: 0\r\n\r\n"))
 	return sortPkts(pkts)
 }
@@ -91,9 +110,9 @@ func sortPkts(p []tpkt) []tpkt {
 	return p
 }
 
-// The mechanics of DetectCapture, independent of key detection: streams,
+// The mechanics of Detect, independent of key detection: streams,
 // their order, payload types learned from SDP, counters.
-func TestDetectCaptureStreams(t *testing.T) {
+func TestDetectStreams(t *testing.T) {
 	pkts := testCall(t)
 	for _, v := range []struct {
 		name string
@@ -104,14 +123,14 @@ func TestDetectCaptureStreams(t *testing.T) {
 		{"pcap loopback", writePcap(t, layers.LinkTypeNull, pkts)},
 	} {
 		t.Run(v.name, func(t *testing.T) {
-			res, err := DetectCapture(bytes.NewReader(v.in), DetectOptions{})
+			res, err := Detect(bytes.NewReader(v.in), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(res.Streams) != 3 {
 				t.Fatalf("%d streams, want 3", len(res.Streams))
 			}
-			wantIDs := []StreamID{{0x3333, a6, b6}, {0x1111, a4, b4}, {0x2222, b4, a4}}
+			wantIDs := []media.StreamID{{SSRC: 0x3333, Src: a6, Dst: b6}, {SSRC: 0x1111, Src: a4, Dst: b4}, {SSRC: 0x2222, Src: b4, Dst: a4}}
 			wantPT := []string{"0:PCMU 8:PCMA", "0:PCMU 100:telephone-event", "0:PCMU 8:PCMA 96:telephone-event"}
 			wantSDP := []bool{false, true, true}
 			for i, s := range res.Streams {
@@ -136,10 +155,10 @@ func TestDetectCaptureStreams(t *testing.T) {
 }
 
 // Workers change nothing but speed.
-func TestDetectCaptureWorkers(t *testing.T) {
+func TestDetectWorkers(t *testing.T) {
 	in := writePcap(t, layers.LinkTypeEthernet, testCall(t))
-	one, err1 := DetectCapture(bytes.NewReader(in), DetectOptions{Workers: 1})
-	many, err2 := DetectCapture(bytes.NewReader(in), DetectOptions{Workers: 8})
+	one, err1 := Detect(bytes.NewReader(in), Options{Workers: 1})
+	many, err2 := Detect(bytes.NewReader(in), Options{Workers: 8})
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
@@ -149,23 +168,23 @@ func TestDetectCaptureWorkers(t *testing.T) {
 }
 
 // A capture cut in its last record keeps every stream before the cut.
-func TestDetectCaptureTruncated(t *testing.T) {
+func TestDetectTruncated(t *testing.T) {
 	in := writePcap(t, layers.LinkTypeEthernet, testCall(t))
-	res, err := DetectCapture(bytes.NewReader(in[:len(in)-5]), DetectOptions{})
+	res, err := Detect(bytes.NewReader(in[:len(in)-5]), Options{})
 	if !errors.Is(err, ErrTruncated) || res == nil || len(res.Streams) != 3 {
 		t.Fatalf("err %v, result %v", err, res)
 	}
-	if _, err := DetectCapture(bytes.NewReader([]byte("hello")), DetectOptions{}); !errors.Is(err, ErrNotCapture) {
+	if _, err := Detect(bytes.NewReader([]byte("hello")), Options{}); !errors.Is(err, ErrFormat) {
 		t.Errorf("text: %v", err)
 	}
-	if _, err := DetectCapture(bytes.NewReader(in), DetectOptions{Receiver: ReceiverConfig{MaxGap: -5}}); !errors.Is(err, ErrConfig) {
+	if _, err := Detect(bytes.NewReader(in), Options{Receiver: media.ReceiverConfig{MaxGap: -5}}); !errors.Is(err, media.ErrConfig) {
 		t.Errorf("bad config: %v", err)
 	}
 }
 
 // The keys of testCall; needs the real dtmf package.
-func TestDetectCaptureKeys(t *testing.T) {
-	res, err := DetectCapture(bytes.NewReader(writePcapng(t, layers.LinkTypeEthernet, testCall(t))), DetectOptions{})
+func TestDetectKeys(t *testing.T) {
+	res, err := Detect(bytes.NewReader(writePcapng(t, layers.LinkTypeEthernet, testCall(t))), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package media
+package capture
 
 import (
 	"bytes"
@@ -197,6 +197,9 @@ func toBigEndian(t testing.TB, le []byte, nanos bool) []byte {
 	return b
 }
 
+// silenceFrame is 20 ms of μ-law silence.
+var silenceFrame = bytes.Repeat([]byte{0xFF}, 160)
+
 var (
 	a4 = netip.MustParseAddrPort("192.0.2.10:40000")
 	b4 = netip.MustParseAddrPort("198.51.100.20:50000")
@@ -204,9 +207,9 @@ var (
 	b6 = netip.MustParseAddrPort("[2001:db8::b]:50002")
 )
 
-func readAll(t testing.TB, in []byte) ([]Datagram, *CaptureReader, error) {
+func readAll(t testing.TB, in []byte) ([]Datagram, *Reader, error) {
 	t.Helper()
-	cr, err := NewCaptureReader(bytes.NewReader(in))
+	cr, err := NewReader(bytes.NewReader(in))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,7 +227,7 @@ func readAll(t testing.TB, in []byte) ([]Datagram, *CaptureReader, error) {
 	}
 }
 
-func TestCaptureReaderLinkTypes(t *testing.T) {
+func TestReaderLinkTypes(t *testing.T) {
 	pkts := []tpkt{
 		{at: 0, src: a4, dst: b4, payload: []byte("hello v4")},
 		{at: 20 * time.Millisecond, src: a6, dst: b6, payload: []byte("hello v6")},
@@ -275,7 +278,7 @@ func TestCaptureReaderLinkTypes(t *testing.T) {
 	}
 }
 
-func TestCaptureReaderSkips(t *testing.T) {
+func TestReaderSkips(t *testing.T) {
 	pkts := []tpkt{
 		{src: a4, dst: b4, payload: []byte("one")},
 		{src: a4, dst: b4, payload: []byte("frag4"), frag: true},
@@ -297,7 +300,7 @@ func TestCaptureReaderSkips(t *testing.T) {
 	if len(got) != 3 || payloads[0] != "one" || payloads[1] != "vlan" || payloads[2] != "last" {
 		t.Errorf("got %q", payloads)
 	}
-	want := CaptureStats{Records: 8, UDP: 3, Fragments: 2, Short: 1, Other: 2}
+	want := Stats{Records: 8, UDP: 3, Fragments: 2, Short: 1, Other: 2}
 	if cr.Stats() != want {
 		t.Errorf("stats\n got %+v\nwant %+v", cr.Stats(), want)
 	}
@@ -305,7 +308,7 @@ func TestCaptureReaderSkips(t *testing.T) {
 
 // A capture cut anywhere inside its last record gives every complete
 // packet and then ErrTruncated; a cut between records is a clean end.
-func TestCaptureReaderTruncated(t *testing.T) {
+func TestReaderTruncated(t *testing.T) {
 	pkts := []tpkt{{src: a4, dst: b4, payload: []byte("one")}, {src: a4, dst: b4, payload: []byte("two")}, {src: a4, dst: b4, payload: []byte("three")}}
 	for _, format := range []string{"pcap", "pcapng"} {
 		var full, upTo2 []byte
@@ -334,7 +337,7 @@ func TestCaptureReaderTruncated(t *testing.T) {
 	}
 }
 
-func TestCaptureReaderNotCapture(t *testing.T) {
+func TestReaderNotCapture(t *testing.T) {
 	good := writePcap(t, layers.LinkTypeEthernet, []tpkt{{src: a4, dst: b4, payload: []byte("x")}})
 	badVersion := bytes.Clone(good)
 	badVersion[4] = 9
@@ -346,21 +349,21 @@ func TestCaptureReaderNotCapture(t *testing.T) {
 		in   []byte
 		err  error
 	}{
-		{"empty", nil, ErrNotCapture},
-		{"3 bytes", []byte{0xd4, 0xc3, 0xb2}, ErrNotCapture},
-		{"text", []byte("INVITE sip:1000@example.com SIP/2.0\r\n"), ErrNotCapture},
-		{"WAV", []byte("RIFF\x24\x00\x00\x00WAVEfmt "), ErrNotCapture},
-		{"pcap header cut", good[:20], ErrNotCapture},
-		{"pcap version 9", badVersion, ErrNotCapture},
-		{"pcapng bad byte order", badNG, ErrNotCapture},
-		{"pcapng header cut", ng[:10], ErrNotCapture},
-		{"gzip garbage", []byte{0x1f, 0x8b, 0, 0, 0, 0}, ErrNotCapture},
-		{"gzipped text", gz([]byte("hello world")), ErrNotCapture},
+		{"empty", nil, ErrFormat},
+		{"3 bytes", []byte{0xd4, 0xc3, 0xb2}, ErrFormat},
+		{"text", []byte("INVITE sip:1000@example.com SIP/2.0\r\n"), ErrFormat},
+		{"WAV", []byte("RIFF\x24\x00\x00\x00WAVEfmt "), ErrFormat},
+		{"pcap header cut", good[:20], ErrFormat},
+		{"pcap version 9", badVersion, ErrFormat},
+		{"pcapng bad byte order", badNG, ErrFormat},
+		{"pcapng header cut", ng[:10], ErrFormat},
+		{"gzip garbage", []byte{0x1f, 0x8b, 0, 0, 0, 0}, ErrFormat},
+		{"gzipped text", gz([]byte("hello world")), ErrFormat},
 		{"pcap of 802.11", writePcap(t, layers.LinkTypeIEEE802_11, nil), ErrLinkType},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := NewCaptureReader(bytes.NewReader(c.in))
+			_, err := NewReader(bytes.NewReader(c.in))
 			if !errors.Is(err, c.err) {
 				t.Errorf("err = %v, want %v", err, c.err)
 			}
@@ -378,7 +381,7 @@ func gz(b []byte) []byte {
 
 // A record whose length runs past the snap length is corrupt: the
 // packets before it are kept.
-func TestCaptureReaderCorruptRecord(t *testing.T) {
+func TestReaderCorruptRecord(t *testing.T) {
 	in := writePcap(t, layers.LinkTypeEthernet, []tpkt{{src: a4, dst: b4, payload: []byte("one")}, {src: a4, dst: b4, payload: []byte("two")}})
 	second := 24 + 16 + len(linkFrame(t, layers.LinkTypeEthernet, tpkt{src: a4, dst: b4, payload: []byte("one")}))
 	binary.LittleEndian.PutUint32(in[second+8:], 0x7fffffff)
@@ -388,18 +391,18 @@ func TestCaptureReaderCorruptRecord(t *testing.T) {
 	}
 }
 
-func TestCaptureReaderZeroAllocs(t *testing.T) {
+func TestReaderZeroAllocs(t *testing.T) {
 	var pkts []tpkt
 	for i := range 300 {
-		pkts = append(pkts, tpkt{at: time.Duration(i) * 20 * time.Millisecond, src: a4, dst: b4, payload: ulawSilence})
-		pkts = append(pkts, tpkt{at: time.Duration(i) * 20 * time.Millisecond, src: a6, dst: b6, payload: ulawSilence})
+		pkts = append(pkts, tpkt{at: time.Duration(i) * 20 * time.Millisecond, src: a4, dst: b4, payload: silenceFrame})
+		pkts = append(pkts, tpkt{at: time.Duration(i) * 20 * time.Millisecond, src: a6, dst: b6, payload: silenceFrame})
 	}
 	for _, format := range []string{"pcap", "pcapng"} {
 		in := writePcap(t, layers.LinkTypeEthernet, pkts)
 		if format == "pcapng" {
 			in = writePcapng(t, layers.LinkTypeEthernet, pkts)
 		}
-		cr, err := NewCaptureReader(bytes.NewReader(in))
+		cr, err := NewReader(bytes.NewReader(in))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package media
+package capture
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"denwa/dtmf"
+	"denwa/media"
 )
 
 // capturesDir holds recorded and synthetic captures with their expected
@@ -16,7 +17,7 @@ const capturesDir = "../testdata/captures"
 
 // digits renders a result like the .digits files: one line per stream in
 // order of first packet, holding its keys.
-func digits(res *CaptureResult) string {
+func digits(res *Result) string {
 	if res == nil {
 		return ""
 	}
@@ -30,13 +31,13 @@ func digits(res *CaptureResult) string {
 	return b.String()
 }
 
-// TestDetectCaptureFiles runs DetectCapture on every capture in
+// TestDetectFiles runs Detect on every capture in
 // testdata/captures and compares the keys with its .digits file. Files
 // with a .error describe a broken capture: not-a-capture must fail with
-// ErrNotCapture, corrupt-start with ErrCorrupt and no keys, truncated with
-// ErrTruncated after the keys before the cut. Key detection needs the real
+// ErrFormat, corrupt-start with ErrCorrupt and no keys, truncated with
+// ErrTruncated after the keys before the cut. media.Key detection needs the real
 // dtmf package.
-func TestDetectCaptureFiles(t *testing.T) {
+func TestDetectFiles(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(capturesDir, "*.digits"))
 	if len(files) == 0 {
 		t.Skipf("no captures in %s", capturesDir)
@@ -53,11 +54,11 @@ func TestDetectCaptureFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			res, err := DetectCapture(f, DetectOptions{})
+			res, err := Detect(f, Options{})
 			switch name {
 			case "not-a-capture.pcap":
-				if !errors.Is(err, ErrNotCapture) || res != nil {
-					t.Fatalf("err = %v, want ErrNotCapture", err)
+				if !errors.Is(err, ErrFormat) || res != nil {
+					t.Fatalf("err = %v, want ErrFormat", err)
 				}
 				return
 			case "corrupt-start.pcap":
@@ -87,31 +88,31 @@ func TestDetectCaptureFiles(t *testing.T) {
 	}
 }
 
-// TestDetectCaptureFilesEarly: every capture through the early mode of
+// TestDetectFilesEarly: every capture through the early mode of
 // live calls (with a live session's hold) gives the keys the normal mode
 // gives — the same keys, sources and Start — so recorded field traffic
 // (END-only senders, lost ENDs, both ways at once, jitter bursts) is no
 // different for a live call. denwa detect itself keeps the normal mode.
-func TestDetectCaptureFilesEarly(t *testing.T) {
+func TestDetectFilesEarly(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(capturesDir, "*.digits"))
 	if len(files) == 0 {
 		t.Skipf("no captures in %s", capturesDir)
 	}
-	detect := func(t *testing.T, path string, rc ReceiverConfig) *CaptureResult {
+	detect := func(t *testing.T, path string, rc media.ReceiverConfig) *Result {
 		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		res, _ := DetectCapture(f, DetectOptions{Receiver: rc}) // errors: TestDetectCaptureFiles
+		res, _ := Detect(f, Options{Receiver: rc}) // errors: TestDetectFiles
 		return res
 	}
 	n := 0
 	for _, df := range files {
 		path := strings.TrimSuffix(df, ".digits")
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			normal := detect(t, path, ReceiverConfig{})
-			early := detect(t, path, ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}})
+			normal := detect(t, path, media.ReceiverConfig{})
+			early := detect(t, path, media.ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: media.LiveMergeHold}})
 			if (normal == nil) != (early == nil) || normal != nil && len(normal.Streams) != len(early.Streams) {
 				t.Fatalf("streams: normal %v, early %v", normal, early)
 			}

@@ -1,4 +1,4 @@
-package media
+package capture
 
 import (
 	"bytes"
@@ -25,13 +25,13 @@ func loadCapture(t testing.TB, n int, d time.Duration, keys int) ([]byte, []medi
 // 2 s on the 2-core build machine. Skipped with -short; the time limit is
 // not enforced under the race detector, which slows everything tenfold, or
 // when DENWA_NO_TIMING is set (a loaded machine).
-func TestDetectCaptureScale(t *testing.T) {
+func TestDetectScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates a 60 MB capture")
 	}
 	in, streams := loadCapture(t, 100, 60*time.Second, 6)
 	start := time.Now()
-	res, err := DetectCapture(bytes.NewReader(in), DetectOptions{})
+	res, err := Detect(bytes.NewReader(in), Options{})
 	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
@@ -64,12 +64,12 @@ func TestDetectCaptureScale(t *testing.T) {
 	}
 }
 
-func BenchmarkDetectCapture(b *testing.B) {
+func BenchmarkDetect(b *testing.B) {
 	in, _ := loadCapture(b, 20, 20*time.Second, 4)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DetectCapture(bytes.NewReader(in), DetectOptions{}); err != nil {
+		if _, err := Detect(bytes.NewReader(in), Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
