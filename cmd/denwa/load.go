@@ -44,8 +44,9 @@ type loadCall struct {
 	Keys     string
 	Start    time.Time // Dial called
 	Answered time.Time // zero when not answered
-	// KeyAt is when the key that decided the outcome left the receiver
-	// (the line's KeyPress.At); Decided is when the dialogue acted on the
+	// KeyAt is when the key that decided the outcome began on the line
+	// (the line's KeyPress.At: when media handed it over, less the part of
+	// the press heard by then); Decided is when the dialogue acted on the
 	// outcome (the next prompt began, or the hang-up). Zero when no key
 	// decided the call.
 	KeyAt, Decided time.Time
@@ -342,7 +343,7 @@ func (s loadSummary) print(w io.Writer, extra ...[2]string) {
 	for _, src := range []dtmf.Source{dtmf.SourceRFC4733, dtmf.SourceInband} {
 		if n := s.LatN[src]; n > 0 {
 			l := s.Latency[src]
-			row("key→verified "+src.String(), fmt.Sprintf("p50 %s  p99 %s  max %s  (n=%d; key out of the receiver → decision)", ms(l[0]), ms(l[1]), ms(l[2]), n))
+			row("key→verified "+src.String(), fmt.Sprintf("p50 %s  p99 %s  max %s  (n=%d; key's start on the line → decision)", ms(l[0]), ms(l[1]), ms(l[2]), n))
 		}
 	}
 	if p := &s.Pacing; p.Frames > 0 {
