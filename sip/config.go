@@ -15,16 +15,28 @@ import (
 	"denwa/media"
 )
 
-// Defaults for Config.
+// Defaults for Config. cmd/denwa's flags and configuration file take
+// theirs from here.
 const (
 	DefaultRingTimeout   = 60 * time.Second
 	DefaultInviteTimeout = 32 * time.Second // 64×T1, RFC 3261 Timer B
-	DefaultMaxDuration   = 10 * time.Minute
-	DefaultMediaTimeout  = 30 * time.Second
-	DefaultEventPT       = 101
-	DefaultRTPPortFirst  = 30000
-	DefaultRTPPortLast   = 30999
-	DefaultUserAgent     = "denwa"
+	// DefaultMaxDuration bounds an answered call: a verification call is
+	// over in well under a minute, so this only stops a stuck one.
+	DefaultMaxDuration  = 5 * time.Minute
+	DefaultMediaTimeout = 30 * time.Second
+	DefaultEventPT      = 101
+	// The default RTP range: each call takes one even port (RTCP's odd
+	// one is left free), so 30000–37999 holds 4,000 calls at once.
+	DefaultRTPPortFirst = 30000
+	DefaultRTPPortLast  = 37999
+	DefaultUserAgent    = "denwa"
+)
+
+// The default RTP range of a Phone, apart from the Dialer's so that both
+// run on one machine: 4,000 calls.
+const (
+	DefaultPhoneRTPPortFirst = 40000
+	DefaultPhoneRTPPortLast  = 47999
 )
 
 // Config configures a Dialer. Zero values are documented per field; only
@@ -84,7 +96,7 @@ type Config struct {
 	// none, the call is Unreachable. Zero: 32 s (Timer B).
 	InviteTimeout time.Duration
 	// MaxDuration bounds an answered call; after it the call is hung up
-	// and Call.Err is ErrMaxDuration. Zero: 10 min.
+	// and Call.Err is ErrMaxDuration. Zero: DefaultMaxDuration (5 min).
 	MaxDuration time.Duration
 	// MediaTimeout ends an answered call when no RTP arrives for this long
 	// (Call.Err is media's timeout error). Zero: 30 s.
@@ -92,8 +104,9 @@ type Config struct {
 	// RTPAddr is the local address for RTP. Zero: the SIP bind address
 	// (or the address that routes to the trunk when that is unspecified).
 	RTPAddr netip.Addr
-	// RTPPortFirst and RTPPortLast bound the RTP ports handed out. Zero:
-	// 30000–30999.
+	// RTPPortFirst and RTPPortLast bound the RTP ports handed out, one
+	// even port per call. Zero: DefaultRTPPortFirst to DefaultRTPPortLast
+	// (30000–37999, 4,000 calls).
 	RTPPortFirst, RTPPortLast int
 	// Codecs in order of preference: media.KindPCMU, media.KindPCMA.
 	// Zero: PCMU, PCMA.
