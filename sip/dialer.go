@@ -123,7 +123,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 	if err != nil {
 		return nil, err
 	}
-	if d.isClosed() {
+	if d.closed.Load() {
 		return nil, ErrClosed
 	}
 	if onProgress == nil {
@@ -233,7 +233,7 @@ func (d *Dialer) send(ctx context.Context, req *sipMsg) (sipgo_sip.ClientTransac
 func (d *Dialer) register(c *Call) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.closed.Load() {
 		return false
 	}
 	d.calls[c.callID] = c

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -50,11 +51,11 @@ type endpoint struct {
 	serve  func()       // the serve loop; nil without a listener
 	wg     sync.WaitGroup
 
-	// mu guards closed and the owner's registry of calls in progress, so
-	// that a call is either registered before Close begins (and ended by
-	// it) or refused.
+	// mu guards the owner's registry of calls in progress and the setting
+	// of closed, so that a call is either registered before Close begins
+	// (and ended by it) or refused.
 	mu     sync.Mutex
-	closed bool
+	closed atomic.Bool
 }
 
 // endpointConfig is a validated subset of Config or PhoneConfig.
@@ -140,33 +141,30 @@ func newEndpoint(c endpointConfig) (*endpoint, error) {
 // without serverTLS nothing listens: the far end's in-dialog requests come
 // back over the connection the INVITE went out on (see tls.go).
 func (e *endpoint) listen(bind netip.AddrPort, serverTLS *tls.Config) error {
+	if e.network == "tls" && serverTLS == nil {
+		e.local = bind
+		return nil
+	}
+	var err error
 	switch e.network {
 	case "udp":
-		c, err := net.ListenUDP(udpNet(bind.Addr()), net.UDPAddrFromAddrPort(bind))
-		if err != nil {
-			return err
+		var c *net.UDPConn
+		if c, err = net.ListenUDP(udpNet(bind.Addr()), net.UDPAddrFromAddrPort(bind)); err == nil {
+			e.local, e.closer = unmapAP(c.LocalAddr().(*net.UDPAddr).AddrPort()), c.Close
+			e.serve = func() { _ = e.srv.ServeUDP(c) }
 		}
-		e.local = unmapAP(c.LocalAddr().(*net.UDPAddr).AddrPort())
-		e.closer = c.Close
-		e.serve = func() { _ = e.srv.ServeUDP(c) }
-	case "tcp", "tls":
-		if e.network == "tls" && serverTLS == nil {
-			e.local = bind
-			return nil
+	default: // tcp, and tls over it
+		var l *net.TCPListener
+		if l, err = net.ListenTCP(tcpNet(bind.Addr()), net.TCPAddrFromAddrPort(bind)); err == nil {
+			e.local, e.closer = unmapAP(l.Addr().(*net.TCPAddr).AddrPort()), l.Close
+			e.serve = func() { _ = e.srv.ServeTCP(l) }
 		}
-		l, err := net.ListenTCP(tcpNet(bind.Addr()), net.TCPAddrFromAddrPort(bind))
-		if err != nil {
-			return err
-		}
-		e.local = unmapAP(l.Addr().(*net.TCPAddr).AddrPort())
-		e.closer = l.Close
-		e.serve = func() { _ = e.srv.ServeTCP(l) }
-		if e.network == "tls" {
+		if err == nil && e.network == "tls" {
 			tl := tls.NewListener(l, serverTLS)
 			e.serve = func() { _ = e.srv.ServeTLS(tl) }
 		}
 	}
-	return nil
+	return err
 }
 
 // start runs the serve loop, once the owner's handlers are set. Over UDP
@@ -194,18 +192,11 @@ func (e *endpoint) start() {
 func (e *endpoint) shut(stop func()) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
+	if e.closed.Swap(true) {
 		return false
 	}
-	e.closed = true
 	stop()
 	return true
-}
-
-func (e *endpoint) isClosed() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.closed
 }
 
 // close stops listening, closes the user agent, waits for the endpoint's
@@ -244,32 +235,16 @@ func respond(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction, status int)
 	_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, status, reasonPhrase(status), nil))
 }
 
+// reasons are the reason phrases of the statuses this package sends.
+var reasons = map[int]string{
+	200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 480: "Temporarily Unavailable",
+	481: "Call/Transaction Does Not Exist", 486: "Busy Here", 488: "Not Acceptable Here",
+	500: "Server Internal Error", 503: "Service Unavailable", 600: "Busy Everywhere", 603: "Decline",
+}
+
 func reasonPhrase(status int) string {
-	switch status {
-	case 200:
-		return "OK"
-	case 400:
-		return "Bad Request"
-	case 403:
-		return "Forbidden"
-	case 404:
-		return "Not Found"
-	case 480:
-		return "Temporarily Unavailable"
-	case 481:
-		return "Call/Transaction Does Not Exist"
-	case 486:
-		return "Busy Here"
-	case 488:
-		return "Not Acceptable Here"
-	case 500:
-		return "Server Internal Error"
-	case 503:
-		return "Service Unavailable"
-	case 600:
-		return "Busy Everywhere"
-	case 603:
-		return "Decline"
+	if r, ok := reasons[status]; ok {
+		return r
 	}
 	return "Failed"
 }

@@ -275,7 +275,7 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.mu.Lock()
-	if p.closed {
+	if p.closed.Load() {
 		p.mu.Unlock()
 		respond(req, tx, 503)
 		return
@@ -395,7 +395,7 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 	select {
 	case <-ctx.Done():
 		pc.Outcome = PhoneCallerHungUp
-		if p.isClosed() {
+		if p.closed.Load() {
 			p.bye(dlg)
 			pc.Outcome = PhoneHungUp
 		}
