@@ -3,6 +3,8 @@ package sip
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +128,53 @@ func TestConfigErrors(t *testing.T) {
 	s := Config{Trunk: "sip:pbx", Password: "hunter2"}.String()
 	if want := "<redacted>"; !strings.Contains(s, want) || strings.Contains(s, "hunter2") {
 		t.Errorf("String %s", s)
+	}
+}
+
+// TestRemoteByeAnyMoment: the far end hangs up about 40 ms after the
+// answer while the caller starts a prompt 0–80 ms after Dial returns, so
+// the BYE lands before Play, as Play starts and while it plays. Every
+// time, Play returns ErrRemoteHangup (never the media session's
+// closing) with Done already closed and Err the same, Hangup afterwards
+// returns nil, and the phone saw its own BYE end the call.
+func TestRemoteByeAnyMoment(t *testing.T) {
+	const rounds = 40
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 10))
+	t.Logf("seed %d", seed)
+	phone, calls := newTestPhone(t, PhoneConfig{HangupAfter: 40 * time.Millisecond})
+	d := newTestDialer(t, Config{Trunk: phone.URI()})
+	frames := slices.Repeat([][]byte{make([]byte, media.FrameSamples)}, 100) // 2 s of silence
+	for i := range rounds {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		call, err := d.Dial(ctx, "+81312345678", nil)
+		if err != nil {
+			cancel()
+			t.Fatalf("round %d: Dial: %v", i, err)
+		}
+		delay := time.Duration(rng.Int64N(int64(80 * time.Millisecond)))
+		time.Sleep(delay) // where the prompt starts relative to the BYE
+		err = call.Play(ctx, frames)
+		if !errors.Is(err, ErrRemoteHangup) || errors.Is(err, media.ErrSessionClosed) {
+			t.Errorf("round %d (Play after %v): Play returned %v, want %v", i, delay, err, ErrRemoteHangup)
+		}
+		select {
+		case <-call.Done():
+		default:
+			t.Errorf("round %d: Play returned %v before Done was closed", i, err)
+		}
+		if err := call.Err(); !errors.Is(err, ErrRemoteHangup) {
+			t.Errorf("round %d: Err %v, want %v", i, err, ErrRemoteHangup)
+		}
+		if err := call.Hangup(ctx); err != nil {
+			t.Errorf("round %d: Hangup after the far end's BYE: %v", i, err)
+		}
+		if pc := waitPhone(t, calls); pc.Outcome != PhoneHungUp || pc.Err != nil {
+			t.Errorf("round %d: phone saw %v (%v), want %v", i, pc.Outcome, pc.Err, PhoneHungUp)
+		}
+		cancel()
+	}
+	if n := d.pool.InUse(); n != 0 {
+		t.Errorf("%d RTP ports in use", n)
 	}
 }
