@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -125,6 +126,26 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%d: %v: err %v", i, c, err)
 		}
 	}
+	badPhone := []PhoneConfig{
+		{Network: "sctp"},
+		{Listen: "nope"},
+		{Listen: "0.0.0.0:0"}, // no address for the SDP
+		{Status: 200},
+		{Keys: "x"},
+		{KeyDelay: -1},
+		{EventPT: 13},
+		{RTPPortFirst: 5000, RTPPortLast: 4000},
+		{RTPPortLast: 70000},
+	}
+	for i, c := range badPhone {
+		if _, err := c.setup(); !errors.Is(err, ErrConfig) {
+			t.Errorf("phone %d: %+v: err %v", i, c, err)
+		}
+	}
+	var pc PhoneConfig
+	if _, err := pc.setup(); err != nil || pc.Network != "udp" || pc.RTPPortFirst != DefaultPhoneRTPPortFirst || pc.RTPPortLast != DefaultPhoneRTPPortLast {
+		t.Errorf("zero PhoneConfig: %+v, %v", pc, err)
+	}
 	s := Config{Trunk: "sip:pbx", Password: "hunter2"}.String()
 	if want := "<redacted>"; !strings.Contains(s, want) || strings.Contains(s, "hunter2") {
 		t.Errorf("String %s", s)
@@ -176,5 +197,23 @@ func TestRemoteByeAnyMoment(t *testing.T) {
 	}
 	if n := d.pool.InUse(); n != 0 {
 		t.Errorf("%d RTP ports in use", n)
+	}
+}
+
+// TestDefaultRTPRanges: the default ranges hold at least 4,000 calls each
+// (one even port per call), and the Dialer's and the Phone's do not
+// overlap, so both run on one machine.
+func TestDefaultRTPRanges(t *testing.T) {
+	for _, r := range [][2]int{{DefaultRTPPortFirst, DefaultRTPPortLast}, {DefaultPhoneRTPPortFirst, DefaultPhoneRTPPortLast}} {
+		pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), r[0], r[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pool.Size() < 4000 {
+			t.Errorf("%v holds %d calls, want at least 4000", pool, pool.Size())
+		}
+	}
+	if DefaultRTPPortLast >= DefaultPhoneRTPPortFirst && DefaultPhoneRTPPortLast >= DefaultRTPPortFirst {
+		t.Errorf("the Dialer's RTP range %d–%d overlaps the Phone's %d–%d", DefaultRTPPortFirst, DefaultRTPPortLast, DefaultPhoneRTPPortFirst, DefaultPhoneRTPPortLast)
 	}
 }

@@ -2,10 +2,8 @@ package sip
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -33,65 +31,6 @@ func (m KeyMode) String() string {
 		return "inband"
 	}
 	return "rfc4733"
-}
-
-// Defaults for PhoneConfig.
-const (
-	DefaultKeyDelay    = 500 * time.Millisecond
-	DefaultKeyGap      = 200 * time.Millisecond
-	DefaultKeyDuration = 120 * time.Millisecond
-)
-
-// PhoneConfig configures a Phone, the simulated called party. Zero values
-// are documented per field.
-type PhoneConfig struct {
-	// Network is "udp", "tcp" or "tls". Zero: udp.
-	Network string
-	// TLS is the server configuration for Network "tls" and must carry a
-	// certificate (Certificates, GetCertificate or GetConfigForClient);
-	// set ClientAuth and ClientCAs to require the caller's certificate.
-	// It is cloned. The Phone sends its BYE over the connection the INVITE
-	// came in on when the caller's Contact names it (see Config.TLS).
-	// Ignored for udp and tcp.
-	TLS *tls.Config
-	// Listen is the SIP address "ip:port". Zero: "127.0.0.1:0".
-	Listen string
-	// User, if set, accepts only calls whose Request-URI user is User
-	// (others get 404).
-	User string
-	// RingFor is how long to send 180 Ringing before answering (or before
-	// the final Status). Negative rings until the caller gives up. Zero:
-	// answer at once.
-	RingFor time.Duration
-	// Status, if non-zero, is a final status (≥ 300) to answer with
-	// instead of answering: 486 busy, 603 decline, 503, ….
-	Status int
-	// Keys are pressed in order after KeyDelay, e.g. "#", "*#", "0#".
-	Keys string
-	// KeyMode is RFC 4733 events (zero) or in-band tones.
-	KeyMode KeyMode
-	// KeyDelay is the wait from answer to the first key; KeyGap between
-	// keys; KeyDuration each key's length. Zero: 500 ms, 200 ms, 120 ms.
-	KeyDelay, KeyGap, KeyDuration time.Duration
-	// HangupAfter, if non-zero, sends BYE this long after the answer.
-	HangupAfter time.Duration
-	// Silent answers but sends no RTP at all (and presses no keys).
-	Silent bool
-	// Codecs accepted, in order of preference. Zero: PCMU, PCMA.
-	Codecs []media.PayloadKind
-	// EventPT, if non-zero, answers telephone-event with this payload
-	// type instead of the caller's. Zero: the offer's.
-	EventPT uint8
-	// RTPAddr, RTPPortFirst and RTPPortLast bound the RTP sockets. Zero:
-	// the SIP listen address, DefaultPhoneRTPPortFirst to
-	// DefaultPhoneRTPPortLast.
-	RTPAddr                   netip.Addr
-	RTPPortFirst, RTPPortLast int
-	// Calls, if not nil, receives a PhoneCall for every call once it has
-	// ended. Sends do not block: a full channel drops the report.
-	Calls chan<- PhoneCall
-	// Logger; zero: slog.Default().
-	Logger *slog.Logger
 }
 
 // PhoneOutcome is how a call to the Phone ended.
@@ -146,56 +85,9 @@ type Phone struct {
 
 // NewPhone validates cfg and binds the SIP listener; Serve runs it.
 func NewPhone(cfg PhoneConfig) (*Phone, error) {
-	if cfg.Network == "" {
-		cfg.Network = "udp"
-	}
-	cfg.Network = strings.ToLower(cfg.Network)
-	switch cfg.Network {
-	case "udp", "tcp":
-	case "tls":
-		if !tlsServerReady(cfg.TLS) {
-			return nil, fmt.Errorf("%w: phone network tls needs PhoneConfig.TLS with a certificate", ErrConfig)
-		}
-		cfg.TLS = cfg.TLS.Clone()
-	default:
-		return nil, fmt.Errorf("%w: phone network %q (want udp, tcp or tls)", ErrConfig, cfg.Network)
-	}
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
-	}
-	listen, err := netip.ParseAddrPort(cfg.Listen)
+	listen, err := cfg.setup()
 	if err != nil {
-		return nil, fmt.Errorf("%w: phone Listen %q: %v", ErrConfig, cfg.Listen, err)
-	}
-	if cfg.Status != 0 && (cfg.Status < 300 || cfg.Status > 699) {
-		return nil, fmt.Errorf("%w: phone Status %d is not a final failure status (300–699)", ErrConfig, cfg.Status)
-	}
-	if _, err := dtmf.ParseKeys(cfg.Keys); err != nil {
-		return nil, fmt.Errorf("%w: phone Keys %q: %v", ErrConfig, cfg.Keys, err)
-	}
-	if cfg.KeyMode > KeyInband {
-		return nil, fmt.Errorf("%w: phone KeyMode %d", ErrConfig, cfg.KeyMode)
-	}
-	if cfg.KeyDelay < 0 || cfg.KeyGap < 0 || cfg.KeyDuration < 0 || cfg.HangupAfter < 0 {
-		return nil, fmt.Errorf("%w: negative phone timing", ErrConfig)
-	}
-	cfg.KeyDelay = orDefault(cfg.KeyDelay, DefaultKeyDelay)
-	cfg.KeyGap = orDefault(cfg.KeyGap, DefaultKeyGap)
-	cfg.KeyDuration = orDefault(cfg.KeyDuration, DefaultKeyDuration)
-	if cfg.Codecs, err = checkCodecs(cfg.Codecs); err != nil {
 		return nil, err
-	}
-	if cfg.EventPT != 0 && !media.IsDynamic(cfg.EventPT) {
-		return nil, fmt.Errorf("%w: phone EventPT %d is not dynamic (96–127)", ErrConfig, cfg.EventPT)
-	}
-	if cfg.RTPPortFirst == 0 && cfg.RTPPortLast == 0 {
-		cfg.RTPPortFirst, cfg.RTPPortLast = DefaultPhoneRTPPortFirst, DefaultPhoneRTPPortLast
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if a := cfg.RTPAddr; a.IsUnspecified() || !a.IsValid() && listen.Addr().IsUnspecified() {
-		return nil, fmt.Errorf("%w: phone needs a specified RTPAddr (or Listen address) for its SDP", ErrConfig)
 	}
 	ec := endpointConfig{network: cfg.Network, bind: listen, userAgent: "denwa-phone",
 		rtpAddr: cfg.RTPAddr, rtpFirst: cfg.RTPPortFirst, rtpLast: cfg.RTPPortLast,
