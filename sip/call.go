@@ -76,15 +76,15 @@ func (c *Call) Play(ctx context.Context, frames [][]byte) error {
 	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}
-	select {
-	case <-c.sess.Done():
-		// Media ended: either the call ended and closed it, or it ended
-		// by itself (media timeout) and the watcher is ending the call.
-		<-c.done
-		return c.Err()
-	default:
+	if c.sess.Err() == nil && c.Err() == nil {
 		return err // the frames were not playable
 	}
+	// Media ended: either the call is ending and closed it, or it ended by
+	// itself (media timeout) and the watcher is ending the call. (The
+	// session's Err is set before its Play can see it ended; its Done may
+	// be closed later.)
+	<-c.done
+	return c.Err()
 }
 
 // Keys returns the keys the far end presses, RFC 4733 and in-band merged

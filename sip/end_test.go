@@ -33,17 +33,9 @@ func TestLoopEnds(t *testing.T) {
 			d := newTestDialer(t, tc.cfg)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			call, err := d.Dial(ctx, "+81312345678", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-call.Done():
-			case <-time.After(5 * time.Second):
-				t.Fatal("call did not end")
-			}
-			if !errors.Is(call.Err(), tc.want) {
-				t.Errorf("Err %v, want %v", call.Err(), tc.want)
+			call := dial(ctx, t, d)
+			if err := waitEnded(t, call, 5*time.Second); !errors.Is(err, tc.want) {
+				t.Errorf("Err %v, want %v", err, tc.want)
 			}
 			if pc := waitPhone(t, calls); pc.Outcome != tc.po {
 				t.Errorf("phone outcome %v, want %v", pc.Outcome, tc.po)
@@ -168,14 +160,10 @@ func TestRemoteByeAnyMoment(t *testing.T) {
 	frames := slices.Repeat([][]byte{make([]byte, media.FrameSamples)}, 100) // 2 s of silence
 	for i := range rounds {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		call, err := d.Dial(ctx, "+81312345678", nil)
-		if err != nil {
-			cancel()
-			t.Fatalf("round %d: Dial: %v", i, err)
-		}
+		call := dial(ctx, t, d)
 		delay := time.Duration(rng.Int64N(int64(80 * time.Millisecond)))
 		time.Sleep(delay) // where the prompt starts relative to the BYE
-		err = call.Play(ctx, frames)
+		err := call.Play(ctx, frames)
 		if !errors.Is(err, ErrRemoteHangup) || errors.Is(err, media.ErrSessionClosed) {
 			t.Errorf("round %d (Play after %v): Play returned %v, want %v", i, delay, err, ErrRemoteHangup)
 		}
