@@ -25,10 +25,10 @@ import (
 //
 // Goroutines: start runs the listener's serve loop in wg; the owner adds
 // its calls' goroutines to wg as well (a Dialer's call watchers, a Phone's
-// calls), under its own lock and only while it is not closing. The owner's
-// Close ends its calls, then calls close, which stops listening, closes the
-// user agent, waits for wg and closes the pacer last (a call's media may
-// use it until its goroutine is gone).
+// calls), under mu and only while closed is false. The owner's Close marks
+// it closed (shut) and ends its calls, then calls close, which stops
+// listening, closes the user agent, waits for wg and closes the pacer last
+// (a call's media may use it until its goroutine is gone).
 type endpoint struct {
 	log     *slog.Logger
 	network string // "udp", "tcp" or "tls"
