@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,5 +204,44 @@ func TestDefaultRTPRanges(t *testing.T) {
 	}
 	if DefaultRTPPortLast >= DefaultPhoneRTPPortFirst && DefaultPhoneRTPPortLast >= DefaultRTPPortFirst {
 		t.Errorf("the Dialer's RTP range %d–%d overlaps the Phone's %d–%d", DefaultRTPPortFirst, DefaultRTPPortLast, DefaultPhoneRTPPortFirst, DefaultPhoneRTPPortLast)
+	}
+}
+
+// TestPhoneCloseWhileRinging: closing a Phone ends a call that would ring
+// forever, at once; the caller then gives up on its own ring timeout (over
+// tcp, whose closed connection fails its CANCEL at once instead of leaving
+// it to wait for a 487).
+func TestPhoneCloseWhileRinging(t *testing.T) {
+	phone, calls := newTestPhone(t, PhoneConfig{RingFor: -1, Network: "tcp"})
+	d := newTestDialer(t, Config{Trunk: phone.URI(), RingTimeout: time.Second})
+	ringing := make(chan struct{})
+	var once sync.Once
+	dialed := make(chan error, 1)
+	go func() {
+		_, err := d.Dial(t.Context(), "+81312345678", func(p Progress) {
+			if p.Kind == Ringing {
+				once.Do(func() { close(ringing) })
+			}
+		})
+		dialed <- err
+	}()
+	select {
+	case <-ringing:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ringing")
+	}
+	start := time.Now()
+	if err := phone.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("Close took %v with a call ringing", took)
+	}
+	if pc := waitPhone(t, calls); pc.Outcome != PhoneCancelled {
+		t.Errorf("phone outcome %v, want %v", pc.Outcome, PhoneCancelled)
+	}
+	var ce *CallError
+	if err := <-dialed; !errors.As(err, &ce) {
+		t.Errorf("Dial: %v, want a *CallError", err)
 	}
 }
