@@ -33,13 +33,6 @@ const (
 	DefaultUserAgent    = "denwa"
 )
 
-// The default RTP range of a Phone, apart from the Dialer's so that both
-// run on one machine: 4,000 calls.
-const (
-	DefaultPhoneRTPPortFirst = 40000
-	DefaultPhoneRTPPortLast  = 47999
-)
-
 // Config configures a Dialer. Zero values are documented per field; only
 // Trunk is required. NewDialer fills the defaults and validates.
 type Config struct {
@@ -128,6 +121,10 @@ const (
 	DefaultKeyDelay    = 500 * time.Millisecond
 	DefaultKeyGap      = 200 * time.Millisecond
 	DefaultKeyDuration = 120 * time.Millisecond
+	// The Phone's RTP range is apart from the Dialer's, so that both run
+	// on one machine, and holds as many calls: 4,000.
+	DefaultPhoneRTPPortFirst = 40000
+	DefaultPhoneRTPPortLast  = 47999
 )
 
 // PhoneConfig configures a Phone, the simulated called party. Zero values
