@@ -27,9 +27,12 @@ type session interface {
 // press, one key), go to the media.KeySink given to Dial, as
 // media.SessionConfig.KeySink describes; the last of them before Done is
 // closed. A Call ends when the far end sends BYE, when no RTP arrives for
-// Config.MediaTimeout, when Config.MaxDuration runs out, or on Hangup;
-// Done is then closed, Err says which, and everything the call held (RTP
-// port, goroutines, the INVITE transaction) is released.
+// Config.MediaTimeout, when Config.MaxDuration runs out, or on Hangup,
+// whichever comes first: that first cause is the call's end cause, and
+// Play, Err and Hangup all report it the same way. Done is closed once
+// everything the call held (RTP port, goroutines, the INVITE transaction)
+// is released. At most one BYE is sent per call, and none after the far
+// end's.
 type Call struct {
 	d         *Dialer
 	log       *slog.Logger
@@ -45,8 +48,7 @@ type Call struct {
 
 	mu      sync.Mutex
 	cseq    uint32
-	ended   bool
-	err     error
+	err     error // the end cause: set once, by the first to end the call
 	done    chan struct{}
 	hangup  sync.Once
 	byeErr  error
@@ -68,21 +70,31 @@ func (c *Call) AnsweredAt() time.Time { return c.answered }
 
 // Play sends frames (20 ms of G.711 each, in the negotiated codec) paced
 // in real time, returning when the last has been sent, ctx ends or the
-// call ends.
+// call ends. When the call ends (before or during Play), Play returns once
+// Done is closed, with the call's end cause (Err): the far end's BYE gives
+// ErrRemoteHangup, never the media session's closing.
 func (c *Call) Play(ctx context.Context, frames [][]byte) error {
-	select {
-	case <-c.done:
-		return c.Err()
-	default:
+	err := c.sess.Play(ctx, frames)
+	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return err
 	}
-	return c.sess.Play(ctx, frames)
+	if c.sess.Err() == nil && c.Err() == nil {
+		return err // the frames were not playable
+	}
+	// Media ended: either the call is ending and closed it, or it ended by
+	// itself (media timeout) and the watcher is ending the call. (The
+	// session's Err is set before its Play can see it ended; its Done may
+	// be closed later.)
+	<-c.done
+	return c.Err()
 }
 
 // Done is closed when the call has ended.
 func (c *Call) Done() <-chan struct{} { return c.done }
 
-// Err is nil while the call lasts; after Done it says why it ended:
-// ErrRemoteHangup, media.ErrMediaTimeout, ErrMaxDuration or ErrLocalHangup.
+// Err is nil while the call lasts; once it has begun to end (and surely
+// after Done) it says why: ErrRemoteHangup, media.ErrMediaTimeout (or
+// another error that ended media), ErrMaxDuration or ErrLocalHangup.
 func (c *Call) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -94,20 +106,19 @@ func (c *Call) String() string {
 	return fmt.Sprintf("sip.Call(%s %s)", c.callID, c.neg.String())
 }
 
-// Hangup sends BYE (RFC 3261 §15.1.1) and ends the call. It is idempotent:
-// later calls, and calls after the far end hung up, return the first
-// result (nil when the far end hung up first). The call ends whether or
-// not the BYE gets its 200; the error says what went wrong with it.
+// Hangup sends BYE (RFC 3261 §15.1.1) and ends the call, returning once
+// Done is closed. It is idempotent: later calls, and calls after the call
+// ended otherwise (the far end hung up), return the first result (nil when
+// the call had ended otherwise). The call ends whether or not the BYE gets
+// its 200; the error says what went wrong with it.
 func (c *Call) Hangup(ctx context.Context) error {
 	c.hangup.Do(func() {
-		c.mu.Lock()
-		ended := c.ended
-		c.mu.Unlock()
-		if !ended {
+		if c.claim(ErrLocalHangup) {
 			c.byeErr = c.bye(ctx)
+			c.release()
 		}
-		c.end(ErrLocalHangup, false)
 	})
+	<-c.done
 	return c.byeErr
 }
 
@@ -175,16 +186,12 @@ func (c *Call) inDialog(method sipgo_sip.RequestMethod) *sipMsg {
 	return req
 }
 
-// end ends the call once: records why, optionally sends BYE (bounded),
-// closes media and the INVITE transaction, and closes Done.
+// end ends the call unless it is ending already: it records why, sends
+// BYE when sendBye (bounded to 4 s), and releases what the call holds.
 func (c *Call) end(why error, sendBye bool) {
-	c.mu.Lock()
-	if c.ended {
-		c.mu.Unlock()
+	if !c.claim(why) {
 		return
 	}
-	c.ended = true
-	c.mu.Unlock()
 	if sendBye {
 		ctx, stop := context.WithTimeout(context.Background(), 4*time.Second)
 		if err := c.bye(ctx); err != nil {
@@ -192,18 +199,35 @@ func (c *Call) end(why error, sendBye bool) {
 		}
 		stop()
 	}
+	c.release()
+}
+
+// claim records why the call ends if nothing has yet; only the first claim
+// succeeds, and its caller must then release the call. Recording the cause
+// before media is closed lets Play and Err report it, not the closing.
+func (c *Call) claim(why error) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return false
+	}
 	c.err = why
-	c.mu.Unlock()
+	return true
+}
+
+// release closes media and the INVITE transaction, forgets the call and
+// closes Done.
+func (c *Call) release() {
 	close(c.stopped)
 	_ = c.sess.Close()
 	c.inviteTx.Terminate()
 	c.d.unregister(c)
-	c.log.Info("call ended", "why", why)
+	c.log.Info("call ended", "why", c.Err())
 	close(c.done)
 }
 
-// watch ends the call when media stops or MaxDuration runs out.
+// watch ends the call when media stops or MaxDuration runs out. It runs in
+// the Dialer's wait group from register on.
 func (c *Call) watch() {
 	max := time.NewTimer(c.d.s.cfg.MaxDuration)
 	defer max.Stop()
@@ -214,9 +238,9 @@ func (c *Call) watch() {
 		if err == nil {
 			err = media.ErrSessionClosed
 		}
-		go c.end(err, true)
+		c.end(err, true)
 	case <-max.C:
-		go c.end(ErrMaxDuration, true)
+		c.end(ErrMaxDuration, true)
 	}
 }
 
@@ -244,14 +268,18 @@ func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
 			_ = d.cli.WriteRequest(tmpl.Clone(), func(*sipgo.Client, *sipgo_sip.Request) error { return nil })
 		}
 	})
-	if err := d.cli.WriteRequest(ack, func(*sipgo.Client, *sipgo_sip.Request) error { return nil }); err != nil {
-		a.tx.Terminate()
-		return nil, &CallError{Kind: Unreachable, Status: res.StatusCode, Reason: res.Reason, Err: fmt.Errorf("sip: send ACK: %w", err)}
+	sendAck := func() error {
+		if err := d.cli.WriteRequest(ack, func(*sipgo.Client, *sipgo_sip.Request) error { return nil }); err != nil {
+			return fmt.Errorf("sip: send ACK: %w", err)
+		}
+		return nil
 	}
 	fail := func(kind FailureKind, err error) (*Call, error) {
 		ctx, stop := context.WithTimeout(context.Background(), cancelWait)
 		defer stop()
-		if c.remoteTag != "" {
+		if ackErr := sendAck(); ackErr != nil {
+			kind, err = Unreachable, ackErr
+		} else if c.remoteTag != "" {
 			if berr := c.bye(ctx); berr != nil {
 				a.log.Info("BYE after unusable answer failed", "err", berr)
 			}
@@ -284,11 +312,16 @@ func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
 			return fail(Failed, err)
 		}
 	}
+	// The call is registered before its ACK goes out: the far end may send
+	// BYE as soon as the ACK arrives, and that BYE must find the call.
 	if !d.register(c) {
 		c.sess.Close()
 		return fail(Failed, ErrClosed)
 	}
-	d.wg.Go(c.watch)
+	if err := sendAck(); err != nil {
+		c.end(err, false)
+		return nil, &CallError{Kind: Unreachable, Status: res.StatusCode, Reason: truncate(res.Reason, 80), Err: err}
+	}
 	a.log.Info("call answered", "media", neg.String())
 	a.report(Answered, res)
 	return c, nil

@@ -12,19 +12,25 @@ import (
 
 	sipgo "github.com/emiago/sipgo/sip"
 
+	"denwa/dtmf"
 	"denwa/media"
 )
 
-// Defaults for Config.
+// Defaults for Config. cmd/denwa's flags and configuration file take
+// theirs from here.
 const (
 	DefaultRingTimeout   = 60 * time.Second
 	DefaultInviteTimeout = 32 * time.Second // 64×T1, RFC 3261 Timer B
-	DefaultMaxDuration   = 10 * time.Minute
-	DefaultMediaTimeout  = 30 * time.Second
-	DefaultEventPT       = 101
-	DefaultRTPPortFirst  = 30000
-	DefaultRTPPortLast   = 39999 // 5,000 calls: an even port for RTP, the odd one above for RTCP
-	DefaultUserAgent     = "denwa"
+	// DefaultMaxDuration bounds an answered call: a verification call is
+	// over in well under a minute, so this only stops a stuck one.
+	DefaultMaxDuration  = 5 * time.Minute
+	DefaultMediaTimeout = 30 * time.Second
+	DefaultEventPT      = 101
+	// The default RTP range: each call takes one even port (RTCP's odd
+	// one is left free), so 30000–39999 holds 5,000 calls at once.
+	DefaultRTPPortFirst = 30000
+	DefaultRTPPortLast  = 39999
+	DefaultUserAgent    = "denwa"
 )
 
 // Config configures a Dialer. Zero values are documented per field; only
@@ -84,7 +90,7 @@ type Config struct {
 	// none, the call is Unreachable. Zero: 32 s (Timer B).
 	InviteTimeout time.Duration
 	// MaxDuration bounds an answered call; after it the call is hung up
-	// and Call.Err is ErrMaxDuration. Zero: 10 min.
+	// and Call.Err is ErrMaxDuration. Zero: DefaultMaxDuration (5 min).
 	MaxDuration time.Duration
 	// MediaTimeout ends an answered call when no RTP arrives for this long
 	// (Call.Err is media's timeout error). Zero: 30 s.
@@ -92,8 +98,9 @@ type Config struct {
 	// RTPAddr is the local address for RTP. Zero: the SIP bind address
 	// (or the address that routes to the trunk when that is unspecified).
 	RTPAddr netip.Addr
-	// RTPPortFirst and RTPPortLast bound the RTP ports handed out. Zero:
-	// 30000–39999.
+	// RTPPortFirst and RTPPortLast bound the RTP ports handed out, one
+	// even port per call. Zero: DefaultRTPPortFirst to DefaultRTPPortLast
+	// (30000–39999, 5,000 calls).
 	RTPPortFirst, RTPPortLast int
 	// Codecs in order of preference: media.KindPCMU, media.KindPCMA.
 	// Zero: PCMU, PCMA.
@@ -107,6 +114,69 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for progress timestamps. Zero: time.Now.
 	Now func() time.Time
+}
+
+// Defaults for PhoneConfig.
+const (
+	DefaultKeyDelay    = 500 * time.Millisecond
+	DefaultKeyGap      = 200 * time.Millisecond
+	DefaultKeyDuration = 120 * time.Millisecond
+	// The Phone's RTP range is apart from the Dialer's, so that both run
+	// on one machine, and holds as many calls: 4,000.
+	DefaultPhoneRTPPortFirst = 40000
+	DefaultPhoneRTPPortLast  = 47999
+)
+
+// PhoneConfig configures a Phone, the simulated called party. Zero values
+// are documented per field.
+type PhoneConfig struct {
+	// Network is "udp", "tcp" or "tls". Zero: udp.
+	Network string
+	// TLS is the server configuration for Network "tls" and must carry a
+	// certificate (Certificates, GetCertificate or GetConfigForClient);
+	// set ClientAuth and ClientCAs to require the caller's certificate.
+	// It is cloned. The Phone sends its BYE over the connection the INVITE
+	// came in on when the caller's Contact names it (see Config.TLS).
+	// Ignored for udp and tcp.
+	TLS *tls.Config
+	// Listen is the SIP address "ip:port". Zero: "127.0.0.1:0".
+	Listen string
+	// User, if set, accepts only calls whose Request-URI user is User
+	// (others get 404).
+	User string
+	// RingFor is how long to send 180 Ringing before answering (or before
+	// the final Status). Negative rings until the caller gives up. Zero:
+	// answer at once.
+	RingFor time.Duration
+	// Status, if non-zero, is a final status (≥ 300) to answer with
+	// instead of answering: 486 busy, 603 decline, 503, ….
+	Status int
+	// Keys are pressed in order after KeyDelay, e.g. "#", "*#", "0#".
+	Keys string
+	// KeyMode is RFC 4733 events (zero) or in-band tones.
+	KeyMode KeyMode
+	// KeyDelay is the wait from answer to the first key; KeyGap between
+	// keys; KeyDuration each key's length. Zero: 500 ms, 200 ms, 120 ms.
+	KeyDelay, KeyGap, KeyDuration time.Duration
+	// HangupAfter, if non-zero, sends BYE this long after the answer.
+	HangupAfter time.Duration
+	// Silent answers but sends no RTP at all (and presses no keys).
+	Silent bool
+	// Codecs accepted, in order of preference. Zero: PCMU, PCMA.
+	Codecs []media.PayloadKind
+	// EventPT, if non-zero, answers telephone-event with this payload
+	// type instead of the caller's. Zero: the offer's.
+	EventPT uint8
+	// RTPAddr, RTPPortFirst and RTPPortLast bound the RTP sockets. Zero:
+	// the SIP listen address, DefaultPhoneRTPPortFirst to
+	// DefaultPhoneRTPPortLast.
+	RTPAddr                   netip.Addr
+	RTPPortFirst, RTPPortLast int
+	// Calls, if not nil, receives a PhoneCall for every call once it has
+	// ended. Sends do not block: a full channel drops the report.
+	Calls chan<- PhoneCall
+	// Logger; zero: slog.Default().
+	Logger *slog.Logger
 }
 
 // String describes the configuration with the password redacted.
@@ -209,11 +279,8 @@ func (c Config) setup() (*dialerSetup, error) {
 	cfg.InviteTimeout = orDefault(cfg.InviteTimeout, DefaultInviteTimeout)
 	cfg.MaxDuration = orDefault(cfg.MaxDuration, DefaultMaxDuration)
 	cfg.MediaTimeout = orDefault(cfg.MediaTimeout, DefaultMediaTimeout)
-	if cfg.RTPPortFirst == 0 && cfg.RTPPortLast == 0 {
-		cfg.RTPPortFirst, cfg.RTPPortLast = DefaultRTPPortFirst, DefaultRTPPortLast
-	}
-	if cfg.RTPPortFirst <= 0 || cfg.RTPPortLast > 65535 || cfg.RTPPortFirst > cfg.RTPPortLast {
-		return nil, fmt.Errorf("%w: RTP ports %d–%d", ErrConfig, cfg.RTPPortFirst, cfg.RTPPortLast)
+	if cfg.RTPPortFirst, cfg.RTPPortLast, err = rtpPorts(cfg.RTPPortFirst, cfg.RTPPortLast, DefaultRTPPortFirst, DefaultRTPPortLast); err != nil {
+		return nil, err
 	}
 	codecs, err := checkCodecs(cfg.Codecs)
 	if err != nil {
@@ -223,7 +290,7 @@ func (c Config) setup() (*dialerSetup, error) {
 	if cfg.EventPT == 0 {
 		cfg.EventPT = DefaultEventPT
 	}
-	if cfg.EventPT < 96 || cfg.EventPT > 127 {
+	if !media.IsDynamic(cfg.EventPT) {
 		return nil, fmt.Errorf("%w: EventPT %d is not dynamic (96–127)", ErrConfig, cfg.EventPT)
 	}
 	if cfg.UserAgent == "" {
@@ -236,6 +303,77 @@ func (c Config) setup() (*dialerSetup, error) {
 		cfg.Now = time.Now
 	}
 	return s, nil
+}
+
+// setup fills in PhoneConfig's defaults and validates it; it returns the
+// parsed Listen address.
+func (c *PhoneConfig) setup() (netip.AddrPort, error) {
+	bad := func(format string, args ...any) (netip.AddrPort, error) {
+		return netip.AddrPort{}, fmt.Errorf("%w: phone "+format, append([]any{ErrConfig}, args...)...)
+	}
+	c.Network = strings.ToLower(c.Network)
+	switch c.Network {
+	case "":
+		c.Network = "udp"
+	case "udp", "tcp":
+	case "tls":
+		if !tlsServerReady(c.TLS) {
+			return bad("network tls needs PhoneConfig.TLS with a certificate")
+		}
+		c.TLS = c.TLS.Clone()
+	default:
+		return bad("network %q (want udp, tcp or tls)", c.Network)
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	listen, err := netip.ParseAddrPort(c.Listen)
+	if err != nil {
+		return bad("Listen %q: %v", c.Listen, err)
+	}
+	if a := c.RTPAddr; a.IsUnspecified() || !a.IsValid() && listen.Addr().IsUnspecified() {
+		return bad("needs a specified RTPAddr (or Listen address) for its SDP")
+	}
+	if c.Status != 0 && (c.Status < 300 || c.Status > 699) {
+		return bad("Status %d is not a final failure status (300–699)", c.Status)
+	}
+	if _, err := dtmf.ParseKeys(c.Keys); err != nil {
+		return bad("Keys %q: %v", c.Keys, err)
+	}
+	if c.KeyMode > KeyInband {
+		return bad("KeyMode %d", c.KeyMode)
+	}
+	if c.KeyDelay < 0 || c.KeyGap < 0 || c.KeyDuration < 0 || c.HangupAfter < 0 {
+		return bad("timing is negative")
+	}
+	c.KeyDelay = orDefault(c.KeyDelay, DefaultKeyDelay)
+	c.KeyGap = orDefault(c.KeyGap, DefaultKeyGap)
+	c.KeyDuration = orDefault(c.KeyDuration, DefaultKeyDuration)
+	if c.EventPT != 0 && !media.IsDynamic(c.EventPT) {
+		return bad("EventPT %d is not dynamic (96–127)", c.EventPT)
+	}
+	if c.Codecs, err = checkCodecs(c.Codecs); err != nil {
+		return netip.AddrPort{}, err
+	}
+	if c.RTPPortFirst, c.RTPPortLast, err = rtpPorts(c.RTPPortFirst, c.RTPPortLast, DefaultPhoneRTPPortFirst, DefaultPhoneRTPPortLast); err != nil {
+		return netip.AddrPort{}, err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return listen, nil
+}
+
+// rtpPorts returns the RTP port range first–last, or def when both are
+// zero, after checking it.
+func rtpPorts(first, last, defFirst, defLast int) (int, int, error) {
+	if first == 0 && last == 0 {
+		return defFirst, defLast, nil
+	}
+	if first <= 0 || last > 65535 || first > last {
+		return 0, 0, fmt.Errorf("%w: RTP ports %d–%d", ErrConfig, first, last)
+	}
+	return first, last, nil
 }
 
 func checkCodecs(in []media.PayloadKind) ([]media.PayloadKind, error) {

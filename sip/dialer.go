@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -24,31 +22,18 @@ type sipMsg = sipgo_sip.Request
 // Dialer places outbound calls through one trunk. Over udp and tcp it
 // listens on its bind address for the requests the far end sends inside a
 // call (BYE); over tls they come back on the connection the INVITE opened
-// (see Config.TLS). Either way it must be closed. A Dialer is safe for concurrent use: Dial may be called
-// from many goroutines.
+// (see Config.TLS). Either way it must be closed. A Dialer is safe for
+// concurrent use: Dial may be called from many goroutines.
 type Dialer struct {
-	s     *dialerSetup
-	log   *slog.Logger
-	ua    *sipgo.UserAgent
-	srv   *sipgo.Server
-	cli   *sipgo.Client
-	pool  *media.PortPool
-	pacer *media.Pacer // one sending goroutine for every call
-	// rtpAddr is the address put in SDP offers (the pool may bind an
-	// unspecified address).
-	rtpAddr netip.Addr
-
-	local   netip.AddrPort // bound SIP address
+	*endpoint
+	s       *dialerSetup
 	contact sipgo_sip.ContactHeader
+	// viaHost and viaPort are the sent-by of every Via; empty over tls
+	// (see via).
 	viaHost string
 	viaPort int
-	closer  func() error
-	serve   func() // starts the serve goroutine, once set up
 
-	mu     sync.Mutex
-	calls  map[string]*Call // by Call-ID
-	closed bool
-	wg     sync.WaitGroup // serve loop and calls' watchers
+	calls map[string]*Call // by Call-ID, guarded by mu; each call's watcher runs in wg
 }
 
 // NewDialer validates cfg, binds the SIP listener (none over tls) and
@@ -58,136 +43,37 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dialer{s: s, log: s.cfg.Logger.With("component", "sip.Dialer"), calls: map[string]*Call{}}
-
-	bind := s.bind
-	if bind.Addr().IsUnspecified() && s.cfg.Contact == "" {
-		// Advertise the interface that routes to the trunk in Via/Contact.
-		if a, err := routeTo(s.trunk); err == nil {
-			d.viaHost = a.String()
-		}
-	}
-	d.ua, err = sipgo.NewUA(sipgo.WithUserAgent(s.cfg.UserAgent), sipgo.WithUserAgentHostname(s.from.Host),
-		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(d.log))),
-		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(quietLogger(d.log))),
-		sipgo.WithUserAgenTLSConfig(s.tls))
-	if err != nil {
-		return nil, fmt.Errorf("sip: user agent: %w", err)
-	}
-	d.srv, err = sipgo.NewServer(d.ua, sipgo.WithServerLogger(quietLogger(d.log)))
-	if err != nil {
-		d.ua.Close()
-		return nil, fmt.Errorf("sip: server: %w", err)
-	}
-	if err := d.listen(bind); err != nil {
-		d.ua.Close()
-		return nil, err
-	}
-	host, port := d.local.Addr().String(), int(d.local.Port())
-	if d.viaHost != "" {
-		host = d.viaHost
-	}
+	ec := endpointConfig{network: s.transport, bind: s.bind, clientTLS: s.tls, userAgent: s.cfg.UserAgent, fromHost: s.from.Host,
+		rtpAddr: s.cfg.RTPAddr, rtpFirst: s.cfg.RTPPortFirst, rtpLast: s.cfg.RTPPortLast,
+		log: s.cfg.Logger.With("component", "sip.Dialer")}
 	if s.cfg.Contact != "" {
 		h, p, _ := net.SplitHostPort(s.cfg.Contact)
-		host = h
-		port, _ = strconv.Atoi(p)
+		ec.host = h
+		ec.port, _ = strconv.Atoi(p)
+	} else if s.bind.Addr().IsUnspecified() {
+		// Advertise the interface that routes to the trunk in Via/Contact.
+		if a, err := routeTo(s.trunk); err == nil {
+			ec.host = a.String()
+		}
 	}
-	d.viaHost, d.viaPort = host, port
+	e, err := newEndpoint(ec)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dialer{endpoint: e, s: s, calls: map[string]*Call{}, viaHost: e.host, viaPort: e.port}
 	if s.transport == "tls" && s.cfg.Contact == "" {
 		// The sent-by is the TLS connection's local address, which sipgo
 		// puts in a Via that has none (see tls.go); Contact gets it per
 		// call in connectTLS.
 		d.viaHost, d.viaPort = "", 0
 	}
-	opts := []sipgo.ClientOption{sipgo.WithClientLogger(quietLogger(d.log)), sipgo.WithClientHostname(host), sipgo.WithClientPort(port)}
-	if s.transport == "udp" {
-		opts = append(opts, sipgo.WithClientConnectionAddr(d.local.String()))
-	}
-	d.cli, err = sipgo.NewClient(d.ua, opts...)
-	if err != nil {
-		d.Close()
-		return nil, fmt.Errorf("sip: client: %w", err)
-	}
-	d.contact = sipgo_sip.ContactHeader{Address: sipgo_sip.Uri{Scheme: "sip", User: s.from.User, Host: host, Port: port}}
-	if strings.EqualFold(s.trunk.Scheme, "sips") {
-		// A sips Request-URI needs a sips Contact (RFC 3261 §8.1.1.8),
-		// which implies TLS without a transport parameter.
-		d.contact.Address.Scheme = "sips"
-	} else if s.transport != "udp" {
-		d.contact.Address.UriParams = sipgo_sip.HeaderParams{{K: "transport", V: s.transport}}
-	}
-	rtpIP := s.cfg.RTPAddr
-	if !rtpIP.IsValid() {
-		rtpIP = d.local.Addr()
-		if rtpIP.IsUnspecified() {
-			if a, err := netip.ParseAddr(host); err == nil {
-				rtpIP = a
-			}
-		}
-	}
-	d.rtpAddr = rtpIP
-	if rtpIP.IsUnspecified() {
-		d.rtpAddr = netip.Addr{}
-	}
-	d.pool, err = media.NewPortPool(rtpIP, s.cfg.RTPPortFirst, s.cfg.RTPPortLast)
-	if err != nil {
-		d.Close()
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	d.pacer = media.NewPacer(media.PacerConfig{Logger: d.log})
+	d.contact = e.contact(s.from.User, strings.EqualFold(s.trunk.Scheme, "sips"))
 	d.srv.OnBye(d.onBye)
 	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
 	d.srv.OnInvite(d.onInvite)
-	d.srv.OnOptions(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
-		_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	d.serve()
+	d.start()
 	d.log.Debug("dialer ready", "local", d.local, "transport", s.transport, "trunk", s.cfg.Trunk)
 	return d, nil
-}
-
-// listen binds the SIP socket and starts the serve goroutine.
-func (d *Dialer) listen(bind netip.AddrPort) error {
-	switch d.s.transport {
-	case "udp":
-		c, err := net.ListenUDP(udpNet(bind.Addr()), net.UDPAddrFromAddrPort(bind))
-		if err != nil {
-			return fmt.Errorf("sip: listen udp %s: %w", bind, err)
-		}
-		d.local = unmapAP(c.LocalAddr().(*net.UDPAddr).AddrPort())
-		d.closer = c.Close
-		d.serve = func() {
-			d.wg.Go(func() { _ = d.srv.ServeUDP(c) })
-			waitListener(d.ua, "udp", d.local)
-		}
-	case "tls":
-		// A TLS client only: no listener (it would need a certificate).
-		// The far end's in-dialog requests come back over the connection
-		// the INVITE went out on (see tls.go).
-		d.local = bind
-		d.serve = func() {}
-	case "tcp":
-		l, err := net.ListenTCP(tcpNet(bind.Addr()), net.TCPAddrFromAddrPort(bind))
-		if err != nil {
-			return fmt.Errorf("sip: listen tcp %s: %w", bind, err)
-		}
-		d.local = unmapAP(l.Addr().(*net.TCPAddr).AddrPort())
-		d.closer = l.Close
-		d.serve = func() { d.wg.Go(func() { _ = d.srv.ServeTCP(l) }) }
-	}
-	return nil
-}
-
-// waitListener waits (at most 2 s) until sipgo's transport has registered
-// a UDP listener that ServeUDP started on another goroutine: requests sent
-// before that would not find the socket and try to bind it again.
-func waitListener(ua *sipgo.UserAgent, network string, addr netip.AddrPort) {
-	for range 400 {
-		if c, _ := ua.TransportLayer().GetConnection(network, addr.String()); c != nil {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // Addr returns the bound SIP address. Over tls nothing is bound: it is
@@ -207,34 +93,20 @@ func (d *Dialer) PacerStats() media.PacerStats { return d.pacer.Stats() }
 // Close hangs up every call in progress (each BYE bounded by 2 s), stops
 // listening and waits for the dialer's goroutines.
 func (d *Dialer) Close() error {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
+	var calls []*Call
+	if !d.shut(func() {
+		for _, c := range d.calls {
+			calls = append(calls, c)
+		}
+	}) {
 		return nil
 	}
-	d.closed = true
-	calls := make([]*Call, 0, len(d.calls))
-	for _, c := range d.calls {
-		calls = append(calls, c)
-	}
-	d.mu.Unlock()
 	for _, c := range calls {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = c.Hangup(ctx)
 		cancel()
 	}
-	var err error
-	if d.closer != nil {
-		err = d.closer()
-	}
-	if d.ua != nil {
-		_ = d.ua.Close()
-	}
-	d.wg.Wait()
-	if d.pacer != nil {
-		d.pacer.Close()
-	}
-	return err
+	return d.endpoint.close()
 }
 
 // Dial calls number (E.164, "+81312345678") through the trunk and returns
@@ -253,10 +125,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	closed := d.closed
-	d.mu.Unlock()
-	if closed {
+	if d.closed.Load() {
 		return nil, ErrClosed
 	}
 	if onProgress == nil {
@@ -361,13 +230,16 @@ func (d *Dialer) send(ctx context.Context, req *sipMsg) (sipgo_sip.ClientTransac
 	return d.cli.TransactionRequest(ctx, req, func(*sipgo.Client, *sipgo_sip.Request) error { return nil })
 }
 
+// register adds c to the calls that Close hangs up and in-dialog requests
+// find, and runs its watcher in wg; false once Close has begun.
 func (d *Dialer) register(c *Call) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.closed.Load() {
 		return false
 	}
 	d.calls[c.callID] = c
+	d.wg.Go(c.watch) // under mu: Close's Wait comes after
 	return true
 }
 
@@ -385,10 +257,10 @@ func (d *Dialer) onBye(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 	c := d.match(req)
 	if c == nil {
 		d.log.Debug("BYE matches no call", "request", truncate(req.String(), 600))
-		_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		respond(req, tx, 481)
 		return
 	}
-	_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 200, "OK", nil))
+	respond(req, tx, 200)
 	c.end(ErrRemoteHangup, false)
 }
 
@@ -396,10 +268,10 @@ func (d *Dialer) onBye(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 // keeps the session it negotiated (488 to a re-INVITE, RFC 3261 §14.2).
 func (d *Dialer) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 	if d.match(req) != nil {
-		_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+		respond(req, tx, 488)
 		return
 	}
-	_ = tx.Respond(sipgo_sip.NewResponseFromRequest(req, 603, "Decline", nil))
+	respond(req, tx, 603)
 }
 
 // match finds the call an in-dialog request belongs to: Call-ID, our tag in
@@ -428,13 +300,6 @@ func (d *Dialer) match(req *sipgo_sip.Request) *Call {
 	return c
 }
 
-func hostPort(u *sipgo_sip.Uri) string {
-	if u.Port == 0 {
-		return u.Host
-	}
-	return net.JoinHostPort(u.Host, strconv.Itoa(u.Port))
-}
-
 // routeTo returns the local address the OS would use to reach the trunk.
 func routeTo(u sipgo_sip.Uri) (netip.Addr, error) {
 	port := u.Port
@@ -448,39 +313,3 @@ func routeTo(u sipgo_sip.Uri) (netip.Addr, error) {
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
 }
-
-func unmapAP(ap netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-func udpNet(a netip.Addr) string {
-	if a.Is4() {
-		return "udp4"
-	}
-	return "udp"
-}
-
-func tcpNet(a netip.Addr) string {
-	if a.Is4() {
-		return "tcp4"
-	}
-	return "tcp"
-}
-
-// quietLogger gives sipgo a logger one level quieter than ours: its Info
-// lines are our Debug.
-func quietLogger(l *slog.Logger) *slog.Logger {
-	return slog.New(quietHandler{l.Handler()})
-}
-
-type quietHandler struct{ h slog.Handler }
-
-func (q quietHandler) Enabled(ctx context.Context, lv slog.Level) bool {
-	return q.h.Enabled(ctx, lv-4)
-}
-func (q quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	r.Level -= 4
-	return q.h.Handle(ctx, r)
-}
-func (q quietHandler) WithAttrs(as []slog.Attr) slog.Handler { return quietHandler{q.h.WithAttrs(as)} }
-func (q quietHandler) WithGroup(n string) slog.Handler       { return quietHandler{q.h.WithGroup(n)} }

@@ -14,6 +14,10 @@
 // given status), plays silence and presses keys in-band or as RFC 4733
 // events. denwa demo, the tests and test benches call it.
 //
+// Both are built on one endpoint (endpoint.go): a sipgo user agent with
+// its server, client and listener, an RTP port pool, and the pacer that
+// sends every call's RTP.
+//
 // Guarantees:
 //   - sip never imports denwa's enroll package nor net/http itself (sipgo's
 //     WebSocket transport brings net/http in transitively); cmd/denwa adapts
@@ -22,5 +26,9 @@
 //     in errors or in Config.String.
 //   - Every goroutine has an owner: a Call ends its own when it ends, a
 //     Dialer or Phone when it is closed.
+//   - A Call's end cause is whichever ended it first (the far end's BYE,
+//     the media timeout, MaxDuration, Hangup), and Play, Err and Hangup
+//     report that one cause: a BYE at any moment gives ErrRemoteHangup.
+//     A Call sends at most one BYE, and none after the far end's.
 //   - The dialer never sleeps on Retry-After; it reports it.
 package sip

@@ -4,3 +4,7 @@ package sip
 // tests (package sip_test: leak_test.go, hostile_test.go), which cannot
 // reach d.pool and must live outside package sip to import siptest.
 func RTPPortsInUse(d *Dialer) int { return d.pool.InUse() }
+
+// WaitGoroutines is waitGoroutines (loop_test.go), for the leak checks of
+// package sip_test.
+var WaitGoroutines = waitGoroutines

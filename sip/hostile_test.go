@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -322,4 +324,78 @@ func TestHostile2xxRetransmitted(t *testing.T) {
 		t.Errorf("%d ACKs in all, want %d", n, 1+retransmissions)
 	}
 	waitGoroutines(t, base)
+}
+
+// TestMediaTimeoutOneBye: far ends that answer and never send RTP, while
+// the caller plays a prompt and hangs up at a random moment around the
+// media timeout. Play's error and Err agree (media.ErrMediaTimeout, or
+// sip.ErrLocalHangup when Hangup came first), and every call gets exactly
+// one BYE however the timeout's BYE and Hangup race.
+func TestMediaTimeoutOneBye(t *testing.T) {
+	const calls = 8 // extRange holds 10
+	const timeout = 300 * time.Millisecond
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 11))
+	t.Logf("seed %d", seed)
+	uas := siptest.NewScriptedUAS(t, func(req *siptest.Request) [][]byte {
+		if req.Method == "INVITE" {
+			return [][]byte{ok200(req, pcmuSDP)} // RTP to port 9: none comes back
+		}
+		return siptest.Polite(req)
+	})
+	d := newDialer(t, sip.Config{Trunk: uas.URI(), MediaTimeout: timeout})
+	frames := slices.Repeat([][]byte{make([]byte, media.FrameSamples)}, 100) // 2 s of silence
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ids []string
+	for i := range calls {
+		hangAt := timeout - 100*time.Millisecond + time.Duration(rng.Int64N(int64(200*time.Millisecond)))
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			call, err := d.Dial(ctx, "+81312345678", nil, nil)
+			if err != nil {
+				t.Errorf("call %d: Dial: %v", i, err)
+				return
+			}
+			mu.Lock()
+			ids = append(ids, call.CallID())
+			mu.Unlock()
+			played := make(chan error, 1)
+			go func() { played <- call.Play(ctx, frames) }()
+			time.Sleep(hangAt)
+			herr := call.Hangup(ctx)
+			perr := <-played
+			why := call.Err()
+			switch {
+			case errors.Is(why, media.ErrMediaTimeout):
+				if herr != nil {
+					t.Errorf("call %d: Hangup after the media timeout: %v", i, herr)
+				}
+			case errors.Is(why, sip.ErrLocalHangup):
+			default:
+				t.Errorf("call %d (Hangup after %v): Err %v, want %v or %v", i, hangAt, why, media.ErrMediaTimeout, sip.ErrLocalHangup)
+			}
+			if perr != why {
+				t.Errorf("call %d (Hangup after %v): Play returned %v, Err %v", i, hangAt, perr, why)
+			}
+		})
+	}
+	wg.Wait()
+	// Every BYE was answered before its call's Done closed, and Hangup
+	// waits for Done: the UAS has seen them all.
+	byes := map[string]int{}
+	for _, r := range uas.Requests() {
+		if r.Method == "BYE" {
+			byes[r.Header("Call-ID")]++
+		}
+	}
+	for _, id := range ids {
+		if byes[id] != 1 {
+			t.Errorf("call %s: %d BYEs, want 1", id, byes[id])
+		}
+	}
+	if n := sip.RTPPortsInUse(d); n != 0 {
+		t.Errorf("%d RTP ports in use", n)
+	}
 }

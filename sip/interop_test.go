@@ -260,16 +260,7 @@ func TestInteropAuth(t *testing.T) {
 	mediatest.RequireTool(t, "sipp")
 	t.Run("md5-good", func(t *testing.T) {
 		r := startSipp(t, "uas-auth.xml", map[string]string{"ALGORITHM": "MD5", "USER": "denwa", "PASSWORD": "s3cret"})
-		d := sippDialer(t, r, Config{AuthUser: "denwa", Password: "s3cret"})
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		call, err := d.Dial(ctx, "+81312345678", nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := call.Hangup(ctx); err != nil {
-			t.Error(err)
-		}
+		dialHangup(t, sippDialer(t, r, Config{AuthUser: "denwa", Password: "s3cret"}))
 		r.wait(t)
 	})
 	t.Run("md5-wrong-password", func(t *testing.T) {
@@ -289,16 +280,7 @@ func TestInteropAuth(t *testing.T) {
 	})
 	t.Run("407-sha256", func(t *testing.T) {
 		r := startSipp(t, "uas-proxy-auth.xml", map[string]string{"USER": "denwa"})
-		d := sippDialer(t, r, Config{AuthUser: "denwa", Password: "s3cret"})
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		call, err := d.Dial(ctx, "+81312345678", nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := call.Hangup(ctx); err != nil {
-			t.Error(err)
-		}
+		dialHangup(t, sippDialer(t, r, Config{AuthUser: "denwa", Password: "s3cret"}))
 		r.wait(t)
 	})
 }
@@ -310,17 +292,9 @@ func TestInteropRemoteHangup(t *testing.T) {
 	d := sippDialer(t, r, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	call, err := d.Dial(ctx, "+81312345678", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-call.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("call did not end")
-	}
-	if !errors.Is(call.Err(), ErrRemoteHangup) {
-		t.Errorf("Err %v, want ErrRemoteHangup", call.Err())
+	call := dial(ctx, t, d)
+	if err := waitEnded(t, call, 10*time.Second); !errors.Is(err, ErrRemoteHangup) {
+		t.Errorf("Err %v, want ErrRemoteHangup", err)
 	}
 	if err := call.Hangup(ctx); err != nil {
 		t.Errorf("Hangup after remote hangup: %v", err)

@@ -53,22 +53,8 @@ func newDialer(t *testing.T, cfg sip.Config) *sip.Dialer {
 	return d
 }
 
-// waitGoroutines waits (at most 5 s) until no more goroutines run than
-// base, and fails with every goroutine's stack if they do not.
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	n := runtime.NumGoroutine()
-	for n > base && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n = runtime.NumGoroutine()
-	}
-	if n > base {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("%d goroutines still running, %d before; stacks:\n%s", n, base, buf)
-	}
-}
+// waitGoroutines is package sip's (loop_test.go).
+var waitGoroutines = sip.WaitGoroutines
 
 // TestLeakAfterCalls places answered, busy, unanswered and cancelled
 // calls against simulated phones, closes everything and checks that the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -94,6 +95,38 @@ func collectKeys(c *Call, keys mediatest.KeyChan[media.Key], n int, timeout time
 	return got.String()
 }
 
+// dial calls the test number through d and fails the test unless the
+// call is answered.
+func dial(ctx context.Context, t *testing.T, d *Dialer) *Call {
+	t.Helper()
+	call, err := d.Dial(ctx, "+81312345678", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return call
+}
+
+// dialHangup places an answered call through d and hangs it up.
+func dialHangup(t *testing.T, d *Dialer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := dial(ctx, t, d).Hangup(ctx); err != nil {
+		t.Errorf("Hangup: %v", err)
+	}
+}
+
+// waitEnded waits up to timeout for call to end and returns its Err.
+func waitEnded(t *testing.T, call *Call, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-call.Done():
+	case <-time.After(timeout):
+		t.Fatalf("call did not end in %v", timeout)
+	}
+	return call.Err()
+}
+
 func waitPhone(t *testing.T, calls chan PhoneCall) PhoneCall {
 	t.Helper()
 	select {
@@ -179,4 +212,21 @@ func equalKinds(a, b []ProgressKind) bool {
 		}
 	}
 	return true
+}
+
+// waitGoroutines waits (at most 5 s) until no more goroutines run than
+// base, and fails with every goroutine's stack if they do not.
+func waitGoroutines(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	n := runtime.NumGoroutine()
+	for n > base && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	if n > base {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("%d goroutines still running, %d before; stacks:\n%s", n, base, buf)
+	}
 }

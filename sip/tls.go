@@ -147,12 +147,3 @@ func tlsSummary(c *tls.Config) string {
 	}
 	return strings.Join(parts, ",")
 }
-
-// listenTLS binds a TCP listener on addr and wraps it in TLS with conf.
-func listenTLS(addr netip.AddrPort, conf *tls.Config) (net.Listener, netip.AddrPort, error) {
-	l, err := net.ListenTCP(tcpNet(addr.Addr()), net.TCPAddrFromAddrPort(addr))
-	if err != nil {
-		return nil, netip.AddrPort{}, err
-	}
-	return tls.NewListener(l, conf), unmapAP(l.Addr().(*net.TCPAddr).AddrPort()), nil
-}

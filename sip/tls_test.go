@@ -385,16 +385,7 @@ func TestTLSNoLeak(t *testing.T) {
 		phone.Close()
 		byPhone.Close()
 	}()
-	deadline := time.Now().Add(3 * time.Second)
-	n := runtime.NumGoroutine()
-	for n > base && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n = runtime.NumGoroutine()
-	}
-	if n > base {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines, %d before; stacks:\n%s", n, base, buf[:runtime.Stack(buf, true)])
-	}
+	waitGoroutines(t, base)
 }
 
 func TestTLSConfig(t *testing.T) {

@@ -59,10 +59,14 @@ func TestSharedSIPFlags(t *testing.T) {
 	if n < 14 {
 		t.Errorf("only %d SIP flags", n)
 	}
-	for _, name := range []string{"codec", "rtp-ports"} {
-		if got, want := phone.Lookup(name), call.Lookup(name); got == nil || got.DefValue != want.DefValue || got.Usage != want.Usage {
-			t.Errorf("phone --%s = %+v, want call's %+v", name, got, want)
-		}
+	// The phone binds the same media flags, with its own port range so that
+	// a phone and a caller on one machine never compete for ports.
+	if got, want := phone.Lookup("codec"), call.Lookup("codec"); got == nil || got.DefValue != want.DefValue || got.Usage != want.Usage {
+		t.Errorf("phone --codec = %+v, want call's %+v", got, want)
+	}
+	phonePorts := fmt.Sprintf("%d-%d", sip.DefaultPhoneRTPPortFirst, sip.DefaultPhoneRTPPortLast)
+	if got := phone.Lookup("rtp-ports"); got == nil || got.DefValue != phonePorts || !strings.HasPrefix(got.Usage, "RTP port range FIRST-LAST") {
+		t.Errorf("phone --rtp-ports = %+v, want the phone's default %s", got, phonePorts)
 	}
 	ports := call.Lookup("rtp-ports")
 	calls := (sip.DefaultRTPPortLast - sip.DefaultRTPPortFirst + 1) / 2

@@ -24,7 +24,7 @@ type phoneOptions struct {
 }
 
 func newPhoneCmd() *cobra.Command {
-	o := phoneOptions{rtp: config.DefaultRTP()}
+	o := phoneOptions{rtp: config.DefaultPhoneRTP()}
 	cmd := &cobra.Command{
 		Use:   "phone",
 		Short: "a simulated phone: answers calls and presses keys (in-band or RFC 4733)",

@@ -39,12 +39,20 @@ type RTP struct {
 	RTPPorts PortRange `json:"rtp_ports" flag:"rtp-ports" doc:"RTP port range FIRST-LAST: a call takes an even port for RTP and the odd one above it for RTCP"`
 }
 
-// DefaultRTP returns the media defaults of every command and of serve's
-// config: both codecs, and sip's default RTP port range
-// (sip.DefaultRTPPortFirst to sip.DefaultRTPPortLast), which holds
-// thousands of calls at once.
+// DefaultRTP returns the media defaults of the commands that place calls
+// (call, serve) and of serve's config: both codecs, and sip's default RTP
+// port range (sip.DefaultRTPPortFirst to sip.DefaultRTPPortLast), which
+// holds thousands of calls at once.
 func DefaultRTP() RTP {
 	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultRTPPortFirst, sip.DefaultRTPPortLast}}
+}
+
+// DefaultPhoneRTP returns the phone simulator's media defaults: both
+// codecs, and sip's range for it (sip.DefaultPhoneRTPPortFirst to
+// sip.DefaultPhoneRTPPortLast), apart from the caller's so that a phone
+// and a caller on one machine never compete for ports.
+func DefaultPhoneRTP() RTP {
+	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultPhoneRTPPortFirst, sip.DefaultPhoneRTPPortLast}}
 }
 
 // DefaultSIP returns the SIP defaults, sip's own.
