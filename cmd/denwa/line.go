@@ -56,27 +56,14 @@ func (l *callLine) handleKey(k media.Key) {
 }
 
 // Play plays one prompt to the end, or until ctx is cancelled (barge-in) or
-// the call ends.
+// the call ends; a call that ends during it gives the call's end cause
+// (sip.Call.Play waits for it), in enroll's terms.
 func (l *callLine) Play(ctx context.Context, id enroll.PromptID) error {
 	p, err := l.prompts.Get(string(id))
 	if err != nil {
 		return err
 	}
-	err = l.call.Play(ctx, p.Frames(l.codec)) // shared by every call
-	if errors.Is(err, media.ErrSessionClosed) {
-		// The session of an answered call closes only as the call ends,
-		// and Done follows: wait for it, so that the call's end decides.
-		select {
-		case <-l.call.Done():
-		case <-ctx.Done():
-		}
-	}
-	select {
-	case <-l.call.Done():
-		return l.Err()
-	default:
-	}
-	return lineError(err)
+	return lineError(l.call.Play(ctx, p.Frames(l.codec))) // frames shared by every call
 }
 
 func (l *callLine) Keys() <-chan enroll.KeyPress     { return l.keys }
