@@ -162,6 +162,10 @@ type PhoneConfig struct {
 	HangupAfter time.Duration
 	// Silent answers but sends no RTP at all (and presses no keys).
 	Silent bool
+	// QuietAfterKeys stops sending RTP once the keys are pressed and stays
+	// on the line: a line gone dead, which the caller sees as a media
+	// timeout.
+	QuietAfterKeys bool
 	// Codecs accepted, in order of preference. Zero: PCMU, PCMA.
 	Codecs []media.PayloadKind
 	// EventPT, if non-zero, answers telephone-event with this payload

@@ -280,7 +280,13 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 		}
 		defer sess.Close()
 		keysDone = make(chan string, 1)
-		go func() { keysDone <- p.pressKeys(ctx, sess, out) }()
+		go func() {
+			sent := p.pressKeys(ctx, sess, out)
+			if p.cfg.QuietAfterKeys {
+				sess.Close()
+			}
+			keysDone <- sent
+		}()
 	}
 	hang, stop := after(p.cfg.HangupAfter)
 	defer stop()
