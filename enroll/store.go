@@ -129,6 +129,10 @@ type Store interface {
 	// anyway, after which the record may be pruned.
 	UseToken(ctx context.Context, tokenID string, expires, at time.Time) error
 
+	// TokenUsed reports whether UseToken recorded tokenID (and the
+	// record was not pruned since).
+	TokenUsed(ctx context.Context, tokenID string) (bool, error)
+
 	// PruneTokens deletes the records of tokens that expired before the
 	// given time.
 	PruneTokens(ctx context.Context, before time.Time) error

@@ -19,9 +19,13 @@
 // enroll.NewAPIKey); the key is looked up by its hash and compared in
 // constant time; revoked keys are refused. A user's browser holds an
 // enrollment link token instead, sent as "Authorization: Bearer <token>"
-// or, on GET requests only (EventSource cannot set headers), as the query
-// parameter token. A link acts on its own enrollment only: read it, start
-// its call, follow its stream, and claim its app password once.
+// or, on the event stream only (EventSource cannot set headers), as the
+// query parameter token; a token in the query of any other route is
+// refused. A link acts on its own enrollment only: read it, start its
+// call, follow its stream, and claim its app password once. Once
+// consumed — by that claim, or by the web UI's 「続ける」 (one record of
+// use, enroll.Service.UseLink) — it is refused on every route (410
+// link_used).
 //
 // Secrets (API keys, link tokens, app passwords) are never logged: the
 // access log names the route pattern, never the raw URL.

@@ -252,3 +252,54 @@ func TestRestart(t *testing.T) {
 	want(t, h2.do("POST", "/v1/enrollments/"+e2.ID+"/call", link2.Token, nil), 202, "")
 	h2.waitState(e2.ID, enroll.StateVerified)
 }
+
+// A link the web UI consumed (its 「続ける」: Service.UseLink, the one
+// record of use) is refused on every route of the API.
+func TestConsumedLinkRefused(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	e, link := h.create("u-1", "03-1234-5678")
+	want(t, h.do("GET", "/v1/link", link.Token, nil), 200, "")
+	l, err := h.links.Verify(link.Token, h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.UseLink(t.Context(), l); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ method, path, auth string }{
+		{"GET", "/v1/link", link.Token},
+		{"GET", "/v1/enrollments/" + e.ID, link.Token},
+		{"POST", "/v1/enrollments/" + e.ID + "/call", link.Token},
+		{"GET", "/v1/enrollments/" + e.ID + "/stream", link.Token},
+		{"GET", "/v1/enrollments/" + e.ID + "/stream?token=" + link.Token, ""},
+		{"POST", "/v1/enrollments/" + e.ID + "/app-password", link.Token},
+	} {
+		want(t, h.do(r.method, r.path, r.auth, nil), 410, CodeLinkUsed)
+	}
+	if len(h.dialer.Calls()) != 0 {
+		t.Fatal("a consumed link started a call")
+	}
+	// The API key still works on the enrollment.
+	want(t, h.do("GET", "/v1/enrollments/"+e.ID, h.key, nil), 200, "")
+}
+
+// A link token in the query works only on the event stream.
+func TestQueryTokenOnlyOnStream(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	e, link := h.create("u-1", "03-1234-5678")
+	q := "?token=" + link.Token
+	want(t, h.do("GET", "/v1/link"+q, "", nil), 401, CodeLinkInvalid)
+	want(t, h.do("GET", "/v1/enrollments/"+e.ID+q, "", nil), 401, CodeUnauthorized)
+	want(t, h.do("POST", "/v1/enrollments/"+e.ID+"/call"+q, "", nil), 401, CodeUnauthorized)
+	want(t, h.do("POST", "/v1/enrollments/"+e.ID+"/app-password"+q, "", nil), 401, CodeLinkInvalid)
+	// Even beside a good header: the token must not travel in URLs.
+	want(t, h.do("GET", "/v1/link"+q, link.Token, nil), 401, CodeLinkInvalid)
+	if len(h.dialer.Calls()) != 0 {
+		t.Fatal("a query token started a call")
+	}
+	_, events, cancel := h.sse("/v1/enrollments/"+e.ID+"/stream"+q, "")
+	defer cancel()
+	if s, _ := nextState(t, events); s.State != enroll.StatePending {
+		t.Fatalf("stream with ?token=: first state %s", s.State)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -218,11 +219,40 @@ func (s *Server) buildHandler() http.Handler {
 	return s.middleware(mux)
 }
 
-// serve authenticates the request as rt asks and runs its handler.
+// eventStream reports whether rt is the event stream: the one route that
+// takes a link token in the query (?token=), as EventSource cannot set
+// headers.
+func (rt route) eventStream() bool {
+	return rt.method == http.MethodGet && strings.HasSuffix(rt.path, "/stream")
+}
+
+// serve authenticates the request as rt asks and runs its handler. A
+// credential in the query is refused outside the event stream (URLs end
+// up in logs and histories), and so is a link already consumed, by the
+// web UI or by a claim (one record of use, the Service's).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
+	if rt.auth != authNone && !rt.eventStream() && r.URL.Query().Has("token") {
+		code := CodeUnauthorized
+		if rt.auth == authLink {
+			code = CodeLinkInvalid
+		}
+		s.writeError(w, r, apiError(http.StatusUnauthorized, code, errors.New("a token in the query outside the event stream")))
+		return
+	}
 	if err := s.authenticate(r, rt.auth); err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if l := info(r).link; l != nil {
+		used, err := s.svc.LinkUsed(r.Context(), *l)
+		switch {
+		case err != nil:
+			s.writeError(w, r, apiError(http.StatusServiceUnavailable, CodeUnavailable, err))
+			return
+		case used:
+			s.writeError(w, r, apiError(http.StatusGone, CodeLinkUsed, errors.New("link consumed")))
+			return
+		}
 	}
 	if err := rt.h(w, r); err != nil {
 		s.writeError(w, r, err)

@@ -2,6 +2,8 @@
 // binary: 「追加のセキュリティ確認」 in three steps, Japanese by default and
 // English on request.
 //
+//	start   GET  /e/{token}           「続ける」 (a browser without a session); never consumes the link
+//	        POST /e/{token}/start     consumes the link (Service.UseLink), starts the session → 303
 //	step 1  GET  /e/{token}           method 「認証用電話」, country, number, 「電話する」, 「次へ」
 //	        POST /e/{token}           Create (the Service reads the number, applies its policy), StartCall → 303
 //	step 2  GET  /e/{token}           "calling …, press #"; EventSource on /e/{token}/events
@@ -16,14 +18,24 @@
 //
 // A user reaches the screens only through a one-time enrollment link, a
 // token signed by enroll.LinkSigner that names the user and, when the
-// enrollment was created through the API, the enrollment. The first GET of
-// /e/{token} redeems the link (Service.UseLink) and binds it to that browser
-// with a session cookie (HttpOnly, SameSite=Lax, Path=/e/{token}) holding
-// the link's ID and the enrollment's ID under an HMAC with
-// Config.SessionKey. Every later request needs both the token in the path
-// and that cookie, so a link opened a second time, in another browser or
-// after the flow ended, gets a 410 page. Invalid and expired links get
-// 410 (expired) or 404 (invalid) pages too.
+// enrollment was created through the API, the enrollment. A GET or HEAD
+// of /e/{token} never consumes the link (mail scanners and link previews
+// fetch links before the person clicks): a browser without a session of
+// the link gets a page with one button, 「続ける」, whose POST (CSRF: a
+// double-submitted nonce cookie) consumes it. The record of use is the
+// Service's (UseLink, LinkUsed), shared with the HTTP API, so a link
+// consumed here is refused there and the other way round.
+//
+// The POST binds the link to that browser with a session cookie
+// (HttpOnly, SameSite=Lax, Path=/e/{token}) holding, under an HMAC with
+// Config.SessionKey, the link's ID, a session ID, the enrollment's ID and
+// an expiry. Each step's POST spends the session ID (Service.UseSession)
+// and sets a new one, so a request sent twice or a replayed cookie does
+// nothing: one session creates one enrollment at most. Every later
+// request needs the token in the path and a live session cookie; without
+// one, a consumed link gets a 410 page. Invalid and expired links get 410
+// (expired) or 404 (invalid) pages too. Request bodies are bounded to
+// MaxBodyBytes.
 //
 // # CSRF
 //

@@ -88,6 +88,8 @@ type msgs struct {
 	Step1, Step1Lead, Method, MethodPhone, Country, Number, NumberHint string
 	Action, ActionCall, Next, FixedNumber, ErrorsHeading               string
 
+	StartTitle, StartLead, Continue string
+
 	Step2, Calling, PressHash, PressAnalog, PressFraud, Waiting, NoScript, NoScriptButton string
 
 	Step3, PasswordLead, PasswordLabel, Copy, Copied, CopyFailed, NeverAgain, Done, DoneThanks string
@@ -120,6 +122,10 @@ var ja = msgs{
 	FixedNumber:   "確認に使う電話番号",
 	ErrorsHeading: "入力内容を確認してください",
 
+	StartTitle: "電話番号の確認を始めます",
+	StartLead:  "このリンクは一度だけ使えます。「続ける」を押すと、このブラウザーで確認を始めます。",
+	Continue:   "続ける",
+
 	Step2:          "手順 2: 電話に出てください",
 	Calling:        "%s に電話をかけています…",
 	PressHash:      "電話に出て、音声案内が流れたら「#」を押してください。",
@@ -150,7 +156,7 @@ var ja = msgs{
 	ErrTitle:         "このリンクは使えません",
 	LinkInvalid:      "リンクが正しくありません。メールに記載されたリンクをそのまま開いてください。",
 	LinkExpired:      "このリンクは有効期限が切れています。管理者に新しい登録用リンクを依頼してください。",
-	LinkUsed:         "このリンクはすでに使用されています。リンクは一度だけ、最初に開いたブラウザーでのみ使えます。",
+	LinkUsed:         "このリンクはすでに使用されています。リンクは一度だけ、最初に「続ける」を押したブラウザーでのみ使えます。",
 	LinkOtherBrowser: "このリンクは別のブラウザーで開かれています。最初に開いたブラウザーで続けてください。",
 	Forbidden:        "この操作は受け付けられませんでした。ページを開き直してからもう一度お試しください。",
 	SessionExpired:   "一定時間が経過したため、この画面は使えなくなりました。管理者に新しい登録用リンクを依頼してください。",
@@ -196,6 +202,10 @@ var en = msgs{
 	FixedNumber:   "Number to be called",
 	ErrorsHeading: "Please check what you entered",
 
+	StartTitle: "Verify your phone number",
+	StartLead:  "This link works once. Press 「Continue」 to start the verification in this browser.",
+	Continue:   "Continue",
+
 	Step2:          "Step 2: Answer your phone",
 	Calling:        "Calling %s …",
 	PressHash:      "Answer the call and press 「#」 when you hear the message.",
@@ -226,7 +236,7 @@ var en = msgs{
 	ErrTitle:         "This link cannot be used",
 	LinkInvalid:      "The link is not valid. Open the link exactly as it appears in your message.",
 	LinkExpired:      "This link has expired. Ask your administrator for a new enrollment link.",
-	LinkUsed:         "This link has already been used. A link works once, in the browser that opened it first.",
+	LinkUsed:         "This link has already been used. A link works once, in the browser that pressed 「Continue」 first.",
 	LinkOtherBrowser: "This link was opened in another browser. Continue in the browser you opened it in first.",
 	Forbidden:        "The request was refused. Reload the page and try again.",
 	SessionExpired:   "This page has timed out. Ask your administrator for a new enrollment link.",

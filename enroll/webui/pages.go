@@ -87,9 +87,13 @@ func (s *Server) countryList(t *msgs, chosen string) []country {
 }
 
 // getPage shows the step the enrollment is at.
+// A browser without a session of the link gets the 「続ける」 page.
 func (s *Server) getPage(q *req) error {
-	if err := s.loadLink(q, true); err != nil {
+	if err := s.loadLink(q); err != nil {
 		return err
+	}
+	if q.sess.ID == "" {
+		return s.startPage(q)
 	}
 	p := s.newPage(q)
 	e := q.enr
@@ -138,19 +142,17 @@ func display(e164 string) string {
 }
 
 // postNumber is step 1's 「次へ」: check the number, create the enrollment
-// and start its call.
+// and start its call. A session creates one enrollment at most: the
+// session moves to a new ID first (step), so the same form sent again, or
+// with a replayed cookie, creates nothing.
 func (s *Server) postNumber(q *req) error {
-	if err := s.loadLink(q, false); err != nil {
+	if ok, err := s.step(q); !ok {
 		return err
-	}
-	q.r.Body = http.MaxBytesReader(q.w, q.r.Body, 16<<10)
-	if !s.checkCSRF(q.r, q.link.ID) {
-		return &HTTPError{Code: http.StatusForbidden, Msg: q.t.Forbidden, Err: errors.New("CSRF check failed")}
 	}
 	if q.enr != nil {
 		// The number is already chosen (the API created the
 		// enrollment, or this form was sent before): go on with it.
-		return s.postCall(q)
+		return s.call(q)
 	}
 	country := q.r.PostFormValue("country")
 	number := q.r.PostFormValue("phone")
@@ -184,20 +186,20 @@ func (s *Server) postNumber(q *req) error {
 	q.sess.EnrollmentID = e.ID
 	s.setSession(q.w, q.base, q.sess)
 	q.enr = &e
-	return s.postCall(q)
+	return s.call(q)
 }
 
-// postCall starts the call (the first, or 「もう一度」 after a failed one)
-// and sends the browser to step 2.
+// postCall is 「もう一度」 after a failed call.
 func (s *Server) postCall(q *req) error {
-	if q.link.ID == "" { // not reached through postNumber
-		if err := s.loadLink(q, false); err != nil {
-			return err
-		}
-		if !s.checkCSRF(q.r, q.link.ID) {
-			return &HTTPError{Code: http.StatusForbidden, Msg: q.t.Forbidden, Err: errors.New("CSRF check failed")}
-		}
+	if ok, err := s.step(q); !ok {
+		return err
 	}
+	return s.call(q)
+}
+
+// call starts the enrollment's call (the first, or another after a failed
+// one) and sends the browser to step 2.
+func (s *Server) call(q *req) error {
 	if q.enr == nil {
 		http.Redirect(q.w, q.r, q.base, http.StatusSeeOther)
 		return nil
@@ -222,11 +224,8 @@ type passwordJSON struct {
 // generated here, stored only as its hash, the enrollment completed before
 // the answer is written. A completed enrollment gets 410.
 func (s *Server) postPassword(q *req) error {
-	if err := s.loadLink(q, false); err != nil {
+	if ok, err := s.step(q); !ok {
 		return err
-	}
-	if !s.checkCSRF(q.r, q.link.ID) {
-		return &HTTPError{Code: http.StatusForbidden, Msg: q.t.Forbidden, Err: errors.New("CSRF check failed")}
 	}
 	if q.enr == nil {
 		return &HTTPError{Code: http.StatusConflict, Msg: q.t.Busy, Err: errors.New("no enrollment yet")}
@@ -304,7 +303,7 @@ func (s *Server) stateOf(t *msgs, e *enroll.Enrollment) stateJSON {
 // reaches a state the page does not wait past (verified, failed,
 // completed, expired), the client leaves, or the server shuts down.
 func (s *Server) events(q *req) error {
-	if err := s.loadLink(q, false); err != nil {
+	if err := s.needSession(q); err != nil {
 		return err
 	}
 	if q.enr == nil {

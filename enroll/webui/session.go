@@ -17,11 +17,18 @@ import (
 // holds one per link.
 const sessionCookie = "denwa_session"
 
+// startCookie holds the random nonce the 「続ける」 form's CSRF token is
+// made of, before there is a session (double-submit: a request must bring
+// the cookie and the matching form field).
+const startCookie = "denwa_start"
+
 // session is what the cookie carries, under an HMAC: the link it belongs
-// to, the enrollment the user works on (empty before step 1), and when it
-// stops working.
+// to, its current ID (spent and replaced at each step, so a replayed
+// cookie is refused), the enrollment the user works on (empty before
+// step 1), and when it stops working.
 type session struct {
 	LinkID       string `json:"l"`
+	ID           string `json:"s"`
 	EnrollmentID string `json:"e,omitempty"`
 	Expires      int64  `json:"x"`
 }
@@ -29,6 +36,7 @@ type session struct {
 const (
 	macSession = "denwa webui session\x00"
 	macCSRF    = "denwa webui csrf\x00"
+	macStart   = "denwa webui start\x00"
 )
 
 func (s *Server) mac(purpose string, data []byte) []byte {
@@ -62,7 +70,7 @@ func (s *Server) decodeSession(v string, now time.Time) (session, bool) {
 		return session{}, false
 	}
 	var ss session
-	if json.Unmarshal(payload, &ss) != nil || ss.LinkID == "" || now.Unix() >= ss.Expires {
+	if json.Unmarshal(payload, &ss) != nil || ss.LinkID == "" || ss.ID == "" || now.Unix() >= ss.Expires {
 		return session{}, false
 	}
 	return ss, true
@@ -78,6 +86,34 @@ func (s *Server) setSession(w http.ResponseWriter, base string, ss session) {
 	})
 }
 
+// startToken is the CSRF token of the 「続ける」 form: an HMAC of the link
+// ID and the nonce of the browser's start cookie.
+func (s *Server) startToken(linkID, nonce string) string {
+	return base64.RawURLEncoding.EncodeToString(s.mac(macStart, []byte(linkID+"\x00"+nonce)))
+}
+
+// setStart gives the browser a new start cookie for the link page base
+// and returns its nonce.
+func (s *Server) setStart(w http.ResponseWriter, base string) string {
+	nonce := newRequestID()
+	http.SetCookie(w, &http.Cookie{
+		Name: startCookie, Value: nonce, Path: base, MaxAge: int(s.cfg.SessionTTL / time.Second),
+		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+	})
+	return nonce
+}
+
+// checkStart reports whether the 「続ける」 POST may consume the link: the
+// same request checks as checkCSRF, with the token made of the start
+// cookie's nonce.
+func (s *Server) checkStart(r *http.Request, linkID string) bool {
+	c, err := r.Cookie(startCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 64 || !sameOrigin(r) {
+		return false
+	}
+	return tokenEqual(r.PostFormValue("csrf"), s.startToken(linkID, c.Value))
+}
+
 // csrfToken is the anti-CSRF token of a link's session: an HMAC of the
 // link ID, so valid only together with the session cookie of that link.
 func (s *Server) csrfToken(linkID string) string {
@@ -88,6 +124,19 @@ func (s *Server) csrfToken(linkID string) string {
 // fetch metadata, an Origin (when sent) of this host, and the token of
 // this link's session in the form field csrf or the X-CSRF-Token header.
 func (s *Server) checkCSRF(r *http.Request, linkID string) bool {
+	if !sameOrigin(r) {
+		return false
+	}
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf")
+	}
+	return tokenEqual(got, s.csrfToken(linkID))
+}
+
+// sameOrigin reports whether r may come from our own pages: no cross-site
+// fetch metadata, and an Origin (when sent) of this host.
+func sameOrigin(r *http.Request) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
 		return false
 	}
@@ -99,10 +148,9 @@ func (s *Server) checkCSRF(r *http.Request, linkID string) bool {
 			return false
 		}
 	}
-	got := r.Header.Get("X-CSRF-Token")
-	if got == "" {
-		got = r.PostFormValue("csrf")
-	}
-	want := s.csrfToken(linkID)
+	return true
+}
+
+func tokenEqual(got, want string) bool {
 	return len(got) == len(want) && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }

@@ -178,7 +178,7 @@ func parsePages() (map[string]*template.Template, error) {
 		return nil, fmt.Errorf("webui: %w", err)
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"step1", "step2", "failed", "completed", "message", "password"} {
+	for _, name := range []string{"start", "step1", "step2", "failed", "completed", "message", "password"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webui: %w", err)
@@ -198,6 +198,7 @@ func (s *Server) routes() http.Handler {
 		s.render(w, r, http.StatusOK, "message", &page{T: t, Heading: t.ErrTitle, Body: t.LinkInvalid, Script: "enroll.js"})
 	})
 	mux.Handle("GET /e/{token}", s.handle(s.getPage))
+	mux.Handle("POST /e/{token}/start", s.handle(s.postStart))
 	mux.Handle("POST /e/{token}", s.handle(s.postNumber))
 	mux.Handle("POST /e/{token}/call", s.handle(s.postCall))
 	mux.Handle("POST /e/{token}/password", s.handle(s.postPassword))

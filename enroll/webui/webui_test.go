@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -23,6 +24,7 @@ import (
 
 type env struct {
 	t      *testing.T
+	dbPath string
 	st     *sqlite.Store
 	svc    *enroll.Service
 	dialer *enrolltest.FakeDialer
@@ -33,7 +35,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "denwa.db"), sqlite.Options{})
+	dbPath := filepath.Join(t.TempDir(), "denwa.db")
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +60,7 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(ui.Handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(ui.Close)
-	return &env{t: t, st: st, svc: svc, dialer: d, links: links, srv: srv}
+	return &env{t: t, dbPath: dbPath, st: st, svc: svc, dialer: d, links: links, srv: srv}
 }
 
 // link signs a link for user (and enrollment, if any), valid for an hour.
@@ -111,6 +114,41 @@ func post(t *testing.T, c *http.Client, u string, form url.Values, hdr ...string
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
+// start opens the link in c the way a person does: the page with
+// 「続ける」, then its POST. It returns the page that follows (step 1, or
+// the step the enrollment is at).
+func start(t *testing.T, c *http.Client, u string, hdr ...string) string {
+	t.Helper()
+	res, body := get(t, c, u, hdr...)
+	if res.StatusCode != 200 || !strings.Contains(body, `id="continue"`) {
+		t.Fatalf("start page: %s\n%s", res.Status, body)
+	}
+	base, _, _ := strings.Cut(u, "?")
+	if res, body := post(t, c, base+"/start", url.Values{"csrf": {csrfOf(t, body)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("続ける: %s\n%s", res.Status, body)
+	}
+	res, body = get(t, c, u, hdr...)
+	if res.StatusCode != 200 {
+		t.Fatalf("after 続ける: %s\n%s", res.Status, body)
+	}
+	return body
+}
+
+// enrollments counts the user's enrollments in the store.
+func (e *env) enrollments(user string) int {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?mode=ro")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM enrollments WHERE user_id = ?`, user).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
 func csrfOf(t *testing.T, body string) string {
 	t.Helper()
 	m := csrfRE.FindStringSubmatch(body)
@@ -157,9 +195,8 @@ func TestFlowVerified(t *testing.T) {
 	u := e.link("u-1", "")
 
 	res, body := get(t, c, u)
-	if res.StatusCode != 200 || !strings.Contains(body, "追加のセキュリティ確認") || !strings.Contains(body, "日本 (&#43;81)") ||
-		!strings.Contains(body, "認証用電話") || !strings.Contains(body, "電話する") || !strings.Contains(body, "次へ") {
-		t.Fatalf("step 1: %s\n%s", res.Status, body)
+	if res.StatusCode != 200 || !strings.Contains(body, "続ける") || !strings.Contains(body, `action="`+u[len(e.srv.URL):]+`/start"`) {
+		t.Fatalf("start page: %s\n%s", res.Status, body)
 	}
 	for h, want := range map[string]string{
 		"Content-Security-Policy": "script-src 'self'", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
@@ -169,12 +206,17 @@ func TestFlowVerified(t *testing.T) {
 			t.Errorf("%s = %q, want %q", h, got, want)
 		}
 	}
+	body = start(t, c, u)
+	if !strings.Contains(body, "追加のセキュリティ確認") || !strings.Contains(body, "日本 (&#43;81)") ||
+		!strings.Contains(body, "認証用電話") || !strings.Contains(body, "電話する") || !strings.Contains(body, "次へ") {
+		t.Fatalf("step 1:\n%s", body)
+	}
 	if strings.Contains(strings.ToLower(body), "<script>") {
 		t.Error("inline script in step 1")
 	}
 	csrf := csrfOf(t, body)
 
-	// The link works once: another browser gets 410.
+	// The link is consumed: another browser gets 410.
 	if res, body := get(t, client(t), u); res.StatusCode != http.StatusGone || !strings.Contains(body, "すでに使用") {
 		t.Fatalf("second browser: %s\n%s", res.Status, body)
 	}
@@ -241,7 +283,7 @@ func TestFlowFailedRetry(t *testing.T) {
 	e.dialer.Fail(enroll.OutcomeBusy, nil)
 	c := client(t)
 	u := e.link("u-2", "")
-	_, body := get(t, c, u+"?lang=en")
+	body := start(t, c, u+"?lang=en")
 	if !strings.Contains(body, "Additional security verification") || !strings.Contains(body, "Japan (&#43;81)") {
 		t.Fatalf("english step 1:\n%s", body)
 	}
@@ -300,7 +342,7 @@ func TestLinkWithEnrollment(t *testing.T) {
 	}
 	c := client(t)
 	u := e.link("u-4", en.ID)
-	_, body := get(t, c, u)
+	body := start(t, c, u)
 	if !strings.Contains(body, "&#43;81 3-1234-5678") {
 		t.Fatalf("fixed number:\n%s", body)
 	}
@@ -309,7 +351,13 @@ func TestLinkWithEnrollment(t *testing.T) {
 	}
 	waitState(t, c, u, "verified")
 	// Another user's link cannot read this enrollment.
-	if res, _ := get(t, client(t), e.link("u-other", en.ID)); res.StatusCode != http.StatusForbidden {
+	other := e.link("u-other", en.ID)
+	c2 := client(t)
+	_, body = get(t, c2, other)
+	if res, _ := post(t, c2, other+"/start", url.Values{"csrf": {csrfOf(t, body)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("other user's 続ける: %s", res.Status)
+	}
+	if res, _ := get(t, c2, other); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("other user: %s", res.Status)
 	}
 }

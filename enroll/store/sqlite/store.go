@@ -500,6 +500,16 @@ func (s *Store) UseToken(ctx context.Context, tokenID string, expires, at time.T
 	return mapErr(err, "use token")
 }
 
+// TokenUsed implements enroll.Store.
+func (s *Store) TokenUsed(ctx context.Context, tokenID string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM used_tokens WHERE token_id = ?`, tokenID).Scan(&n)
+	if err != nil {
+		return false, mapErr(err, "token used")
+	}
+	return n > 0, nil
+}
+
 // PruneTokens implements enroll.Store.
 func (s *Store) PruneTokens(ctx context.Context, before time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {

@@ -462,7 +462,13 @@ func testOutbox(t *testing.T, st enroll.Store) {
 func testTokens(t *testing.T, st enroll.Store) {
 	ctx := t.Context()
 	exp := T0.Add(time.Hour)
+	if used, err := st.TokenUsed(ctx, "tok-1"); err != nil || used {
+		t.Fatalf("TokenUsed before use: %v, %v", used, err)
+	}
 	must(t, "UseToken", st.UseToken(ctx, "tok-1", exp, T0))
+	if used, err := st.TokenUsed(ctx, "tok-1"); err != nil || !used {
+		t.Fatalf("TokenUsed after use: %v, %v", used, err)
+	}
 	wantErr(t, "UseToken again", st.UseToken(ctx, "tok-1", exp, T0.Add(time.Second)), enroll.ErrTokenUsed)
 	const n = 20
 	errs := make([]error, n)
@@ -483,6 +489,9 @@ func testTokens(t *testing.T, st enroll.Store) {
 		t.Fatalf("%d concurrent uses of one token succeeded, want 1", ok)
 	}
 	must(t, "PruneTokens", st.PruneTokens(ctx, exp.Add(time.Second)))
+	if used, err := st.TokenUsed(ctx, "tok-1"); err != nil || used {
+		t.Fatalf("TokenUsed after prune: %v, %v", used, err)
+	}
 	must(t, "UseToken after prune", st.UseToken(ctx, "tok-1", exp, T0))
 }
 
