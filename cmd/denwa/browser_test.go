@@ -185,10 +185,38 @@ func TestBrowser(t *testing.T) {
 	browser := newBrowser(t)
 	dir := artifacts(t)
 
-	// step1 opens the link and submits 03-1234-5678, taking screenshots.
+	// step1 lets a mail scanner fetch the link first (HEAD, then two GETs
+	// without cookies), then opens it in Chromium, presses 「続ける」 and
+	// submits 03-1234-5678, taking screenshots.
 	step1 := func(t *testing.T, ctx context.Context, run *demoRun, prefix string) {
-		if err := chromedp.Do(ctx, chromedp.Navigate(run.Link), chromedp.WaitVisible(chromedp.ID("phone"))); err != nil {
-			t.Fatalf("step 1: %v", err)
+		scan(t, run.Link)
+		// A headless browser (a link preview) opens the link in the form
+		// the API hands out, /enroll#token: it too gets 「続ける」 only.
+		preview := newTab(t, browser)
+		tok := run.Link[strings.LastIndex(run.Link, "/")+1:]
+		if err := chromedp.Do(preview, chromedp.Navigate(run.URL+"/enroll#"+tok), chromedp.WaitVisible(chromedp.ID("continue"))); err != nil {
+			t.Fatalf("/enroll#token: %v; the page: %s", err, pageText(t, preview))
+		}
+		if l, err := enroll.NewLinkSigner(run.srv.p.LinkKey); err != nil {
+			t.Fatal(err)
+		} else if link, err := l.Verify(tok, time.Now()); err != nil {
+			t.Fatal(err)
+		} else if used, err := run.srv.svc.LinkUsed(context.Background(), link); err != nil || used {
+			t.Fatalf("the scanner and the preview consumed the link (%v)", err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(run.Link), chromedp.WaitVisible(chromedp.ID("continue"))); err != nil {
+			t.Fatalf("start page: %v; the page: %s", err, pageText(t, ctx))
+		}
+		label, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("continue")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if label != "続ける" {
+			t.Fatalf("start button %q", label)
+		}
+		screenshot(t, ctx, dir, prefix+"-0-start")
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("continue")), chromedp.WaitVisible(chromedp.ID("phone"))); err != nil {
+			t.Fatalf("step 1: %v; the page: %s", err, pageText(t, ctx))
 		}
 		heading, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
 		if err != nil {
@@ -262,8 +290,16 @@ func TestBrowser(t *testing.T) {
 		if keys, source := callEnd(t, run); keys != wantKeys || source != wantSource {
 			t.Errorf("the call recorded keys %q from %q, want %q from %q", keys, source, wantKeys, wantSource)
 		}
-		// …and /metrics counted it.
+		// …and /metrics counted it, on the operators' listener only.
 		res, err := http.Get(run.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("/metrics on the public listener: %s, want 404", res.Status)
+		}
+		res, err = http.Get(run.Metrics)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,6 +341,25 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("app passwords after a failed call: %d %v", len(e), err)
 		}
 	})
+}
+
+// scan fetches link as mail scanners do before the person clicks: a HEAD
+// and two GETs, without cookies. Each must get the 「続ける」 page and
+// leave the link unused.
+func scan(t *testing.T, link string) {
+	t.Helper()
+	for _, method := range []string{http.MethodHead, http.MethodGet, http.MethodGet} {
+		req, _ := http.NewRequest(method, link, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || (method == http.MethodGet && !strings.Contains(string(b), `id="continue"`)) {
+			t.Fatalf("scanner %s: %s\n%.500s", method, res.Status, b)
+		}
+	}
 }
 
 // checkThroughAPI asks the demo's API whether password is demo-user's app

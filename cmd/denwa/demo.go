@@ -33,9 +33,10 @@ func newDemoCmd() *cobra.Command {
 		Short: "the whole flow on this machine, nothing to configure: web UI, service, simulated phone",
 		Long: `demo runs the whole verification flow on loopback with nothing to configure:
 a temporary SQLite store (removed on exit), the enrollment service with its
-HTTP API, the web UI, /metrics, and a simulated phone standing in for the
-user's phone. It prints an enrollment link; open it in a browser, type any
-Japanese number (03-1234-5678), press 「次へ」: the service calls the simulated
+HTTP API, the web UI, /metrics (on a listener of its own), and a simulated
+phone standing in for the user's phone. It prints an enrollment link; open it
+in a browser, press 「続ける」, type any Japanese number (03-1234-5678), press
+「次へ」: the service calls the simulated
 phone, which answers and presses # as RFC 4733 events a few seconds later
 (--analog: * then # as in-band tones, like a pulse-dial set switched to
 tones), and the page moves on by itself to the app password.
@@ -64,9 +65,10 @@ It runs until Ctrl-C and then shuts down cleanly.`,
 
 // demoRun is a running demo, for tests.
 type demoRun struct {
-	URL  string // the web UI's base URL
-	Link string // the enrollment link printed
-	srv  *server
+	URL     string // the web UI's base URL
+	Link    string // the enrollment link printed
+	Metrics string // the URL of /metrics, on the operators' listener
+	srv     *server
 }
 
 // runDemo runs the demo until ctx ends. It reuses serve's wiring
@@ -125,6 +127,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 
 	cfg := config.DefaultServe()
 	cfg.HTTP.Addr = addr
+	cfg.HTTP.OpsAddr = net.JoinHostPort(host, "0") // any free port, printed
 	cfg.Store.Path = filepath.Join(dir, "denwa.db")
 	cfg.SIP.Trunk = phone.URI()
 	cfg.SIP.Bind = "127.0.0.1:0"
@@ -159,7 +162,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	if err != nil {
 		return err
 	}
-	run := &demoRun{URL: s.baseURL, Link: s.baseURL + "/e/" + tok, srv: s}
+	run := &demoRun{URL: s.baseURL, Link: s.baseURL + "/e/" + tok, Metrics: "http://" + s.OpsAddr() + "/metrics", srv: s}
 	how := "presses # (RFC 4733)"
 	switch {
 	case o.keys != "":
@@ -167,9 +170,9 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	case o.analog:
 		how = "presses * then # (in-band tones, analog line)"
 	}
-	fmt.Fprintf(stdout, "denwa demo: web UI and API on %s (metrics: %s/metrics)\n", s.baseURL, s.baseURL)
+	fmt.Fprintf(stdout, "denwa demo: web UI and API on %s (metrics: %s)\n", s.baseURL, run.Metrics)
 	fmt.Fprintf(stdout, "simulated phone on %s: answers after 1 s and %s %s later\n", phone.URI(), how, o.keyDelay)
-	fmt.Fprintf(stdout, "open the link, type 03-1234-5678 and press 「次へ」 (the link works once; Ctrl-C ends the demo)\n")
+	fmt.Fprintf(stdout, "open the link, press 「続ける」, type 03-1234-5678 and press 「次へ」 (the link works once; Ctrl-C ends the demo)\n")
 	fmt.Fprintf(stdout, "enrollment link: %s\n", run.Link)
 	if started != nil {
 		started(run)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -125,7 +125,7 @@ type server struct {
 	p   *config.Params
 	log *slog.Logger
 
-	ln      net.Listener
+	ln      net.Listener // the public one: API and screens, capped at http.max_conns
 	store   *sqlite.Store
 	dialer  *sip.Dialer
 	svc     *enroll.Service
@@ -136,6 +136,10 @@ type server struct {
 	hookTransport *http.Transport
 	baseURL       string
 	metrics       *metrics // /metrics; wraps the Service's store and dialer (metrics.go)
+	// opsLn and ops serve /metrics to operators, apart from the public
+	// listener (nil: http.ops_addr is empty).
+	opsLn net.Listener
+	ops   *http.Server
 
 	// sipUp is whether the SIP listener is open; draining is set when the
 	// shutdown begins. /readyz reports both.
@@ -178,14 +182,22 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		}
 	}
 
-	s.ln, err = net.Listen("tcp", p.HTTPAddr)
+	ln, err := net.Listen("tcp", p.HTTPAddr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("http.addr %s is already in use (is another denwa serve running?): %w", p.HTTPAddr, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("http.addr %s: %w", p.HTTPAddr, err)
 	}
+	s.ln = newLimitListener(ln, p.Config.HTTP.MaxConns)
 	undo = append(undo, func() { s.ln.Close() })
+	if addr := p.Config.HTTP.OpsAddr; addr != "" {
+		s.opsLn, err = net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("http.ops_addr %s: %w", addr, err)
+		}
+		undo = append(undo, func() { s.opsLn.Close() })
+	}
 	s.baseURL = p.BaseURL
 	if s.baseURL == "" {
 		s.baseURL = "http://" + s.ln.Addr().String()
@@ -274,15 +286,31 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		})
 	}
 
+	readTimeout := time.Duration(cfg.HTTP.ReadTimeout)
+	httpLog := slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn)
 	s.http = &http.Server{
 		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: readTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+		ErrorLog:          httpLog,
 	}
 	s.http.RegisterOnShutdown(s.api.Close)
-	if _, err := attachWebUI(s, links, p.LinkKey, s.metrics); err != nil { // the screens and /metrics (webui_wiring.go)
+	if _, err := attachWebUI(s, links, p.LinkKey, s.metrics); err != nil { // the screens (webui_wiring.go)
 		return nil, err
+	}
+	// Outermost: bodies read within read_timeout and max_body_bytes
+	// (httpguard.go); the event streams have none, so no deadline.
+	s.http.Handler = guard{
+		hsts: strings.HasPrefix(s.baseURL, "https://"), trusted: p.TrustedProxies,
+		readTimeout: readTimeout, maxBody: cfg.HTTP.MaxBodyBytes,
+	}.wrap(s.http.Handler)
+	if s.opsLn != nil {
+		s.ops = &http.Server{
+			Handler:     opsHandler(s.metrics, p.OpsToken),
+			ReadTimeout: readTimeout, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+			MaxHeaderBytes: maxHeaderBytes, ErrorLog: httpLog,
+		}
 	}
 	return s, nil
 }
@@ -296,9 +324,9 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case s.draining.Load():
-			unavailable(w, "シャットダウン中です。", "shutting down")
+			apiErrorJSON(w, http.StatusServiceUnavailable, httpapi.CodeUnavailable, "シャットダウン中です。", "shutting down")
 		case !s.sipUp.Load():
-			unavailable(w, "SIP の待ち受けが止まっています。", "the SIP listener is down")
+			apiErrorJSON(w, http.StatusServiceUnavailable, httpapi.CodeUnavailable, "SIP の待ち受けが止まっています。", "the SIP listener is down")
 		default:
 			api.ServeHTTP(w, r) // the store
 		}
@@ -306,16 +334,17 @@ func (s *server) routes() http.Handler {
 	return mux
 }
 
-// unavailable answers 503 in the API's error form.
-func unavailable(w http.ResponseWriter, ja, en string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": httpapi.CodeUnavailable, "message": ja, "message_en": en}})
-}
-
 // HTTPAddr is the address the HTTP API listens on.
 func (s *server) HTTPAddr() string { return s.ln.Addr().String() }
+
+// OpsAddr is the address of the operators' listener (/metrics), "" when
+// there is none.
+func (s *server) OpsAddr() string {
+	if s.opsLn == nil {
+		return ""
+	}
+	return s.opsLn.Addr().String()
+}
 
 // SIPAddr is the address the SIP listener is bound to.
 func (s *server) SIPAddr() string { return s.dialer.Addr().String() }
@@ -329,6 +358,13 @@ func (s *server) run(ctx context.Context) error {
 			serveErr <- err
 		}
 	})
+	if s.ops != nil {
+		wg.Go(func() {
+			if err := s.ops.Serve(s.opsLn); !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("serve: the ops listener failed; /metrics is down", "err", err)
+			}
+		})
+	}
 	hookCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHooks()
 	hookDone := make(chan struct{})
@@ -342,7 +378,7 @@ func (s *server) run(ctx context.Context) error {
 	} else {
 		close(hookDone)
 	}
-	s.log.Info("serve: ready", "http", s.HTTPAddr(), "base_url", s.baseURL, "sip", s.SIPAddr(),
+	s.log.Info("serve: ready", "http", s.HTTPAddr(), "base_url", s.baseURL, "ops", s.OpsAddr(), "sip", s.SIPAddr(),
 		"trunk", s.p.Config.SIP.Trunk, "store", s.p.Config.Store.Path, "webhook", s.p.HookURL != "")
 
 	var failed error
@@ -373,6 +409,11 @@ func (s *server) shutdown(stopHooks func(), hookDone <-chan struct{}) error {
 		err := s.http.Shutdown(ctx)
 		if err != nil {
 			s.http.Close() // cut what is left
+		}
+		if s.ops != nil {
+			if oerr := s.ops.Shutdown(ctx); oerr != nil {
+				s.ops.Close()
+			}
 		}
 		httpDone <- err
 	}()

@@ -62,6 +62,7 @@ func startServe(t *testing.T, phone *siptest.Phone, mod func(*config.Serve)) *te
 	t.Helper()
 	c := config.DefaultServe()
 	c.HTTP.Addr = "127.0.0.1:0"
+	c.HTTP.OpsAddr = "127.0.0.1:0"
 	c.Store.Path = filepath.Join(t.TempDir(), "denwa.db")
 	c.SIP.Trunk = "sip:" + phone.Addr().String()
 	c.SIP.Bind = "127.0.0.1:0"

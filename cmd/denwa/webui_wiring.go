@@ -12,8 +12,10 @@ import (
 	"denwa/enroll/webui"
 )
 
-// attachWebUI puts the enrollment screens (/e/…, /enroll, /static/…) and,
-// with m, /metrics in front of the server's handler, before it serves.
+// attachWebUI puts the enrollment screens (/e/…, /enroll, /static/…) in
+// front of the server's handler, before it serves; with m, their call
+// limits and every request are counted (/metrics itself is served on the
+// operators' listener, not here).
 // links must be the signer the API uses; the screens' session key is
 // derived from linkKey (nil: a random one for this run), so that nodes
 // sharing a link key share sessions too.
@@ -42,9 +44,6 @@ func attachWebUI(s *server, links *enroll.LinkSigner, linkKey []byte, m *metrics
 	mux.Handle("/e/", h)
 	mux.Handle("GET /static/", h)
 	mux.Handle("GET /enroll", h)
-	if m != nil {
-		mux.Handle("GET /metrics", m.handler())
-	}
 	mux.Handle("/", s.http.Handler)
 	var handler http.Handler = mux
 	if m != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ type Params struct {
 	LogFormat string
 	LogLevel  slog.Level
 	Secrets   []string // for the Service's redaction
+
+	// TrustedProxies are the networks whose connections may name their
+	// client in X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	OpsToken       []byte // nil: /metrics needs no token (loopback only)
 }
 
 // Check validates c and converts it. The error joins one line per bad
@@ -57,6 +63,39 @@ func (c *Serve) Check() (*Params, error) {
 	}
 	if c.HTTP.ShutdownTimeout < 0 {
 		bad("http.shutdown_timeout", "negative")
+	}
+	if c.HTTP.ReadTimeout < Duration(100*time.Millisecond) || c.HTTP.ReadTimeout > Duration(5*time.Minute) {
+		bad("http.read_timeout", "%s is outside 100ms to 5m", time.Duration(c.HTTP.ReadTimeout))
+	}
+	if c.HTTP.MaxConns < 1 || c.HTTP.MaxConns > 1<<20 {
+		bad("http.max_conns", "%d is outside 1 to 1048576", c.HTTP.MaxConns)
+	}
+	for _, cidr := range c.HTTP.TrustedProxies {
+		pfx, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			a, aerr := netip.ParseAddr(cidr) // one address: a /32 or /128
+			if aerr != nil || a.Zone() != "" {
+				bad("http.trusted_proxies", "%q is no network like 10.0.0.0/8 or address like 192.0.2.1", cidr)
+				continue
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		p.TrustedProxies = append(p.TrustedProxies, pfx.Masked())
+	}
+	if c.HTTP.OpsToken.IsSet() {
+		if len(c.HTTP.OpsToken.value) < 32 {
+			bad("http.ops_token", "%d bytes (%s); want at least 32", len(c.HTTP.OpsToken.value), c.HTTP.OpsToken.source)
+		}
+		p.OpsToken = c.HTTP.OpsToken.value
+	}
+	if c.HTTP.OpsAddr != "" {
+		host, port, err := net.SplitHostPort(c.HTTP.OpsAddr)
+		switch {
+		case err != nil || port == "":
+			bad("http.ops_addr", "%q is no host:port (like 127.0.0.1:9090)", c.HTTP.OpsAddr)
+		case !c.HTTP.OpsToken.IsSet() && !loopback(host):
+			bad("http.ops_addr", "%q is not a loopback address: /metrics there needs http.ops_token (DENWA_HTTP_OPS_TOKEN)", c.HTTP.OpsAddr)
+		}
 	}
 	if c.Store.Path == "" {
 		bad("store.path", "empty: name the SQLite file (default %s)", DefaultStorePath)
@@ -155,7 +194,7 @@ func (c *Serve) Check() (*Params, error) {
 		bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
 	}
 
-	for _, sec := range []Secret{c.SIP.Password, c.Link.Key, c.Webhook.Secret} {
+	for _, sec := range []Secret{c.SIP.Password, c.Link.Key, c.Webhook.Secret, c.HTTP.OpsToken} {
 		if sec.IsSet() {
 			p.Secrets = append(p.Secrets, string(sec.value))
 		}
@@ -164,4 +203,14 @@ func (c *Serve) Check() (*Params, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// loopback reports whether host names the loopback interface only
+// (127.0.0.1, ::1, localhost); an empty host is every interface.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

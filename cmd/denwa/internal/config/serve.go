@@ -36,12 +36,18 @@ type Serve struct {
 	Log     Log     `json:"log"`
 }
 
-// HTTP is the API's listener.
+// HTTP is the API's listener, and the operators' one.
 type HTTP struct {
 	Addr            string   `json:"addr" flag:"http" doc:"address the HTTP API listens on, host:port (port 0: any free port)"`
-	BaseURL         string   `json:"base_url" flag:"base-url" doc:"public base URL of the API, put in enrollment links (https://denwa.example.com); empty: http://<addr>"`
+	BaseURL         string   `json:"base_url" flag:"base-url" doc:"public base URL of the API, put in enrollment links (https://denwa.example.com); empty: http://<addr>; https also turns on HSTS and Secure cookies"`
 	MaxBodyBytes    int64    `json:"max_body_bytes" doc:"largest request body accepted, in bytes"`
+	ReadTimeout     Duration `json:"read_timeout" doc:"longest a client may take to send a request's headers, and again its body; a slower body gets 408 and the connection is closed"`
+	MaxConns        int      `json:"max_conns" doc:"connections the HTTP listener holds at once; more are answered 503 and closed"`
+	TrustedProxies  []string `json:"trusted_proxies" flag:"trusted-proxy" doc:"networks (CIDR) of the reverse proxies in front of denwa; only a connection from one of them may name its client in X-Forwarded-For (the rightmost address that is no trusted proxy); empty: the connection's address is the client"`
 	ShutdownTimeout Duration `json:"shutdown_timeout" doc:"on shutdown, how long requests in flight may take before their connections are closed"`
+	OpsAddr         string   `json:"ops_addr" flag:"ops-http" doc:"address of the operators' listener serving /metrics, host:port; a loopback address unless ops_token is set; empty: no /metrics"`
+	OpsToken        Secret   `json:"-" secret:"ops_token" doc:"bearer token /metrics requires (Authorization: Bearer <token>), at least 32 bytes; required when ops_addr is not loopback"`
+	OpsTokenFile    string   `json:"ops_token_file" doc:"file holding the ops token (instead of DENWA_HTTP_OPS_TOKEN)"`
 }
 
 // Store is the database.
@@ -98,7 +104,11 @@ func DefaultServe() *Serve {
 		HTTP: HTTP{
 			Addr:            "127.0.0.1:8080",
 			MaxBodyBytes:    64 << 10,
+			ReadTimeout:     Duration(10 * time.Second),
+			MaxConns:        1024,
+			TrustedProxies:  []string{},
 			ShutdownTimeout: Duration(10 * time.Second),
+			OpsAddr:         "127.0.0.1:9090",
 		},
 		Store: Store{Path: DefaultStorePath},
 		SIP:   DefaultSIP(),
