@@ -76,18 +76,16 @@ func TestServeHardening(t *testing.T) {
 		io.WriteString(c, "POST /v1/enrollments HTTP/1.1\r\nHost: denwa\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{")
 		stop := make(chan struct{})
 		trickled := make(chan struct{})
-		go func() {
+		go func() { // one byte every 50 ms until the server gives up
 			defer close(trickled)
-			tick := time.NewTicker(50 * time.Millisecond)
-			defer tick.Stop()
 			for {
 				select {
 				case <-stop:
 					return
-				case <-tick.C:
-					if _, err := c.Write([]byte(" ")); err != nil {
-						return
-					}
+				case <-time.After(50 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
 				}
 			}
 		}()

@@ -35,7 +35,9 @@ func newServeCmd() *cobra.Command {
 		Short: "run the enrollment service: HTTP API, verification calls through a PBX or trunk, webhooks",
 		Long: `serve runs the enrollment service against a real PBX or SIP trunk: the HTTP API
 under /v1/ (systems authenticate with API keys made by 'denwa apikey create'),
-/healthz and /readyz, the verification calls, and the signed webhooks.
+/healthz and /readyz, the user's screens under /e/, the verification calls,
+and the signed webhooks. /metrics is served apart, on the operators' listener
+(--ops-http, loopback by default).
 
 Settings come from defaults, a JSON config file (--config or DENWA_CONFIG), the
 environment (DENWA_*) and flags, each overriding the one before. Secrets (the

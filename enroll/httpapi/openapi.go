@@ -103,12 +103,16 @@ func pathParam(name, desc string) obj {
 var (
 	secKey     = []obj{{"apiKey": []string{}}}
 	secLink    = []obj{{"link": []string{}}}
-	secKeyLink = []obj{{"apiKey": []string{}}, {"link": []string{}}, {"linkQuery": []string{}}}
+	secKeyLink = []obj{{"apiKey": []string{}}, {"link": []string{}}}
 	secNone    = []obj{}
 	pID        = pathParam("id", "enrollment ID: 22 characters of URL-safe base64")
 	pUser      = pathParam("user", "the organisation's user ID: 1 to 256 bytes")
 	pAppPwID   = pathParam("id", "app password ID: 22 characters of URL-safe base64")
 )
+
+// secStream: the event stream alone takes the link in the query
+// (EventSource cannot set headers).
+var secStream = []obj{{"apiKey": []string{}}, {"link": []string{}}, {"linkQuery": []string{}}}
 
 func str(desc string) obj { return obj{"type": "string", "description": desc} }
 
@@ -168,7 +172,7 @@ func schemas() obj {
 		"Link": obj{
 			"type": "object", "required": []string{"token", "expires_at"},
 			"properties": obj{
-				"token":      str("the one-time link token: send as Authorization: Bearer, or ?token= on GET"),
+				"token":      str("the one-time link token: send as Authorization: Bearer (?token= on the event stream only); refused everywhere once consumed (the claim, or the web UI's 続ける)"),
 				"url":        str("the web UI's URL with the token in its fragment"),
 				"expires_at": strFmt("date-time"),
 			},
@@ -262,7 +266,7 @@ func openAPIDocument() obj {
 			[]errResp{e400id, e401, e404}, eCommon)},
 		"/v1/enrollments/{id}/stream": obj{"get": operation("streamEnrollment",
 			"Server-Sent Events of the enrollment's state: event 'state' with the Enrollment as data, at once and on each change; ': heartbeat' comments; ends when the enrollment is final",
-			secKeyLink, []obj{pID}, nil, 200,
+			secStream, []obj{pID}, nil, 200,
 			obj{"description": "event stream", "content": obj{"text/event-stream": obj{"schema": obj{"type": "string"}}}},
 			[]errResp{e400id, e401link, e403link, e404, {410, []string{CodeLinkUsed, CodeLinkExpired}}}, eCommon)},
 		"/v1/enrollments/{id}/app-password": obj{"post": operation("claimAppPassword",
@@ -305,7 +309,7 @@ func openAPIDocument() obj {
 			"securitySchemes": obj{
 				"apiKey":    obj{"type": "http", "scheme": "bearer", "bearerFormat": "dnw_<id>_<secret>"},
 				"link":      obj{"type": "http", "scheme": "bearer", "bearerFormat": "enrollment link token"},
-				"linkQuery": obj{"type": "apiKey", "in": "query", "name": "token", "description": "the link token, on GET requests only"},
+				"linkQuery": obj{"type": "apiKey", "in": "query", "name": "token", "description": "the link token, on the event stream only (refused on every other route)"},
 			},
 		},
 	}

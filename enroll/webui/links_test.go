@@ -131,17 +131,23 @@ func TestStartCSRF(t *testing.T) {
 	}
 }
 
+// startedFlow is a number-less link of user opened in browser c up to
+// step 1 (its calls fail busy), and the step-1 form to send.
+func startedFlow(t *testing.T, user string) (e *env, u string, c *http.Client, form url.Values) {
+	e = newEnv(t)
+	e.dialer.Fail(enroll.OutcomeBusy, nil)
+	u = e.link(user, "")
+	c = client(t)
+	body := start(t, c, u)
+	form = url.Values{"method": {"phone"}, "action": {"call"}, "country": {"JP"}, "phone": {"03-1234-5678"}, "csrf": {csrfOf(t, body)}}
+	return e, u, c, form
+}
+
 // A session cookie replayed, or a step sent several times at once, makes
 // one enrollment at most: each step spends the session's ID.
 func TestReplayedSession(t *testing.T) {
-	e := newEnv(t)
-	e.dialer.Fail(enroll.OutcomeBusy, nil)
-	u := e.link("u-replay", "")
-	c := client(t)
-	body := start(t, c, u)
-	csrf := csrfOf(t, body)
+	e, u, c, form := startedFlow(t, "u-replay")
 	first := sessionCookie(t, c, u)
-	form := url.Values{"method": {"phone"}, "action": {"call"}, "country": {"JP"}, "phone": {"03-1234-5678"}, "csrf": {csrf}}
 
 	// The same step-1 form sent five times at once with one cookie.
 	var wg sync.WaitGroup
@@ -184,19 +190,14 @@ func TestReplayedSession(t *testing.T) {
 
 // Each step moves the session to a new ID.
 func TestSessionRotates(t *testing.T) {
-	e := newEnv(t)
-	e.dialer.Fail(enroll.OutcomeBusy, nil)
-	u := e.link("u-rot", "")
-	c := client(t)
-	body := start(t, c, u)
+	e, u, c, form := startedFlow(t, "u-rot")
 	s1 := sessionCookie(t, c, u).Value
-	form := url.Values{"method": {"phone"}, "action": {"call"}, "country": {"JP"}, "phone": {"03-1234-5678"}, "csrf": {csrfOf(t, body)}}
 	if res, _ := post(t, c, u, form); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("step 1: %s", res.Status)
 	}
 	s2 := sessionCookie(t, c, u).Value
 	waitState(t, c, u, "failed")
-	if res, _ := post(t, c, u+"/call", url.Values{"csrf": {csrfOf(t, body)}}); res.StatusCode != http.StatusSeeOther {
+	if res, _ := post(t, c, u+"/call", url.Values{"csrf": form["csrf"]}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("retry: %s", res.Status)
 	}
 	s3 := sessionCookie(t, c, u).Value
@@ -207,7 +208,7 @@ func TestSessionRotates(t *testing.T) {
 	calls := len(e.dialer.Calls())
 	waitState(t, c, u, "failed")
 	if res, _ := post(t, withCookie(t, u, &http.Cookie{Name: "denwa_session", Value: s2}), u+"/call",
-		url.Values{"csrf": {csrfOf(t, body)}}); res.StatusCode != http.StatusSeeOther {
+		url.Values{"csrf": form["csrf"]}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("stale retry: %s", res.Status)
 	}
 	if n := len(e.dialer.Calls()); n != calls {
