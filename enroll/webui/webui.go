@@ -241,7 +241,9 @@ var countryCodes = map[string]int{
 }
 
 // clientIP is the host of r.RemoteAddr: what the per-IP call limit keys
-// on. (Behind a reverse proxy, the proxy must set RemoteAddr.)
+// on. (Behind a reverse proxy, whoever mounts the handler sets RemoteAddr
+// to the client's address; cmd/denwa takes it from X-Forwarded-For of
+// trusted proxies only.)
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
