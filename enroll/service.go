@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,7 +34,8 @@ type ServiceConfig struct {
 	Dialer Dialer
 	// Dialogue tunes the verification dialogue held on each answered call.
 	Dialogue DialogueConfig
-	// Limits bounds the calls placed; see Limits for its defaults.
+	// Limits bounds the calls placed and the failed app-password checks;
+	// see Limits for its defaults.
 	Limits Limits
 
 	// PhonePolicy decides which numbers may be called: outbound calls
@@ -112,7 +114,8 @@ type Service struct {
 	pollExited chan struct{} // closed by the poller when it has stopped
 
 	dummyOnce sync.Once
-	dummy     string // see dummyHash
+	dummy     string       // see dummyHash
+	hashes    atomic.Int64 // argon2id hashes computed by CheckAppPassword
 
 	mu      sync.Mutex
 	closed  bool

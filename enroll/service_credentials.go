@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"net/netip"
 )
 
 // What the front doors (the HTTP API, the web UI) need besides the
@@ -80,43 +80,33 @@ func (s *Service) RevokeAppPassword(ctx context.Context, user, id string) error 
 	return s.st.RevokeAppPassword(ctx, user, id, s.now())
 }
 
-// AppPasswordCheckWindow is the window of the failure limit of
-// CheckAppPassword: the clock minute.
-const AppPasswordCheckWindow = time.Minute
-
 // CheckAppPassword reports whether password is an active app password of
-// user, and records the use of the one it matched. Each failed check counts
-// against the user for the clock minute; with maxFailures > 0, a user with
-// that many failures this minute is refused with a *LimitError (Limit
-// "app-password-check") until the minute ends, before any hash is computed.
-// A user with no active password costs one hash too, so the time taken does
-// not tell whether the user has any. Each check computes argon2id hashes
+// user, and records the use of the one it matched. source is the IP
+// address of the client that tried the password (the zero Addr when the
+// caller does not know it); the failure limits of ServiceConfig.Limits
+// (CheckLimits, which states the rule) key on it and on user. A check is
+// counted as failed before any hash is computed and given back when the
+// password matches; a check the limits refuse computes no hash and
+// returns a *LimitError (its Limit one of "check-…"). A user with no
+// active password costs one hash too, so the time taken does not tell
+// whether the user has any. Each check computes argon2id hashes
 // (AppPasswordMemoryKiB each): the caller bounds how many run at once.
-func (s *Service) CheckAppPassword(ctx context.Context, user, password string, maxFailures int) (bool, error) {
+func (s *Service) CheckAppPassword(ctx context.Context, user, password string, source netip.Addr) (bool, error) {
 	now := s.now()
-	window := now.Truncate(AppPasswordCheckWindow)
-	bucket := "apppw-check-fail:" + user
-	if maxFailures > 0 {
-		n, err := s.st.AddCounter(ctx, bucket, window, 0)
-		if err != nil {
-			return false, fmt.Errorf("enroll: app password check: %w", err)
-		}
-		if n >= int64(maxFailures) {
-			return false, &LimitError{Limit: limitAppPasswordCheck, Max: maxFailures, Window: AppPasswordCheckWindow,
-				RetryAfter: window.Add(AppPasswordCheckWindow).Sub(now)}
-		}
+	refund, err := s.limits.Checks.takeCheck(ctx, s.st, user, source, now)
+	if err != nil {
+		return false, err
 	}
 	ps, err := s.st.ListAppPasswords(ctx, user)
 	if err != nil {
+		refund(context.WithoutCancel(ctx)) // nothing was checked
 		return false, fmt.Errorf("enroll: app password check: %w", err)
 	}
 	matched := s.matchAppPassword(password, ps)
 	if matched == nil {
-		if _, err := s.st.AddCounter(ctx, bucket, window, 1); err != nil {
-			return false, fmt.Errorf("enroll: app password check: %w", err)
-		}
 		return false, nil
 	}
+	refund(context.WithoutCancel(ctx))
 	if err := s.st.TouchAppPassword(ctx, matched.ID, now); err != nil {
 		s.log.Warn("enroll: recording an app password's use failed", "app_password", matched.ID, "err", err)
 	}
@@ -140,6 +130,7 @@ func (s *Service) matchAppPassword(plain string, ps []AppPassword) *AppPassword 
 		if norm == "" {
 			continue
 		}
+		s.hashes.Add(1)
 		ok, err := VerifyAppPassword(norm, p.Hash)
 		if err != nil {
 			s.log.Error("enroll: a stored app password hash is unreadable", "app_password", p.ID, "err", err)
@@ -150,6 +141,7 @@ func (s *Service) matchAppPassword(plain string, ps []AppPassword) *AppPassword 
 		}
 	}
 	if !tried || norm == "" {
+		s.hashes.Add(1)
 		_, _ = VerifyAppPassword("aaaaaaaaaaaaaaaa", s.dummyHash())
 	}
 	return nil

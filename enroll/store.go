@@ -70,7 +70,9 @@ type Store interface {
 	// given time (ErrNotFound if there is none).
 	TouchAppPassword(ctx context.Context, id string, at time.Time) error
 
-	// CreateAPIKey stores k; an existing name or hash gives ErrConflict.
+	// CreateAPIKey stores k, its Scopes included (a key with no scope
+	// is refused with ErrInvalidInput); an existing name or hash gives
+	// ErrConflict.
 	CreateAPIKey(ctx context.Context, k APIKey) error
 
 	// APIKeyByHash returns the key with that hash, revoked or not, or
@@ -99,6 +101,16 @@ type Store interface {
 	// the new count, atomically: of n concurrent calls adding 1 to a
 	// counter at c, each sees a different value from c+1 to c+n.
 	AddCounter(ctx context.Context, bucket string, window time.Time, delta int64) (int64, error)
+
+	// AddCounters applies the changes in order, in one transaction, and
+	// returns the new counts. When a change with a positive Max takes its
+	// count above Max, nothing is changed (the transaction rolls back) and
+	// taken is false; counts then ends with that change's count, the
+	// changes after it not tried. Of n concurrent calls each adding 1 to a
+	// counter at c with Max m, exactly max(0, min(n, m-c)) are taken, so a
+	// limit taken this way admits no more than Max however many race for
+	// it.
+	AddCounters(ctx context.Context, changes []CounterChange) (counts []int64, taken bool, err error)
 
 	// PruneCounters deletes the counters of windows that started before
 	// the given time.
@@ -151,13 +163,25 @@ type AppPassword struct {
 }
 
 // APIKey is the stored record of an API key a system uses: its name (what
-// the audit trail shows, see ActorAPIKey) and the hash of the key, never
-// the key.
+// the audit trail shows, see ActorAPIKey), the hash of the key (never the
+// key) and what it may do.
 type APIKey struct {
 	Name      string
 	Hash      string
+	Scopes    Scopes
 	CreatedAt time.Time
 	RevokedAt time.Time // zero: active
+}
+
+// CounterChange is one change of Store.AddCounters: Delta added to the
+// rate-limit counter of Bucket in the fixed window starting at Window.
+type CounterChange struct {
+	Bucket string
+	Window time.Time
+	Delta  int64
+	// Max, when positive, is the highest count the change may leave;
+	// above it, AddCounters changes nothing. Zero or negative: no bound.
+	Max int64
 }
 
 // BlockedNumber is a number no enrollment may call.

@@ -14,6 +14,7 @@ import (
 	sipgo_sip "github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 
+	"denwa/internal/redact"
 	"denwa/media"
 )
 
@@ -153,7 +154,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 		}
 	}
 	a := &attempt{d: d, ctx: ctx, invite: inv, conn: conn, progress: onProgress, keys: keys, number: number,
-		log: d.log.With("call_id", inv.CallID().Value(), "to", user)}
+		log: d.log.With("call_id", inv.CallID().Value(), "to", redact.Phone(user))}
 	call, err := a.run()
 	if err != nil {
 		if a.early != nil {
@@ -256,7 +257,7 @@ func (d *Dialer) unregister(c *Call) {
 func (d *Dialer) onBye(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 	c := d.match(req)
 	if c == nil {
-		d.log.Debug("BYE matches no call", "request", truncate(req.String(), 600))
+		d.log.Debug("BYE matches no call", dialogIDs(req)...)
 		respond(req, tx, 481)
 		return
 	}
@@ -276,6 +277,22 @@ func (d *Dialer) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction
 
 // match finds the call an in-dialog request belongs to: Call-ID, our tag in
 // To and theirs in From.
+// dialogIDs are the log attributes that name req's dialog: its Call-ID
+// and tags. Never the request itself: its To and From carry the number.
+func dialogIDs(req *sipgo_sip.Request) []any {
+	var callID, toTag, fromTag string
+	if h := req.CallID(); h != nil {
+		callID = h.Value()
+	}
+	if h := req.To(); h != nil {
+		toTag, _ = h.Params.Get("tag")
+	}
+	if h := req.From(); h != nil {
+		fromTag, _ = h.Params.Get("tag")
+	}
+	return []any{"call_id", truncate(callID, 120), "to_tag", truncate(toTag, 64), "from_tag", truncate(fromTag, 64)}
+}
+
 func (d *Dialer) match(req *sipgo_sip.Request) *Call {
 	cid := req.CallID()
 	if cid == nil {

@@ -3,6 +3,8 @@ package sip
 import (
 	"fmt"
 	"strings"
+
+	"denwa/internal/redact"
 )
 
 // Rule is one dial-plan rewrite: a number that starts with Match loses its
@@ -60,7 +62,7 @@ func (p DialPlan) Rewrite(number string) (string, error) {
 	}, number)
 	digits := strings.TrimPrefix(n, "+")
 	if digits == "" || len(n) > 32 || !isDigits(digits) {
-		return "", fmt.Errorf("%w: %q is not an E.164 number", ErrBadNumber, truncate(number, 40))
+		return "", fmt.Errorf("%w: %q is not an E.164 number", ErrBadNumber, redact.Phone(truncate(number, 40)))
 	}
 	for _, r := range p {
 		if !strings.HasPrefix(n, r.Match) {
@@ -68,7 +70,7 @@ func (p DialPlan) Rewrite(number string) (string, error) {
 		}
 		out := r.Prepend + n[min(r.Strip, len(n)):]
 		if out == "" || !dialable(out, false) {
-			return "", fmt.Errorf("%w: rule %v turns %q into %q", ErrBadNumber, r, n, out)
+			return "", fmt.Errorf("%w: rule %v turns %q into %q", ErrBadNumber, r, redact.Phone(n), redact.Phone(out))
 		}
 		return out, nil
 	}

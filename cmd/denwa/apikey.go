@@ -19,8 +19,13 @@ import (
 // storePathEnv names the store for `denwa apikey` as for `denwa serve`.
 var storePathEnv = config.EnvName("store.path")
 
+// defaultAPIKeyScopes is what `apikey create` gives without --scope: what
+// a system that starts verifications needs, and nothing that mints or
+// reads app passwords.
+const defaultAPIKeyScopes = enroll.ScopeEnroll
+
 func newAPIKeyCmd() *cobra.Command {
-	var path string
+	var path, scope string
 	cmd := &cobra.Command{
 		Use:   "apikey",
 		Short: "create, list and revoke the API keys systems use to call denwa serve",
@@ -29,8 +34,19 @@ its key as "Authorization: Bearer dnw_…". Only a hash of each key is stored:
 create prints the key once, and it cannot be shown again (create a new one and
 revoke the old one instead). The store may be in use by a running denwa serve.
 
+Each key has scopes, and each API route needs one (403 insufficient_scope
+without it):
+  enroll  create enrollments, read them and their audit trail, start and
+          follow their calls
+  check   check app passwords (POST /v1/app-passwords/check): a mail gateway
+          or RADIUS bridge
+  admin   issue, list and revoke app passwords, and operator routes
+Keys made before scopes existed have all three.
+
 The store is --store, else ` + storePathEnv + `, else ./denwa.db.`,
 		Example: `  denwa apikey create crm --store /var/lib/denwa/denwa.db
+  denwa apikey create mail-gateway --scope check
+  denwa apikey create portal --scope enroll,admin
   denwa apikey list
   denwa apikey revoke crm`,
 	}
@@ -44,24 +60,31 @@ The store is --store, else ` + storePathEnv + `, else ./denwa.db.`,
 		}
 		return config.DefaultStorePath
 	}
-	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "create NAME",
-			Short: "create a key named NAME (who uses it: crm, mail-gateway) and print it once",
-			Long: `create makes a new API key for the system called NAME and prints it, once, on
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "create a key named NAME (who uses it: crm, mail-gateway) and print it once",
+		Long: `create makes a new API key for the system called NAME and prints it, once, on
 standard output (nothing else goes there, so it can be captured). NAME is what
 the audit trail shows for the key's changes: 1 to 64 characters from
-A-Z a-z 0-9 . _ -, unique among the keys.`,
-			Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return withStore(cmd.Context(), storePath(), true, func(ctx context.Context, st *sqlite.Store) error {
-					return createAPIKey(ctx, st, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], time.Now())
-				})
-			},
+A-Z a-z 0-9 . _ -, unique among the keys. --scope says what the key may do
+(enroll, check, admin, comma-separated; default enroll).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			scopes, err := enroll.ParseScopes(scope)
+			if err != nil {
+				return &exitError{code: 2, msg: fmt.Sprintf("apikey create: --scope %q: want enroll, check or admin, comma-separated", scope)}
+			}
+			return withStore(cmd.Context(), storePath(), true, func(ctx context.Context, st *sqlite.Store) error {
+				return createAPIKey(ctx, st, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], scopes, time.Now())
+			})
 		},
+	}
+	create.Flags().StringVar(&scope, "scope", defaultAPIKeyScopes.String(), "what the key may do: enroll, check, admin (comma-separated)")
+	cmd.AddCommand(
+		create,
 		&cobra.Command{
 			Use:   "list",
-			Short: "list the keys: name, created, revoked (never the keys)",
+			Short: "list the keys: name, scopes, created, revoked (never the keys)",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return withStore(cmd.Context(), storePath(), false, func(ctx context.Context, st *sqlite.Store) error {
@@ -113,8 +136,9 @@ func withStore(ctx context.Context, path string, create bool, fn func(context.Co
 	return err
 }
 
-// createAPIKey stores a new key named name and prints it to stdout, once.
-func createAPIKey(ctx context.Context, st enroll.Store, stdout, stderr io.Writer, name string, now time.Time) error {
+// createAPIKey stores a new key named name with scopes and prints it to
+// stdout, once.
+func createAPIKey(ctx context.Context, st enroll.Store, stdout, stderr io.Writer, name string, scopes enroll.Scopes, now time.Time) error {
 	if !enroll.ActorAPIKey(name).Valid() {
 		return &exitError{code: 2, msg: fmt.Sprintf("apikey create: name %q: want 1 to 64 characters from A-Z a-z 0-9 . _ -", name)}
 	}
@@ -122,7 +146,7 @@ func createAPIKey(ctx context.Context, st enroll.Store, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	err = st.CreateAPIKey(ctx, enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, CreatedAt: enroll.Now(now)})
+	err = st.CreateAPIKey(ctx, enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, Scopes: scopes, CreatedAt: enroll.Now(now)})
 	if errors.Is(err, enroll.ErrConflict) {
 		return &exitError{code: 1, msg: fmt.Sprintf("apikey create: a key named %q exists (revoke it, or choose another name)", name)}
 	}
@@ -130,7 +154,7 @@ func createAPIKey(ctx context.Context, st enroll.Store, stdout, stderr io.Writer
 		return err
 	}
 	fmt.Fprintln(stdout, plain)
-	fmt.Fprintf(stderr, "created API key %q: it is shown this once; give it to the system as \"Authorization: Bearer <key>\"\n", name)
+	fmt.Fprintf(stderr, "created API key %q with scopes %s: it is shown this once; give it to the system as \"Authorization: Bearer <key>\"\n", name, scopes)
 	return nil
 }
 
@@ -140,13 +164,13 @@ func listAPIKeys(ctx context.Context, st enroll.Store, stdout io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCREATED\tREVOKED")
+	fmt.Fprintln(tw, "NAME\tSCOPES\tCREATED\tREVOKED")
 	for _, k := range keys {
 		revoked := "-"
 		if !k.RevokedAt.IsZero() {
 			revoked = k.RevokedAt.Local().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.CreatedAt.Local().Format(time.RFC3339), revoked)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Scopes, k.CreatedAt.Local().Format(time.RFC3339), revoked)
 	}
 	return tw.Flush()
 }

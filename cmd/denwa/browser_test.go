@@ -364,7 +364,7 @@ func checkThroughAPI(t *testing.T, run *demoRun, password string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := run.srv.store.CreateAPIKey(context.Background(), enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, CreatedAt: enroll.Now(time.Now())}); err != nil {
+	if err := run.srv.store.CreateAPIKey(context.Background(), enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, Scopes: enroll.ScopeCheck, CreatedAt: enroll.Now(time.Now())}); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(map[string]string{"user": "demo-user", "password": password})

@@ -378,7 +378,7 @@ func (a *atomicBool) reset() { a.b.Store(!a.v) }
 func createTestKey(t *testing.T, st enroll.Store) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if err := createAPIKey(context.Background(), st, &out, &errOut, "test", time.Now()); err != nil {
+	if err := createAPIKey(context.Background(), st, &out, &errOut, "test", enroll.ScopeEnroll, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	key := strings.TrimSpace(out.String())

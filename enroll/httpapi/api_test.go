@@ -196,7 +196,8 @@ func TestFlow(t *testing.T) {
 	for name, s := range map[string]string{
 		"API key": h.key, "API key secret": h.key[21:], "link token": link.Token, "link MAC": link.Token[strings.LastIndex(link.Token, ".")+1:],
 		"app password": pw.Password, "app password display": pw.PasswordDisplay, "webhook secret": string(secret),
-		"link key": hex.EncodeToString(h.linkKy),
+		"link key":     hex.EncodeToString(h.linkKy),
+		"phone number": "+81312345678", "phone number as typed": "03-1234-5678", "national number": "0312345678",
 	} {
 		if strings.Contains(logs, s) {
 			t.Errorf("the log holds the %s", name)

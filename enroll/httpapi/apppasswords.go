@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"denwa/enroll"
@@ -214,6 +215,11 @@ func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request) error
 type checkRequest struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
+	// ClientIP is the address of the client that tried the password, as
+	// the gateway saw it: the failure limits key on it (see
+	// enroll.CheckLimits). Optional, but without it a user's failures
+	// from every address count together.
+	ClientIP string `json:"client_ip"`
 }
 
 type checkResponse struct {
@@ -221,10 +227,11 @@ type checkResponse struct {
 }
 
 // checkAppPassword: POST /v1/app-passwords/check, for a mail gateway or
-// RADIUS bridge. Each failed check counts against the user's limit per
-// minute (CheckFailuresPerUser); over it, 429 until the minute ends
-// (enroll.Service.CheckAppPassword). The hashes computed are bounded by
-// MaxConcurrentChecks.
+// RADIUS bridge (scope check). Failed checks are limited per user, per
+// client address and in all, per minute (enroll.CheckLimits); over a
+// limit, 429 until the minute ends, with no hash computed
+// (enroll.Service.CheckAppPassword). The hashes computed at once are
+// bounded by MaxConcurrentChecks.
 func (s *Server) checkAppPassword(w http.ResponseWriter, r *http.Request) error {
 	var req checkRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -236,11 +243,19 @@ func (s *Server) checkAppPassword(w http.ResponseWriter, r *http.Request) error 
 	if len(req.Password) > 256 {
 		return fieldError("password", "too long")
 	}
+	var source netip.Addr
+	if req.ClientIP != "" {
+		a, err := netip.ParseAddr(req.ClientIP)
+		if err != nil || a.Zone() != "" {
+			return fieldError("client_ip", "not an IP address")
+		}
+		source = a
+	}
 	ctx := r.Context()
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
-	ok, err := s.svc.CheckAppPassword(ctx, req.User, req.Password, s.cfg.CheckFailuresPerUser)
+	ok, err := s.svc.CheckAppPassword(ctx, req.User, req.Password, source)
 	s.release()
 	if err != nil {
 		return err // a *enroll.LimitError: 429 with Retry-After (errorOf)

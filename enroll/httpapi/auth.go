@@ -32,12 +32,12 @@ func (s *Server) authenticate(r *http.Request, mode authMode) error {
 			// Keys in URLs end up in logs and histories.
 			return apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("API key in the query"))
 		}
-		name, err := s.apiKey(r, cred)
+		name, scopes, err := s.apiKey(r, cred)
 		if err != nil {
 			return err
 		}
 		ri.actor = enroll.ActorAPIKey(name)
-		return nil
+		return requireScope(ri.route, scopes)
 	}
 	if mode == authKey {
 		return apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("not an API key"))
@@ -76,34 +76,72 @@ func credential(r *http.Request) (cred string, fromQuery bool) {
 	return "", false
 }
 
-// apiKey checks an API key against the store and returns its name, or an
-// *HTTPError 401. The key is looked up by its hash and the hashes are
-// compared in constant time; revoked keys are refused. No error names
-// the key.
-func (s *Server) apiKey(r *http.Request, plain string) (string, error) {
+// apiKey checks an API key against the store and returns its name and
+// scopes, or an *HTTPError 401. The key is looked up by its hash and the
+// hashes are compared in constant time; revoked keys are refused. No
+// error names the key.
+func (s *Server) apiKey(r *http.Request, plain string) (string, enroll.Scopes, error) {
 	id, secret, err := enroll.ParseAPIKey(plain)
 	if err != nil {
-		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, err)
+		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, err)
 	}
 	hash, err := enroll.APIKeyHash(plain)
 	if err != nil {
-		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, err)
+		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, err)
 	}
 	k, err := s.svc.APIKey(r.Context(), hash)
 	switch {
 	case errors.Is(err, enroll.ErrNotFound):
-		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("unknown API key"))
+		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("unknown API key"))
 	case err != nil:
-		return "", apiError(http.StatusServiceUnavailable, CodeUnavailable, fmt.Errorf("API key lookup: %w", err))
+		return "", 0, apiError(http.StatusServiceUnavailable, CodeUnavailable, fmt.Errorf("API key lookup: %w", err))
 	}
 	rec := enroll.APIKeyRecord{ID: id, Name: k.Name, SecretHash: k.Hash}
 	if subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash)) != 1 || !rec.Verify(secret) {
-		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("API key hash mismatch"))
+		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("API key hash mismatch"))
 	}
 	if !k.RevokedAt.IsZero() {
-		return "", apiError(http.StatusUnauthorized, CodeUnauthorized, fmt.Errorf("API key %q is revoked", actorName(k.Name)))
+		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, fmt.Errorf("API key %q is revoked", actorName(k.Name)))
 	}
-	return actorName(k.Name), nil
+	return actorName(k.Name), k.Scopes, nil
+}
+
+// routeScopes is the scope an API key needs on each route that takes
+// one, keyed like reqInfo.route. Enrollments and their calls are enroll;
+// checking an app password is check; issuing, listing and revoking app
+// passwords, and anything an operator does, is admin. A key route missing
+// here needs admin (a test requires every key route to be listed).
+var routeScopes = map[string]enroll.Scopes{
+	"POST /v1/enrollments":                       enroll.ScopeEnroll,
+	"GET /v1/enrollments/{id}":                   enroll.ScopeEnroll,
+	"POST /v1/enrollments/{id}/call":             enroll.ScopeEnroll,
+	"GET /v1/enrollments/{id}/events":            enroll.ScopeEnroll,
+	"GET /v1/enrollments/{id}/stream":            enroll.ScopeEnroll,
+	"POST /v1/users/{user}/app-passwords":        enroll.ScopeAdmin,
+	"GET /v1/users/{user}/app-passwords":         enroll.ScopeAdmin,
+	"DELETE /v1/users/{user}/app-passwords/{id}": enroll.ScopeAdmin,
+	"POST /v1/app-passwords/check":               enroll.ScopeCheck,
+}
+
+// scopeOf returns the scope a key needs on route.
+func scopeOf(route string) enroll.Scopes {
+	if sc, ok := routeScopes[route]; ok {
+		return sc
+	}
+	return enroll.ScopeAdmin
+}
+
+// requireScope refuses a key without the scope route needs: 403
+// insufficient_scope, naming the scope (never the key).
+func requireScope(route string, have enroll.Scopes) error {
+	need := scopeOf(route)
+	if have.Has(need) {
+		return nil
+	}
+	e := apiError(http.StatusForbidden, CodeInsufficientScope, fmt.Errorf("route %s needs scope %s; the key has %q", route, need, have))
+	e.Msg = fmt.Sprintf("この API キーには、この操作に必要な権限 (%s) がありません。", need)
+	e.MsgEN = fmt.Sprintf("This API key does not have the scope this operation needs (%s).", need)
+	return e
 }
 
 // actorName turns an API key's name into the form enroll.Actor takes:

@@ -30,6 +30,15 @@
 // Secrets (API keys, link tokens, app passwords) are never logged: the
 // access log names the route pattern, never the raw URL.
 //
+// # Scopes
+//
+// Each API key has scopes (enroll.Scopes) and each route that takes a key
+// needs one (routeScopes in auth.go; a route missing there needs admin):
+// enroll for enrollments and their calls, check for checking app
+// passwords, admin for issuing, listing and revoking them. A key without
+// the scope gets 403 insufficient_scope. Failed app-password checks are
+// limited per user, per client address and in all (enroll.CheckLimits).
+//
 // # Goroutines
 //
 // The package starts no goroutine of its own. Each Server-Sent Events

@@ -47,6 +47,7 @@ const (
 	CodeUnauthorized         = "unauthorized"           // 401: no, malformed, unknown or revoked API key
 	CodeLinkInvalid          = "link_invalid"           // 401: a link token that is malformed or not ours
 	CodeForbidden            = "forbidden"              // 403: a link used for another enrollment, or where only API keys may act
+	CodeInsufficientScope    = "insufficient_scope"     // 403: the API key lacks the route's scope (admin, enroll, check)
 	CodeNumberBlocked        = "number_blocked"         // 403: the number is blocked (fraud report or operator)
 	CodeNotFound             = "not_found"              // 404
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
@@ -72,7 +73,7 @@ const (
 // errorCodes lists every code the API sends, the phone codes included;
 // the OpenAPI document lists the same (checked by a test).
 var errorCodes = []string{
-	CodeUnauthorized, CodeLinkInvalid, CodeForbidden, CodeNumberBlocked, CodeNotFound,
+	CodeUnauthorized, CodeLinkInvalid, CodeForbidden, CodeInsufficientScope, CodeNumberBlocked, CodeNotFound,
 	CodeMethodNotAllowed, CodeInvalidID, CodeMalformedJSON, CodeUnknownField, CodeInvalidField,
 	CodeBodyTooLarge, CodeUnsupportedMediaType, CodeAlreadyCalling, CodeInvalidState,
 	CodeNotVerified, CodeEnrollmentMismatch, CodeAppPasswordLimit, CodeEnrollmentExpired,
@@ -89,6 +90,7 @@ var messages = map[string][2]string{
 	CodeUnauthorized:         {"API キーがないか、正しくありません。", "The API key is missing or not valid."},
 	CodeLinkInvalid:          {"リンクが正しくありません。", "The link is not valid."},
 	CodeForbidden:            {"この操作は許可されていません。", "This operation is not allowed."},
+	CodeInsufficientScope:    {"この API キーには、この操作に必要な権限がありません。", "This API key does not have the scope this operation needs."},
 	CodeNumberBlocked:        {"この電話番号は利用できません。", "This phone number cannot be used."},
 	CodeNotFound:             {"見つかりません。", "Not found."},
 	CodeMethodNotAllowed:     {"このメソッドは使えません。", "Method not allowed."},

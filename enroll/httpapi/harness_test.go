@@ -111,15 +111,21 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.path != "" {
 		name = "crm-reopened" // the file already has "crm"
 	}
+	h.key = h.newKey(name, enroll.AllScopes)
+	return h
+}
+
+// newKey stores a new API key with those scopes and returns it.
+func (h *harness) newKey(name string, scopes enroll.Scopes) string {
+	h.t.Helper()
 	plain, rec, err := enroll.NewAPIKey(name)
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	if err := h.st.CreateAPIKey(t.Context(), enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, CreatedAt: enroll.Now(time.Now())}); err != nil {
-		t.Fatal(err)
+	if err := h.st.CreateAPIKey(h.t.Context(), enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, Scopes: scopes, CreatedAt: enroll.Now(time.Now())}); err != nil {
+		h.t.Fatal(err)
 	}
-	h.key = plain
-	return h
+	return plain
 }
 
 // start opens the store, the Service and the Server.
@@ -367,3 +373,17 @@ func nextState(t *testing.T, events <-chan sseEvent) (enrollmentJSON, bool) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// issue gives user an app password through the API (an enrollment,
+// verified by its call, completed by the issue) and returns it.
+func (h *harness) issue(user string) string {
+	h.t.Helper()
+	e, _ := h.create(user, "03-1234-5678")
+	want(h.t, h.do("POST", "/v1/enrollments/"+e.ID+"/call", h.key, nil), 202, "")
+	h.waitState(e.ID, enroll.StateVerified)
+	r := h.do("POST", "/v1/users/"+user+"/app-passwords", h.key, map[string]string{"name": "mail", "enrollment_id": e.ID})
+	want(h.t, r, 201, "")
+	var pw issuedJSON
+	r.decode(h.t, &pw)
+	return pw.Password
+}

@@ -16,10 +16,7 @@ import (
 func TestHostileInput(t *testing.T) {
 	h := newHarness(t, harnessOpts{cfg: func(c *Config) { c.MaxBodyBytes = 1024 }})
 	e, link := h.create("u-1", "090-1234-5678")
-	revoked, rec, _ := enroll.NewAPIKey("old")
-	if err := h.st.CreateAPIKey(t.Context(), enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, CreatedAt: enroll.Now(time.Now())}); err != nil {
-		t.Fatal(err)
-	}
+	revoked := h.newKey("old", enroll.AllScopes)
 	if err := h.st.RevokeAPIKey(t.Context(), "old", enroll.Now(time.Now())); err != nil {
 		t.Fatal(err)
 	}
@@ -215,20 +212,65 @@ func TestLimitsAndBlocks(t *testing.T) {
 	want(t, r, 403, CodeNumberBlocked)
 }
 
-// Failed app-password checks are limited per user.
+// Failed app-password checks are limited per user and per client
+// address: a client that fails is stopped for that user, while the user
+// from their own address still gets in; a check without client_ip counts
+// under the user's limit.
 func TestCheckRateLimit(t *testing.T) {
-	h := newHarness(t, harnessOpts{cfg: func(c *Config) { c.CheckFailuresPerUser = 3 }})
-	for range 3 {
-		r := h.do("POST", "/v1/app-passwords/check", h.key, map[string]string{"user": "u-1", "password": "abcdabcdabcdabcd"})
-		want(t, r, 200, "")
+	h := newHarness(t, harnessOpts{limits: enroll.Limits{Checks: enroll.CheckLimits{PerSourceUser: 3, PerUser: 5}}})
+	plain := h.issue("u-1")
+	check := func(user, password, clientIP string) response {
+		body := map[string]string{"user": user, "password": password}
+		if clientIP != "" {
+			body["client_ip"] = clientIP
+		}
+		return h.do("POST", "/v1/app-passwords/check", h.key, body)
 	}
-	r := h.do("POST", "/v1/app-passwords/check", h.key, map[string]string{"user": "u-1", "password": "abcdabcdabcdabcd"})
+	for range 3 {
+		want(t, check("u-1", "abcdabcdabcdabcd", "198.51.100.7"), 200, "")
+	}
+	r := check("u-1", "abcdabcdabcdabcd", "198.51.100.7")
 	want(t, r, 429, CodeRateLimited)
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
 	}
+	var res checkResponse
+	r = check("u-1", plain, "203.0.113.5")
+	want(t, r, 200, "")
+	if r.decode(t, &res); !res.Valid {
+		t.Error("the user from their own address was refused")
+	}
 	// Another user is not limited.
-	want(t, h.do("POST", "/v1/app-passwords/check", h.key, map[string]string{"user": "u-2", "password": "abcdabcdabcdabcd"}), 200, "")
+	want(t, check("u-2", "abcdabcdabcdabcd", "198.51.100.7"), 200, "")
+	// Without client_ip: the user's limit (5, three failures used).
+	for range 2 {
+		want(t, check("u-1", "abcdabcdabcdabcd", ""), 200, "")
+	}
+	want(t, check("u-1", "abcdabcdabcdabcd", ""), 429, CodeRateLimited)
+	want(t, check("u-1", "abcdabcdabcdabcd", "not-an-ip"), 422, CodeInvalidField)
+}
+
+// Thirty concurrent wrong checks from one address, limit ten: ten are
+// evaluated (200, valid false), twenty refused (429) before any hash.
+func TestCheckConcurrentLimit(t *testing.T) {
+	h := newHarness(t, harnessOpts{limits: enroll.Limits{Checks: enroll.CheckLimits{PerSourceUser: 10}}})
+	h.issue("u-1")
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			r := h.do("POST", "/v1/app-passwords/check", h.key,
+				map[string]string{"user": "u-1", "password": "abcdabcdabcdabcd", "client_ip": "198.51.100.7"})
+			mu.Lock()
+			statuses[r.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[200] != 10 || statuses[429] != 20 {
+		t.Fatalf("statuses %v; want 10 × 200, 20 × 429", statuses)
+	}
 }
 
 // At most 40 active app passwords per user.

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"denwa/enroll"
@@ -232,7 +234,8 @@ func schemas() obj {
 		},
 		"CheckAppPassword": obj{
 			"type": "object", "required": []string{"user", "password"}, "additionalProperties": false,
-			"properties": obj{"user": obj{"type": "string"}, "password": obj{"type": "string", "maxLength": 256}},
+			"properties": obj{"user": obj{"type": "string"}, "password": obj{"type": "string", "maxLength": 256},
+				"client_ip": obj{"type": "string", "description": "the address of the client that tried the password, for the per-address failure limits"}},
 		},
 		"CheckResult": obj{
 			"type": "object", "required": []string{"valid"},
@@ -292,10 +295,11 @@ func openAPIDocument() obj {
 			secKey, []obj{pUser, pAppPwID}, nil, 204, obj{"description": "revoked"},
 			[]errResp{e400id, e401, e404}, eCommon)},
 		"/v1/app-passwords/check": obj{"post": operation("checkAppPassword",
-			"Check a user's app password (for a mail gateway or RADIUS bridge); failed checks are limited per user per minute",
+			"Check a user's app password (for a mail gateway or RADIUS bridge); failed checks are limited per user, per client address and in all, per minute",
 			secKey, nil, ref("CheckAppPassword"), 200, jsonResp("whether it is valid", ref("CheckResult")),
 			eBody, []errResp{e401, e422, {429, []string{CodeRateLimited}}}, eCommon)},
 	}
+	documentScopes(paths)
 	return obj{
 		"openapi": "3.1.0",
 		"info": obj{
@@ -307,11 +311,43 @@ func openAPIDocument() obj {
 		"components": obj{
 			"schemas": schemas(),
 			"securitySchemes": obj{
-				"apiKey":    obj{"type": "http", "scheme": "bearer", "bearerFormat": "dnw_<id>_<secret>"},
+				"apiKey": obj{"type": "http", "scheme": "bearer", "bearerFormat": "dnw_<id>_<secret>",
+					"description": "an API key (denwa apikey create NAME --scope …); each operation names the scope it needs: enroll, check or admin"},
 				"link":      obj{"type": "http", "scheme": "bearer", "bearerFormat": "enrollment link token"},
 				"linkQuery": obj{"type": "apiKey", "in": "query", "name": "token", "description": "the link token, on the event stream only (refused on every other route)"},
 			},
 		},
+	}
+}
+
+// documentScopes names, on each operation an API key may call, the scope
+// the key needs (routeScopes) in its apiKey security requirement, and
+// adds the 403 insufficient_scope it answers without it.
+func documentScopes(paths obj) {
+	for path, ops := range paths {
+		for method, op := range ops.(obj) {
+			o := op.(obj)
+			sec := slices.Clone(o["security"].([]obj)) // shared by operations: changed here per operation
+			o["security"] = sec
+			keyed := false
+			for i, req := range sec {
+				if _, ok := req["apiKey"]; ok {
+					sec[i] = obj{"apiKey": []string{scopeOf(strings.ToUpper(method) + " " + path).String()}}
+					keyed = true
+				}
+			}
+			if !keyed {
+				continue
+			}
+			responses := o["responses"].(obj)
+			r, ok := responses["403"].(obj)
+			if !ok {
+				r = obj{"description": http.StatusText(http.StatusForbidden), "content": obj{"application/json": obj{"schema": ref("Error")}}}
+				responses["403"] = r
+			}
+			codes, _ := r["x-error-codes"].([]string)
+			r["x-error-codes"] = append(slices.Clone(codes), CodeInsufficientScope)
+		}
 	}
 }
 

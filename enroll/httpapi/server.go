@@ -21,13 +21,12 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxBodyBytes         = 64 << 10
-	DefaultHeartbeat            = 15 * time.Second
-	DefaultCheckFailuresPerUser = 10 // per minute
-	MaxRequestIDLen             = 64
-	requestIDHeader             = "X-Request-ID"
-	maxAppPasswordNameLen       = 100
-	maxUserIDLen                = 256
+	DefaultMaxBodyBytes   = 64 << 10
+	DefaultHeartbeat      = 15 * time.Second
+	MaxRequestIDLen       = 64
+	requestIDHeader       = "X-Request-ID"
+	maxAppPasswordNameLen = 100
+	maxUserIDLen          = 256
 )
 
 // Config configures a Server. Service and Links are required; every
@@ -57,10 +56,6 @@ type Config struct {
 	// Heartbeat is how often an idle event stream sends a comment line.
 	// Zero means 15 s (DefaultHeartbeat).
 	Heartbeat time.Duration
-	// CheckFailuresPerUser bounds the failed app-password checks per user
-	// per minute; beyond it checks get 429 until the minute ends. Zero
-	// means 10 (DefaultCheckFailuresPerUser); negative means no limit.
-	CheckFailuresPerUser int
 	// MaxConcurrentChecks bounds the app-password hashes computed at
 	// once (each holds enroll.AppPasswordMemoryKiB). Zero means the
 	// number of CPUs.
@@ -108,9 +103,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = DefaultHeartbeat
-	}
-	if cfg.CheckFailuresPerUser == 0 {
-		cfg.CheckFailuresPerUser = DefaultCheckFailuresPerUser
 	}
 	if cfg.MaxConcurrentChecks == 0 {
 		cfg.MaxConcurrentChecks = runtime.NumCPU()

@@ -102,4 +102,9 @@ CREATE TABLE used_tokens (
 	expires_at INTEGER NOT NULL
 ) STRICT;
 `,
+	// 2: API keys get scopes. Keys made before keep every scope, so that
+	// an upgrade breaks no installation; new keys always name theirs.
+	`
+ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT 'admin,check,enroll';
+`,
 }

@@ -9,6 +9,10 @@
 // busy_timeout covers other processes on the same file; reads go through
 // a pool of read-only connections that WAL lets run beside the writer.
 //
+// The file holds phone numbers and hashes: Open creates it readable and
+// writable by its owner only (0600), and SQLite gives its -wal and -shm
+// files the same mode.
+//
 // The schema is versioned: Open applies the migrations the file lacks, in
 // order, each in a transaction recorded in the schema_migrations table,
 // and refuses a file written by a newer denwa (ErrSchemaTooNew).
@@ -19,7 +23,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -56,7 +62,9 @@ var _ enroll.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the SQLite database at path and
 // brings its schema up to SchemaVersion. An empty file is a new database.
-// Close the Store when done.
+// A new file is created with mode 0600; an existing one (and its -wal and
+// -shm) that group or others may read loses those permissions, when this
+// process may change them. Close the Store when done.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlite: invalid database path %q (a file path without ? or #)", path)
@@ -69,6 +77,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.Readers == 0 {
 		opts.Readers = 4
+	}
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
@@ -109,6 +120,31 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	r.SetMaxIdleConns(opts.Readers)
 	s.r = r
 	return s, nil
+}
+
+// privateFiles creates the database file at path with mode 0600 when
+// there is none, so that SQLite, which gives the -wal and -shm files the
+// database file's mode, creates those 0600 too. Of an existing file and
+// its -wal and -shm, it takes away the permissions of group and others;
+// a file this process may not chmod (another user's) is left as it is.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the database. Calls in progress finish first.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -229,13 +230,15 @@ func TestOpenErrors(t *testing.T) {
 
 // Two Stores on one file (two processes, as far as SQLite can tell)
 // writing at once: busy_timeout and IMMEDIATE transactions mean no write
-// fails with SQLITE_BUSY and none is lost.
+// fails with SQLITE_BUSY and none is lost, and a limit taken with
+// AddCounters holds across them.
 func TestTwoWritersOneFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "denwa.db")
 	a, b := open(t, path), open(t, path)
 	defer a.Close()
 	defer b.Close()
 	w := storetest.T0.Truncate(time.Hour)
+	var taken atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 100 {
 		st := a
@@ -246,10 +249,95 @@ func TestTwoWritersOneFile(t *testing.T) {
 			if _, err := st.AddCounter(context.Background(), "calls:global:all", w, 1); err != nil {
 				t.Errorf("AddCounter: %v", err)
 			}
+			_, ok, err := st.AddCounters(context.Background(), []enroll.CounterChange{{Bucket: "limited", Window: w, Delta: 1, Max: 10}})
+			if err != nil {
+				t.Errorf("AddCounters: %v", err)
+			}
+			if ok {
+				taken.Add(1)
+			}
 		})
 	}
 	wg.Wait()
 	if n, err := a.AddCounter(t.Context(), "calls:global:all", w, 0); err != nil || n != 100 {
 		t.Fatalf("count %d, %v; want 100", n, err)
+	}
+	if taken.Load() != 10 {
+		t.Fatalf("%d takes of a counter limited to 10 succeeded", taken.Load())
+	}
+}
+
+// The store file and its -wal and -shm are the owner's only (0600): when
+// Open creates the file, and when an older denwa left it readable by all.
+func TestFileMode(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix file modes")
+	}
+	path := filepath.Join(t.TempDir(), "denwa.db")
+	st := open(t, path)
+	// A write and a read make SQLite create the -wal and -shm.
+	if _, err := st.AddCounter(t.Context(), "b", storetest.T0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetEnrollment(t.Context(), "none"); !errors.Is(err, enroll.ErrNotFound) {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		wantMode(t, p, 0o600)
+	}
+	st.Close()
+
+	old := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(old, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(old, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	st = open(t, old)
+	defer st.Close()
+	if _, err := st.AddCounter(t.Context(), "b", storetest.T0, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{old, old + "-wal", old + "-shm"} {
+		wantMode(t, p, 0o600)
+	}
+}
+
+func wantMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != want {
+		t.Errorf("%s: mode %v, want %v", filepath.Base(path), got, want)
+	}
+}
+
+// A store made before API keys had scopes: its keys keep every scope, so
+// an upgrade locks no system out.
+func TestMigrateAPIKeyScopes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "denwa.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+		sqlite.Migrations[0],
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)`,
+		`INSERT INTO api_keys (name, hash, created_at, revoked_at) VALUES ('crm', 'h1', 1, 0)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	st := open(t, path)
+	defer st.Close()
+	k, err := st.APIKeyByHash(t.Context(), "h1")
+	if err != nil || k.Scopes != enroll.AllScopes {
+		t.Fatalf("old key after migration: %+v, %v; want every scope", k, err)
 	}
 }

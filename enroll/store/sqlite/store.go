@@ -295,9 +295,12 @@ func (s *Store) TouchAppPassword(ctx context.Context, id string, at time.Time) e
 
 // CreateAPIKey implements enroll.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k enroll.APIKey) error {
+	if k.Scopes == 0 || k.Scopes&^enroll.AllScopes != 0 {
+		return fmt.Errorf("sqlite: create API key %s: %w: scopes %#x", k.Name, enroll.ErrInvalidInput, uint8(k.Scopes))
+	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?)`,
-			k.Name, k.Hash, ts(k.CreatedAt), ts(k.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (name, hash, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)`,
+			k.Name, k.Hash, k.Scopes.String(), ts(k.CreatedAt), ts(k.RevokedAt))
 		return err
 	})
 	return mapErr(err, "create API key "+k.Name)
@@ -306,14 +309,21 @@ func (s *Store) CreateAPIKey(ctx context.Context, k enroll.APIKey) error {
 func scanAPIKey(sc interface{ Scan(...any) error }) (enroll.APIKey, error) {
 	var k enroll.APIKey
 	var c, r int64
-	err := sc.Scan(&k.Name, &k.Hash, &c, &r)
+	var scopes string
+	if err := sc.Scan(&k.Name, &k.Hash, &scopes, &c, &r); err != nil {
+		return k, err
+	}
 	k.CreatedAt, k.RevokedAt = tm(c), tm(r)
+	var err error
+	k.Scopes, err = enroll.ParseScopes(scopes)
 	return k, err
 }
 
+const apiKeyColumns = `name, hash, scopes, created_at, revoked_at`
+
 // APIKeyByHash implements enroll.Store.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (enroll.APIKey, error) {
-	k, err := scanAPIKey(s.r.QueryRowContext(ctx, `SELECT name, hash, created_at, revoked_at FROM api_keys WHERE hash = ?`, hash))
+	k, err := scanAPIKey(s.r.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, fmt.Errorf("sqlite: API key: %w", enroll.ErrNotFound)
 	}
@@ -322,7 +332,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (enroll.APIKey, e
 
 // ListAPIKeys implements enroll.Store.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]enroll.APIKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name, hash, created_at, revoked_at FROM api_keys ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY name`)
 	if err != nil {
 		return nil, mapErr(err, "list API keys")
 	}
@@ -382,11 +392,43 @@ func (s *Store) UnblockNumber(ctx context.Context, phone string) error {
 func (s *Store) AddCounter(ctx context.Context, bucket string, window time.Time, delta int64) (int64, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO rate_counters (bucket, window_start, count) VALUES (?, ?, ?)
-			ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + excluded.count
-			RETURNING count`, bucket, ts(window), delta).Scan(&n)
+		return addCounter(ctx, tx, bucket, window, delta).Scan(&n)
 	})
 	return n, mapErr(err, "add counter")
+}
+
+// AddCounters implements enroll.Store. The writer's transactions begin
+// IMMEDIATE, so each runs alone and its reads see every earlier change.
+func (s *Store) AddCounters(ctx context.Context, changes []enroll.CounterChange) ([]int64, bool, error) {
+	var counts []int64
+	refused := errors.New("refused")
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		counts = counts[:0]
+		for _, c := range changes {
+			var n int64
+			if err := addCounter(ctx, tx, c.Bucket, c.Window, c.Delta).Scan(&n); err != nil {
+				return err
+			}
+			counts = append(counts, n)
+			if c.Max > 0 && n > c.Max {
+				return refused
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, refused) {
+		return counts, false, nil
+	}
+	if err != nil {
+		return nil, false, mapErr(err, "add counters")
+	}
+	return counts, true, nil
+}
+
+func addCounter(ctx context.Context, db execer, bucket string, window time.Time, delta int64) *sql.Row {
+	return db.QueryRowContext(ctx, `INSERT INTO rate_counters (bucket, window_start, count) VALUES (?, ?, ?)
+		ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + excluded.count
+		RETURNING count`, bucket, ts(window), delta)
 }
 
 // PruneCounters implements enroll.Store.

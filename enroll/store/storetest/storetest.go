@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 		{"APIKeys", testAPIKeys},
 		{"BlockedNumbers", testBlocked},
 		{"Counters", testCounters},
+		{"CountersTakenTogether", testAddCounters},
+		{"ConcurrentLimitedCounters", testConcurrentAddCounters},
 		{"Outbox", testOutbox},
 		{"Tokens", testTokens},
 		{"CancelledContext", testCancelled},
@@ -329,11 +332,12 @@ func testAppPasswords(t *testing.T, st enroll.Store) {
 
 func testAPIKeys(t *testing.T, st enroll.Store) {
 	ctx := t.Context()
-	k := enroll.APIKey{Name: "crm", Hash: "sha256:aa", CreatedAt: T0}
+	k := enroll.APIKey{Name: "crm", Hash: "sha256:aa", Scopes: enroll.ScopeEnroll | enroll.ScopeCheck, CreatedAt: T0}
 	must(t, "CreateAPIKey", st.CreateAPIKey(ctx, k))
-	wantErr(t, "CreateAPIKey same name", st.CreateAPIKey(ctx, enroll.APIKey{Name: "crm", Hash: "sha256:bb", CreatedAt: T0}), enroll.ErrConflict)
-	wantErr(t, "CreateAPIKey same hash", st.CreateAPIKey(ctx, enroll.APIKey{Name: "other", Hash: "sha256:aa", CreatedAt: T0}), enroll.ErrConflict)
-	must(t, "CreateAPIKey b", st.CreateAPIKey(ctx, enroll.APIKey{Name: "billing", Hash: "sha256:cc", CreatedAt: T0}))
+	wantErr(t, "CreateAPIKey same name", st.CreateAPIKey(ctx, enroll.APIKey{Name: "crm", Hash: "sha256:bb", Scopes: enroll.ScopeAdmin, CreatedAt: T0}), enroll.ErrConflict)
+	wantErr(t, "CreateAPIKey same hash", st.CreateAPIKey(ctx, enroll.APIKey{Name: "other", Hash: "sha256:aa", Scopes: enroll.ScopeAdmin, CreatedAt: T0}), enroll.ErrConflict)
+	wantErr(t, "CreateAPIKey no scope", st.CreateAPIKey(ctx, enroll.APIKey{Name: "none", Hash: "sha256:dd", CreatedAt: T0}), enroll.ErrInvalidInput)
+	must(t, "CreateAPIKey b", st.CreateAPIKey(ctx, enroll.APIKey{Name: "billing", Hash: "sha256:cc", Scopes: enroll.ScopeAdmin, CreatedAt: T0}))
 	got, err := st.APIKeyByHash(ctx, "sha256:aa")
 	if err != nil || got != k {
 		t.Fatalf("APIKeyByHash = %+v, %v; want %+v", got, err, k)
@@ -345,7 +349,8 @@ func testAPIKeys(t *testing.T, st enroll.Store) {
 	wantErr(t, "RevokeAPIKey unknown", st.RevokeAPIKey(ctx, "nope", T0), enroll.ErrNotFound)
 	list, err := st.ListAPIKeys(ctx)
 	must(t, "ListAPIKeys", err)
-	if len(list) != 2 || list[0].Name != "billing" || list[1].Name != "crm" || !list[1].RevokedAt.Equal(T0.Add(time.Hour)) {
+	if len(list) != 2 || list[0].Name != "billing" || list[1].Name != "crm" || !list[1].RevokedAt.Equal(T0.Add(time.Hour)) ||
+		list[0].Scopes != enroll.ScopeAdmin || list[1].Scopes != k.Scopes {
 		t.Fatalf("ListAPIKeys = %+v", list)
 	}
 }
@@ -413,6 +418,80 @@ func testCounters(t *testing.T, st enroll.Store) {
 	}
 	if n, _ := st.AddCounter(ctx, "calls:number:+81", w2, 1); n != 2 {
 		t.Fatalf("AddCounter on a kept window = %d, want 2", n)
+	}
+}
+
+// AddCounters changes several counters together, or none when one
+// would pass its Max.
+func testAddCounters(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	w := T0.Truncate(time.Minute)
+	take := func(maxA, maxB int64) ([]int64, bool) {
+		t.Helper()
+		counts, ok, err := st.AddCounters(ctx, []enroll.CounterChange{
+			{Bucket: "a", Window: w, Delta: 1, Max: maxA},
+			{Bucket: "b", Window: w, Delta: 1, Max: maxB},
+		})
+		must(t, "AddCounters", err)
+		return counts, ok
+	}
+	if counts, ok := take(2, 0); !ok || !slices.Equal(counts, []int64{1, 1}) {
+		t.Fatalf("first take = %v, %v; want [1 1], true", counts, ok)
+	}
+	if counts, ok := take(2, 1); ok || !slices.Equal(counts, []int64{2, 2}) {
+		t.Fatalf("take over b's max = %v, %v; want [2 2], false", counts, ok)
+	}
+	if counts, ok := take(1, 0); ok || !slices.Equal(counts, []int64{2}) {
+		t.Fatalf("take over a's max = %v, %v; want [2] (b not tried), false", counts, ok)
+	}
+	// The refused takes changed nothing.
+	if n, _ := st.AddCounter(ctx, "a", w, 0); n != 1 {
+		t.Fatalf("a = %d after refused takes, want 1", n)
+	}
+	if n, _ := st.AddCounter(ctx, "b", w, 0); n != 1 {
+		t.Fatalf("b = %d after refused takes, want 1", n)
+	}
+	// Giving back: negative deltas, no max.
+	counts, ok, err := st.AddCounters(ctx, []enroll.CounterChange{{Bucket: "a", Window: w, Delta: -1}, {Bucket: "b", Window: w, Delta: -1}})
+	if err != nil || !ok || !slices.Equal(counts, []int64{0, 0}) {
+		t.Fatalf("give back = %v, %v, %v", counts, ok, err)
+	}
+	if counts, ok, err := st.AddCounters(ctx, nil); err != nil || !ok || len(counts) != 0 {
+		t.Fatalf("AddCounters(nil) = %v, %v, %v", counts, ok, err)
+	}
+}
+
+// Of many concurrent takes from a counter limited to 10, exactly 10 are
+// taken: the check and the increment are one step.
+func testConcurrentAddCounters(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	w := T0.Truncate(time.Minute)
+	const n, max = 30, 10
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	taken := 0
+	for range n {
+		wg.Go(func() {
+			_, ok, err := st.AddCounters(ctx, []enroll.CounterChange{
+				{Bucket: "global", Window: w, Delta: 1, Max: 1000},
+				{Bucket: "limited", Window: w, Delta: 1, Max: max},
+			})
+			if err != nil {
+				t.Errorf("AddCounters: %v", err)
+			}
+			if ok {
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if taken != max {
+		t.Fatalf("%d of %d concurrent takes succeeded, want %d", taken, n, max)
+	}
+	if g, _ := st.AddCounter(ctx, "global", w, 0); g != max {
+		t.Fatalf("global = %d, want %d (refused takes leave it alone)", g, max)
 	}
 }
 

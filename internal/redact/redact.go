@@ -1,0 +1,50 @@
+// Package redact masks the personal data denwa must not write to its logs.
+// It is a leaf: sip, enroll and cmd/denwa all mask through it, so that one
+// rule decides what a logged phone number shows.
+package redact
+
+// Phone returns number with its digits masked for a log line: the last
+// four digits stay, every other digit becomes '*', and an E.164 number
+// ("+819012345678") also keeps the two digits after '+', which show the
+// country of most numbers:
+//
+//	+819012345678 → +81******5678
+//	0312345678    → ******5678
+//
+// A number of fewer than eight digits keeps none, since four digits of it
+// would say too much. Characters other than digits (spaces, '-', '+') stay
+// where they are, so text of any form may be passed; nothing in the result
+// is a digit that was not meant to show. Phone never fails and allocates
+// only the result.
+func Phone(number string) string {
+	digits := 0
+	for i := 0; i < len(number); i++ {
+		if isDigit(number[i]) {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return number
+	}
+	keepHead, keepTail := 0, 4
+	if len(number) > 0 && number[0] == '+' {
+		keepHead = 2
+	}
+	if digits < 8 {
+		keepHead, keepTail = 0, 0
+	}
+	b := []byte(number)
+	seen := 0
+	for i, c := range b {
+		if !isDigit(c) {
+			continue
+		}
+		if seen >= keepHead && seen < digits-keepTail {
+			b[i] = '*'
+		}
+		seen++
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
