@@ -14,7 +14,6 @@ import (
 	sipgo_sip "github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 
-	"denwa/internal/redact"
 	"denwa/media"
 )
 
@@ -154,7 +153,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 		}
 	}
 	a := &attempt{d: d, ctx: ctx, invite: inv, conn: conn, progress: onProgress, keys: keys, number: number,
-		log: d.log.With("call_id", inv.CallID().Value(), "to", redact.Phone(user))}
+		log: d.log.With("call_id", inv.CallID().Value(), "to", MaskNumber(user))}
 	call, err := a.run()
 	if err != nil {
 		if a.early != nil {

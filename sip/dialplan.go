@@ -3,8 +3,6 @@ package sip
 import (
 	"fmt"
 	"strings"
-
-	"denwa/internal/redact"
 )
 
 // Rule is one dial-plan rewrite: a number that starts with Match loses its
@@ -62,7 +60,7 @@ func (p DialPlan) Rewrite(number string) (string, error) {
 	}, number)
 	digits := strings.TrimPrefix(n, "+")
 	if digits == "" || len(n) > 32 || !isDigits(digits) {
-		return "", fmt.Errorf("%w: %q is not an E.164 number", ErrBadNumber, redact.Phone(truncate(number, 40)))
+		return "", fmt.Errorf("%w: %q is not an E.164 number", ErrBadNumber, MaskNumber(truncate(number, 40)))
 	}
 	for _, r := range p {
 		if !strings.HasPrefix(n, r.Match) {
@@ -70,7 +68,7 @@ func (p DialPlan) Rewrite(number string) (string, error) {
 		}
 		out := r.Prepend + n[min(r.Strip, len(n)):]
 		if out == "" || !dialable(out, false) {
-			return "", fmt.Errorf("%w: rule %v turns %q into %q", ErrBadNumber, r, redact.Phone(n), redact.Phone(out))
+			return "", fmt.Errorf("%w: rule %v turns %q into %q", ErrBadNumber, r, MaskNumber(n), MaskNumber(out))
 		}
 		return out, nil
 	}

@@ -31,7 +31,7 @@ func (s *syncBuffer) String() string {
 
 // The dialer's log, at debug level, of an answered call, a busy one and
 // a number the dial plan refuses: the number appears only masked
-// (internal/redact), in either form (E.164 or as the dial plan rewrites
+// (MaskNumber), in either form (E.164 or as the dial plan rewrites
 // it), and the SIP password never.
 func TestLogsMaskNumbers(t *testing.T) {
 	var logs syncBuffer

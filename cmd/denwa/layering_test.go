@@ -74,12 +74,6 @@ var layerRules = []layerRule{
 		reason:              "enroll is the service and its policy, written against its own Dialer/Line/Store interfaces",
 	},
 	{
-		pkg:                 "denwa/internal/redact",
-		transitiveForbidden: []string{"denwa/"},
-		thirdParty:          []string{},
-		reason:              "redact is the one masking rule that sip, enroll and cmd share: a leaf importing no denwa or third-party package",
-	},
-	{
 		pkg:                 "denwa/cmd/denwa/internal/config",
 		transitiveForbidden: []string{"github.com/spf13/cobra", "denwa/enroll/store/", "denwa/enroll/httpapi", "denwa/enroll/webui"},
 		thirdParty:          []string{"github.com/spf13/pflag"},

@@ -1,9 +1,9 @@
-// Package redact masks the personal data denwa must not write to its logs.
-// It is a leaf: sip, enroll and cmd/denwa all mask through it, so that one
-// rule decides what a logged phone number shows.
-package redact
+package sip
 
-// Phone returns number with its digits masked for a log line: the last
+// The one rule for what a logged phone number shows. enroll logs no
+// numbers at all; sip and cmd/denwa mask them with MaskNumber.
+
+// MaskNumber returns number with its digits masked for a log line: the last
 // four digits stay, every other digit becomes '*', and an E.164 number
 // ("+819012345678") also keeps the two digits after '+', which show the
 // country of most numbers:
@@ -14,9 +14,9 @@ package redact
 // A number of fewer than eight digits keeps none, since four digits of it
 // would say too much. Characters other than digits (spaces, '-', '+') stay
 // where they are, so text of any form may be passed; nothing in the result
-// is a digit that was not meant to show. Phone never fails and allocates
+// is a digit that was not meant to show. MaskNumber never fails and allocates
 // only the result.
-func Phone(number string) string {
+func MaskNumber(number string) string {
 	digits := 0
 	for i := 0; i < len(number); i++ {
 		if isDigit(number[i]) {
