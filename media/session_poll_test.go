@@ -201,7 +201,7 @@ func TestReceiveTickAllocs(t *testing.T) {
 		}
 		t.Fatalf("packet %d not received", i)
 	}
-	for range 10 { // latching, the stream's first packets
+	for range 10 { // the stream's first packets
 		one()
 	}
 	if n := testing.AllocsPerRun(100, one); n != 0 {
