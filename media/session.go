@@ -162,11 +162,18 @@ type SessionStats struct {
 //     learned instead of it with SessionConfig.Learn, within
 //     MediaNetworks. Datagrams from anywhere else are dropped and counted
 //     (Stats.Foreign, SessionConfig.Foreign) and logged at most every
-//     10 s.
+//     10 s. Learning is weaker by nature: a party that reaches the port
+//     with Learn packets in a row before the far end's first packet is
+//     learned, so it is off by default, and MediaNetworks and a firewall
+//     bound it.
 //   - NewSession drains the socket: what it holds then arrived before the
 //     answer (the socket is opened with the offer and the phone rings
-//     meanwhile) and is dropped unread (Stats.Drained), up to
-//     maxDrain datagrams.
+//     meanwhile) and is dropped unread (Stats.Drained), up to 4,096
+//     datagrams. A socket the pacer cannot poll gives up only what a
+//     read with a deadline already passed returns (an in-memory conn's
+//     queue; nothing, on platforms where a real socket is not polled),
+//     and an Early session's socket is read from the 183 on: there the
+//     source check and the rule below are what stand.
 //   - A key counts only if it began after the instant of answer. That
 //     instant is when NewSession has drained the socket (for an Early
 //     session, when Answered is called), read on the session's clock; a
