@@ -10,8 +10,10 @@
 // The send side serves live calls: a [Session] per call streams 20 ms G.711
 // frames (prompts, silence, the phone simulator's key presses) paced by one
 // shared [Pacer] for all calls, receives the far end's RTP into its
-// Receiver with symmetric-RTP latching and a media timeout, hands the keys
-// to its [KeySink], and binds its socket from a [PortPool]. [Offer],
+// Receiver (from the SDP address only, unless a NAT'd source is learned
+// on purpose, and only keys that began after the answer) with a media
+// timeout, hands the keys to its [KeySink], and binds its socket from a
+// [PortPool], which draws ports at random. [Offer],
 // [ParseAnswer] and [AnswerOffer] build and read the SDP (RFC 3264) with
 // pion/sdp.
 //
@@ -29,7 +31,7 @@
 //     HandlePacket) does not allocate in steady state and does not log;
 //     it keeps plain counters (see [StreamStats]). A Session's send and
 //     receive paths do not allocate per packet either, and log only
-//     rate-limited changes (latching, stray sources).
+//     rate-limited changes (a source learned, foreign sources).
 //   - Time on the packet path is the stream's RTP timestamp, extended to 64
 //     bits; wall clocks enter only as capture timestamps or an injected
 //     clock (SessionConfig.Now).

@@ -42,4 +42,7 @@ var (
 	// ErrBadFrame: a frame given to Play is not one 20 ms G.711 frame
 	// (160 bytes).
 	ErrBadFrame = errors.New("media: frame is not 160 bytes of G.711")
+	// ErrForeignRemote: the far end's SDP names an RTP address outside
+	// SessionConfig.MediaNetworks, where media may not come from.
+	ErrForeignRemote = errors.New("media: far end's RTP address outside the media networks")
 )

@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -12,19 +13,27 @@ import (
 // address. The odd ports are not bound: denwa sends no RTCP and ignores
 // what arrives there.
 //
-// Acquire walks the range round-robin from where the last acquisition
-// stopped, so a port just given back is the last to be reused (late
-// packets of the previous call find a closed port rather than a new call).
-// A port that another process holds fails to bind and is skipped. Closing
-// the returned PacketConn gives its port back. A PortPool is safe for
-// concurrent use; binding happens outside its lock.
+// Acquire draws the port at random among the free ports that have been
+// free longest (the older half of them), so that the port of a call cannot
+// be guessed from the previous one, and a port just given back waits for
+// others to be reused first (late packets of the previous call find a
+// closed port rather than a new call). A port that another process holds
+// fails to bind and goes to the back of the line. Closing the returned
+// PacketConn gives its port back. A PortPool is safe for concurrent use;
+// binding happens outside its lock, and neither Acquire's choice nor a
+// port's return allocates.
 type PortPool struct {
 	ip          netip.Addr
 	first, last int // even, inclusive
 
-	mu    sync.Mutex
-	used  []bool // by (port-first)/2
-	next  int    // index to try first
+	mu sync.Mutex
+	// used is by index, (port-first)/2. ring holds the nfree free
+	// indices from head on, in the order they were given back: the
+	// oldest at head, the last one given back at head+nfree-1.
+	used  []bool
+	ring  []int32
+	head  int
+	nfree int
 	inUse int
 }
 
@@ -41,7 +50,12 @@ func NewPortPool(ip netip.Addr, first, last int) (*PortPool, error) {
 	if first < 1024 || last > 65534 || first > last {
 		return nil, fmt.Errorf("%w: port range %d–%d holds no even port in 1024–65534", ErrConfig, first, last)
 	}
-	return &PortPool{ip: ip.Unmap(), first: first, last: last, used: make([]bool, (last-first)/2+1)}, nil
+	n := (last-first)/2 + 1
+	p := &PortPool{ip: ip.Unmap(), first: first, last: last, used: make([]bool, n), ring: make([]int32, n), nfree: n}
+	for i, j := range rand.Perm(n) {
+		p.ring[i] = int32(j)
+	}
+	return p, nil
 }
 
 // Size returns the number of even ports in the range.
@@ -59,10 +73,10 @@ func (p *PortPool) String() string {
 	return fmt.Sprintf("media.PortPool(%s:%d-%d, %d in use)", p.ip, p.first, p.last, p.InUse())
 }
 
-// Acquire binds the next free even port and returns its socket; Close
-// gives the port back. When every port is handed out or held by another
-// process it returns an error wrapping ErrNoPorts that names the range and
-// how many calls it holds, e.g. "media: no free RTP port in 30000-39999
+// Acquire binds a free even port drawn at random (see PortPool) and
+// returns its socket; Close gives the port back. When every port is
+// handed out or held by another process it returns an error wrapping
+// ErrNoPorts that names the range and how many calls it holds, e.g. "media: no free RTP port in 30000-39999
 // (5000 calls at once)".
 func (p *PortPool) Acquire() (PacketConn, error) {
 	var lastErr error
@@ -88,28 +102,36 @@ func (p *PortPool) Acquire() (PacketConn, error) {
 	return nil, fmt.Errorf("%w in %d-%d (%d calls at once)", ErrNoPorts, p.first, p.last+1, len(p.used))
 }
 
-// reserve marks the next unused index as used.
+// reserve takes a free index at random from the older half of the free
+// ring (see PortPool) and marks it used.
 func (p *PortPool) reserve() (int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := len(p.used)
-	for k := range n {
-		i := (p.next + k) % n
-		if !p.used[i] {
-			p.used[i] = true
-			p.inUse++
-			p.next = (i + 1) % n
-			return i, true
-		}
+	if p.nfree == 0 {
+		return 0, false
 	}
-	return 0, false
+	n := len(p.ring)
+	// The older half, rounded up: a pool with one free port takes it.
+	j := (p.head + rand.IntN((p.nfree+1)/2)) % n
+	i := int(p.ring[j])
+	// Fill the hole with the head and move the head on: the rest of the
+	// ring keeps its order.
+	p.ring[j] = p.ring[p.head]
+	p.head = (p.head + 1) % n
+	p.nfree--
+	p.used[i] = true
+	p.inUse++
+	return i, true
 }
 
+// free gives index i back, at the end of the free ring.
 func (p *PortPool) free(i int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.used[i] {
 		p.used[i] = false
 		p.inUse--
+		p.ring[(p.head+p.nfree)%len(p.ring)] = int32(i)
+		p.nfree++
 	}
 }

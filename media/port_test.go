@@ -172,6 +172,65 @@ func TestPortPoolRoundRobin(t *testing.T) {
 	}
 }
 
+// Ports are drawn at random, not in sequence: the port of the next call
+// cannot be told from the last one's. The draw takes no socket and no
+// allocation, and a port just given back is never the next one out.
+func TestPortPoolRandomOrder(t *testing.T) {
+	p, err := NewPortPool(loopback4, 30000, 30198) // 100 ports; reserve binds nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	seen := map[int]bool{}
+	for range 50 {
+		i, ok := p.reserve()
+		if !ok || seen[i] {
+			t.Fatalf("reserve: %d, %v (seen %v)", i, ok, seen[i])
+		}
+		seen[i] = true
+		got = append(got, i)
+	}
+	next := 0 // how often the next index follows the last
+	for k := 1; k < len(got); k++ {
+		if got[k] == got[k-1]+1 {
+			next++
+		}
+	}
+	if next > 5 {
+		t.Errorf("%d of 49 draws took the next port: %v", next, got)
+	}
+	firsts := map[int]bool{}
+	for range 20 {
+		q, _ := NewPortPool(loopback4, 30000, 30198)
+		i, _ := q.reserve()
+		firsts[i] = true
+	}
+	if len(firsts) < 8 {
+		t.Errorf("20 fresh pools began with only %d different ports: %v", len(firsts), firsts)
+	}
+	for _, i := range got {
+		p.free(i)
+	}
+	for range 1000 {
+		i, _ := p.reserve()
+		p.free(i)
+		if j, _ := p.reserve(); j == i {
+			t.Fatalf("port index %d given back and out again at once", i)
+		} else {
+			p.free(j)
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() {
+		i, _ := p.reserve()
+		p.free(i)
+	}); a != 0 {
+		t.Errorf("%v allocations per draw and return", a)
+	}
+	if p.InUse() != 0 {
+		t.Errorf("InUse = %d", p.InUse())
+	}
+}
+
 func TestPortPoolConcurrent(t *testing.T) {
 	needSockets(t)
 	base := testPortBase()

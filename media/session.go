@@ -3,6 +3,7 @@ package media
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -26,8 +27,9 @@ type SessionConfig struct {
 	// NewSession on (even when NewSession fails) and closes it when it
 	// ends, which gives a PortPool port back.
 	Conn PacketConn
-	// Remote is where to send RTP, from the far end's SDP. Required.
-	// Symmetric RTP may move it: see Session.
+	// Remote is the far end's RTP address from its SDP: where RTP is
+	// sent, and the only source media is accepted from unless Learn
+	// moves both (see Session). Required.
 	Remote netip.AddrPort
 	// Codec is the audio codec sent, KindPCMU or KindPCMA. Required.
 	Codec PayloadKind
@@ -67,26 +69,60 @@ type SessionConfig struct {
 	// uses its tick's time for the media timeout and the idle check, so
 	// that the packet path reads no clock; each key reads it once.
 	Now func() time.Time
-	// Logger receives the session's rare messages (symmetric-RTP latching,
-	// stray sources, the end of the session). Nil discards them.
+	// Logger receives the session's rare messages (a source learned or
+	// given up, foreign sources at a rate limit, the end of the session).
+	// Nil discards them.
 	Logger *slog.Logger
+
+	// Learn, when positive, lets a far end behind NAT send from another
+	// address than its SDP said (symmetric RTP, RFC 4961's idea taken with
+	// care): a source is learned once Learn packets in a row from it, one
+	// SSRC with consecutive sequence numbers and a payload type in
+	// Receive, have arrived after the answer, with no packet from another
+	// candidate source between them; RTP is then accepted from it and
+	// sent to it. Only one source is ever learned, only while Remote
+	// itself has sent nothing, and the first RTP packet from Remote takes
+	// the stream back to Remote for good. Zero: media only from Remote.
+	Learn int
+	// MediaNetworks, if not empty, bounds where media may come from: a
+	// source outside every prefix is never learned, and a Remote outside
+	// them fails NewSession. Zero: anywhere (Remote decides).
+	MediaNetworks []netip.Prefix
+	// Early marks a session started for early media (a 183's SDP): it
+	// hands no key to KeySink until Answered is called.
+	Early bool
+	// Foreign, if not nil, counts the datagrams every session dropped as
+	// foreign (see SessionStats.Foreign) on top of the session's own
+	// count: a total for a metric, shared by many sessions.
+	Foreign *atomic.Int64
 }
+
+// KeyGuard is how long after the instant of answer a key must begin to
+// count (see Session, "Trusting the source").
+const KeyGuard = 20 * time.Millisecond
 
 // SessionStats counts a session's packets. Pacing (late and skipped
 // ticks, pacing error) is per Pacer: see Pacer.Stats.
 type SessionStats struct {
 	PacketsSent, BytesSent int64 // RTP packets and their bytes (header included)
 	// PacketsReceived and BytesReceived count RTP accepted from the far
-	// end (after latching, from the latched source only).
+	// end (the SDP address, or the source learned instead of it).
 	PacketsReceived, BytesReceived int64
-	Garbage                        int64 // datagrams that are neither RTP nor RTCP
-	Stray                          int64 // RTP from a source other than the latched one, dropped
-	Ignored                        int64 // RTCP, and before latching payload types not negotiated
-	SendErrors, ReadErrors         int64
-	// Remote is where RTP goes now; Latched reports that the far end's
-	// source address is known (symmetric RTP).
+	Garbage                        int64 // datagrams from the far end that are neither RTP nor RTCP
+	Ignored                        int64 // RTCP from the far end
+	// Foreign counts the datagrams dropped because they came from a
+	// source media is not accepted from, whatever they held (a learning
+	// candidate's packets included); Drained those the socket held
+	// when the session started, dropped unread (see Session).
+	Foreign, Drained int64
+	// KeysRefused counts keys the receiver found but the session did not
+	// hand to its KeySink because they did not begin after the answer.
+	KeysRefused            int64
+	SendErrors, ReadErrors int64
+	// Remote is where RTP goes now, and where it is accepted from;
+	// Learned reports that this is a learned source, not the SDP's.
 	Remote  netip.AddrPort
-	Latched bool
+	Learned bool
 }
 
 // Session is the media side of one call: it sends G.711 audio (prompts,
@@ -116,13 +152,40 @@ type SessionStats struct {
 // scheduling per received packet, and a key is seen at most one tick
 // (20 ms) after its packet arrived. Other sockets (the in-memory ones of
 // tests, other platforms) get one read goroutine each. Either reader
-// handles each datagram the same way. The first RTP packet that comes
-// from the SDP address, or from anywhere with a payload type in Receive,
-// latches the source (symmetric RTP, in the spirit of RFC 4961): from then
-// on RTP is sent to the address it really came from, and datagrams from
-// any other address are dropped and counted, so a stray source cannot
-// take the stream over. Datagrams that are neither RTP nor RTCP are
-// counted and dropped.
+// handles each datagram the same way. Datagrams that are neither RTP nor
+// RTCP are counted and dropped.
+//
+// Trusting the source. Whoever can send UDP to the port could otherwise
+// press keys for the far end (the RTP Bleed class, CVE-2017-14099), so:
+//   - Media (audio and telephone-events) is accepted only from Remote,
+//     the address and port of the far end's SDP, or from the one source
+//     learned instead of it with SessionConfig.Learn, within
+//     MediaNetworks. Datagrams from anywhere else are dropped and counted
+//     (Stats.Foreign, SessionConfig.Foreign) and logged at most every
+//     10 s. Learning is weaker by nature: a party that reaches the port
+//     with Learn packets in a row before the far end's first packet is
+//     learned, so it is off by default, and MediaNetworks and a firewall
+//     bound it.
+//   - NewSession drains the socket: what it holds then arrived before the
+//     answer (the socket is opened with the offer and the phone rings
+//     meanwhile) and is dropped unread (Stats.Drained), up to 4,096
+//     datagrams. A socket the pacer cannot poll gives up only what a
+//     read with a deadline already passed returns (an in-memory conn's
+//     queue; nothing, on platforms where a real socket is not polled),
+//     and an Early session's socket is read from the 183 on: there the
+//     source check and the rule below are what stand.
+//   - A key counts only if it began after the instant of answer. That
+//     instant is when NewSession has drained the socket (for an Early
+//     session, when Answered is called), read on the session's clock; a
+//     key's beginning is Key.Began, the moment its first packet is
+//     handled less the part of the press already heard then (an
+//     RFC 4733 event's duration field, an in-band tone's detected
+//     length). A key that began before the instant plus KeyGuard (one
+//     packet interval: a packet that left the far end at the answer),
+//     and an in-band key whose tone was sounding within the first
+//     KeyGuard of its stream (the session heard the stream begin in the
+//     middle of a press), are refused (Stats.KeysRefused): they were
+//     pressed before anyone answered, or replayed from a queue.
 //
 // A session ends when Close is called, when no RTP arrives for
 // MediaTimeout (Err is then ErrMediaTimeout), or when its Pacer is closed.
@@ -181,15 +244,27 @@ type Session struct {
 	rxLast    time.Time
 	idleAt    time.Time
 	recv      *Receiver
-	source    netip.AddrPort
+	source    netip.AddrPort // where media is accepted from: sdp or a learned source
+	sdpHeard  bool           // RTP came from sdp: nothing is learned any more
 	strayAt   time.Time
 	strayLast int64
+	// The learning candidate (SessionConfig.Learn): its source, SSRC,
+	// last sequence number and packets in a row.
+	cand     netip.AddrPort
+	candSSRC uint32
+	candSeq  uint16
+	candN    int
 
-	latched                atomic.Bool
-	sent, sentBytes        atomic.Int64
-	recvd, recvdBytes      atomic.Int64
-	garbage, stray, ignore atomic.Int64
-	sendErrs, readErrs     atomic.Int64
+	// keysFrom is the instant of answer in Unix nanoseconds on the
+	// session's clock (math.MaxInt64 for an Early session not yet
+	// answered): keys that began before it plus KeyGuard are refused.
+	keysFrom                 atomic.Int64
+	learned                  atomic.Bool
+	sent, sentBytes          atomic.Int64
+	recvd, recvdBytes        atomic.Int64
+	garbage, foreign, ignore atomic.Int64
+	drained, keysRefused     atomic.Int64
+	sendErrs, readErrs       atomic.Int64
 }
 
 // NewSession starts a session: it registers with the pacer (the first
@@ -212,6 +287,12 @@ func newSession(cfg SessionConfig) (*Session, error) {
 	}
 	if !cfg.Remote.IsValid() || cfg.Remote.Port() == 0 {
 		return nil, fmt.Errorf("%w: session needs a remote address and port, not %v", ErrConfig, cfg.Remote)
+	}
+	if cfg.Learn < 0 {
+		return nil, fmt.Errorf("%w: Learn %d is negative", ErrConfig, cfg.Learn)
+	}
+	if len(cfg.MediaNetworks) > 0 && !inNetworks(cfg.MediaNetworks, cfg.Remote.Addr().Unmap()) {
+		return nil, fmt.Errorf("%w: remote %v is outside the media networks %v", ErrForeignRemote, cfg.Remote, cfg.MediaNetworks)
 	}
 	if cfg.Codec != KindPCMU && cfg.Codec != KindPCMA {
 		return nil, fmt.Errorf("%w: session codec %s is not PCMU or PCMA", ErrConfig, cfg.Codec)
@@ -242,7 +323,7 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		markNext: true,
 		pkt:      make([]byte, 12+FrameSamples),
 	}
-	s.remote = s.sdp
+	s.remote, s.source = s.sdp, s.sdp
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -280,6 +361,14 @@ func newSession(cfg SessionConfig) (*Session, error) {
 	// no goroutine and no wake-up per packet.
 	if pr, ok := cfg.Conn.(pollReader); ok && pr.pollable() {
 		s.pr = pr
+	}
+	// What the socket holds arrived before the answer: drop it unread,
+	// and take the instant of answer (see Session).
+	s.drain()
+	if cfg.Early {
+		s.keysFrom.Store(math.MaxInt64)
+	} else {
+		s.keysFrom.Store(s.now().UnixNano())
 	}
 	s.pacer = cfg.Pacer
 	if s.pacer == nil {
@@ -340,9 +429,10 @@ func (s *Session) Stats() SessionStats {
 	return SessionStats{
 		PacketsSent: s.sent.Load(), BytesSent: s.sentBytes.Load(),
 		PacketsReceived: s.recvd.Load(), BytesReceived: s.recvdBytes.Load(),
-		Garbage: s.garbage.Load(), Stray: s.stray.Load(), Ignored: s.ignore.Load(),
+		Garbage: s.garbage.Load(), Ignored: s.ignore.Load(),
+		Foreign: s.foreign.Load(), Drained: s.drained.Load(), KeysRefused: s.keysRefused.Load(),
 		SendErrors: s.sendErrs.Load(), ReadErrors: s.readErrs.Load(),
-		Remote: remote, Latched: s.latched.Load(),
+		Remote: remote, Learned: s.learned.Load(),
 	}
 }
 

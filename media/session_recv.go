@@ -3,10 +3,13 @@ package media
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
 	"time"
+
+	"denwa/dtmf"
 )
 
 // The receiving side of a Session. Two readers take datagrams from the
@@ -14,7 +17,7 @@ import (
 // (receiveTick), a goroutine of the session's own for any other
 // (readLoop). Both hand each read to readStep, which does everything
 // else: the datagram is parsed once (ParseDatagram), its source checked
-// or latched, RTP fed to the Receiver, failures counted, and quiet
+// (or learned, see SessionConfig.Learn), RTP fed to the Receiver, failures counted, and quiet
 // periods reported (checkIdle). The reader holds rxMu while it does.
 
 // LiveMergeHold is how long a live session holds an in-band key for its
@@ -52,8 +55,12 @@ const (
 	// idleCheck is how often a reader looks for a far end that has gone
 	// quiet (see checkIdle).
 	idleCheck = 100 * time.Millisecond
-	// strayLogInterval rate-limits the stray-source log of one session.
+	// strayLogInterval rate-limits the foreign-source log of one session.
 	strayLogInterval = 10 * time.Second
+	// maxDrain bounds the datagrams NewSession drops unread: a socket
+	// buffer's worth of small datagrams. A flood that outlasts it goes
+	// through the source check like anything later.
+	maxDrain = 4096
 )
 
 // receiverConfig completes SessionConfig.Receiver for a live session.
@@ -188,11 +195,51 @@ func (s *Session) isEnded() bool {
 	return s.ended
 }
 
-// handleDatagram takes one datagram, parsed once: RTP from the far end goes to
-// the Receiver; RTCP and payload types not negotiated are ignored before
-// latching, garbage and stray sources are counted and dropped.
+// drain drops, unread, what the socket holds when the session starts: it
+// arrived before the answer (see Session). At most maxDrain datagrams,
+// without waiting: a socket the pacer polls is read until it would block;
+// any other gets a read deadline already passed, so that it returns what
+// it holds and then fails (an in-memory conn does; a real socket on a
+// platform without polling fails at once, and only the key-timing rule
+// protects it). Before the session's readers start.
+func (s *Session) drain() {
+	buf := s.pkt // not yet sending: a datagram cut to its size is dropped all the same
+	n := int64(0)
+	if s.pr != nil {
+		for ; n < maxDrain; n++ {
+			if _, _, err := s.pr.tryRead(buf); err != nil {
+				break
+			}
+		}
+	} else {
+		s.conn.SetReadDeadline(time.Unix(1, 0))
+		for ; n < maxDrain; n++ {
+			if _, _, err := s.conn.ReadFromUDPAddrPort(buf); err != nil {
+				break
+			}
+		}
+		s.conn.SetReadDeadline(time.Time{})
+	}
+	s.drained.Add(n)
+	s.countForeign(n)
+}
+
+// countForeign adds n to the foreign count shared with other sessions,
+// if any.
+func (s *Session) countForeign(n int64) {
+	if s.cfg.Foreign != nil && n > 0 {
+		s.cfg.Foreign.Add(n)
+	}
+}
+
+// handleDatagram takes one datagram, parsed once: from the far end, RTP
+// goes to the Receiver, RTCP is ignored and garbage counted; from anywhere
+// else it is foreign (fromFarEnd).
 func (s *Session) handleDatagram(b []byte, from netip.AddrPort) {
 	class, payload := ParseDatagram(&s.rxHdr, b)
+	if !s.fromFarEnd(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), class == ClassRTP) {
+		return
+	}
 	switch class {
 	case ClassOther:
 		s.garbage.Add(1)
@@ -201,54 +248,115 @@ func (s *Session) handleDatagram(b []byte, from netip.AddrPort) {
 		s.ignore.Add(1)
 		return
 	}
-	if !s.fromFarEnd(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), s.rxHdr.PayloadType) {
-		return
-	}
 	s.recvd.Add(1)
 	s.recvdBytes.Add(int64(len(b)))
 	s.recv.handle(&s.rxHdr, payload) // its errors are counted in the stream's stats
 }
 
-// fromFarEnd checks the source of an RTP packet of payload type pt. The
-// first packet that comes from the SDP address, or from anywhere with a
-// payload type in Receive, latches its source, and RTP is sent there from
-// then on (symmetric RTP); packets before it that do neither are ignored.
-// After latching only the latched source is accepted: other sources are
-// counted as stray and logged at most every strayLogInterval.
-func (s *Session) fromFarEnd(from netip.AddrPort, pt uint8) bool {
-	if s.latched.Load() {
-		if from == s.source {
-			return true
+// fromFarEnd checks the source of a datagram, RTP or not (isRTP, its
+// header in rxHdr). Media is accepted from s.source: the SDP address, or
+// the source learned instead of it (SessionConfig.Learn), and RTP from the
+// SDP address always takes the stream back there. Anything else is
+// foreign: counted, and logged at most every strayLogInterval. Under rxMu.
+func (s *Session) fromFarEnd(from netip.AddrPort, isRTP bool) bool {
+	if from == s.source {
+		if isRTP && !s.sdpHeard && from == s.sdp {
+			s.sdpHeard = true // nothing is learned from now on
 		}
-		s.stray.Add(1)
-		s.logStray(from)
+		return true
+	}
+	if isRTP && from == s.sdp {
+		// A source was learned, and now the SDP address sends: back to it,
+		// for good.
+		prev := s.source
+		s.sdpHeard = true
+		s.setSource(from, false)
+		s.log.Info("media: the far end's SDP address sends; taking media from it again", "local", s.local, "sdp", s.sdp, "learned", prev)
+		return true
+	}
+	if isRTP && s.learnFrom(from) {
+		return true
+	}
+	s.foreign.Add(1)
+	s.countForeign(1)
+	s.logForeign(from)
+	return false
+}
+
+// learnFrom counts an RTP packet from from, not the SDP address, towards
+// learning its source, and reports whether that source was learned with
+// it (see SessionConfig.Learn). Under rxMu.
+func (s *Session) learnFrom(from netip.AddrPort) bool {
+	h := &s.rxHdr
+	if s.cfg.Learn <= 0 || s.sdpHeard || s.learned.Load() || s.keysFrom.Load() == math.MaxInt64 {
+		return false // off, the SDP address sends, learned already, or not answered yet
+	}
+	if len(s.cfg.MediaNetworks) > 0 && !inNetworks(s.cfg.MediaNetworks, from.Addr()) {
 		return false
 	}
-	if from != s.sdp && s.receive[pt] == KindUnknown {
-		s.ignore.Add(1)
+	if s.receive[h.PayloadType&0x7f] == KindUnknown {
+		s.candN = 0
 		return false
 	}
-	s.source = from
-	s.latched.Store(true)
-	if from != s.sdp {
-		s.mu.Lock()
-		s.remote = from
-		s.mu.Unlock()
-		s.log.Info("media: far end sends from another address than its SDP said; sending there (symmetric RTP)",
-			"local", s.local, "sdp", s.sdp, "source", from)
+	if from == s.cand && h.SSRC == s.candSSRC && h.SequenceNumber == s.candSeq+1 && s.candN > 0 {
+		s.candN++
+	} else {
+		// Another source, SSRC or a gap: start counting again.
+		s.cand, s.candSSRC, s.candN = from, h.SSRC, 1
 	}
+	s.candSeq = h.SequenceNumber
+	if s.candN < s.cfg.Learn {
+		return false
+	}
+	s.setSource(from, true)
+	s.log.Info("media: far end sends from another address than its SDP said; learned it (symmetric RTP)",
+		"local", s.local, "sdp", s.sdp, "source", from, "packets", s.candN, "ssrc", h.SSRC)
 	return true
 }
 
-func (s *Session) logStray(from netip.AddrPort) {
+// setSource makes from where media is accepted from and sent to.
+func (s *Session) setSource(from netip.AddrPort, learned bool) {
+	s.source, s.candN = from, 0
+	s.learned.Store(learned)
+	s.mu.Lock()
+	s.remote = from
+	s.mu.Unlock()
+}
+
+func inNetworks(nets []netip.Prefix, a netip.Addr) bool {
+	for _, p := range nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) logForeign(from netip.AddrPort) {
 	now := s.now()
 	if !s.strayAt.IsZero() && now.Sub(s.strayAt) < strayLogInterval {
 		return
 	}
-	n := s.stray.Load()
-	s.log.Warn("media: dropping RTP from an unexpected source", "local", s.local, "source", from,
-		"latched", s.source, "dropped_since_last_log", n-s.strayLast)
+	n := s.foreign.Load()
+	s.log.Warn("media: dropping packets from a foreign source", "local", s.local, "source", from,
+		"accepted", s.source, "dropped_since_last_log", n-s.strayLast)
 	s.strayAt, s.strayLast = now, n
+}
+
+// Answered marks the instant of answer of an Early session (see Session):
+// keys that begin after it go to the KeySink from now on, and a source may
+// be learned. It does nothing for a session that was not Early, or was
+// answered already.
+func (s *Session) Answered() {
+	if !s.cfg.Early {
+		return
+	}
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	if s.keysFrom.Load() == math.MaxInt64 {
+		s.candN = 0 // what came before the answer does not count
+		s.keysFrom.Store(s.now().UnixNano())
+	}
 }
 
 // checkIdle tells the receiver when the far end has sent no RTP since the
@@ -288,9 +396,13 @@ func (s *Session) checkTimeout(now time.Time) {
 
 // deliverKey is the Receiver's KeySink when SessionConfig.KeySink is set:
 // it stamps the key with when it began on the session's clock and hands
-// it on. Under rxMu.
+// it on if it began after the instant of answer (see Session). Under rxMu.
 func (s *Session) deliverKey(k Key) {
 	k.Began = s.now().Add(-samplesToDuration(k.End - k.Start))
+	if k.Began.UnixNano()-int64(KeyGuard) < s.keysFrom.Load() || k.Source == dtmf.SourceInband && k.At < KeyGuard {
+		s.keysRefused.Add(1)
+		return
+	}
 	s.cfg.KeySink.HandleKey(k)
 }
 

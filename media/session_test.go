@@ -326,7 +326,7 @@ func TestSessionKeys(t *testing.T) {
 					if n := len(collectKeys(b)); n != 0 {
 						t.Errorf("b got %d keys from a's silence", n)
 					}
-					if st := a.Stats(); st.Garbage != 0 || st.Stray != 0 || !st.Latched {
+					if st := a.Stats(); st.Garbage != 0 || st.Foreign != 0 || st.Learned || st.KeysRefused != 0 {
 						t.Errorf("a: %+v", st)
 					}
 				})
@@ -460,73 +460,6 @@ func (f *far) send(pt uint8, payload []byte) {
 	if _, err := f.c.WriteToUDPAddrPort(b, f.to); err != nil {
 		f.t.Fatal(err)
 	}
-}
-
-func TestSessionSymmetricRTP(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := mediatest.NewMemNet()
-		local := netip.MustParseAddrPort("127.0.0.1:30000")
-		sdpAddr := netip.MustParseAddrPort("192.0.2.1:5000") // what the SDP said; nobody there
-		conn, _ := n.Listen(local)
-		nat, _ := n.Listen(netip.MustParseAddrPort("127.0.0.1:41000"))   // where the far end really is
-		stray, _ := n.Listen(netip.MustParseAddrPort("127.0.0.1:42000")) // someone else
-		var logs strings.Builder
-		s, err := NewSession(SessionConfig{Conn: conn, Remote: sdpAddr, Codec: KindPCMU, EventPT: 101, MediaTimeout: -1, Logger: testLogger(&logs)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		silence := make([]byte, 160)
-		for i := range silence {
-			silence[i] = 0xFF
-		}
-		time.Sleep(60 * time.Millisecond)
-		if got := drain(t, nat); len(got) != 0 {
-			t.Fatalf("far end got %d packets before latching", len(got))
-		}
-		// Before latching, a stray source with a payload type we did not
-		// negotiate, RTCP, and garbage do not latch.
-		fs := &far{t: t, c: stray, to: local, ssrc: 7}
-		fs.send(13, []byte{0x40}) // comfort noise: not in Receive
-		stray.WriteToUDPAddrPort([]byte{0x80, 200, 0, 6, 1, 2, 3, 4, 5, 6, 7, 8}, local)
-		stray.WriteToUDPAddrPort([]byte("INVITE sip:x SIP/2.0"), local)
-		time.Sleep(40 * time.Millisecond)
-		if st := s.Stats(); st.Latched || st.Ignored != 2 || st.Garbage != 1 {
-			t.Fatalf("before latching: %+v", st)
-		}
-		// The far end's first packet latches.
-		ff := &far{t: t, c: nat, to: local, ssrc: 99}
-		ff.send(0, silence)
-		time.Sleep(60 * time.Millisecond)
-		if got := drain(t, nat); len(got) < 2 {
-			t.Fatalf("far end got %d packets after latching", len(got))
-		}
-		// Now the stray source is ignored, even with valid RTP, and does
-		// not take the stream over.
-		for range 5 {
-			fs.send(0, silence)
-			ff.send(0, silence)
-		}
-		for _, g := range [][]byte{nil, {0x80}, []byte("garbage that is long enough"),
-			{0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xBE, 0xDE, 0, 16}} { // extension longer than the packet {
-			nat.WriteToUDPAddrPort(g, local)
-		}
-		time.Sleep(60 * time.Millisecond)
-		st := s.Stats()
-		if !st.Latched || st.Remote != nat.LocalAddrPort() || st.Stray != 5 || st.PacketsReceived != 6 || st.Garbage != 1+4 {
-			t.Errorf("after latching: %+v", st)
-		}
-		if got := drain(t, stray); len(got) != 0 {
-			t.Errorf("stray source got %d packets", len(got))
-		}
-		if got := drain(t, nat); len(got) < 2 {
-			t.Errorf("far end got %d packets", len(got))
-		}
-		out := logs.String()
-		if strings.Count(out, "symmetric RTP") != 1 || strings.Count(out, "unexpected source") != 1 {
-			t.Errorf("logs:\n%s", out)
-		}
-	})
 }
 
 func TestSessionMediaTimeout(t *testing.T) {
@@ -727,6 +660,12 @@ func TestSessionKeySink(t *testing.T) {
 		pcm := make([]int16, FrameSamples)
 		frame := make([]byte, FrameSamples)
 		tone := dtmf.Tone{Key: '#', Level: -10, Duration: 8000}
+		// A key counts only if it began after the answer, in a stream
+		// already heard (see Session): silence first.
+		time.Sleep(100 * time.Millisecond)
+		audio.EncodeULawTo(frame, pcm)
+		f.send(0, frame)
+		time.Sleep(FrameInterval)
 		for i := range 2 { // 40 ms of tone: the detector accepts it, the merger holds it
 			clear(pcm)
 			tone.AddTo(pcm, i*FrameSamples)

@@ -137,7 +137,7 @@ func TestSessionLoopbackUDP(t *testing.T) {
 	}
 	sa, sb := a.Stats(), b.Stats()
 	t.Logf("A: %+v\nB: %+v", sa, sb)
-	if sa.Stray+sa.Garbage+sb.Stray+sb.Garbage != 0 || sa.SendErrors+sb.SendErrors+sa.ReadErrors+sb.ReadErrors != 0 {
+	if sa.Foreign+sa.Garbage+sb.Foreign+sb.Garbage+sa.KeysRefused != 0 || sa.SendErrors+sb.SendErrors+sa.ReadErrors+sb.ReadErrors != 0 {
 		t.Errorf("unexpected drops or errors")
 	}
 

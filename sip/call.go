@@ -301,13 +301,15 @@ func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
 	}
 	c.neg = neg
 	if a.early != nil && neg.Remote == a.earlyNeg.Remote && neg.PayloadType == a.earlyNeg.PayloadType && neg.EventPT == a.earlyNeg.EventPT {
+		// Early media goes on as the call's: its keys count from now.
+		a.early.Answered()
 		c.sess, a.early = a.early, nil
 	} else {
 		if a.early != nil {
 			a.early.Close()
 			a.early = nil
 		}
-		c.sess, err = d.newSession(a.conn, neg, a.keys)
+		c.sess, err = d.newSession(a.conn, neg, a.keys, false)
 		if err != nil {
 			return fail(Failed, err)
 		}
@@ -333,7 +335,7 @@ func (a *attempt) startEarly(res *sipgo_sip.Response) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.d.newSession(keepOpen{a.conn}, neg, a.keys)
+	s, err := a.d.newSession(keepOpen{a.conn}, neg, a.keys, true)
 	if err != nil {
 		return err
 	}
@@ -361,8 +363,10 @@ func (d *Dialer) buildOffer(conn media.PacketConn) ([]byte, error) {
 }
 
 // newSession starts media for a negotiated answer on conn, its keys going
-// to keys.
-func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer, keys media.KeySink) (session, error) {
+// to keys: from the SDP address only (or a source learned per
+// Config.RTPLearn), and only keys pressed after the answer; early is for a
+// 183's media, whose keys wait for Answered.
+func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer, keys media.KeySink, early bool) (*media.Session, error) {
 	_ = conn.SetReadDeadline(time.Time{})
 	sc := neg.SessionConfig()
 	sc.Conn = conn
@@ -371,5 +375,7 @@ func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer, keys media.
 	sc.Logger = d.log
 	sc.Pacer = d.pacer
 	sc.KeySink = keys
+	sc.Learn, sc.MediaNetworks, sc.Early = d.s.cfg.RTPLearn, d.s.cfg.MediaNetworks, early
+	sc.Foreign = &d.foreign
 	return media.NewSession(sc)
 }

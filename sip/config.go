@@ -31,6 +31,9 @@ const (
 	DefaultRTPPortFirst = 30000
 	DefaultRTPPortLast  = 39999
 	DefaultUserAgent    = "denwa"
+	// DefaultRTPLearn is Config.RTPLearn when learning is turned on
+	// without a number: five packets, 100 ms of a far end's audio.
+	DefaultRTPLearn = 5
 )
 
 // Config configures a Dialer. Zero values are documented per field; only
@@ -102,6 +105,19 @@ type Config struct {
 	// even port per call. Zero: DefaultRTPPortFirst to DefaultRTPPortLast
 	// (30000–39999, 5,000 calls).
 	RTPPortFirst, RTPPortLast int
+	// RTPLearn, when positive, lets a far end behind NAT send its media
+	// from another address than its SDP answer named: that source is
+	// learned after RTPLearn packets in a row of one SSRC, in sequence,
+	// once the call is answered, and given up as soon as the SDP address
+	// sends (see media.SessionConfig.Learn). Zero: media is accepted from
+	// the SDP address only, which is what a PBX or carrier on a routed
+	// network needs. DefaultRTPLearn is the usual value when it is on.
+	RTPLearn int
+	// MediaNetworks, if not empty, are the networks the trunk's media
+	// comes from: an answer whose SDP names an RTP address outside them
+	// fails the call, and no source outside them is learned. Zero:
+	// wherever the SDP says.
+	MediaNetworks []netip.Prefix
 	// Codecs in order of preference: media.KindPCMU, media.KindPCMA.
 	// Zero: PCMU, PCMA.
 	Codecs []media.PayloadKind
@@ -297,6 +313,15 @@ func (c Config) setup() (*dialerSetup, error) {
 	if !media.IsDynamic(cfg.EventPT) {
 		return nil, fmt.Errorf("%w: EventPT %d is not dynamic (96–127)", ErrConfig, cfg.EventPT)
 	}
+	if cfg.RTPLearn < 0 {
+		return nil, fmt.Errorf("%w: RTPLearn %d is negative", ErrConfig, cfg.RTPLearn)
+	}
+	for _, p := range cfg.MediaNetworks {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: MediaNetworks: invalid prefix %v", ErrConfig, p)
+		}
+	}
+	cfg.MediaNetworks = slices.Clone(cfg.MediaNetworks)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -34,6 +35,9 @@ type Dialer struct {
 	viaPort int
 
 	calls map[string]*Call // by Call-ID, guarded by mu; each call's watcher runs in wg
+	// foreign counts the RTP datagrams every call's media dropped as not
+	// from the far end (media.SessionConfig.Foreign).
+	foreign atomic.Int64
 }
 
 // NewDialer validates cfg, binds the SIP listener (none over tls) and
@@ -84,6 +88,12 @@ func (d *Dialer) Addr() netip.AddrPort { return d.local }
 func (d *Dialer) String() string {
 	return fmt.Sprintf("sip.Dialer(%s %s → %s)", d.s.transport, d.local, d.s.cfg.Trunk)
 }
+
+// ForeignPackets returns how many datagrams the calls' RTP sockets have
+// dropped because they did not come from the far end's media address: sent
+// from elsewhere, or queued before the answer. A steady rise means someone
+// is sending to the RTP range (see media.Session).
+func (d *Dialer) ForeignPackets() int64 { return d.foreign.Load() }
 
 // PacerStats returns the counters of the pacer that sends every call's
 // RTP: frames sent, ticks late or skipped, and the pacing error at the

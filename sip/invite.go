@@ -31,7 +31,7 @@ type attempt struct {
 
 	tx          sipgo_sip.ClientTransaction
 	provisional bool
-	early       session // early media (183 with SDP)
+	early       *media.Session // early media (183 with SDP)
 	earlyNeg    media.Answer
 	answered    map[string]bool // realms answered with credentials: at most once each
 }

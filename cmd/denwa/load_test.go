@@ -258,6 +258,13 @@ func TestLoadSipp(t *testing.T) {
 	if verified != calls {
 		t.Errorf("%d of %d calls verified with keys \"#\"", verified, calls)
 	}
+	// Both sipp engines send from the port their SDP names (play_pcap_audio
+	// writes [media_port] into its packets, rtp_stream sends from the -mp
+	// socket that [rtpstream_audio_port] names), and denwa takes media from
+	// there only: it dropped nothing, and needs no --rtp-learn for sipp.
+	if n := d.ForeignPackets(); n != 0 {
+		t.Errorf("the dialer dropped %d RTP datagrams as not from the SDP's address", n)
+	}
 	if okCalls != calls || failed != 0 || sippErr != nil {
 		t.Errorf("sipp: %d successful, %d failed of %d, exit %v\n%s", okCalls, failed, calls, sippErr, tailLines(sippOut.String(), 40))
 		if b, err := os.ReadFile(filepath.Join(dir, "sipp-errors.log")); err == nil {

@@ -13,6 +13,7 @@ import (
 
 	"denwa/enroll"
 	"denwa/enroll/httpx"
+	"denwa/sip"
 )
 
 // metrics is what /metrics shows. It observes the service from the
@@ -79,6 +80,16 @@ func newMetrics() *metrics {
 // handler serves the registry in the Prometheus text format.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// rtp shows the datagrams d's calls dropped as not from the far end's
+// media address (sip.Dialer.ForeignPackets): someone sending to the RTP
+// range, or packets queued before an answer.
+func (m *metrics) rtp(d *sip.Dialer) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "denwa_rtp_foreign_packets_total",
+		Help: "RTP datagrams dropped because they did not come from the far end's media address (or arrived before the answer).",
+	}, func() float64 { return float64(d.ForeignPackets()) }))
 }
 
 // limit counts a call a limit refused.

@@ -219,6 +219,7 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 	}
 	s.sipUp.Store(true)
 	undo = append(undo, func() { s.sipUp.Store(false); s.dialer.Close() })
+	s.metrics.rtp(s.dialer)
 
 	cfg := p.Config
 	s.svc, err = enroll.NewService(enroll.ServiceConfig{

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -26,6 +27,10 @@ type SIP struct {
 	Contact       string `json:"contact" flag:"contact" doc:"host:port put in Contact and Via (a public address behind NAT); empty: the bound address"`
 	OutboundProxy string `json:"outbound_proxy" flag:"outbound-proxy" doc:"SIP URI every request is sent through"`
 	RTP
+
+	RTPLearn      int      `json:"rtp_learn" flag:"rtp-learn" doc:"accept media from another address than the SDP answer's once this many packets in a row of one stream came from it after the answer (a far end behind NAT; 5 is usual); 0: only from the SDP address"`
+	MediaNetworks []string `json:"media_networks" flag:"media-networks" doc:"networks (CIDR, or an IP address) the trunk's media comes from; an SDP answer elsewhere fails the call and nothing elsewhere is learned; empty: wherever the SDP says"`
+
 	DialPlan    []string `json:"dial_plan" flag:"dial-plan" doc:"number rewrites before dialling, PREFIX>REPLACEMENT (\"+81>0\"), first match wins"`
 	RingTimeout Duration `json:"ring_timeout" flag:"ring-timeout" doc:"give up (CANCEL) when not answered within this"`
 	MaxDuration Duration `json:"max_duration" flag:"max-duration" doc:"hang up an answered call after this"`
@@ -62,6 +67,8 @@ func DefaultSIP() SIP {
 		RingTimeout: Duration(sip.DefaultRingTimeout),
 		MaxDuration: Duration(sip.DefaultMaxDuration),
 		EventPT:     sip.DefaultEventPT,
+
+		MediaNetworks: []string{}, // none: wherever the SDP says
 	}
 }
 
@@ -121,6 +128,13 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if s.EventPT < 96 || s.EventPT > 127 {
 		bad("event_pt", "event-pt", "%d: want a dynamic payload type, 96 to 127", s.EventPT)
 	}
+	if s.RTPLearn < 0 {
+		bad("rtp_learn", "rtp-learn", "%d: want a number of packets, or 0 for off", s.RTPLearn)
+	}
+	nets, err := parseNetworks(s.MediaNetworks)
+	if err != nil {
+		bad("media_networks", "media-networks", "%v", err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return sip.Config{}, err
 	}
@@ -129,8 +143,25 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		From: s.From, DisplayName: s.DisplayName, AuthUser: s.User, Password: string(s.Password.value),
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
-		Codecs: codecs, EventPT: s.EventPT,
+		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets,
 	}, nil
+}
+
+// parseNetworks turns "192.0.2.0/24" and "192.0.2.7" (one address) into
+// prefixes.
+func parseNetworks(l []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, n := range l {
+		n = strings.TrimSpace(n)
+		if p, err := netip.ParsePrefix(n); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(n); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		} else {
+			return nil, fmt.Errorf("%q: want a network such as 192.0.2.0/24 or an IP address", n)
+		}
+	}
+	return out, nil
 }
 
 // parseCodecs turns "pcmu,pcma" into media payload kinds.
