@@ -1,6 +1,10 @@
 package enroll
 
-import "denwa/dtmf"
+import (
+	"crypto/subtle"
+
+	"denwa/dtmf"
+)
 
 // verdict is what a key sequence means to the dialogue.
 type verdict uint8
@@ -48,6 +52,37 @@ func classify(keys []dtmf.Key) verdict {
 		return verdictVerify
 	case "0#":
 		return verdictFraud
+	}
+	return verdictWrong
+}
+
+// classifyCode is challenge mode's policy: the sequence is judged against
+// code (digits '0'–'9', at least 2 of them, so that 0# is never a code).
+// One leading * is dropped as in classify. Then the code followed by #
+// verifies, 0# reports fraud, nothing at all is no answer yet, and
+// everything else is wrong: # alone, another code, the code without its
+// #. The code is compared in constant time: how long the comparison takes
+// tells nothing about how much of it was right.
+func classifyCode(keys []dtmf.Key, code []byte) verdict {
+	if len(keys) > 0 && keys[0] == '*' {
+		keys = keys[1:]
+	}
+	switch string(keys) {
+	case "":
+		return verdictNone
+	case "0#":
+		return verdictFraud
+	}
+	// The length check tells only the length of what was pressed.
+	if len(keys) != len(code)+1 || keys[len(code)] != '#' {
+		return verdictWrong
+	}
+	var got [maxSequence]byte
+	for i, k := range keys[:len(code)] {
+		got[i] = byte(k)
+	}
+	if subtle.ConstantTimeCompare(got[:len(code)], code) == 1 {
+		return verdictVerify
 	}
 	return verdictWrong
 }
