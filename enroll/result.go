@@ -69,11 +69,11 @@ func (r *Result) add(s Step) int {
 type StepKind uint8
 
 const (
-	StepUnknown StepKind = iota
-	StepPrompt           // a prompt played (or began to)
-	StepKey              // a key arrived
-	StepHangup           // the call ended: the far end hung up or the line ended, or we hung up
-	StepChallenge        // challenge mode: a sequence was judged against the code (Correct)
+	StepUnknown   StepKind = iota
+	StepPrompt             // a prompt played (or began to)
+	StepKey                // a key arrived
+	StepHangup             // the call ended: the far end hung up or the line ended, or we hung up
+	StepChallenge          // challenge mode: a sequence was judged against the code (Correct)
 )
 
 // String returns "prompt", "key", "hangup" or "unknown".
