@@ -353,6 +353,29 @@ func readPrompt(fsys fs.FS, file, name string, overridden bool) (*Prompt, error)
 	return newPrompt(name, wr.Format(), overridden, samples[:n]), nil
 }
 
+// Language returns the catalog as a caller speaking lang hears it: for
+// LangEnglish, Get(name) gives the prompt en-NAME and Names lists the
+// names without their "en-"; for LangJapanese (and "") the catalog
+// itself. The view shares the prompts. An unknown lang gives an error
+// wrapping ErrUnknownPrompt.
+func (c *Catalog) Language(lang string) (*Catalog, error) {
+	switch lang {
+	case LangJapanese, "":
+		return c, nil
+	case LangEnglish:
+	default:
+		return nil, fmt.Errorf("%w: language %q (want %s or %s)", ErrUnknownPrompt, lang, LangJapanese, LangEnglish)
+	}
+	v := &Catalog{prompts: map[string]*Prompt{}, ignored: c.ignored}
+	for _, n := range c.names {
+		if base, ok := strings.CutPrefix(n, "en-"); ok {
+			v.prompts[base] = c.prompts[n]
+			v.names = append(v.names, base)
+		}
+	}
+	return v, nil
+}
+
 // Get returns the prompt called name, or an error wrapping
 // ErrUnknownPrompt.
 func (c *Catalog) Get(name string) (*Prompt, error) {

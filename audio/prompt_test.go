@@ -600,3 +600,26 @@ func TestPromptFrames(t *testing.T) {
 		t.Error("Frames of an unknown codec is not nil")
 	}
 }
+
+func TestCatalogLanguage(t *testing.T) {
+	c := loadShipped(t)
+	en, err := c.Language(LangEnglish)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range en.Names() {
+		p, err := en.Get(n)
+		if err != nil || p.Name() != "en-"+n {
+			t.Errorf("English %s: %v, %v", n, p, err)
+		}
+	}
+	if len(en.Names()) != len(shippedNames)/2 {
+		t.Errorf("English names %q", en.Names())
+	}
+	if ja, err := c.Language(LangJapanese); err != nil || ja != c {
+		t.Errorf("Language(ja) = %v, %v; want the catalog", ja, err)
+	}
+	if _, err := c.Language("fr"); !errors.Is(err, ErrUnknownPrompt) {
+		t.Errorf("Language(fr) error %v", err)
+	}
+}

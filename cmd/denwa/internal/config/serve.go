@@ -28,6 +28,9 @@ type Serve struct {
 	Store   Store   `json:"store"`
 	SIP     SIP     `json:"sip"`
 	Prompts string  `json:"prompts" flag:"prompts" doc:"directory of the operator's own prompt recordings (NAME.wav, 8 kHz mono); empty: the shipped Japanese prompts"`
+	// Challenge mode and the prompts' language.
+	PromptLanguage  string `json:"prompt_language" flag:"prompt-language" doc:"language of the prompts: ja or en (the English ones are en-NAME.wav)"`
+	ChallengeDigits int    `json:"challenge_digits" flag:"challenge-digits" doc:"challenge mode: each call reads out a random code of this many digits (3-6) and asks for it, then #, which a voicemail greeting cannot replay; 0: off (# alone verifies)"`
 	Calls   Calls   `json:"calls"`
 	Limits  Limits  `json:"limits"`
 	Phone   Phone   `json:"phone"`
@@ -118,8 +121,9 @@ func DefaultServe() *Serve {
 			DefaultCountry:   enroll.DefaultPhoneCountry,
 			EnrollmentTTL:    Duration(enroll.DefaultTTL),
 		},
-		Link: Link{TTL: Duration(enroll.DefaultTTL)},
-		Log:  Log{Format: "text", Level: "info"},
+		Link:           Link{TTL: Duration(enroll.DefaultTTL)},
+		Log:            Log{Format: "text", Level: "info"},
+		PromptLanguage: "ja",
 	}
 }
 
