@@ -106,10 +106,11 @@ func TestChallengeEndToEnd(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			rep, pc, logs := challengeCall(t, c.lang, c.pc)
 			verified := rep.Outcome == enroll.OutcomeVerified
 			if c.heard && !verified {
-				t.Errorf("outcome %v (%s), want verified; phone pressed %q; timeline %+v", rep.Outcome, rep.Cause, pc.KeysSent, rep.Timeline)
+				t.Errorf("outcome %v (%s), want verified; phone %v pressed %q (%v)", rep.Outcome, rep.Cause, pc.Outcome, pc.KeysSent, pc.Err)
 			}
 			if !c.heard && (verified || rep.Outcome == enroll.OutcomeFailed) {
 				t.Errorf("replayed keys: outcome %v (%s); phone pressed %q", rep.Outcome, rep.Cause, pc.KeysSent)
