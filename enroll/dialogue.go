@@ -618,13 +618,13 @@ func (s *session) take() verdict {
 	return v
 }
 
-// judge classifies a finished sequence: by classify, or in challenge mode
-// by classifyCode against the code.
+// judge classifies a finished sequence, in challenge mode against the
+// code.
 func (s *session) judge(keys []dtmf.Key) verdict {
 	if s.challenge {
-		return classifyCode(keys, s.code[:s.cfg.ChallengeDigits])
+		return classify(keys, s.code[:s.cfg.ChallengeDigits])
 	}
-	return classify(keys)
+	return classify(keys, nil)
 }
 
 // collect waits for a complete sequence, or for its timeout, and judges it.

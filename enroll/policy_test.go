@@ -31,7 +31,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.keys, func(t *testing.T) {
-			if got := classify([]dtmf.Key(tt.keys)); got != tt.want {
+			if got := classify([]dtmf.Key(tt.keys), nil); got != tt.want {
 				t.Errorf("classify(%q) = %s, want %s", tt.keys, got, tt.want)
 			}
 		})
@@ -66,12 +66,12 @@ func TestClassifyCode(t *testing.T) {
 		for i := range tt.keys {
 			ks[i] = dtmf.Key(tt.keys[i])
 		}
-		if got := classifyCode(ks, code); got != tt.want {
-			t.Errorf("classifyCode(%q, 371) = %v, want %v", tt.keys, got, tt.want)
+		if got := classify(ks, code); got != tt.want {
+			t.Errorf("classify(%q, 371) = %v, want %v", tt.keys, got, tt.want)
 		}
 	}
 	// A code that begins with 0 is still a code, and 0# still fraud.
-	if got := classifyCode([]dtmf.Key("*045#"), []byte("045")); got != verdictVerify {
+	if got := classify([]dtmf.Key("*045#"), []byte("045")); got != verdictVerify {
 		t.Errorf("*045# against 045 = %v, want verify", got)
 	}
 }
