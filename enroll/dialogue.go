@@ -680,8 +680,9 @@ func (s *session) finish(o Outcome, p PromptID) {
 	}
 }
 
-// ignorePending marks the keys received after the deciding sequence as
-// ignored: they were pressed after the outcome was decided.
+// ignorePending marks the keys received but not yet judged as ignored:
+// pressed after the outcome was decided, or in challenge mode before this
+// round's code was read out.
 func (s *session) ignorePending() {
 	for i := range s.pending {
 		if j := s.pendingStep[i]; j >= 0 {
