@@ -543,6 +543,11 @@ func (s *session) played(p PromptID, err error, stopped bool) (playEnd, error) {
 	case stopped && errors.Is(err, context.Canceled):
 		return played, nil
 	}
+	if p == PromptCode {
+		// The line's error is left out: it may name the digit's prompt,
+		// and the cause goes to the audit trail and the webhook.
+		return playFailed, errPlayCode
+	}
 	return playFailed, fmt.Errorf("enroll: play %s: %w", p, err)
 }
 

@@ -965,3 +965,18 @@ func TestDialogueChallengeOff(t *testing.T) {
 		}
 	})
 }
+
+// TestDialogueChallengePlayFails: a digit's prompt that cannot be played
+// fails the call with a cause that names no digit.
+func TestDialogueChallengePlayFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := challengeLine()
+		for d := dtmf.Key('0'); d <= '9'; d++ {
+			l.FailPlay(enroll.PromptDigit(d), 0, errors.New("audio: unknown prompt \"digit-"+string(rune(d))+"\""))
+		}
+		res := runDialogue(t, t.Context(), enroll.DialogueConfig{ChallengeDigits: 3}, l)
+		if res.Outcome != enroll.OutcomeFailed || res.Cause == nil || strings.Contains(res.Cause.Error(), "digit-") {
+			t.Errorf("outcome %v cause %v", res.Outcome, res.Cause)
+		}
+	})
+}
