@@ -131,23 +131,10 @@ func TestDemoChallenge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a call of about 25 s")
 	}
-	var out, errs demoBuf
-	ctx, cancel := context.WithCancel(t.Context())
+	run, out, errs, cancel, done := startDemoLogged(t, demoOptions{http: ":0", logFormat: "json", verbose: true, keyDelay: time.Second,
+		challenge: enroll.DefaultChallengeDigits, language: "ja"})
 	defer cancel()
-	started := make(chan *demoRun, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- runDemo(ctx, &out, &errs, demoOptions{http: ":0", logFormat: "json", verbose: true, keyDelay: time.Second,
-			challenge: enroll.DefaultChallengeDigits, language: "ja"}, func(r *demoRun) { started <- r })
-	}()
-	var run *demoRun
-	select {
-	case run = <-started:
-	case err := <-done:
-		t.Fatalf("demo: %v\n%s", err, errs.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("demo did not start")
-	}
+	ctx := t.Context()
 	if !strings.Contains(out.String(), "presses the 3-digit code it hears") {
 		t.Errorf("demo banner:\n%s", out.String())
 	}
