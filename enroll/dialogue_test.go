@@ -663,6 +663,12 @@ func pressHeard(l *enrolltest.FakeLine, p enroll.PromptID, nth int, after time.D
 	l.OnPlay(p, nth, after, func() { l.Press(before + l.LastCode() + end) })
 }
 
+// heard is a script that presses the code it heard at after from the
+// start of the first play of p, with before first and # after it.
+func heard(p enroll.PromptID, after time.Duration, before string) func(*enrolltest.FakeLine) {
+	return func(l *enrolltest.FakeLine) { pressHeard(l, p, 1, after, before, "#") }
+}
+
 // quietLog returns a debug logger into a buffer, without times and
 // durations, so that the buffer holds no digits but those the dialogue
 // chose to log.
@@ -717,34 +723,12 @@ func TestDialogueChallenge(t *testing.T) {
 		wantKeys    string // the keys that counted, digits masked as ?
 		wantChecks  string // the StepChallenge steps: c correct, x incorrect
 	}{
-		{
-			name: "the code heard, then #, during the repeat",
-			script: func(l *enrolltest.FakeLine) {
-				pressHeard(l, enroll.PromptChallengeRepeat, 1, 200*time.Millisecond, "", "#")
-			},
-			want:        enroll.OutcomeVerified,
-			wantPrompts: "challenge code challenge-repeat! success",
-			wantKeys:    "???#", wantChecks: "c",
-		},
-		{
-			name: "analog: * then the code then #, after the round",
-			script: func(l *enrolltest.FakeLine) {
-				pressHeard(l, enroll.PromptChallengeEnd, 1, 3*s, "*", "#")
-			},
-			want:        enroll.OutcomeVerified,
-			wantPrompts: "challenge code challenge-repeat code challenge-end success",
-			wantKeys:    "*???#", wantChecks: "c",
-		},
-		{
-			name:   "six digits",
-			digits: 6,
-			script: func(l *enrolltest.FakeLine) {
-				pressHeard(l, enroll.PromptChallengeEnd, 1, 500*time.Millisecond, "*", "#")
-			},
-			want:        enroll.OutcomeVerified,
-			wantPrompts: "challenge code challenge-repeat code challenge-end! success",
-			wantKeys:    "*??????#", wantChecks: "c",
-		},
+		{name: "the code heard, then #, during the repeat", script: heard(enroll.PromptChallengeRepeat, 200*time.Millisecond, ""),
+			want: enroll.OutcomeVerified, wantPrompts: "challenge code challenge-repeat! success", wantKeys: "???#", wantChecks: "c"},
+		{name: "analog: * then the code then #, after the round", script: heard(enroll.PromptChallengeEnd, 3*s, "*"),
+			want: enroll.OutcomeVerified, wantPrompts: "challenge code challenge-repeat code challenge-end success", wantKeys: "*???#", wantChecks: "c"},
+		{name: "six digits", digits: 6, script: heard(enroll.PromptChallengeEnd, 500*time.Millisecond, "*"),
+			want: enroll.OutcomeVerified, wantPrompts: "challenge code challenge-repeat code challenge-end! success", wantKeys: "*??????#", wantChecks: "c"},
 		{
 			name: "# alone, like a replayed greeting, each round: wrong every time",
 			script: func(l *enrolltest.FakeLine) {

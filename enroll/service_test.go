@@ -153,6 +153,17 @@ func waitState(t *testing.T, s *enroll.Service, id string, want enroll.State) en
 	}
 }
 
+// callUntil creates an enrollment for user-1, starts its call and waits
+// for state want; it returns the enrollment as created and as it then is.
+func callUntil(t *testing.T, s *enroll.Service, want enroll.State) (created, got enroll.Enrollment) {
+	t.Helper()
+	created = create(t, s, "user-1")
+	if _, err := s.StartCall(t.Context(), created.ID, origin); err != nil {
+		t.Fatal(err)
+	}
+	return created, waitState(t, s, created.ID, want)
+}
+
 func actions(evs []enroll.AuditEvent) string {
 	var b []string
 	for _, ev := range evs {
@@ -698,11 +709,7 @@ func TestNoSecretsStored(t *testing.T) {
 	e.dialer.Fail(enroll.OutcomeFailed, fmt.Errorf("trunk: 401 for user denwa password %q", sipPass))
 	s := e.service()
 	ctx := t.Context()
-	en := create(t, s, "user-1")
-	if _, err := s.StartCall(ctx, en.ID, origin); err != nil {
-		t.Fatal(err)
-	}
-	got := waitState(t, s, en.ID, enroll.StateFailed)
+	en, got := callUntil(t, s, enroll.StateFailed)
 	if !strings.Contains(got.Cause, "[redacted]") {
 		t.Fatalf("cause %q: want the password redacted", got.Cause)
 	}
@@ -860,11 +867,7 @@ func TestServiceChallenge(t *testing.T) {
 			})
 			s := e.service()
 			ctx := t.Context()
-			en := create(t, s, "user-1")
-			if _, err := s.StartCall(ctx, en.ID, origin); err != nil {
-				t.Fatal(err)
-			}
-			got := waitState(t, s, en.ID, tc.want)
+			en, got := callUntil(t, s, tc.want)
 			if !tc.heard && got.Outcome != enroll.OutcomeWrongInput {
 				t.Errorf("outcome %v, want wrong-input", got.Outcome)
 			}
