@@ -26,7 +26,46 @@ const (
 	PromptSuccess  = "success"   // verified; thanks
 	PromptFraud    = "fraud"     // fraud report acknowledged
 	PromptGoodbye  = "goodbye"   // no input; the call ends
+
+	// Challenge mode: a call reads out a code and asks for it. The
+	// dialogue plays challenge (or challenge-wrong after a wrong code),
+	// the code's digits (PromptDigit), challenge-repeat, the digits
+	// again, then challenge-end.
+	PromptChallenge       = "challenge"        // service name; how to answer (the code, then #; * first on analog lines; 0# to report fraud); "the code is"
+	PromptChallengeRepeat = "challenge-repeat" // "once again" (the code again)
+	PromptChallengeEnd    = "challenge-end"    // "press the code, then #"
+	PromptChallengeWrong  = "challenge-wrong"  // the input was not valid; "the new code is"
 )
+
+// PromptDigit returns the name of the prompt that reads out digit d
+// (0–9), "digit-0" … "digit-9", or "" for any other d.
+func PromptDigit(d int) string {
+	if d < 0 || d > 9 {
+		return ""
+	}
+	return "digit-" + string(rune('0'+d))
+}
+
+// Languages of the shipped prompts. Every prompt is shipped in Japanese
+// under its name and in English under "en-" and its name ("en-greeting",
+// "en-digit-7"); LangName maps one to the other.
+const (
+	LangJapanese = "ja"
+	LangEnglish  = "en"
+)
+
+// LangName returns the catalog name of prompt name in language lang:
+// name itself for LangJapanese (and ""), "en-"+name for LangEnglish. It
+// returns "" for any other lang.
+func LangName(lang, name string) string {
+	switch lang {
+	case LangJapanese, "":
+		return name
+	case LangEnglish:
+		return "en-" + name
+	}
+	return ""
+}
 
 // FrameSamples is the number of samples in one 20 ms frame at 8000 Hz, and
 // the number of bytes in one G.711 frame.
@@ -312,6 +351,29 @@ func readPrompt(fsys fs.FS, file, name string, overridden bool) (*Prompt, error)
 		return fail(ErrPromptEmpty)
 	}
 	return newPrompt(name, wr.Format(), overridden, samples[:n]), nil
+}
+
+// Language returns the catalog as a caller speaking lang hears it: for
+// LangEnglish, Get(name) gives the prompt en-NAME and Names lists the
+// names without their "en-"; for LangJapanese (and "") the catalog
+// itself. The view shares the prompts. An unknown lang gives an error
+// wrapping ErrUnknownPrompt.
+func (c *Catalog) Language(lang string) (*Catalog, error) {
+	switch lang {
+	case LangJapanese, "":
+		return c, nil
+	case LangEnglish:
+	default:
+		return nil, fmt.Errorf("%w: language %q (want %s or %s)", ErrUnknownPrompt, lang, LangJapanese, LangEnglish)
+	}
+	v := &Catalog{prompts: map[string]*Prompt{}, ignored: c.ignored}
+	for _, n := range c.names {
+		if base, ok := strings.CutPrefix(n, "en-"); ok {
+			v.prompts[base] = c.prompts[n]
+			v.names = append(v.names, base)
+		}
+	}
+	return v, nil
 }
 
 // Get returns the prompt called name, or an error wrapping

@@ -72,7 +72,8 @@ type AuditEvent struct {
 	Cause        string
 	// KeySource is how the deciding key of a verified or fraud-reported
 	// call arrived ("rfc4733", "inband"); Keys are the keys the call
-	// acted on, in order, at most 32 ("#", "*#", "10#0#"). For call.end.
+	// acted on, in order, at most 32 ("#", "*#", "10#0#"; in challenge
+	// mode digits are masked as "?": "*???#"). For call.end.
 	KeySource string
 	Keys      string
 	// RequestID is the API request that caused the change, if any.

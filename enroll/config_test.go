@@ -46,7 +46,9 @@ func TestDialogueConfig(t *testing.T) {
 
 func TestPrompts(t *testing.T) {
 	got := enroll.Prompts()
-	want := []enroll.PromptID{"greeting", "wrong-key", "success", "fraud", "goodbye"}
+	want := []enroll.PromptID{"greeting", "wrong-key", "success", "fraud", "goodbye",
+		"challenge", "challenge-repeat", "challenge-end", "challenge-wrong",
+		"digit-0", "digit-1", "digit-2", "digit-3", "digit-4", "digit-5", "digit-6", "digit-7", "digit-8", "digit-9"}
 	if len(got) != len(want) {
 		t.Fatalf("Prompts() = %v", got)
 	}

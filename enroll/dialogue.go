@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,10 @@ const (
 	DefaultPostGreetingWait = 5 * time.Second
 	DefaultInterKeyTimeout  = 3 * time.Second
 	DefaultHangupTimeout    = 5 * time.Second
+	// DefaultChallengeDigits is the length of the code that challenge
+	// mode reads out when it is turned on without a length (denwa call
+	// --challenge).
+	DefaultChallengeDigits = 3
 )
 
 // Limits of [DialogueConfig]: larger values are refused. A person does not
@@ -25,6 +30,14 @@ const (
 const (
 	maxRepeats = 10
 	maxWait    = time.Minute
+)
+
+// Bounds of DialogueConfig.ChallengeDigits. Fewer than 3 digits are
+// guessed too often (1 in 100 a try for 2); more than 6 would not leave
+// room for * and # in one sequence of maxSequence keys.
+const (
+	MinChallengeDigits = 3
+	MaxChallengeDigits = maxSequence - 2
 )
 
 // DialogueConfig tunes the verification dialogue. The zero value gives the
@@ -62,6 +75,34 @@ type DialogueConfig struct {
 	// minute.
 	HangupTimeout time.Duration
 
+	// ChallengeDigits, when not zero, turns on challenge mode: instead of
+	// asking for # alone, each round reads out a random code of this many
+	// digits and asks for it followed by # (* first on analog lines, so
+	// *CODE# counts too). A voicemail greeting that presses # (or any
+	// fixed keys) recorded before the call cannot answer it. The flow:
+	//
+	//   - A new code is drawn from crypto/rand for the first round and
+	//     after each wrong sequence; a silent round reads the same code
+	//     again.
+	//   - A round plays PromptChallenge (PromptChallengeWrong after a
+	//     wrong sequence), the code's digits (PromptDigit each),
+	//     PromptChallengeRepeat, the digits again and PromptChallengeEnd.
+	//   - Keys received before the code has been read out once in full
+	//     do not count: they are recorded as ignored and do not
+	//     interrupt. From then on a key interrupts the rest of the round
+	//     (barge-in) and begins a sequence.
+	//   - CODE# and *CODE# verify; 0# and *0# report fraud; anything
+	//     else (# alone included) is a wrong sequence, judged as in the
+	//     default flow (MaxWrongTries).
+	//   - The code is compared in constant time, never logged and never
+	//     put in the Result: its digits are masked in the timeline
+	//     (Step.Masked) and each judged attempt is recorded as a
+	//     StepChallenge, correct or not.
+	//
+	// Zero turns challenge mode off (# alone verifies); otherwise
+	// MinChallengeDigits to MaxChallengeDigits (3 to 6).
+	ChallengeDigits int
+
 	// Logger receives debug records of each prompt, key and judged
 	// sequence, and one info record per finished dialogue. Nil means no
 	// logging.
@@ -94,6 +135,9 @@ func (c DialogueConfig) withDefaults() (DialogueConfig, error) {
 		dur("InterKeyTimeout", &c.InterKeyTimeout, DefaultInterKeyTimeout),
 		dur("HangupTimeout", &c.HangupTimeout, DefaultHangupTimeout),
 	)
+	if n := c.ChallengeDigits; n != 0 && (n < MinChallengeDigits || n > MaxChallengeDigits) {
+		err = errors.Join(err, fmt.Errorf("%w: ChallengeDigits %d (want %d..%d, or 0 for none)", ErrInvalidConfig, n, MinChallengeDigits, MaxChallengeDigits))
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -123,6 +167,9 @@ func (d *Dialogue) Config() DialogueConfig { return d.cfg }
 // Run holds the verification dialogue on an answered call and returns its
 // result. The whole flow:
 //
+//   - (In challenge mode, see [DialogueConfig.ChallengeDigits], the
+//     greeting is a round that reads out a code, and the keys that
+//     verify are the code and #.)
 //   - The greeting plays. A key pressed while any prompt but a final one
 //     plays interrupts it (barge-in) and begins a sequence; so does a key
 //     in the silence of PostGreetingWait after it. No key: the greeting
@@ -168,6 +215,8 @@ func (d *Dialogue) Config() DialogueConfig { return d.cfg }
 // never closes the line's channels; it leaves the call ended.
 func (d *Dialogue) Run(ctx context.Context, line Line) Result {
 	s := &session{cfg: &d.cfg, ctx: ctx, line: line, keys: line.Keys()}
+	s.challenge = d.cfg.ChallengeDigits > 0
+	s.armed = !s.challenge
 	s.seq = s.seqBuf[:0]
 	s.pending = s.pendingBuf[:0]
 	s.res.Start = time.Now()
@@ -211,6 +260,14 @@ type session struct {
 	lastKey time.Time
 	// wrong counts the wrong sequences judged.
 	wrong int
+
+	// Challenge mode: code holds the code read out (ChallengeDigits
+	// digits, '0'–'9'); armed is false while keys do not count yet
+	// (before the code has been read out once in this round). armed is
+	// always true outside challenge mode.
+	challenge bool
+	armed     bool
+	code      [MaxChallengeDigits]byte
 }
 
 // playEnd tells how a prompt, or a wait for keys, ended.
@@ -229,9 +286,22 @@ const (
 // loop.
 func (s *session) run() {
 	silent := 0
+	lead := PromptChallenge // challenge mode: what a round begins with
+	if s.challenge {
+		if err := s.newCode(); err != nil {
+			s.res.Outcome, s.res.Cause = OutcomeFailed, err
+			s.hangup()
+			return
+		}
+	}
 	for {
 		s.poll()
-		if len(s.pending) == 0 {
+		if s.challenge {
+			if end, err := s.readCode(lead); end != played {
+				s.abort(end, err)
+				return
+			}
+		} else if len(s.pending) == 0 {
 			if end, err := s.play(PromptGreeting); end != played {
 				s.abort(end, err)
 				return
@@ -249,6 +319,7 @@ func (s *session) run() {
 				s.finish(OutcomeNoInput, PromptGoodbye)
 				return
 			}
+			lead = PromptChallenge
 		case verdictVerify:
 			s.finish(OutcomeVerified, PromptSuccess)
 			return
@@ -262,6 +333,17 @@ func (s *session) run() {
 				return
 			}
 			silent = 0
+			if s.challenge {
+				// A new code for the next try: whatever was entered
+				// for this one is worth nothing against it.
+				if err := s.newCode(); err != nil {
+					s.res.Outcome, s.res.Cause = OutcomeFailed, err
+					s.hangup()
+					return
+				}
+				lead = PromptChallengeWrong
+				continue
+			}
 			if s.poll(); len(s.pending) > 0 {
 				continue // the next sequence began before the prompt could
 			}
@@ -295,8 +377,24 @@ func (s *session) poll() {
 // returned. Before the outcome is decided, a key stops it (barge-in) and
 // waits in pending; afterwards keys are ignored.
 func (s *session) play(p PromptID) (playEnd, error) {
-	i := s.res.add(Step{Kind: StepPrompt, At: time.Now(), Prompt: p})
-	s.cfg.Logger.Debug("enroll: prompt", "prompt", p)
+	i := s.startPrompt(p)
+	end, err, playErr, _ := s.playOne(p, p)
+	s.endPrompt(i, playErr)
+	return end, err
+}
+
+// startPrompt records the beginning of a prompt, named label in the
+// timeline and the log, and returns its timeline index (-1 if omitted).
+func (s *session) startPrompt(label PromptID) int {
+	s.cfg.Logger.Debug("enroll: prompt", "prompt", label)
+	return s.res.add(Step{Kind: StepPrompt, At: time.Now(), Prompt: label})
+}
+
+// playOne plays prompt p, called label in the log and in errors (a
+// digit of the code is played as PromptCode, never named), and returns
+// how it ended, the error that goes with that, what Play returned, and
+// whether a key stopped it.
+func (s *session) playOne(label, p PromptID) (playEnd, error, error, bool) {
 	pctx, stop := context.WithCancel(s.ctx)
 	defer stop()
 	errc := make(chan error, 1)
@@ -305,27 +403,26 @@ func (s *session) play(p PromptID) (playEnd, error) {
 	for {
 		select {
 		case err := <-errc:
-			s.endPrompt(i, err)
-			return s.played(p, err, stopped)
+			end, jerr := s.played(label, err, stopped)
+			return end, jerr, err, stopped
 		case k, ok := <-s.keys:
 			if !ok {
 				s.keys = nil
 				continue
 			}
 			if s.receive(k) && !stopped {
-				s.cfg.Logger.Debug("enroll: barge-in", "prompt", p, "key", k.Key)
+				s.cfg.Logger.Debug("enroll: barge-in", "prompt", label, "key", s.logKey(k.Key))
 				stopped = true
 				stop()
 			}
 		case <-s.line.Done():
 			stop()
 			err := <-errc
-			s.endPrompt(i, err)
-			return lineEnded, s.lineErr(err)
+			return lineEnded, s.lineErr(err), err, stopped
 		case <-s.ctx.Done():
 			stop()
-			s.endPrompt(i, <-errc)
-			return cancelled, context.Cause(s.ctx)
+			err := <-errc
+			return cancelled, context.Cause(s.ctx), err, stopped
 		}
 	}
 }
@@ -336,6 +433,102 @@ func (s *session) endPrompt(i int, err error) {
 		st.End = time.Now()
 		st.Interrupted = err != nil
 	}
+}
+
+// readCode is one round of challenge mode: lead, the code, the repeat
+// prompt, the code again and the end prompt. Keys pending when it begins
+// were pressed before this round's code was heard: they are ignored, as
+// is every key until the code has been read out once (s.armed). From
+// then on a key stops the round, like a barge-in, and the round ends
+// there (played).
+func (s *session) readCode(lead PromptID) (playEnd, error) {
+	s.armed = false
+	s.ignorePending()
+	if end, err := s.play(lead); end != played {
+		return end, err
+	}
+	if end, err, _ := s.playCode(); end != played {
+		return end, err
+	}
+	s.armed = true
+	for _, p := range [...]PromptID{PromptChallengeRepeat, PromptCode, PromptChallengeEnd} {
+		if s.poll(); len(s.pending) > 0 {
+			return played, nil
+		}
+		var end playEnd
+		var err error
+		stopped := false
+		if p == PromptCode {
+			end, err, stopped = s.playCode()
+		} else {
+			i := s.startPrompt(p)
+			var playErr error
+			end, err, playErr, stopped = s.playOne(p, p)
+			s.endPrompt(i, playErr)
+		}
+		if end != played || stopped {
+			return end, err
+		}
+	}
+	return played, nil
+}
+
+// playCode reads out the code, one digit prompt after another, as one
+// step of the timeline named PromptCode. It reports whether a key stopped
+// it.
+func (s *session) playCode() (playEnd, error, bool) {
+	i := s.startPrompt(PromptCode)
+	for _, d := range s.code[:s.cfg.ChallengeDigits] {
+		end, err, playErr, stopped := s.playOne(PromptCode, PromptDigit(dtmf.Key(d)))
+		if end != played || stopped {
+			s.endPrompt(i, playErr)
+			return end, err, stopped
+		}
+	}
+	s.endPrompt(i, nil)
+	return played, nil, false
+}
+
+// newCode draws a new code of ChallengeDigits digits from crypto/rand.
+func (s *session) newCode() error {
+	if err := randomDigits(s.code[:s.cfg.ChallengeDigits]); err != nil {
+		return fmt.Errorf("enroll: challenge code: %w", err)
+	}
+	return nil
+}
+
+// randomDigits fills dst with uniformly random digits '0'–'9' from
+// crypto/rand (bytes of 250 and above are drawn again, so that each digit
+// is equally likely).
+func randomDigits(dst []byte) error {
+	var buf [16]byte
+	for n := 0; n < len(dst); {
+		if _, err := rand.Read(buf[:]); err != nil {
+			return err
+		}
+		for _, b := range buf {
+			if b < 250 && n < len(dst) {
+				dst[n] = '0' + b%10
+				n++
+			}
+		}
+	}
+	return nil
+}
+
+// logKey is a key as the log may show it: a digit is masked in
+// challenge mode.
+func (s *session) logKey(k dtmf.Key) string {
+	if s.masked(k) {
+		return "digit"
+	}
+	return k.String()
+}
+
+// masked reports whether k is kept out of the timeline and the log: a
+// digit, in challenge mode.
+func (s *session) masked(k dtmf.Key) bool {
+	return s.challenge && k >= '0' && k <= '9'
 }
 
 // played judges what Play returned.
@@ -349,6 +542,11 @@ func (s *session) played(p PromptID, err error, stopped bool) (playEnd, error) {
 		return lineEnded, s.lineErr(err)
 	case stopped && errors.Is(err, context.Canceled):
 		return played, nil
+	}
+	if p == PromptCode {
+		// The line's error is left out: it may name the digit's prompt,
+		// and the cause goes to the audit trail and the webhook.
+		return playFailed, errPlayCode
 	}
 	return playFailed, fmt.Errorf("enroll: play %s: %w", p, err)
 }
@@ -377,9 +575,13 @@ func (s *session) receive(k KeyPress) bool {
 	if k.At.IsZero() {
 		k.At = now
 	}
-	ok := !s.final && k.Key.Valid() && len(s.pending) < maxPending
-	i := s.res.add(Step{Kind: StepKey, At: k.At, Key: k.Key, Source: k.Source, Ignored: !ok})
-	s.cfg.Logger.Debug("enroll: key", "key", k.Key, "source", k.Source, "ignored", !ok)
+	ok := !s.final && s.armed && k.Key.Valid() && len(s.pending) < maxPending
+	st := Step{Kind: StepKey, At: k.At, Key: k.Key, Source: k.Source, Ignored: !ok}
+	if s.masked(k.Key) {
+		st.Key, st.Masked = 0, true
+	}
+	i := s.res.add(st)
+	s.cfg.Logger.Debug("enroll: key", "key", s.logKey(k.Key), "source", k.Source, "ignored", !ok)
 	if ok {
 		s.pendingRx[len(s.pending)] = now
 		s.pendingStep[len(s.pending)] = i
@@ -408,10 +610,26 @@ func (s *session) feed() bool {
 
 // take judges the sequence and starts a new one.
 func (s *session) take() verdict {
-	v := classify(s.seq)
-	s.cfg.Logger.Debug("enroll: sequence", "keys", string(s.seq), "verdict", v)
+	v := s.judge(s.seq)
+	if s.challenge {
+		if v == verdictVerify || v == verdictWrong {
+			s.res.add(Step{Kind: StepChallenge, At: time.Now(), Correct: v == verdictVerify})
+		}
+		s.cfg.Logger.Debug("enroll: sequence", "verdict", v)
+	} else {
+		s.cfg.Logger.Debug("enroll: sequence", "keys", string(s.seq), "verdict", v)
+	}
 	s.seq = s.seq[:0]
 	return v
+}
+
+// judge classifies a finished sequence, in challenge mode against the
+// code.
+func (s *session) judge(keys []dtmf.Key) verdict {
+	if s.challenge {
+		return classify(keys, s.code[:s.cfg.ChallengeDigits])
+	}
+	return classify(keys, nil)
 }
 
 // collect waits for a complete sequence, or for its timeout, and judges it.
@@ -467,8 +685,9 @@ func (s *session) finish(o Outcome, p PromptID) {
 	}
 }
 
-// ignorePending marks the keys received after the deciding sequence as
-// ignored: they were pressed after the outcome was decided.
+// ignorePending marks the keys received but not yet judged as ignored:
+// pressed after the outcome was decided, or in challenge mode before this
+// round's code was read out.
 func (s *session) ignorePending() {
 	for i := range s.pending {
 		if j := s.pendingStep[i]; j >= 0 {
@@ -527,7 +746,7 @@ func (s *session) lineEnded(err error) {
 		}
 	}
 	if len(s.seq) > 0 { // begun, cut off by the end: wrong unless # would make it right
-		if classify(append(s.seq, '#')) == verdictWrong {
+		if s.judge(append(s.seq, '#')) == verdictWrong {
 			s.wrong++
 		}
 		s.seq = s.seq[:0]

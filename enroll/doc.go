@@ -47,7 +47,10 @@
 //
 // The meaning of a key sequence is this package's policy, kept in one
 // function: # and *# verify (one leading * is the analog caller's switch to
-// tones), 0# and *0# report fraud, anything else is a wrong key. The flow
+// tones), 0# and *0# report fraud, anything else is a wrong key. In
+// challenge mode ([DialogueConfig.ChallengeDigits]) the call reads out a
+// random code instead, and the code followed by # verifies; the code never
+// leaves the dialogue (its digits are masked in the [Result]). The flow
 // around it (greeting repeats, barge-in, timeouts, re-prompts, final
 // prompts) is documented on [Dialogue.Run].
 //

@@ -22,6 +22,10 @@ var (
 	// own while the dialogue still runs: something on our side ended the
 	// call.
 	errEndedHere = errors.New("enroll: the call was ended from this side during the dialogue")
+
+	// errPlayCode is the cause when a challenge code could not be read
+	// out; the line's own error is left out, as it may name the digit.
+	errPlayCode = errors.New("enroll: play code: a digit's prompt could not be played")
 )
 
 // Configuration and the names of values.

@@ -19,13 +19,42 @@ const (
 	PromptSuccess  PromptID = "success"   // "thank you, your phone is verified; goodbye"
 	PromptFraud    PromptID = "fraud"     // "we have recorded your report; goodbye"
 	PromptGoodbye  PromptID = "goodbye"   // "we could not confirm; goodbye" (no input, too many wrong keys)
+
+	// Challenge mode ([DialogueConfig.ChallengeDigits]) plays these
+	// instead of the greeting and the wrong-key prompt, with the code
+	// read out digit by digit (PromptDigit) after PromptChallenge (or
+	// PromptChallengeWrong) and again after PromptChallengeRepeat.
+	PromptChallenge       PromptID = "challenge"        // "this is …; press the code you hear, then # (analog lines: * first); 0# if you did not ask for this call; the code is"
+	PromptChallengeRepeat PromptID = "challenge-repeat" // "once again"
+	PromptChallengeEnd    PromptID = "challenge-end"    // "press the code, then #"
+	PromptChallengeWrong  PromptID = "challenge-wrong"  // "that is not right; the new code is"
 )
 
-// Prompts returns every prompt the dialogue may play, so that a prompt
-// catalog can be checked for completeness at start-up. The slice is new on
-// each call.
+// PromptCode names the reading of a challenge code in a [Result]'s
+// timeline and in the dialogue's log. It is not a prompt of its own: the
+// line plays one PromptDigit per digit, and neither the timeline nor the
+// log names them.
+const PromptCode PromptID = "code"
+
+// PromptDigit returns the prompt that reads out digit d ('0' to '9'),
+// "digit-0" … "digit-9", or "" for any other d.
+func PromptDigit(d dtmf.Key) PromptID {
+	if d < '0' || d > '9' {
+		return ""
+	}
+	return PromptID("digit-" + string(rune(d)))
+}
+
+// Prompts returns every prompt the dialogue may play, challenge mode's
+// included, so that a prompt catalog can be checked for completeness at
+// start-up. The slice is new on each call.
 func Prompts() []PromptID {
-	return []PromptID{PromptGreeting, PromptWrongKey, PromptSuccess, PromptFraud, PromptGoodbye}
+	ps := []PromptID{PromptGreeting, PromptWrongKey, PromptSuccess, PromptFraud, PromptGoodbye,
+		PromptChallenge, PromptChallengeRepeat, PromptChallengeEnd, PromptChallengeWrong}
+	for d := dtmf.Key('0'); d <= '9'; d++ {
+		ps = append(ps, PromptDigit(d))
+	}
+	return ps
 }
 
 func (p PromptID) String() string { return string(p) }

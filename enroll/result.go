@@ -42,7 +42,8 @@ func (r *Result) Err() error {
 }
 
 // Keys returns the keys of the timeline that the dialogue acted on (not
-// those it ignored), in order. The slice is new.
+// those it ignored), in order; a masked digit (challenge mode) has Key
+// zero. The slice is new.
 func (r *Result) Keys() []KeyPress {
 	var ks []KeyPress
 	for _, s := range r.Timeline {
@@ -68,10 +69,11 @@ func (r *Result) add(s Step) int {
 type StepKind uint8
 
 const (
-	StepUnknown StepKind = iota
-	StepPrompt           // a prompt played (or began to)
-	StepKey              // a key arrived
-	StepHangup           // the call ended: the far end hung up or the line ended, or we hung up
+	StepUnknown   StepKind = iota
+	StepPrompt             // a prompt played (or began to)
+	StepKey                // a key arrived
+	StepHangup             // the call ended: the far end hung up or the line ended, or we hung up
+	StepChallenge          // challenge mode: a sequence was judged against the code (Correct)
 )
 
 // String returns "prompt", "key", "hangup" or "unknown".
@@ -83,6 +85,8 @@ func (k StepKind) String() string {
 		return "key"
 	case StepHangup:
 		return "hangup"
+	case StepChallenge:
+		return "challenge"
 	}
 	return "unknown"
 }
@@ -108,8 +112,17 @@ type Step struct {
 	Key    dtmf.Key
 	Source dtmf.Source
 	// Ignored: the key came after the outcome was decided (during the
-	// final prompt) and did not count.
+	// final prompt), or in challenge mode before the code had been read
+	// out in full, and did not count.
 	Ignored bool
+	// Masked: challenge mode, and the key is a digit. Key is then zero
+	// (its String is "?"), so that no code, right or nearly right, leaves
+	// the dialogue: not in the timeline, the audit trail or a log.
+	Masked bool
+
+	// Challenge steps.
+	// Correct: the sequence was the code followed by # (* first or not).
+	Correct bool
 
 	// Hangup steps.
 	// Remote: the far end hung up or the line ended; false: we hung up.
@@ -120,7 +133,8 @@ type Step struct {
 }
 
 // String describes the step without its times, as in "prompt greeting
-// (interrupted)", "key # rfc4733" or "hangup far end".
+// (interrupted)", "key # rfc4733", "key digit (masked) inband",
+// "challenge incorrect" or "hangup far end".
 func (s Step) String() string {
 	switch s.Kind {
 	case StepPrompt:
@@ -131,6 +145,9 @@ func (s Step) String() string {
 		return str
 	case StepKey:
 		str := "key " + s.Key.String() + " " + s.Source.String()
+		if s.Masked {
+			str = "key digit (masked) " + s.Source.String()
+		}
 		if s.Ignored {
 			str += " (ignored)"
 		}
@@ -144,6 +161,11 @@ func (s Step) String() string {
 			str += ": " + s.Err.Error()
 		}
 		return str
+	case StepChallenge:
+		if s.Correct {
+			return "challenge correct"
+		}
+		return "challenge incorrect"
 	}
 	return "step(" + strconv.Itoa(int(s.Kind)) + ")"
 }

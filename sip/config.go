@@ -12,7 +12,7 @@ import (
 
 	sipgo "github.com/emiago/sipgo/sip"
 
-	"denwa/dtmf"
+	"denwa/audio"
 	"denwa/media"
 )
 
@@ -168,7 +168,19 @@ type PhoneConfig struct {
 	// instead of answering: 486 busy, 603 decline, 503, ….
 	Status int
 	// Keys are pressed in order after KeyDelay, e.g. "#", "*#", "0#".
+	// CodeKeys ("{code}") stands for the code the caller read out, as
+	// the Phone heard it (see Digits): "{code}#", "*{code}#". The Phone
+	// waits there for a code read out after its previous key, then
+	// presses its digits KeyGap apart; with several codes read out since,
+	// the latest.
 	Keys string
+	// Digits are the prompts the caller reads a challenge code out with,
+	// Digits[d] for digit d (cmd/denwa passes its catalog's digit-0 …
+	// digit-9). With them the Phone listens to the caller's audio and
+	// recognises these prompts in it, frame by frame, which is how it
+	// knows the code for {code} in Keys; the caller tells it nothing
+	// else. All ten or none. Zero: the Phone does not listen.
+	Digits [10]*audio.Prompt
 	// KeyMode is RFC 4733 events (zero) or in-band tones.
 	KeyMode KeyMode
 	// KeyDelay is the wait from answer to the first key; KeyGap between
@@ -366,8 +378,11 @@ func (c *PhoneConfig) setup() (netip.AddrPort, error) {
 	if c.Status != 0 && (c.Status < 300 || c.Status > 699) {
 		return bad("Status %d is not a final failure status (300–699)", c.Status)
 	}
-	if _, err := dtmf.ParseKeys(c.Keys); err != nil {
+	if _, err := phoneKeys(c.Keys); err != nil {
 		return bad("Keys %q: %v", c.Keys, err)
+	}
+	if strings.Contains(c.Keys, CodeKeys) && c.Digits[0] == nil {
+		return bad("Keys %q: %s needs Digits, the prompts to hear the code in", c.Keys, CodeKeys)
 	}
 	if c.KeyMode > KeyInband {
 		return bad("KeyMode %d", c.KeyMode)

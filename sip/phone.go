@@ -76,6 +76,7 @@ type Phone struct {
 	*endpoint
 	cfg PhoneConfig
 	ds  *sipgo.DialogServerCache
+	ear *earFrames // the digit prompts it recognises; nil without PhoneConfig.Digits
 
 	// cancels holds the calls in progress, each running in wg; next is
 	// the last call's key. Both are guarded by mu.
@@ -89,6 +90,12 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ef *earFrames
+	if cfg.Digits[0] != nil {
+		if ef, err = newEarFrames(cfg.Digits); err != nil {
+			return nil, err
+		}
+	}
 	ec := endpointConfig{network: cfg.Network, bind: listen, userAgent: "denwa-phone",
 		rtpAddr: cfg.RTPAddr, rtpFirst: cfg.RTPPortFirst, rtpLast: cfg.RTPPortLast,
 		log: cfg.Logger.With("component", "sip.Phone")}
@@ -99,7 +106,7 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Phone{endpoint: e, cfg: cfg, cancels: map[uint64]context.CancelFunc{}}
+	p := &Phone{endpoint: e, cfg: cfg, ear: ef, cancels: map[uint64]context.CancelFunc{}}
 	p.ds = sipgo.NewDialogServerCache(p.cli, e.contact(cfg.User, false))
 	p.srv.OnInvite(p.onInvite)
 	p.srv.OnAck(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { _ = p.ds.ReadAck(req, tx) })
@@ -273,6 +280,11 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 		sc := neg.SessionConfig()
 		out := &sendCounter{PacketConn: conn}
 		sc.Conn, sc.Pacer, sc.Logger = out, p.pacer, p.log
+		var heard *ear
+		if p.ear != nil {
+			heard = newEar(p.ear, neg.Codec)
+			sc.Conn = &earConn{sendCounter: out, from: neg.Remote, ear: heard}
+		}
 		if sess, err = media.NewSession(sc); err != nil {
 			pc.Outcome, pc.Err = PhoneFailed, err
 			p.bye(dlg)
@@ -281,7 +293,7 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 		defer sess.Close()
 		keysDone = make(chan string, 1)
 		go func() {
-			sent := p.pressKeys(ctx, sess, out)
+			sent := p.pressKeys(ctx, sess, out, heard)
 			if p.cfg.QuietAfterKeys {
 				sess.Close()
 			}
@@ -320,9 +332,12 @@ func (c *sendCounter) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, erro
 	return c.PacketConn.WriteToUDPAddrPort(b, to)
 }
 
-// pressKeys presses the configured keys and returns those sent.
-func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCounter) string {
-	keys, _ := dtmf.ParseKeys(p.cfg.Keys)
+// pressKeys presses the configured keys and returns those sent. In place
+// of CodeKeys it presses the digits of the latest code heard since its
+// previous key (waiting for one to be read out), as a person who listens
+// to the code would.
+func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCounter, heard *ear) string {
+	keys, _ := phoneKeys(p.cfg.Keys)
 	if len(keys) == 0 {
 		return ""
 	}
@@ -340,9 +355,9 @@ func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCou
 		return ""
 	}
 	var sent strings.Builder
-	for i, k := range keys {
-		if i > 0 && !wait(p.cfg.KeyGap) {
-			break
+	press := func(k dtmf.Key, first bool) bool {
+		if !first && !wait(p.cfg.KeyGap) {
+			return false
 		}
 		before := out.n.Load()
 		if err := sess.SendKey(ctx, k, p.mediaMode(), p.cfg.KeyDuration); err != nil {
@@ -354,11 +369,36 @@ func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCou
 			if out.n.Load() > before {
 				sent.WriteByte(byte(k))
 			} else if !errors.Is(err, context.Canceled) {
-				p.log.Info("phone key not sent", "key", k, "err", err)
+				p.log.Info("phone key not sent", "err", err) // the key unnamed: it may be a code's digit
 			}
-			break
+			return false
 		}
 		sent.WriteByte(byte(k))
+		return true
+	}
+	mark := 0 // codes heard before the previous key
+	for i, k := range keys {
+		if k != 0 {
+			if !press(k, i == 0) {
+				break
+			}
+			mark = heard.count()
+			continue
+		}
+		code, n, err := heard.codeAfter(ctx, mark)
+		if err != nil {
+			break
+		}
+		ok := true
+		for j := range len(code) {
+			if ok = press(dtmf.Key(code[j]), i == 0 && j == 0); !ok {
+				break
+			}
+		}
+		if !ok {
+			break
+		}
+		mark = n
 	}
 	return sent.String()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,9 +16,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"denwa/audio"
 	"denwa/cmd/denwa/internal/config"
+	"denwa/dtmf"
 	"denwa/enroll"
 	"denwa/sip"
 )
@@ -29,6 +32,8 @@ const passwordEnv = "DENWA_SIP_PASSWORD"
 type callOptions struct {
 	sip           config.SIP // the flags call shares with serve
 	prompts       string
+	language      string // prompt_language: ja or en
+	challenge     int    // challenge mode's code length; 0: off
 	json, verbose bool
 	// Load mode (load.go): --calls N places N calls.
 	calls, maxConcurrent int
@@ -64,6 +69,7 @@ Exit codes: 0 verified; 12 no-answer, 13 busy, 14 rejected, 15 unreachable,
 	f := cmd.Flags()
 	config.BindSIPFlags(f, &o.sip)
 	f.StringVar(&o.prompts, "prompts", "", "directory of the operator's own prompt recordings (NAME.wav, 8 kHz mono)")
+	bindChallengeFlags(f, &o.challenge, &o.language)
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log SIP and media events to stderr")
 	f.IntVar(&o.calls, "calls", 0, "load mode: place this many calls (each the full dialogue) and print a summary table; exit 0 only if all are verified")
@@ -73,18 +79,58 @@ Exit codes: 0 verified; 12 no-answer, 13 busy, 14 rejected, 15 unreachable,
 	return cmd
 }
 
-func loadPrompts(dir string) (*audio.Catalog, error) {
-	if dir == "" {
-		return audio.LoadCatalog(nil)
+// bindChallengeFlags adds --challenge[=N] and --prompt-language, which
+// call and demo share (serve has challenge_digits and prompt_language).
+func bindChallengeFlags(f *pflag.FlagSet, digits *int, lang *string) {
+	f.IntVar(digits, "challenge", 0, fmt.Sprintf("challenge mode: the call reads out a random code of N digits (%d–%d) and asks for it, then #; --challenge alone: %d digits",
+		enroll.MinChallengeDigits, enroll.MaxChallengeDigits, enroll.DefaultChallengeDigits))
+	f.Lookup("challenge").NoOptDefVal = strconv.Itoa(enroll.DefaultChallengeDigits)
+	f.StringVar(lang, "prompt-language", audio.LangJapanese, "language of the prompts: ja or en")
+}
+
+// loadPrompts loads the catalog, with the operator's recordings in dir
+// if not empty, as heard in language lang, and checks that it holds every
+// prompt the dialogue may play.
+func loadPrompts(dir, lang string) (*audio.Catalog, error) {
+	var override fs.FS
+	if dir != "" {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("--prompts: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("--prompts %s: not a directory", dir)
+		}
+		override = os.DirFS(dir)
 	}
-	st, err := os.Stat(dir)
+	all, err := audio.LoadCatalog(override)
 	if err != nil {
-		return nil, fmt.Errorf("--prompts: %w", err)
+		return nil, err
 	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("--prompts %s: not a directory", dir)
+	cat, err := all.Language(lang)
+	if err != nil {
+		return nil, err
 	}
-	return audio.LoadCatalog(os.DirFS(dir))
+	for _, id := range enroll.Prompts() {
+		if _, err := cat.Get(string(id)); err != nil {
+			return nil, err
+		}
+	}
+	return cat, nil
+}
+
+// digitPrompts returns the prompts that read out the digits 0–9, for a
+// simulated phone that listens for a challenge code.
+func digitPrompts(cat *audio.Catalog) ([10]*audio.Prompt, error) {
+	var ds [10]*audio.Prompt
+	for d := range ds {
+		p, err := cat.Get(string(enroll.PromptDigit(dtmf.Key('0' + d))))
+		if err != nil {
+			return ds, err
+		}
+		ds[d] = p
+	}
+	return ds, nil
 }
 
 // signalContext is cancelled by Ctrl-C or SIGTERM, so a call in progress is
@@ -149,14 +195,13 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 		return usage(err)
 	}
 	sc.Logger = newLogger(stderr, o.verbose)
-	prompts, err := loadPrompts(o.prompts)
+	prompts, err := loadPrompts(o.prompts, o.language)
 	if err != nil {
 		return usage(err)
 	}
-	for _, id := range enroll.Prompts() {
-		if _, err := prompts.Get(string(id)); err != nil {
-			return usage(err)
-		}
+	dc := enroll.DialogueConfig{ChallengeDigits: o.challenge}
+	if _, err := enroll.NewDialogue(dc); err != nil {
+		return usage(fmt.Errorf("--challenge: %w", err))
 	}
 	dialler, err := sip.NewDialer(sc)
 	if err != nil {
@@ -167,9 +212,9 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
 	if o.calls != 0 {
-		return runLoadCalls(ctx, stdout, dialler, prompts, number, o)
+		return runLoadCalls(ctx, stdout, dialler, prompts, dc, number, o)
 	}
-	rep := placeCall(ctx, dialler, prompts, number, func(ev timelineEvent) {
+	rep := placeCall(ctx, dialler, prompts, dc, number, func(ev timelineEvent) {
 		if !o.json {
 			fmt.Fprintf(stdout, "%7.3f %s%s\n", ev.At.Seconds(), ev.What, prefixSpace(ev.Detail))
 		}
@@ -201,7 +246,7 @@ func prefixSpace(s string) string {
 
 // placeCall dials, runs the verification dialogue on an answered call and
 // reports it. print sees each timeline event as it happens.
-func placeCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, number string, print func(timelineEvent)) *callReport {
+func placeCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, dc enroll.DialogueConfig, number string, print func(timelineEvent)) *callReport {
 	tl := &timeline{start: time.Now()}
 	emit := func(at time.Time, what, detail string) {
 		print(tl.add(at, what, detail))
@@ -228,9 +273,9 @@ func placeCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, numbe
 	}
 	call := line.call
 	rep.Codec = call.Codec().String()
-	dlg, err := enroll.NewDialogue(enroll.DialogueConfig{})
+	dlg, err := enroll.NewDialogue(dc)
 	if err != nil {
-		panic(err) // the zero config is valid
+		panic(err) // checked by the caller
 	}
 	res := dlg.Run(ctx, line)
 	rep.answered, rep.result = call.AnsweredAt(), &res
@@ -245,12 +290,17 @@ func placeCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, numbe
 			emit(s.At, "prompt", detail)
 		case enroll.StepKey:
 			detail := s.Key.String() + " " + s.Source.String()
+			if s.Masked {
+				detail = "digit (masked) " + s.Source.String()
+			}
 			if s.Ignored {
 				detail += " (ignored)"
 			} else {
 				rep.Keys += s.Key.String()
 			}
 			emit(s.At, "key", detail)
+		case enroll.StepChallenge:
+			emit(s.At, "challenge", map[bool]string{true: "correct", false: "incorrect"}[s.Correct])
 		case enroll.StepHangup:
 			who := "local"
 			if s.Remote {

@@ -22,6 +22,8 @@ import (
 
 type demoOptions struct {
 	http, keys, prompts, logFormat string
+	language                       string // prompt_language
+	challenge                      int    // challenge mode's code length; 0: off
 	keyDelay                       time.Duration
 	analog, verbose                bool
 }
@@ -41,9 +43,14 @@ phone, which answers and presses # as RFC 4733 events a few seconds later
 (--analog: * then # as in-band tones, like a pulse-dial set switched to
 tones), and the page moves on by itself to the app password.
 
+With --challenge the call reads out a random code instead and asks for it,
+then #; the simulated phone listens, recognises the spoken digits in the
+audio it receives and presses the code it heard, then #.
+
 It runs until Ctrl-C and then shuts down cleanly.`,
 		Example: `  denwa demo
   denwa demo --analog --http 127.0.0.1:8081
+  denwa demo --challenge --prompt-language en
   denwa demo --http :0          # any free port, printed`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,7 +62,8 @@ It runs until Ctrl-C and then shuts down cleanly.`,
 	f := cmd.Flags()
 	f.StringVar(&o.http, "http", "127.0.0.1:8080", "address of the web UI and API, host:port (port 0: any free port; no host: 127.0.0.1)")
 	f.BoolVar(&o.analog, "analog", false, "the phone presses * then # as in-band tones, like an analog line")
-	f.StringVar(&o.keys, "keys", "", "keys the phone presses instead ('1#1#1#': wrong keys, '0#': fraud report)")
+	f.StringVar(&o.keys, "keys", "", "keys the phone presses instead ('1#1#1#': wrong keys, '0#': fraud report; '{code}#': the code it heard, then #)")
+	bindChallengeFlags(f, &o.challenge, &o.language)
 	f.DurationVar(&o.keyDelay, "key-delay", 3*time.Second, "wait from answer to the first key")
 	f.StringVar(&o.prompts, "prompts", "", "directory of prompt recordings to use instead of the shipped ones")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json (to stderr)")
@@ -88,6 +96,12 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	if o.analog {
 		keys, mode = "*#", sip.KeyInband
 	}
+	if o.challenge != 0 {
+		keys = sip.CodeKeys + "#"
+		if o.analog {
+			keys = "*" + sip.CodeKeys + "#"
+		}
+	}
 	if o.keys != "" {
 		keys = o.keys
 	}
@@ -112,8 +126,17 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	}
 	defer os.RemoveAll(dir)
 
+	// The phone hears the digits the service plays.
+	prompts, err := loadPrompts(o.prompts, o.language)
+	if err != nil {
+		return usage(err)
+	}
+	digits, err := digitPrompts(prompts)
+	if err != nil {
+		return usage(err)
+	}
 	phone, err := sip.NewPhone(sip.PhoneConfig{
-		Listen: "127.0.0.1:0", Keys: keys, KeyMode: mode, KeyDelay: o.keyDelay,
+		Listen: "127.0.0.1:0", Keys: keys, KeyMode: mode, KeyDelay: o.keyDelay, Digits: digits,
 		RingFor: time.Second, Logger: log.With("component", "phone"),
 	})
 	if err != nil {
@@ -133,6 +156,8 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	cfg.SIP.Bind = "127.0.0.1:0"
 	cfg.SIP.RingTimeout = config.Duration(30 * time.Second)
 	cfg.Prompts = o.prompts
+	cfg.PromptLanguage = o.language
+	cfg.ChallengeDigits = o.challenge
 	cfg.Calls.Grace = config.Duration(10 * time.Second)
 	cfg.HTTP.ShutdownTimeout = config.Duration(3 * time.Second)
 	cfg.Link.TTL = config.Duration(time.Hour)
@@ -165,6 +190,8 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	run := &demoRun{URL: s.baseURL, Link: s.baseURL + "/e/" + tok, Metrics: "http://" + s.OpsAddr() + "/metrics", srv: s}
 	how := "presses # (RFC 4733)"
 	switch {
+	case o.challenge != 0 && o.keys == "":
+		how = fmt.Sprintf("presses the %d-digit code it hears, then # (%s)", o.challenge, map[sip.KeyMode]string{sip.KeyRFC4733: "RFC 4733", sip.KeyInband: "in-band"}[mode])
 	case o.keys != "":
 		how = fmt.Sprintf("presses %q (%s)", keys, map[sip.KeyMode]string{sip.KeyRFC4733: "RFC 4733", sip.KeyInband: "in-band"}[mode])
 	case o.analog:

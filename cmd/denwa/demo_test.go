@@ -48,22 +48,32 @@ func TestDemoBusyPort(t *testing.T) {
 	}
 }
 
-func TestDemoLinkAndCleanup(t *testing.T) {
-	var out, errs demoBuf
+// startDemoLogged runs the demo with o, its output and log in buffers,
+// until cancel is called; done receives runDemo's result. It fails the test
+// unless the demo starts.
+func startDemoLogged(t *testing.T, o demoOptions) (run *demoRun, out, errs *demoBuf, cancel func(), done <-chan error) {
+	t.Helper()
+	out, errs = &demoBuf{}, &demoBuf{}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *demoRun, 1)
-	done := make(chan error, 1)
+	d := make(chan error, 1)
 	go func() {
-		done <- runDemo(ctx, &out, &errs, demoOptions{http: ":0", logFormat: "json", keyDelay: time.Second}, func(r *demoRun) { started <- r })
+		d <- runDemo(ctx, out, errs, o, func(r *demoRun) { started <- r })
 	}()
-	var run *demoRun
 	select {
 	case run = <-started:
-	case err := <-done:
+	case err := <-d:
+		cancel()
 		t.Fatalf("demo: %v\n%s", err, errs.String())
 	case <-time.After(20 * time.Second):
+		cancel()
 		t.Fatal("demo did not start")
 	}
+	return run, out, errs, cancel, d
+}
+
+func TestDemoLinkAndCleanup(t *testing.T) {
+	run, out, errs, cancel, done := startDemoLogged(t, demoOptions{http: ":0", logFormat: "json", keyDelay: time.Second})
 	if !strings.HasPrefix(run.URL, "http://127.0.0.1:") {
 		t.Errorf(":0 should bind loopback, got %s", run.URL)
 	}

@@ -33,6 +33,7 @@ type loadSpec struct {
 	Limit         time.Duration
 	Dialers       []*sip.Dialer
 	Prompts       *audio.Catalog
+	Dialogue      enroll.DialogueConfig // each call's (challenge mode)
 	Number        func(i int) string
 }
 
@@ -159,7 +160,7 @@ launch:
 				mu.Unlock()
 				<-sem
 			}()
-			res.Calls[i] = oneLoadCall(ctx, d, spec.Prompts, i, spec.Number(i))
+			res.Calls[i] = oneLoadCall(ctx, d, spec.Prompts, spec.Dialogue, i, spec.Number(i))
 		})
 	}
 	wg.Wait()
@@ -189,9 +190,9 @@ func pacerStats(ds []*sip.Dialer) media.PacerStats {
 }
 
 // oneLoadCall runs placeCall and keeps what the summary needs.
-func oneLoadCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, i int, number string) loadCall {
+func oneLoadCall(ctx context.Context, d *sip.Dialer, prompts *audio.Catalog, dc enroll.DialogueConfig, i int, number string) loadCall {
 	c := loadCall{Index: i, Start: time.Now()}
-	rep := placeCall(ctx, d, prompts, number, func(timelineEvent) {})
+	rep := placeCall(ctx, d, prompts, dc, number, func(timelineEvent) {})
 	c.Outcome, c.Cause, c.Keys, c.Answered = rep.Outcome, rep.Cause, rep.Keys, rep.answered
 	if rep.result == nil {
 		return c
@@ -364,12 +365,12 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }
 
 // runLoadCalls is `denwa call --calls N`: the load run, its summary, and
 // exit code 0 only when every call was verified.
-func runLoadCalls(ctx context.Context, stdout io.Writer, d *sip.Dialer, prompts *audio.Catalog, number string, o callOptions) error {
+func runLoadCalls(ctx context.Context, stdout io.Writer, d *sip.Dialer, prompts *audio.Catalog, dc enroll.DialogueConfig, number string, o callOptions) error {
 	if o.calls < 1 || o.rate < 0 || o.maxConcurrent < 0 {
 		return &exitError{code: 2, msg: "call: --calls must be at least 1, --rate and --max-concurrent not negative"}
 	}
 	spec := loadSpec{Calls: o.calls, Rate: o.rate, MaxConcurrent: o.maxConcurrent, Limit: o.loadLimit,
-		Dialers: []*sip.Dialer{d}, Prompts: prompts, Number: func(int) string { return number }}
+		Dialers: []*sip.Dialer{d}, Prompts: prompts, Dialogue: dc, Number: func(int) string { return number }}
 	res := runLoad(ctx, spec)
 	sum := summarize(spec, res)
 	sum.print(stdout)

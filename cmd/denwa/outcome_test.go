@@ -38,7 +38,7 @@ func lineEndCall(t *testing.T, prompts *audio.Catalog, pc sip.PhoneConfig, media
 	t.Cleanup(func() { d.Close() })
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	return placeCall(ctx, d, prompts, "+81312345678", func(timelineEvent) {})
+	return placeCall(ctx, d, prompts, enroll.DialogueConfig{}, "+81312345678", func(timelineEvent) {})
 }
 
 func TestCallLineGoesDead(t *testing.T) {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"denwa/audio"
 	"denwa/cmd/denwa/internal/config"
 	"denwa/dtmf"
 	"denwa/sip"
@@ -17,6 +19,7 @@ import (
 type phoneOptions struct {
 	rtp                                              config.RTP // the flags phone shares with call and serve
 	listen, network, user, keys, mode                string
+	prompts, language                                string // the digit prompts it listens for
 	ring, keyDelay, keyGap, keyDuration, hangupAfter time.Duration
 	status, calls                                    int
 	eventPT                                          uint8
@@ -38,6 +41,7 @@ It is what denwa demo and the tests call, and what a test bench uses to check
 a PBX route end to end.`,
 		Example: `  denwa phone --listen 127.0.0.1:5070 --keys '#'
   denwa phone --listen 127.0.0.1:5070 --keys '*#' --mode inband --codec pcma
+  denwa phone --listen 127.0.0.1:5070 --keys '{code}#'             # challenge mode: the code it hears, then #
   denwa phone --listen 127.0.0.1:5070 --ring 3s --status 486      # busy
   denwa phone --listen 127.0.0.1:5070 --hangup-after 2s           # hangs up during the greeting`,
 		Args: cobra.NoArgs,
@@ -49,7 +53,9 @@ a PBX route end to end.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:5070", "SIP address ip:port to listen on (port 0 picks a free one)")
 	f.StringVar(&o.network, "network", "udp", "udp or tcp")
 	f.StringVar(&o.user, "user", "", "answer only calls to this Request-URI user (others get 404)")
-	f.StringVar(&o.keys, "keys", "#", "keys to press after answering, e.g. '#', '*#', '0#' ('' for none)")
+	f.StringVar(&o.keys, "keys", "#", "keys to press after answering, e.g. '#', '*#', '0#' ('' for none); {code} is the challenge code it heard the caller read out: '{code}#', '*{code}#'")
+	f.StringVar(&o.prompts, "prompts", "", "with {code}: the caller's prompt directory, to hear its digit prompts (default: the shipped ones)")
+	f.StringVar(&o.language, "prompt-language", audio.LangJapanese, "with {code}: the language the caller reads the code in: ja or en")
 	f.StringVar(&o.mode, "mode", "rfc4733", "how keys are pressed: rfc4733 or inband")
 	config.BindRTPFlags(f, &o.rtp)
 	f.DurationVar(&o.ring, "ring", 0, "send 180 Ringing this long before answering (negative: ring until the caller gives up)")
@@ -67,7 +73,16 @@ a PBX route end to end.`,
 
 func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) error {
 	usage := func(err error) error { return &exitError{code: 2, msg: "phone: " + err.Error()} }
-	if _, err := dtmf.ParseKeys(o.keys); err != nil {
+	var digits [10]*audio.Prompt
+	if strings.Contains(o.keys, sip.CodeKeys) {
+		prompts, err := loadPrompts(o.prompts, o.language)
+		if err != nil {
+			return usage(err)
+		}
+		if digits, err = digitPrompts(prompts); err != nil {
+			return usage(err)
+		}
+	} else if _, err := dtmf.ParseKeys(o.keys); err != nil {
 		return usage(fmt.Errorf("--keys: %w", err))
 	}
 	var mode sip.KeyMode
@@ -90,7 +105,7 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 	phone, err := sip.NewPhone(sip.PhoneConfig{
 		Network: o.network, Listen: o.listen, User: o.user, RingFor: o.ring, Status: o.status,
 		Keys: o.keys, KeyMode: mode, KeyDelay: o.keyDelay, KeyGap: o.keyGap, KeyDuration: o.keyDuration,
-		HangupAfter: o.hangupAfter, Silent: o.silent, Codecs: codecs, EventPT: o.eventPT,
+		HangupAfter: o.hangupAfter, Silent: o.silent, Codecs: codecs, EventPT: o.eventPT, Digits: digits,
 		RTPPortFirst: o.rtp.RTPPorts.First, RTPPortLast: o.rtp.RTPPorts.Last, Calls: reports, Logger: newLogger(stderr, o.verbose),
 	})
 	if err != nil {

@@ -174,14 +174,9 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		}
 	}()
 
-	prompts, err := loadPrompts(p.Config.Prompts)
+	prompts, err := loadPrompts(p.Config.Prompts, p.Config.PromptLanguage)
 	if err != nil {
 		return nil, configError(fmt.Errorf("prompts: %w", err))
-	}
-	for _, id := range enroll.Prompts() {
-		if _, err := prompts.Get(string(id)); err != nil {
-			return nil, configError(fmt.Errorf("prompts: %w", err))
-		}
 	}
 
 	ln, err := net.Listen("tcp", p.HTTPAddr)
@@ -226,7 +221,8 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		Store:  s.metrics.store(s.store),
 		Dialer: s.metrics.dialer(enrollDialer(s.dialer, prompts)),
 		Dialogue: enroll.DialogueConfig{
-			Logger: log.With("component", "dialogue"),
+			ChallengeDigits: cfg.ChallengeDigits,
+			Logger:          log.With("component", "dialogue"),
 		},
 		Limits:         p.Limits,
 		PhonePolicy:    p.Policy,

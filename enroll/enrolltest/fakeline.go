@@ -6,6 +6,7 @@ package enrolltest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -364,3 +365,37 @@ func (l *FakeLine) Dropped() int {
 }
 
 var _ enroll.Line = (*FakeLine)(nil)
+
+// Codes returns the challenge codes read out so far, in order: each run
+// of consecutive digit prompts (enroll.PromptDigit) is one reading, so a
+// round that reads its code twice gives it twice. This is what a person
+// on the line heard.
+func (l *FakeLine) Codes() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var codes []string
+	var cur strings.Builder
+	for _, p := range l.plays {
+		if d, ok := strings.CutPrefix(string(p.Prompt), "digit-"); ok && len(d) == 1 {
+			cur.WriteString(d)
+			continue
+		}
+		if cur.Len() > 0 {
+			codes = append(codes, cur.String())
+			cur.Reset()
+		}
+	}
+	if cur.Len() > 0 {
+		codes = append(codes, cur.String())
+	}
+	return codes
+}
+
+// LastCode returns the last of Codes, or "" when none was read out.
+func (l *FakeLine) LastCode() string {
+	c := l.Codes()
+	if len(c) == 0 {
+		return ""
+	}
+	return c[len(c)-1]
+}

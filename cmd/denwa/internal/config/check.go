@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"denwa/audio"
 	"denwa/enroll"
 	"denwa/sip"
 )
@@ -181,6 +182,15 @@ func (c *Serve) Check() (*Params, error) {
 			bad("webhook.secret", "%d bytes (%s); want at least 32", len(c.Webhook.Secret.value), c.Webhook.Secret.source)
 		}
 		p.HookURL, p.HookKey = c.Webhook.URL, c.Webhook.Secret.value
+	}
+
+	// The dialogue: enroll owns the rule on the code's length, audio the
+	// languages.
+	if _, err := enroll.NewDialogue(enroll.DialogueConfig{ChallengeDigits: c.ChallengeDigits}); err != nil {
+		bad("challenge_digits", "%d: want 0 (off) or %d to %d", c.ChallengeDigits, enroll.MinChallengeDigits, enroll.MaxChallengeDigits)
+	}
+	if audio.LangName(c.PromptLanguage, "greeting") == "" {
+		bad("prompt_language", "%q: want %s or %s", c.PromptLanguage, audio.LangJapanese, audio.LangEnglish)
 	}
 
 	// Logging.

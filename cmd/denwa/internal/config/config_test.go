@@ -224,6 +224,9 @@ func TestConfigValidation(t *testing.T) {
 		{"webhook url", map[string]string{"DENWA_WEBHOOK_SECRET": testLinkKey}, []string{"--webhook-url", "ftp://x"}, "webhook.url"},
 		{"log format", nil, []string{"--log-format", "xml"}, "log.format"},
 		{"log level", nil, []string{"--log-level", "loud"}, "log.level"},
+		{"challenge too short", map[string]string{"DENWA_CHALLENGE_DIGITS": "2"}, nil, "challenge_digits: 2: want 0 (off) or 3 to 6"},
+		{"challenge too long", nil, []string{"--challenge-digits", "7"}, "challenge_digits: 7"},
+		{"prompt language", map[string]string{"DENWA_PROMPT_LANGUAGE": "fr"}, nil, `prompt_language: "fr": want ja or en`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -256,6 +259,27 @@ func TestConfigValidation(t *testing.T) {
 		}
 		if _, err := cfg.Check(); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("challenge on, in English", func(t *testing.T) {
+		env := map[string]string{"DENWA_CHALLENGE_DIGITS": "4", "DENWA_PROMPT_LANGUAGE": "en"}
+		for k, v := range good {
+			env[k] = v
+		}
+		cfg, _, err := loadConfig(t, nil, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cfg.Check(); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.ChallengeDigits != 4 || cfg.PromptLanguage != "en" {
+			t.Errorf("challenge_digits %d prompt_language %q", cfg.ChallengeDigits, cfg.PromptLanguage)
+		}
+	})
+	t.Run("challenge off by default", func(t *testing.T) {
+		if d := DefaultServe(); d.ChallengeDigits != 0 || d.PromptLanguage != "ja" {
+			t.Errorf("defaults: challenge_digits %d prompt_language %q", d.ChallengeDigits, d.PromptLanguage)
 		}
 	})
 }
