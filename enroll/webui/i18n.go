@@ -90,7 +90,7 @@ type msgs struct {
 
 	StartTitle, StartLead, Continue string
 
-	Step2, Calling, PressHash, PressAnalog, PressFraud, Waiting, NoScript, NoScriptButton string
+	Step2, Calling, PressHash, PressAnalog, PressCode, PressCodeAnalog, PressFraud, Waiting, NoScript, NoScriptButton string
 
 	Step3, PasswordLead, PasswordLabel, Copy, Copied, CopyFailed, NeverAgain, Done, DoneThanks string
 
@@ -126,14 +126,16 @@ var ja = msgs{
 	StartLead:  "このリンクは一度だけ使えます。「続ける」を押すと、このブラウザーで確認を始めます。",
 	Continue:   "続ける",
 
-	Step2:          "手順 2: 電話に出てください",
-	Calling:        "%s に電話をかけています…",
-	PressHash:      "電話に出て、音声案内が流れたら「#」を押してください。",
-	PressAnalog:    "ダイヤル回線（アナログ回線）の方は、「*」を押してから「#」を押してください。",
-	PressFraud:     "心当たりのない電話の場合は「0」「#」を押して報告してください。",
-	Waiting:        "応答を待っています。このページは自動的に切り替わります。",
-	NoScript:       "JavaScript が無効です。電話で「#」を押したあと、下のボタンを押してください。",
-	NoScriptButton: "確認が終わったら次へ",
+	Step2:           "手順 2: 電話に出てください",
+	Calling:         "%s に電話をかけています…",
+	PressHash:       "電話に出て、音声案内が流れたら「#」を押してください。",
+	PressAnalog:     "ダイヤル回線（アナログ回線）の方は、「*」を押してから「#」を押してください。",
+	PressCode:       "電話に出て、音声案内が読み上げる数字を押し、最後に「#」を押してください。",
+	PressCodeAnalog: "ダイヤル回線（アナログ回線）の方は、「*」を押してから数字と「#」を押してください。",
+	PressFraud:      "心当たりのない電話の場合は「0」「#」を押して報告してください。",
+	Waiting:         "応答を待っています。このページは自動的に切り替わります。",
+	NoScript:        "JavaScript が無効です。電話で「#」を押したあと、下のボタンを押してください。",
+	NoScriptButton:  "確認が終わったら次へ",
 
 	Step3:         "手順 3: アプリ パスワード",
 	PasswordLead:  "電話番号を確認しました。メール アプリなど、多要素認証に対応していないアプリでは次のアプリ パスワードを使ってください。",
@@ -206,14 +208,16 @@ var en = msgs{
 	StartLead:  "This link works once. Press 「Continue」 to start the verification in this browser.",
 	Continue:   "Continue",
 
-	Step2:          "Step 2: Answer your phone",
-	Calling:        "Calling %s …",
-	PressHash:      "Answer the call and press 「#」 when you hear the message.",
-	PressAnalog:    "On a rotary (analog, pulse-dial) line, press 「*」 and then 「#」.",
-	PressFraud:     "If you did not ask for this call, press 「0」 「#」 to report it.",
-	Waiting:        "Waiting for your answer. This page moves on by itself.",
-	NoScript:       "JavaScript is off. After pressing 「#」 on the phone, press the button below.",
-	NoScriptButton: "Continue after the call",
+	Step2:           "Step 2: Answer your phone",
+	Calling:         "Calling %s …",
+	PressHash:       "Answer the call and press 「#」 when you hear the message.",
+	PressAnalog:     "On a rotary (analog, pulse-dial) line, press 「*」 and then 「#」.",
+	PressCode:       "Answer the call, key in the digits the message reads out, then press 「#」.",
+	PressCodeAnalog: "On a rotary (analog, pulse-dial) line, press 「*」 first, then the digits and 「#」.",
+	PressFraud:      "If you did not ask for this call, press 「0」 「#」 to report it.",
+	Waiting:         "Waiting for your answer. This page moves on by itself.",
+	NoScript:        "JavaScript is off. After pressing 「#」 on the phone, press the button below.",
+	NoScriptButton:  "Continue after the call",
 
 	Step3:         "Step 3: App password",
 	PasswordLead:  "Your phone is verified. Use this app password in apps that cannot do multi-factor sign-in, such as mail clients.",

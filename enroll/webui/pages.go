@@ -39,7 +39,8 @@ type page struct {
 	Errors    []string
 
 	// step 2
-	Display string
+	Display   string
+	Challenge bool // challenge mode: the call reads out a code to enter
 
 	// failed
 	Outcome    string
@@ -110,6 +111,7 @@ func (s *Server) getPage(q *req) error {
 		// A verified enrollment shows step 2 too: its event stream
 		// says "verified" at once and the page fetches the password.
 		p.Display = display(e.Phone)
+		p.Challenge = s.svc.Config().Dialogue.ChallengeDigits > 0
 		p.Script = "app.js"
 		s.render(q.w, q.r, http.StatusOK, "step2", p)
 	case enroll.StateFailed:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -32,7 +33,10 @@ type env struct {
 	srv    *httptest.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, enroll.DialogueConfig{}) }
+
+// newEnvWith is newEnv with the Service's dialogue configured by dc.
+func newEnvWith(t *testing.T, dc enroll.DialogueConfig) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "denwa.db")
@@ -42,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	d := enrolltest.NewFakeDialer()
-	svc, err := enroll.NewService(enroll.ServiceConfig{Store: st, Dialer: d, PollInterval: 50 * time.Millisecond})
+	svc, err := enroll.NewService(enroll.ServiceConfig{Store: st, Dialer: d, PollInterval: 50 * time.Millisecond, Dialogue: dc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,6 +372,41 @@ func TestStatic(t *testing.T) {
 		res, _ := get(t, client(t), e.srv.URL+p)
 		if res.StatusCode != 200 || res.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: %s", p, res.Status)
+		}
+	}
+}
+
+// In challenge mode step 2 asks for the digits the call reads out (never
+// showing them: the page cannot know them) instead of a lone 「#」.
+func TestStep2Challenge(t *testing.T) {
+	for _, c := range []struct {
+		digits     int
+		want, gone string
+	}{
+		{0, "「#」を押してください", "読み上げる数字"},
+		{3, "読み上げる数字を押し", "音声案内が流れたら「#」を押して"},
+	} {
+		e := newEnvWith(t, enroll.DialogueConfig{ChallengeDigits: c.digits})
+		// The phone rings until the case is over: the page stays on step 2.
+		ringing := make(chan struct{})
+		e.dialer.SetAnswer(func(ctx context.Context, _ int, _ string) (enroll.Line, error) {
+			select {
+			case <-ringing:
+			case <-ctx.Done():
+			}
+			return nil, errors.New("test over")
+		})
+		cl := client(t)
+		u := e.link("u-1", "")
+		csrf := csrfOf(t, start(t, cl, u))
+		form := url.Values{"method": {"phone"}, "action": {"call"}, "country": {"JP"}, "phone": {"03-1234-5678"}, "csrf": {csrf}}
+		if res, _ := post(t, cl, u, form, "Sec-Fetch-Site", "same-origin"); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("digits %d: step 1 submit: %s", c.digits, res.Status)
+		}
+		res, body := get(t, cl, u)
+		close(ringing)
+		if res.StatusCode != 200 || !strings.Contains(body, c.want) || strings.Contains(body, c.gone) {
+			t.Errorf("digits %d: step 2 (%s) wants %q and not %q:\n%s", c.digits, res.Status, c.want, c.gone, body)
 		}
 	}
 }
