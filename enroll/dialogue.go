@@ -727,9 +727,12 @@ func endedByFarEnd(err error) bool {
 
 // lineEnded decides the outcome of a call the line ended, with err the
 // line's error: keys already delivered still count (a complete # or 0#
-// decides); else a BYE is hung-up, and media stopping is wrong-input when
-// a wrong sequence was heard, hung-up otherwise; any other end of the
-// line is failed.
+// decides) under the live dialogue's rules: no sequence after the
+// MaxWrongTries-th wrong one, and in challenge mode none after a wrong
+// one (its code would have changed), so that keys sent just before a
+// hang-up get no more guesses than the live dialogue gives. Else a BYE is
+// hung-up, and media stopping is wrong-input when a wrong sequence was
+// heard, hung-up otherwise; any other end of the line is failed.
 func (s *session) lineEnded(err error) {
 	for s.feed() {
 		switch s.take() {
@@ -743,6 +746,9 @@ func (s *session) lineEnded(err error) {
 			return
 		case verdictWrong:
 			s.wrong++
+			if s.cfg.ChallengeDigits > 0 || s.wrong >= s.cfg.MaxWrongTries {
+				s.ignorePending()
+			}
 		}
 	}
 	if len(s.seq) > 0 { // begun, cut off by the end: wrong unless # would make it right

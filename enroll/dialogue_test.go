@@ -971,3 +971,46 @@ func TestDialogueChallengePlayFails(t *testing.T) {
 		}
 	})
 }
+
+// Keys sent all at once just before the far end hangs up get no more
+// guesses than the live dialogue gives: in challenge mode none after a
+// wrong code (the code would have changed), and none after the
+// MaxWrongTries-th wrong sequence.
+func TestDialogueGuessesBeforeHangup(t *testing.T) {
+	wrongThenRight := func(l *enrolltest.FakeLine) {
+		l.OnPlay(enroll.PromptChallengeRepeat, 1, 100*time.Millisecond, func() {
+			code := l.LastCode()
+			wrong := string('0'+(code[0]-'0'+1)%10) + code[1:]
+			l.Press(wrong + "#" + code + "#")
+			l.HangUp()
+		})
+	}
+	cases := []struct {
+		name   string
+		cfg    enroll.DialogueConfig
+		line   func() *enrolltest.FakeLine
+		script func(l *enrolltest.FakeLine)
+	}{
+		{"challenge: a wrong code, then the right one", enroll.DialogueConfig{ChallengeDigits: 3}, challengeLine, wrongThenRight},
+		{"# after three wrong sequences", enroll.DialogueConfig{}, newLine, func(l *enrolltest.FakeLine) {
+			l.At(time.Second, func() {
+				l.Press("1#1#1##")
+				l.HangUp()
+			})
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for range 20 {
+				synctest.Test(t, func(t *testing.T) {
+					l := c.line()
+					c.script(l)
+					res := runDialogue(t, t.Context(), c.cfg, l)
+					if res.Outcome == enroll.OutcomeVerified {
+						t.Fatalf("verified by keys sent before the hang-up; timeline %v", res.Timeline)
+					}
+				})
+			}
+		})
+	}
+}
