@@ -150,7 +150,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 
 	cfg := config.DefaultServe()
 	cfg.HTTP.Addr = addr
-	cfg.HTTP.OpsAddr = net.JoinHostPort(host, "0") // any free port, printed
+	cfg.HTTP.OpsAddr = "127.0.0.1:0" // /metrics on loopback whatever --http says; any free port, printed
 	cfg.Store.Path = filepath.Join(dir, "denwa.db")
 	cfg.SIP.Trunk = phone.URI()
 	cfg.SIP.Bind = "127.0.0.1:0"

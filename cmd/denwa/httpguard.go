@@ -116,6 +116,9 @@ func (g guard) wrap(next http.Handler) http.Handler {
 func (g guard) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(time.Now().Add(g.readTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		w.Header().Set("Connection", "close")
+		apiErrorJSON(w, http.StatusBadRequest, httpapi.CodeMalformedJSON,
+			"リクエストの本文を読めませんでした。", "The request body could not be read.")
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
@@ -161,7 +164,7 @@ func clientAddr(remote string, xff []string, trusted []netip.Prefix) string {
 		hops = append(hops, strings.Split(v, ",")...)
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := parseHop(strings.TrimSpace(hops[i]))
 		if err != nil || a.Zone() != "" {
 			break
 		}
@@ -171,6 +174,16 @@ func clientAddr(remote string, xff []string, trusted []netip.Prefix) string {
 		}
 	}
 	return netip.AddrPortFrom(addr, 0).String()
+}
+
+// parseHop reads one X-Forwarded-For hop: an address, or an address with
+// a port ("192.0.2.1:5678", "[2001:db8::1]:443") as some proxies write it.
+func parseHop(s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	return ap.Addr(), err
 }
 
 func inAny(a netip.Addr, nets []netip.Prefix) bool {

@@ -225,6 +225,8 @@ func TestClientAddr(t *testing.T) {
 		{"no header", "10.0.0.2:40000", nil, "10.0.0.2:0"},
 		{"malformed hop stops", "10.0.0.2:40000", []string{"198.51.100.1, garbage, 10.1.1.1"}, "10.1.1.1:0"},
 		{"v6 proxy, v4-mapped client", "[::1]:1", []string{"::ffff:198.51.100.7"}, "198.51.100.7:0"},
+		{"hop with a port", "10.0.0.2:40000", []string{"198.51.100.1:5678"}, "198.51.100.1:0"},
+		{"v6 hop with a port", "10.0.0.2:40000", []string{"[2001:db8::1]:443"}, "[2001:db8::1]:0"},
 	} {
 		if got := clientAddr(c.remote, c.xff, trusted); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)

@@ -409,11 +409,6 @@ func (s *server) shutdown(stopHooks func(), hookDone <-chan struct{}) error {
 		if err != nil {
 			s.http.Close() // cut what is left
 		}
-		if s.ops != nil {
-			if oerr := s.ops.Shutdown(ctx); oerr != nil {
-				s.ops.Close()
-			}
-		}
 		httpDone <- err
 	}()
 
@@ -443,7 +438,15 @@ func (s *server) shutdown(stopHooks func(), hookDone <-chan struct{}) error {
 		s.log.Info("serve: webhook delivery stopped")
 	}
 
-	// 4. The SIP listener, then the store.
+	// 4. The operators' listener (/metrics stays up while calls drain),
+	// the SIP listener, then the store.
+	if s.ops != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.HTTP.ShutdownTimeout))
+		if err := s.ops.Shutdown(ctx); err != nil {
+			s.ops.Close()
+		}
+		cancel()
+	}
 	s.sipUp.Store(false)
 	if err := s.dialer.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the SIP listener: %w", err))

@@ -71,17 +71,10 @@ func (c *Serve) Check() (*Params, error) {
 	if c.HTTP.MaxConns < 1 || c.HTTP.MaxConns > 1<<20 {
 		bad("http.max_conns", "%d is outside 1 to 1048576", c.HTTP.MaxConns)
 	}
-	for _, cidr := range c.HTTP.TrustedProxies {
-		pfx, err := netip.ParsePrefix(cidr)
-		if err != nil {
-			a, aerr := netip.ParseAddr(cidr) // one address: a /32 or /128
-			if aerr != nil || a.Zone() != "" {
-				bad("http.trusted_proxies", "%q is no network like 10.0.0.0/8 or address like 192.0.2.1", cidr)
-				continue
-			}
-			pfx = netip.PrefixFrom(a, a.BitLen())
-		}
-		p.TrustedProxies = append(p.TrustedProxies, pfx.Masked())
+	if nets, err := parseNetworks(c.HTTP.TrustedProxies); err != nil {
+		bad("http.trusted_proxies", "%v", err)
+	} else {
+		p.TrustedProxies = nets
 	}
 	if c.HTTP.OpsToken.IsSet() {
 		if len(c.HTTP.OpsToken.value) < 32 {
