@@ -76,11 +76,16 @@ func (p *PortPool) String() string {
 // Acquire binds a free even port drawn at random (see PortPool) and
 // returns its socket; Close gives the port back. When every port is
 // handed out or held by another process it returns an error wrapping
-// ErrNoPorts that names the range and how many calls it holds, e.g. "media: no free RTP port in 30000-39999
+// ErrNoPorts that names the range and how many calls it holds, e.g. "media: no free RTP port in 30000-39998
 // (5000 calls at once)".
+//
+// A port that fails to bind stays reserved until Acquire returns, so
+// that each try draws a port not tried yet: Acquire fails only when
+// every free port has been tried.
 func (p *PortPool) Acquire() (PacketConn, error) {
 	var lastErr error
-	for range len(p.used) {
+	var failed []int // ports that would not bind; allocated only on failure
+	for {
 		i, ok := p.reserve()
 		if !ok {
 			break
@@ -90,16 +95,18 @@ func (p *PortPool) Acquire() (PacketConn, error) {
 		c, err := net.ListenUDP(udpNetwork(p.ip), net.UDPAddrFromAddrPort(addr))
 		if err != nil {
 			lastErr = err
-			p.free(i)
+			failed = append(failed, i)
 			continue
 		}
+		p.freeAll(failed)
 		return newUDPConn(c, func() { p.free(i) }), nil
 	}
+	p.freeAll(failed)
 	if lastErr != nil {
 		return nil, fmt.Errorf("%w in %d-%d on %s (%d calls at once; a port would not bind: %v)",
-			ErrNoPorts, p.first, p.last+1, p.ip, len(p.used), lastErr)
+			ErrNoPorts, p.first, p.last, p.ip, len(p.used), lastErr)
 	}
-	return nil, fmt.Errorf("%w in %d-%d (%d calls at once)", ErrNoPorts, p.first, p.last+1, len(p.used))
+	return nil, fmt.Errorf("%w in %d-%d (%d calls at once)", ErrNoPorts, p.first, p.last, len(p.used))
 }
 
 // reserve takes a free index at random from the older half of the free
@@ -122,6 +129,13 @@ func (p *PortPool) reserve() (int, bool) {
 	p.used[i] = true
 	p.inUse++
 	return i, true
+}
+
+// freeAll gives back the indices in is, in order.
+func (p *PortPool) freeAll(is []int) {
+	for _, i := range is {
+		p.free(i)
+	}
 }
 
 // free gives index i back, at the end of the free ring.

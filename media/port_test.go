@@ -79,7 +79,7 @@ func TestPortPoolCycles(t *testing.T) {
 		for {
 			c, err := p.Acquire()
 			if errors.Is(err, ErrNoPorts) {
-				want := fmt.Sprintf("media: no free RTP port in %d-%d on 127.0.0.1 (4 calls at once; a port would not bind: ", base, base+7)
+				want := fmt.Sprintf("media: no free RTP port in %d-%d on 127.0.0.1 (4 calls at once; a port would not bind: ", base, base+6)
 				if !strings.HasPrefix(err.Error(), want) {
 					t.Fatalf("cycle %d: %q, want it to start %q", cycle, err, want)
 				}
@@ -144,8 +144,56 @@ func TestPortPoolExhausted(t *testing.T) {
 	if !errors.Is(err, ErrNoPorts) {
 		t.Fatalf("third Acquire: %v, want ErrNoPorts", err)
 	}
-	if want := fmt.Sprintf("media: no free RTP port in %d-%d (2 calls at once)", base, base+3); err.Error() != want {
+	if want := fmt.Sprintf("media: no free RTP port in %d-%d (2 calls at once)", base, base+2); err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
+// A pool whose ports are all held by other sockets but one finds that
+// one every time: a port that fails to bind is not drawn again within the
+// same Acquire, and Acquire tries every free port before giving up.
+func TestPortPoolLastBindablePort(t *testing.T) {
+	needSockets(t)
+	base := testPortBase()
+	const n = 4 // even ports base..base+6
+	var others []*net.UDPConn
+	defer func() {
+		for _, o := range others {
+			o.Close()
+		}
+	}()
+	for k := 1; k < n; k++ { // hold all but base
+		port := base + 2*k
+		o, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback4, uint16(port))))
+		if err != nil {
+			t.Skipf("port %d busy: %v", port, err)
+		}
+		others = append(others, o)
+	}
+	for try := range 200 {
+		p, err := NewPortPool(loopback4, base, base+2*(n-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := p.Acquire()
+		if err != nil {
+			t.Fatalf("try %d: %v (port %d is free)", try, err, base)
+		}
+		if got := c.LocalAddrPort().Port(); got != uint16(base) {
+			t.Fatalf("try %d: got port %d, want %d", try, got, base)
+		}
+		if p.InUse() != 1 {
+			t.Fatalf("try %d: InUse = %d, want 1 (ports that would not bind go back)", try, p.InUse())
+		}
+		c.Close()
+		if p.InUse() != 0 {
+			t.Fatalf("try %d: InUse = %d after Close", try, p.InUse())
+		}
+		c, err = p.Acquire() // base is now last in the free ring
+		if err != nil {
+			t.Fatalf("try %d: second Acquire after Close: %v", try, err)
+		}
+		c.Close()
 	}
 }
 
