@@ -92,8 +92,9 @@ type SessionConfig struct {
 	// hands no key to KeySink until Answered is called.
 	Early bool
 	// Foreign, if not nil, counts the datagrams every session dropped as
-	// foreign (see SessionStats.Foreign) on top of the session's own
-	// count: a total for a metric, shared by many sessions.
+	// foreign or drained at its start (SessionStats.Foreign + Drained)
+	// on top of the session's own counts: a total for a metric, shared
+	// by many sessions.
 	Foreign *atomic.Int64
 }
 
