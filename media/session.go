@@ -218,7 +218,9 @@ type Session struct {
 	remote netip.AddrPort
 	play   *playback
 	press  *keyPress
-	// Send state: changed under mu by the pacer's walk only.
+	// Send state: changed under mu, by the pacer's walk, except that
+	// SendKey's cancel path sets markNext (a cut RFC 4733 event: the
+	// audio after it resumes with the marker).
 	seq      uint16
 	ts       uint32 // timestamp of the next frame
 	markNext bool
