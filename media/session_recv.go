@@ -102,8 +102,8 @@ func hasKind(p PayloadTypes, k PayloadKind) bool {
 type readNext uint8
 
 const (
-	readOn   readNext = iota // a datagram was taken, or a failed read counted: read again
-	readNone                 // nothing was waiting: look for idleness, then wait
+	readOn   readNext = iota // a datagram was taken: read again
+	readNone                 // nothing was waiting, or a failed read counted: look for idleness, then wait
 	readEnd                  // the session is ending or its socket failed: stop reading
 )
 
@@ -165,7 +165,9 @@ func (s *Session) readLoop() {
 // readStep takes the result of one read of the socket, under rxMu: a
 // datagram is handled (handleDatagram); a read that found nothing (errWouldBlock, the
 // read deadline) is readNone; a read that failed because the session is
-// ending is readEnd. Any other failure is counted (Stats.ReadErrors); a
+// ending is readEnd. Any other failure is counted (Stats.ReadErrors) and
+// is readNone, so that a polled session tries once more a tick, not
+// maxReadsPerTick times (maxReadFailures then spans as many ticks); a
 // closed socket, or more than maxReadFailures failures in a row, returns
 // the error to end the session with, which the caller does once it has
 // let go of rxMu.
@@ -186,7 +188,7 @@ func (s *Session) readStep(b []byte, from netip.AddrPort, err error) (readNext, 
 	if s.rxFail++; errors.Is(err, net.ErrClosed) || s.rxFail > maxReadFailures {
 		return readEnd, fmt.Errorf("media: reading RTP on %s: %w", s.local, err)
 	}
-	return readOn, nil
+	return readNone, nil
 }
 
 func (s *Session) isEnded() bool {
