@@ -82,7 +82,7 @@ type claimRequest struct {
 }
 
 // claimAppPassword: POST /v1/enrollments/{id}/app-password, with the
-// enrollment's link only. The link is spent (its ID recorded as used) as
+// enrollment's link only. The link is spent (its ID recorded as used) once
 // the password is issued; a second claim gets 410 link_used.
 func (s *Server) claimAppPassword(w http.ResponseWriter, r *http.Request) error {
 	var req claimRequest
@@ -99,16 +99,17 @@ func (s *Server) claimAppPassword(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := s.checkIssuable(e); err != nil {
-		return err
-	}
-	l := info(r).link
-	if err := s.svc.UseLink(r.Context(), *l); err != nil {
-		return err // ErrTokenUsed: 410 link_used
-	}
+	// issue's verified → completed step lets one claim through; the link
+	// is spent after it, so that a claim that fails (busy, a store error)
+	// leaves the link for another try.
 	out, err := s.issue(r.Context(), e, req.Name, info(r).origin())
 	if err != nil {
 		return err
+	}
+	if err := s.svc.UseLink(r.Context(), *info(r).link); err != nil {
+		// The password exists and is shown only now: hand it over; the
+		// completed enrollment refuses every later claim anyway.
+		s.log.Warn("httpapi: recording the link as used failed", "err", err)
 	}
 	s.writeJSON(w, http.StatusCreated, out)
 	return nil

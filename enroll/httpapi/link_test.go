@@ -78,6 +78,31 @@ func TestLinkFlow(t *testing.T) {
 	want(t, h.do("POST", "/v1/enrollments/"+other.ID+"/call", h.key, nil), 410, CodeEnrollmentExpired)
 }
 
+// A claim that fails (not verified yet; the user's app passwords at their
+// cap) leaves the link for another try.
+func TestFailedClaimKeepsLink(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	e, link := h.create("u-1", "03-1234-5678")
+	want(t, h.do("POST", "/v1/enrollments/"+e.ID+"/app-password", link.Token, nil), 409, CodeNotVerified)
+	want(t, h.do("GET", "/v1/link", link.Token, nil), 200, "")
+	want(t, h.do("POST", "/v1/enrollments/"+e.ID+"/call", link.Token, nil), 202, "")
+	h.waitState(e.ID, enroll.StateVerified)
+	var last enroll.AppPassword
+	for range enroll.MaxAppPasswordsPerUser {
+		last = enroll.AppPassword{ID: enroll.NewID(), UserID: "u-1", Name: "old", Hash: "x", CreatedAt: time.Now()}
+		if err := h.st.CreateAppPassword(t.Context(), last, enroll.MaxAppPasswordsPerUser); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(t, h.do("POST", "/v1/enrollments/"+e.ID+"/app-password", link.Token, nil), 409, CodeAppPasswordLimit)
+	want(t, h.do("GET", "/v1/link", link.Token, nil), 200, "")
+	if err := h.st.RevokeAppPassword(t.Context(), "u-1", last.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, h.do("POST", "/v1/enrollments/"+e.ID+"/app-password", link.Token, nil), 201, "")
+	want(t, h.do("GET", "/v1/link", link.Token, nil), 410, CodeLinkUsed)
+}
+
 // Two claims at once with the same link: one app password.
 func TestLinkClaimRace(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
