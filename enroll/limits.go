@@ -82,9 +82,10 @@ const (
 //     address or many, can lock the user out of their own; each attacking
 //     address gets at most one more guess per minute.
 //   - GlobalPerMinute: failures in all, every user and source: the bound
-//     on guessing across the deployment. Reaching it refuses every check
-//     until the minute ends, so it is set far above what users fail on
-//     their own.
+//     on guessing across the deployment. Past it, as with PerUser, only
+//     sources that have already failed this minute (for any user), and
+//     checks without a source, are refused: a user at an address that has
+//     not failed is still checked, however many addresses attack.
 //
 // Zero means the default named on the field; negative means no limit
 // (failures are still counted).
@@ -97,7 +98,8 @@ type CheckLimits struct {
 	// PerUser: failures per user per minute, past which only sources
 	// with no failure for the user are checked. Zero means 50.
 	PerUser int
-	// GlobalPerMinute: failures per minute in all. Zero means 1000.
+	// GlobalPerMinute: failures per minute in all, past which only
+	// sources with no failure this minute are checked. Zero means 1000.
 	GlobalPerMinute int
 }
 
@@ -205,27 +207,33 @@ func (c CheckLimits) takeCheck(ctx context.Context, st Store, user string, sourc
 	add := func(limit, key string, max int) {
 		bs = append(bs, bucket{limit, "checks:" + strings.TrimPrefix(limit, checkLimitPrefix) + ":" + key, max, AppPasswordCheckWindow})
 	}
-	add(limitCheckGlobal, "all", c.GlobalPerMinute)
+	// The per-user and global limits spare the sources that have not
+	// failed yet (see CheckLimits), so AddCounters cannot apply them: they
+	// are counted unbounded and decided below from the counts taken.
+	add(limitCheckGlobal, "all", -1)
 	if src != "" {
 		add(limitCheckSource, src, c.PerSource)
 		add(limitCheckSourceUser, src+" "+user, c.PerSourceUser)
 	}
-	// The per-user limit spares the sources that have not failed for the
-	// user (see CheckLimits), so AddCounters cannot apply it: it is
-	// counted unbounded and decided below from the counts taken.
 	add(limitCheckUser, user, -1)
 	counts, refund, err := take(ctx, st, bs, now)
 	if err != nil {
 		return nil, err
 	}
 	n := len(counts)
-	userCount := counts[n-1]
-	sourceFailedBefore := src == "" || counts[n-2] > 1
-	if c.PerUser > 0 && userCount > int64(c.PerUser) && sourceFailedBefore {
+	globalCount, userCount := counts[0], counts[n-1]
+	failedForUser := src == "" || counts[n-2] > 1 // this source, this user
+	failedAnywhere := src == "" || counts[1] > 1  // this source, any user
+	refuse := func(limit string, max int) error {
 		refund(context.WithoutCancel(ctx))
 		w := now.Truncate(AppPasswordCheckWindow)
-		return nil, &LimitError{Limit: limitCheckUser, Max: c.PerUser, Window: AppPasswordCheckWindow,
-			RetryAfter: w.Add(AppPasswordCheckWindow).Sub(now)}
+		return &LimitError{Limit: limit, Max: max, Window: AppPasswordCheckWindow, RetryAfter: w.Add(AppPasswordCheckWindow).Sub(now)}
+	}
+	if c.PerUser > 0 && userCount > int64(c.PerUser) && failedForUser {
+		return nil, refuse(limitCheckUser, c.PerUser)
+	}
+	if c.GlobalPerMinute > 0 && globalCount > int64(c.GlobalPerMinute) && failedAnywhere {
+		return nil, refuse(limitCheckGlobal, c.GlobalPerMinute)
 	}
 	return refund, nil
 }

@@ -245,8 +245,9 @@ func TestCheckLockout(t *testing.T) {
 	}
 }
 
-// The global limit refuses every check once reached, and a source's limit
-// covers all users together.
+// The global limit refuses, once reached, the sources that have failed
+// (and checks without a source), and a source's limit covers all users
+// together.
 func TestCheckGlobalAndSourceLimits(t *testing.T) {
 	e := newEnv(t)
 	s := e.service(func(c *enroll.ServiceConfig) {
@@ -266,7 +267,16 @@ func TestCheckGlobalAndSourceLimits(t *testing.T) {
 			t.Fatal(r)
 		}
 	}
-	if r := checkResult(t, s, "u", plain, "203.0.113.5"); r != "refused check-global" {
-		t.Fatalf("past the global limit: %s", r)
+	// Past the global limit a source that has failed this minute is
+	// refused; the user at an address that has not is still checked, so
+	// attackers from many addresses cannot lock everyone out.
+	if r := checkResult(t, s, "u", plain, "192.0.2.0"); r != "refused check-global" {
+		t.Fatalf("past the global limit, a source that failed: %s", r)
+	}
+	if r := checkResult(t, s, "u", plain, "203.0.113.5"); r != "valid" {
+		t.Fatalf("past the global limit, the user from a fresh address: %s", r)
+	}
+	if r := checkResult(t, s, "u", plain, ""); r != "refused check-global" {
+		t.Fatalf("past the global limit, a check without a source: %s", r)
 	}
 }
