@@ -539,6 +539,18 @@ func (s *session) played(p PromptID, err error, stopped bool) (playEnd, error) {
 	case s.ctx.Err() != nil:
 		return cancelled, context.Cause(s.ctx)
 	case endedByFarEnd(err) || isClosed(s.line.Done()):
+		if p == PromptCode && s.line.Err() == nil {
+			// Play's own error may name the digit's prompt and becomes
+			// the cause: keep only what ended the line.
+			switch {
+			case errors.Is(err, ErrMediaTimeout):
+				err = ErrMediaTimeout
+			case errors.Is(err, ErrHungUp):
+				err = ErrHungUp
+			default:
+				err = errPlayCode
+			}
+		}
 		return lineEnded, s.lineErr(err)
 	case stopped && errors.Is(err, context.Canceled):
 		return played, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"runtime"
@@ -968,6 +969,27 @@ func TestDialogueChallengePlayFails(t *testing.T) {
 		res := runDialogue(t, t.Context(), enroll.DialogueConfig{ChallengeDigits: 3}, l)
 		if res.Outcome != enroll.OutcomeFailed || res.Cause == nil || strings.Contains(res.Cause.Error(), "digit-") {
 			t.Errorf("outcome %v cause %v", res.Outcome, res.Cause)
+		}
+	})
+}
+
+// A digit's prompt that fails because media stopped, before the line says
+// so, ends the call as the line's end (hung-up) with a cause that names no
+// digit.
+func TestDialogueChallengeMediaStopsInCode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := challengeLine()
+		for d := dtmf.Key('0'); d <= '9'; d++ {
+			l.FailPlay(enroll.PromptDigit(d), 0, fmt.Errorf("play digit-%c: %w", d, enroll.ErrMediaTimeout))
+		}
+		d, err := enroll.NewDialogue(enroll.DialogueConfig{ChallengeDigits: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := d.Run(t.Context(), l)
+		l.End(enroll.ErrMediaTimeout) // what the line does next, on its own
+		if res.Outcome != enroll.OutcomeHungUp || res.Cause == nil || strings.Contains(res.Cause.Error(), "digit") {
+			t.Errorf("outcome %v cause %v; want hung-up, no digit named", res.Outcome, res.Cause)
 		}
 	})
 }
