@@ -381,8 +381,16 @@ func (c *PhoneConfig) setup() (netip.AddrPort, error) {
 	if _, err := phoneKeys(c.Keys); err != nil {
 		return bad("Keys %q: %v", c.Keys, err)
 	}
-	if strings.Contains(c.Keys, CodeKeys) && c.Digits[0] == nil {
+	hasDigits := c.Digits != [10]*audio.Prompt{}
+	if strings.Contains(c.Keys, CodeKeys) && !hasDigits {
 		return bad("Keys %q: %s needs Digits, the prompts to hear the code in", c.Keys, CodeKeys)
+	}
+	if hasDigits { // all ten or none
+		for d, p := range c.Digits {
+			if p == nil {
+				return bad("Digits[%d] is missing (all ten or none)", d)
+			}
+		}
 	}
 	if c.KeyMode > KeyInband {
 		return bad("KeyMode %d", c.KeyMode)

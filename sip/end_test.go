@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"denwa/audio"
 	"denwa/media"
 )
 
@@ -129,6 +130,9 @@ func TestConfigErrors(t *testing.T) {
 		{EventPT: 13},
 		{RTPPortFirst: 5000, RTPPortLast: 4000},
 		{RTPPortLast: 70000},
+		{Digits: [10]*audio.Prompt{1: {}}},        // all ten or none: Digits[0] missing
+		{Digits: [10]*audio.Prompt{0: {}, 9: {}}}, // Digits[1] missing
+		{Keys: "{code}#", Digits: [10]*audio.Prompt{3: {}}}, // not none for {code}, not all ten either
 	}
 	for i, c := range badPhone {
 		if _, err := c.setup(); !errors.Is(err, ErrConfig) {

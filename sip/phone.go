@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo"
 	sipgo_sip "github.com/emiago/sipgo/sip"
 
+	"denwa/audio"
 	"denwa/dtmf"
 	"denwa/media"
 )
@@ -91,7 +92,7 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		return nil, err
 	}
 	var ef *earFrames
-	if cfg.Digits[0] != nil {
+	if cfg.Digits != ([10]*audio.Prompt{}) { // any set: newEarFrames wants all ten
 		if ef, err = newEarFrames(cfg.Digits); err != nil {
 			return nil, err
 		}
