@@ -14,14 +14,6 @@ import (
 	"denwa/media"
 )
 
-// session is what a Call needs of media's call session.
-type session interface {
-	Play(ctx context.Context, frames [][]byte) error
-	Done() <-chan struct{}
-	Err() error
-	Close() error
-}
-
 // Call is an answered outbound call. Its methods are safe for concurrent
 // use. The keys the far end presses, RFC 4733 and in-band merged (one
 // press, one key), go to the media.KeySink given to Dial, as
@@ -43,7 +35,7 @@ type Call struct {
 	answer    *sipgo_sip.Response // its 2xx
 	inviteTx  sipgo_sip.ClientTransaction
 	neg       media.Answer
-	sess      session
+	sess      *media.Session
 	answered  time.Time
 
 	mu      sync.Mutex
