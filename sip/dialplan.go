@@ -77,7 +77,7 @@ func (p DialPlan) Rewrite(number string) (string, error) {
 
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+		if !isDigit(s[i]) {
 			return false
 		}
 	}
