@@ -146,6 +146,31 @@ type server struct {
 	// sipUp is whether the SIP listener is open; draining is set when the
 	// shutdown begins. /readyz reports both.
 	sipUp, draining atomic.Bool
+	// ready holds the other parts /readyz asks, in order (addReady).
+	ready []readyCheck
+}
+
+// readyCheck is one part of the service /readyz asks: check returns nil
+// while the part works, else an error that says what is wrong (its text
+// goes to the probe, so it must hold no secret).
+type readyCheck struct {
+	name  string // "store writes", "trunk"
+	check func() error
+}
+
+// addReady adds a part to /readyz; call it before the server starts.
+func (s *server) addReady(name string, check func() error) {
+	s.ready = append(s.ready, readyCheck{name, check})
+}
+
+// notReady returns the first part /readyz must report as not ready.
+func (s *server) notReady() error {
+	for _, c := range s.ready {
+		if err := c.check(); err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+	}
+	return nil
 }
 
 // apiServer is the HTTP API as serve uses it.
@@ -327,6 +352,10 @@ func (s *server) routes() http.Handler {
 		case !s.sipUp.Load():
 			apiErrorJSON(w, http.StatusServiceUnavailable, httpapi.CodeUnavailable, "SIP の待ち受けが止まっています。", "the SIP listener is down")
 		default:
+			if err := s.notReady(); err != nil {
+				apiErrorJSON(w, http.StatusServiceUnavailable, httpapi.CodeUnavailable, "準備ができていません: "+err.Error(), err.Error())
+				return
+			}
 			api.ServeHTTP(w, r) // the store
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -315,6 +317,23 @@ func TestServeVerifies(t *testing.T) {
 		if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"code":"unavailable"`) {
 			t.Fatalf("/readyz %d %s", rec.Code, rec.Body)
 		}
+	}
+	// …and any part added with addReady, by name, until it recovers.
+	var broken atomic.Bool
+	broken.Store(true)
+	ts.addReady("test part", func() error {
+		if broken.Load() {
+			return errors.New("out of order")
+		}
+		return nil
+	})
+	for _, want := range []int{503, 200} {
+		rec := httptest.NewRecorder()
+		ts.http.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		if rec.Code != want || want == 503 && !strings.Contains(rec.Body.String(), "test part: out of order") {
+			t.Fatalf("/readyz %d %s, want %d", rec.Code, rec.Body, want)
+		}
+		broken.Store(false)
 	}
 
 	ctx := context.Background()
