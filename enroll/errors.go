@@ -115,8 +115,7 @@ var (
 
 // Webhook delivery (webhook.go).
 var (
-	// ErrWebhookGaveUp is the LastError prefix of an outbox message whose
-	// delivery was given up after MaxAttempts; it stays in the outbox,
-	// undelivered, with its next attempt a century away.
-	ErrWebhookGaveUp = errors.New("enroll: webhook delivery given up")
+	// ErrOutboxNotDead: Store.RedeliverOutbox of a message that is
+	// pending or delivered; only a dead message is redelivered.
+	ErrOutboxNotDead = errors.New("enroll: webhook message is not dead")
 )

@@ -2,6 +2,8 @@ package enroll
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -135,6 +137,28 @@ type Store interface {
 	// LastError set, next attempt at next (ErrNotFound for an unknown ID).
 	MarkOutboxFailed(ctx context.Context, id int64, next time.Time, lastError string) error
 
+	// MarkOutboxDead records a failed last attempt: Attempts one more,
+	// LastError set, DeadAt at, NextAttemptAt zero. ClaimOutbox never
+	// returns a dead message; RedeliverOutbox brings it back (ErrNotFound
+	// for an unknown ID).
+	MarkOutboxDead(ctx context.Context, id int64, at time.Time, lastError string) error
+
+	// RedeliverOutbox moves the dead message id back to pending, due at
+	// now: Attempts 0, DeadAt zero, LastError kept until the next attempt.
+	// Its ID, and so its Denwa-Delivery header, stays the same. An unknown
+	// ID gives ErrNotFound; a message that is not dead gives
+	// ErrOutboxNotDead and changes nothing.
+	RedeliverOutbox(ctx context.Context, id int64, now time.Time) error
+
+	// ListOutbox returns up to limit messages (every one for a limit of
+	// 0 or less) in the given state, every state for OutboxAny, oldest
+	// (lowest ID) first.
+	ListOutbox(ctx context.Context, state OutboxState, limit int) ([]OutboxMessage, error)
+
+	// CountOutbox returns how many messages are pending and how many are
+	// dead; it is cheap enough for every metrics scrape.
+	CountOutbox(ctx context.Context) (pending, dead int64, err error)
+
 	// UseToken records that the one-time link token tokenID was used at
 	// the given time; a second use gives ErrTokenUsed, even from another
 	// node at the same moment. expires is when the token stops being valid
@@ -195,13 +219,60 @@ type BlockedNumber struct {
 // OutboxMessage is a webhook waiting to be delivered at least once. The
 // deliverer (the HTTP side) signs and posts Payload, then marks it.
 type OutboxMessage struct {
-	ID            int64 // assigned by the store
+	ID            int64 // assigned by the store; the Denwa-Delivery header
 	Event         string
 	EnrollmentID  string
 	Payload       []byte // JSON, a WebhookPayload for the enrollment events
 	CreatedAt     time.Time
-	Attempts      int
-	NextAttemptAt time.Time
+	Attempts      int       // failed attempts since it was queued or redelivered
+	NextAttemptAt time.Time // zero when dead
 	DeliveredAt   time.Time // zero: not yet
-	LastError     string
+	DeadAt        time.Time // when its last attempt failed; zero: not dead
+	LastError     string    // the last failed attempt's status or error; no URL, no secret
+}
+
+// State is the message's state: delivered once DeliveredAt is set, else
+// dead once DeadAt is set, else pending.
+func (m OutboxMessage) State() OutboxState {
+	switch {
+	case !m.DeliveredAt.IsZero():
+		return OutboxDelivered
+	case !m.DeadAt.IsZero():
+		return OutboxDead
+	}
+	return OutboxPending
+}
+
+// OutboxState is where an outbox message is in its life. The zero value,
+// OutboxAny, is no state: Store.ListOutbox takes it for every state.
+type OutboxState int
+
+const (
+	OutboxAny OutboxState = iota
+	// OutboxPending: waiting for its next attempt (or being attempted).
+	OutboxPending
+	// OutboxDelivered: a 2xx answered it.
+	OutboxDelivered
+	// OutboxDead: its last attempt failed; only a redelivery sends it again.
+	OutboxDead
+)
+
+var outboxStates = [...]string{OutboxAny: "all", OutboxPending: "pending", OutboxDelivered: "delivered", OutboxDead: "dead"}
+
+// String returns "pending", "delivered", "dead", or "all" for OutboxAny.
+func (s OutboxState) String() string {
+	if s < 0 || int(s) >= len(outboxStates) {
+		return "OutboxState(" + strconv.Itoa(int(s)) + ")"
+	}
+	return outboxStates[s]
+}
+
+// ParseOutboxState is the inverse of String.
+func ParseOutboxState(s string) (OutboxState, error) {
+	for i, name := range outboxStates {
+		if s == name {
+			return OutboxState(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: outbox state %q: want pending, delivered, dead or all", ErrInvalidInput, s)
 }

@@ -14,6 +14,11 @@ import (
 	"time"
 )
 
+// WebhookDeliveryHeader carries an outbox message's ID on each of its
+// requests: the same on every retry and redelivery, so it is the key a
+// receiver de-duplicates on.
+const WebhookDeliveryHeader = "Denwa-Delivery"
+
 // Defaults of WebhookConfig.
 const (
 	DefaultWebhookMinBackoff   = time.Second
@@ -45,9 +50,10 @@ type WebhookConfig struct {
 	// retry waits MinBackoff·2^(n-1), at most MaxBackoff, less a random
 	// jitter of up to half. Zero means 1 s and 10 min.
 	MinBackoff, MaxBackoff time.Duration
-	// MaxAttempts is how many failed attempts give a message up (it stays
-	// in the outbox, with LastError saying so). Zero means 12
-	// (DefaultWebhookMaxAttempts).
+	// MaxAttempts is how many failed attempts give a message up: it is
+	// then dead (OutboxDead), kept in the outbox with its LastError, and
+	// sent again only when redelivered (Store.RedeliverOutbox, `denwa
+	// webhook redeliver`). Zero means 12 (DefaultWebhookMaxAttempts).
 	MaxAttempts int
 
 	// PollInterval is how often the outbox is read. Zero means a second.
@@ -66,11 +72,16 @@ type WebhookConfig struct {
 // WebhookDeliverer posts the outbox's messages to the webhook URL, signed
 // (header Denwa-Signature, see SignWebhook), at least once: a message is
 // marked delivered only after a 2xx answer, failed attempts are retried
-// with exponential backoff and jitter, MaxAttempts of them at most.
-// Several deliverers (on several nodes) may share one Store: the outbox
-// lease keeps them from sending a message twice at the same time, though
-// a receiver must still dedupe on the Denwa-Delivery header (a delivery
-// whose 2xx was lost is sent again).
+// with exponential backoff and jitter, MaxAttempts of them at most; after
+// the last the message is dead until redelivered, which the running
+// deliverer notices at its next poll. Several deliverers (on several
+// nodes) may share one Store: the outbox lease keeps them from sending a
+// message twice at the same time.
+//
+// Delivery is at least once, so a receiver may see a message again (a
+// delivery whose 2xx was lost, a redelivery of a dead message): every
+// attempt of one message carries the same Denwa-Delivery, and receivers
+// must treat a Denwa-Delivery they have seen as the same event.
 //
 // Each request carries:
 //
@@ -210,18 +221,18 @@ func (d *WebhookDeliverer) deliver(ctx context.Context, m OutboxMessage) {
 		return
 	}
 	attempt := m.Attempts + 1
-	next := now.Add(d.Backoff(attempt))
-	lastErr := err.Error()
 	if attempt >= d.cfg.MaxAttempts {
-		next = now.AddDate(100, 0, 0)
-		lastErr = fmt.Sprintf("%v after %d attempts: %s", ErrWebhookGaveUp, attempt, lastErr)
-		d.log.Error("enroll: webhook delivery given up", "message", m.ID, "event", m.Event, "enrollment", m.EnrollmentID,
-			"attempts", attempt, "err", err)
-	} else {
-		d.log.Warn("enroll: webhook attempt failed", "message", m.ID, "event", m.Event, "enrollment", m.EnrollmentID,
-			"attempt", attempt, "retry_at", next, "err", err)
+		d.log.Error("enroll: webhook delivery given up: the message is dead (denwa webhook redeliver sends it again)",
+			"message", m.ID, "event", m.Event, "enrollment", m.EnrollmentID, "attempts", attempt, "err", err)
+		if err := d.cfg.Store.MarkOutboxDead(rctx, m.ID, now, err.Error()); err != nil {
+			d.log.Error("enroll: recording a dead webhook failed", "message", m.ID, "err", err)
+		}
+		return
 	}
-	if err := d.cfg.Store.MarkOutboxFailed(rctx, m.ID, next, lastErr); err != nil {
+	next := now.Add(d.Backoff(attempt))
+	d.log.Warn("enroll: webhook attempt failed", "message", m.ID, "event", m.Event, "enrollment", m.EnrollmentID,
+		"attempt", attempt, "retry_at", next, "err", err)
+	if err := d.cfg.Store.MarkOutboxFailed(rctx, m.ID, next, err.Error()); err != nil {
 		d.log.Error("enroll: recording a failed webhook attempt failed", "message", m.ID, "err", err)
 	}
 }
@@ -255,7 +266,7 @@ func (d *WebhookDeliverer) send(ctx context.Context, m OutboxMessage) (int, erro
 	req.Header.Set("User-Agent", "denwa-webhook/1")
 	req.Header.Set(WebhookSignatureHeader, SignWebhook(d.cfg.Secret, d.cfg.Now(), m.Payload))
 	req.Header.Set("Denwa-Event", m.Event)
-	req.Header.Set("Denwa-Delivery", strconv.FormatInt(m.ID, 10))
+	req.Header.Set(WebhookDeliveryHeader, strconv.FormatInt(m.ID, 10))
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
 		var ue *url.Error

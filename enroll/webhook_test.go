@@ -3,6 +3,7 @@ package enroll_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -122,8 +123,7 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 		PollInterval: 5 * time.Millisecond,
 	})
 	stop := runDeliverer(t, d)
-	waitFor(t, "3 requests", func() bool { return calls.Load() >= 3 })
-	time.Sleep(200 * time.Millisecond) // several backoffs: nothing more may be sent
+	waitOutbox(t, st, id, enroll.OutboxDelivered) // then it is never claimed again
 	stop()
 	if ms := pending(t, st); len(ms) != 0 {
 		t.Errorf("undelivered after a 2xx: %+v", ms)
@@ -140,12 +140,14 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 	}
 }
 
-// A receiver that is down: attempts are bounded by MaxAttempts, and the
-// message stays undelivered with the reason.
+// A receiver that is down: attempts are bounded by MaxAttempts, after
+// which the message is dead with the last attempt's error (never the
+// URL's credentials) and sent no more.
 func TestWebhookReceiverDown(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		url  func(t *testing.T, calls *atomic.Int32) string
+		name    string
+		url     func(t *testing.T, calls *atomic.Int32) string
+		lastErr string
 	}{
 		{"500", func(t *testing.T, calls *atomic.Int32) string {
 			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -154,48 +156,144 @@ func TestWebhookReceiverDown(t *testing.T) {
 			}))
 			t.Cleanup(s.Close)
 			return s.URL
-		}},
+		}, "answered 500"},
 		{"refused", func(t *testing.T, calls *atomic.Int32) string {
 			s := httptest.NewServer(http.NotFoundHandler())
 			u := s.URL
 			s.Close()
 			// userinfo in the URL must not reach LastError.
 			return strings.Replace(u, "http://", "http://user:hunter2hunter2@", 1)
-		}},
+		}, "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openOutbox(t)
 			var calls, attempts atomic.Int32
 			url := tc.url(t, &calls)
-			enqueue(t, st, enroll.EventFailed, `{}`)
+			id := enqueue(t, st, enroll.EventFailed, `{}`)
 			client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				attempts.Add(1)
 				return http.DefaultTransport.RoundTrip(r)
 			})}
+			start := enroll.Now(time.Now())
 			d := enroll.NewWebhookDeliverer(enroll.WebhookConfig{
 				Store: st, URL: url, Secret: hookSecret, Client: client,
 				MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxAttempts: 3,
 				PollInterval: 5 * time.Millisecond,
 			})
 			stop := runDeliverer(t, d)
-			waitFor(t, "3 attempts", func() bool { return attempts.Load() >= 3 })
-			time.Sleep(200 * time.Millisecond) // backoffs of 10 ms: a 4th would come now
+			m := waitOutbox(t, st, id, enroll.OutboxDead)
+			// Dead: no attempt is in flight, and none is to come.
 			if n := attempts.Load(); n != 3 {
 				t.Errorf("%d attempts, want 3", n)
 			}
 			stop()
-			ms := pending(t, st)
-			if len(ms) != 1 || ms[0].Attempts != 3 || !strings.Contains(ms[0].LastError, "given up") {
-				t.Fatalf("outbox %+v", ms)
+			if m.Attempts != 3 || !strings.Contains(m.LastError, tc.lastErr) || m.DeadAt.Before(start) || !m.NextAttemptAt.IsZero() {
+				t.Fatalf("dead message %+v; want 3 attempts, %q, died after %v", m, tc.lastErr, start)
 			}
-			if strings.Contains(ms[0].LastError, "hunter2") {
-				t.Errorf("LastError holds the URL's password: %q", ms[0].LastError)
+			if strings.Contains(m.LastError, "hunter2") {
+				t.Errorf("LastError holds the URL's password: %q", m.LastError)
+			}
+			if ms := pending(t, st); len(ms) != 0 {
+				t.Errorf("a dead message was claimed: %+v", ms)
 			}
 			if tc.name == "500" && calls.Load() != 3 {
 				t.Errorf("%d requests, want 3", calls.Load())
 			}
 		})
 	}
+}
+
+// A message dead after its last retry, redelivered through another handle
+// on the store (as `denwa webhook redeliver` does from its own process):
+// the running deliverer sends it at its next poll, once, under the same
+// Denwa-Delivery, and it is delivered.
+func TestWebhookRedeliverDead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "denwa.db")
+	open := func() *sqlite.Store {
+		st, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	st, cli := open(), open()
+	var up atomic.Bool
+	var mu sync.Mutex
+	var deliveries []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		deliveries = append(deliveries, r.Header.Get(enroll.WebhookDeliveryHeader))
+		mu.Unlock()
+		if !up.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	defer recv.Close()
+	id := enqueue(t, st, enroll.EventVerified, `{}`)
+	other := enqueue(t, st, enroll.EventFailed, `{}`)
+	d := enroll.NewWebhookDeliverer(enroll.WebhookConfig{
+		Store: st, URL: recv.URL, Secret: hookSecret,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxAttempts: 2,
+		PollInterval: 5 * time.Millisecond,
+	})
+	runDeliverer(t, d)
+	m := waitOutbox(t, st, id, enroll.OutboxDead)
+	waitOutbox(t, st, other, enroll.OutboxDead)
+	if m.Attempts != 2 || !strings.Contains(m.LastError, "answered 502") {
+		t.Fatalf("dead message %+v", m)
+	}
+	if p, dead, err := st.CountOutbox(t.Context()); err != nil || p != 0 || dead != 2 {
+		t.Fatalf("CountOutbox = %d pending, %d dead, %v", p, dead, err)
+	}
+
+	up.Store(true)
+	if err := cli.RedeliverOutbox(t.Context(), id, enroll.Now(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	waitOutbox(t, st, id, enroll.OutboxDelivered)
+	// Delivered: it is never claimed again; the other message stays dead.
+	if m, _ := stateOf(t, st, other); m.State() != enroll.OutboxDead {
+		t.Errorf("the message not redelivered: %+v", m)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := strconv.FormatInt(id, 10)
+	n := 0
+	for _, d := range deliveries {
+		if d == want {
+			n++
+		}
+	}
+	if n != 3 || deliveries[len(deliveries)-1] != want {
+		t.Errorf("requests %v: want 3 with Denwa-Delivery %s (two failed, one redelivered), the last of them", deliveries, want)
+	}
+}
+
+// stateOf returns the message id as stored.
+func stateOf(t *testing.T, st enroll.Store, id int64) (enroll.OutboxMessage, bool) {
+	t.Helper()
+	ms, err := st.ListOutbox(t.Context(), enroll.OutboxAny, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return enroll.OutboxMessage{}, false
+}
+
+// waitOutbox waits until the message id is in state and returns it.
+func waitOutbox(t *testing.T, st enroll.Store, id int64, state enroll.OutboxState) enroll.OutboxMessage {
+	t.Helper()
+	var m enroll.OutboxMessage
+	waitFor(t, fmt.Sprintf("message %d %s", id, state), func() bool {
+		m, _ = stateOf(t, st, id)
+		return m.State() == state
+	})
+	return m
 }
 
 // A receiver that hangs: each request ends at the timeout, and Run stops

@@ -107,4 +107,21 @@ CREATE TABLE used_tokens (
 	`
 ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT 'admin,check,enroll';
 `,
+	// 3: a webhook given up is dead (dead_at), no longer parked. Earlier
+	// versions parked it undelivered with its next attempt a century
+	// after its last: those (any next attempt over 50 years away) die
+	// at that last attempt. Pending messages get an index of their own,
+	// which dead and delivered ones stay out of.
+	`
+ALTER TABLE outbox ADD COLUMN dead_at INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox
+	SET dead_at = MAX(1, CAST(strftime('%s', next_attempt_at / 1000000, 'unixepoch', '-100 years') AS INTEGER) * 1000000
+	                     + next_attempt_at % 1000000),
+	    next_attempt_at = 0
+	WHERE delivered_at = 0
+	  AND next_attempt_at > (CAST(strftime('%s', 'now', '+50 years') AS INTEGER) * 1000000);
+DROP INDEX outbox_due;
+CREATE INDEX outbox_pending ON outbox (next_attempt_at, id) WHERE delivered_at = 0 AND dead_at = 0;
+CREATE INDEX outbox_dead ON outbox (id) WHERE delivered_at = 0 AND dead_at <> 0;
+`,
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -339,5 +341,61 @@ func TestMigrateAPIKeyScopes(t *testing.T) {
 	k, err := st.APIKeyByHash(t.Context(), "h1")
 	if err != nil || k.Scopes != enroll.AllScopes {
 		t.Fatalf("old key after migration: %+v, %v; want every scope", k, err)
+	}
+}
+
+// A store of schema 2, where a webhook given up was parked undelivered
+// with its next attempt a century after its last: after migration it is
+// dead, having died at that last attempt, with its attempts and error;
+// pending and delivered messages keep their state, and a dead message can
+// be redelivered.
+func TestMigrateParkedWebhookToDead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "denwa.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := time.Date(2025, 6, 1, 12, 0, 0, 123456000, time.UTC)
+	parked := last.AddDate(100, 0, 0) // what the deliverer of schema 2 wrote
+	soon := last.Add(10 * time.Minute)
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+		sqlite.Migrations[0], sqlite.Migrations[1],
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0), (2, 0)`,
+		fmt.Sprintf(`INSERT INTO outbox (id, event, enrollment_id, payload, created_at, attempts, next_attempt_at, delivered_at, last_error)
+			VALUES (1, 'enrollment.failed', 'e1', X'7B7D', 1, 12, %d, 0, 'enroll: webhook delivery given up after 12 attempts: enroll: webhook answered 500'),
+			       (2, 'enrollment.verified', 'e2', X'7B7D', 1, 3, %d, 0, 'enroll: webhook answered 503'),
+			       (3, 'enrollment.verified', 'e3', X'7B7D', 1, 0, %d, %d, '')`,
+			parked.UnixMicro(), soon.UnixMicro(), last.UnixMicro(), last.UnixMicro()),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	st := open(t, path)
+	defer st.Close()
+	ms, err := st.ListOutbox(t.Context(), enroll.OutboxAny, 0)
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("ListOutbox = %+v, %v", ms, err)
+	}
+	if m := ms[0]; m.State() != enroll.OutboxDead || !m.DeadAt.Equal(last) || !m.NextAttemptAt.IsZero() || m.Attempts != 12 ||
+		!strings.Contains(m.LastError, "answered 500") {
+		t.Errorf("the parked message after migration: %+v; want dead at %v", m, last)
+	}
+	if m := ms[1]; m.State() != enroll.OutboxPending || !m.NextAttemptAt.Equal(soon) || m.Attempts != 3 {
+		t.Errorf("the pending message after migration: %+v", m)
+	}
+	if m := ms[2]; m.State() != enroll.OutboxDelivered || !m.DeliveredAt.Equal(last) {
+		t.Errorf("the delivered message after migration: %+v", m)
+	}
+	if p, d, err := st.CountOutbox(t.Context()); err != nil || p != 1 || d != 1 {
+		t.Errorf("CountOutbox = %d, %d, %v; want 1 pending, 1 dead", p, d, err)
+	}
+	if err := st.RedeliverOutbox(t.Context(), 1, last); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := st.ClaimOutbox(t.Context(), soon, time.Minute, 10); err != nil || len(ms) != 2 || ms[0].ID != 1 || ms[0].Attempts != 0 {
+		t.Errorf("ClaimOutbox after redelivering the migrated message = %+v, %v", ms, err)
 	}
 }

@@ -465,31 +465,40 @@ func (s *Store) EnqueueOutbox(ctx context.Context, m enroll.OutboxMessage) (int6
 	return id, mapErr(err, "enqueue outbox")
 }
 
+// outboxColumns are the columns scanOutbox reads, in its order.
+const outboxColumns = `id, event, enrollment_id, payload, created_at, attempts,
+	next_attempt_at, delivered_at, dead_at, last_error`
+
+// scanOutbox reads the messages of rows (selected as outboxColumns) and
+// closes it.
+func scanOutbox(rows *sql.Rows) ([]enroll.OutboxMessage, error) {
+	defer rows.Close()
+	var out []enroll.OutboxMessage
+	for rows.Next() {
+		var m enroll.OutboxMessage
+		var c, n, d, dead int64
+		if err := rows.Scan(&m.ID, &m.Event, &m.EnrollmentID, &m.Payload, &c, &m.Attempts, &n, &d, &dead, &m.LastError); err != nil {
+			return nil, err
+		}
+		m.CreatedAt, m.NextAttemptAt, m.DeliveredAt, m.DeadAt = tm(c), tm(n), tm(d), tm(dead)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
+}
+
 // ClaimOutbox implements enroll.Store.
 func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]enroll.OutboxMessage, error) {
 	var out []enroll.OutboxMessage
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT id, event, enrollment_id, payload, created_at, attempts,
-			next_attempt_at, delivered_at, last_error FROM outbox
-			WHERE delivered_at = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, ts(now), limit)
+		rows, err := tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+			WHERE delivered_at = 0 AND dead_at = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, ts(now), limit)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var m enroll.OutboxMessage
-			var c, n, d int64
-			if err := rows.Scan(&m.ID, &m.Event, &m.EnrollmentID, &m.Payload, &c, &m.Attempts, &n, &d, &m.LastError); err != nil {
-				rows.Close()
-				return err
-			}
-			m.CreatedAt, m.NextAttemptAt, m.DeliveredAt = tm(c), tm(n), tm(d)
-			out = append(out, m)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
+		if out, err = scanOutbox(rows); err != nil {
 			return err
 		}
 		next := ts(now.Add(lease))
@@ -522,6 +531,73 @@ func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, next time.Time, 
 			last_error = ? WHERE id = ?`, ts(next), lastError, id))
 	})
 	return mapErr(err, fmt.Sprintf("outbox %d failed", id))
+}
+
+// MarkOutboxDead implements enroll.Store.
+func (s *Store) MarkOutboxDead(ctx context.Context, id int64, at time.Time, lastError string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = 0,
+			dead_at = ?, last_error = ? WHERE id = ?`, max(ts(at), 1), lastError, id))
+	})
+	return mapErr(err, fmt.Sprintf("outbox %d dead", id))
+}
+
+// RedeliverOutbox implements enroll.Store.
+func (s *Store) RedeliverOutbox(ctx context.Context, id int64, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var delivered, dead int64
+		err := tx.QueryRowContext(ctx, `SELECT delivered_at, dead_at FROM outbox WHERE id = ?`, id).Scan(&delivered, &dead)
+		if errors.Is(err, sql.ErrNoRows) {
+			return enroll.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if st := (enroll.OutboxMessage{DeliveredAt: tm(delivered), DeadAt: tm(dead)}).State(); st != enroll.OutboxDead {
+			return fmt.Errorf("%w: it is %s", enroll.ErrOutboxNotDead, st)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE outbox SET attempts = 0, dead_at = 0, next_attempt_at = ? WHERE id = ?`, ts(now), id)
+		return err
+	})
+	return mapErr(err, fmt.Sprintf("outbox %d redeliver", id))
+}
+
+// ListOutbox implements enroll.Store.
+func (s *Store) ListOutbox(ctx context.Context, state enroll.OutboxState, limit int) ([]enroll.OutboxMessage, error) {
+	var where string
+	switch state {
+	case enroll.OutboxAny:
+		where = "1"
+	case enroll.OutboxPending:
+		where = "delivered_at = 0 AND dead_at = 0"
+	case enroll.OutboxDead:
+		where = "delivered_at = 0 AND dead_at <> 0"
+	case enroll.OutboxDelivered:
+		where = "delivered_at <> 0"
+	default:
+		return nil, fmt.Errorf("sqlite: list outbox: %w: state %v", enroll.ErrInvalidInput, state)
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE `+where+` ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, mapErr(err, "list outbox")
+	}
+	out, err := scanOutbox(rows)
+	return out, mapErr(err, "list outbox")
+}
+
+// CountOutbox implements enroll.Store. Both counts read a partial index
+// that holds only the undelivered messages.
+func (s *Store) CountOutbox(ctx context.Context) (pending, dead int64, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM outbox WHERE delivered_at = 0 AND dead_at = 0),
+		(SELECT COUNT(*) FROM outbox WHERE delivered_at = 0 AND dead_at <> 0)`).Scan(&pending, &dead)
+	if err != nil {
+		return 0, 0, mapErr(err, "count outbox")
+	}
+	return pending, dead, nil
 }
 
 // UseToken implements enroll.Store.

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 		{"CountersTakenTogether", testAddCounters},
 		{"ConcurrentLimitedCounters", testConcurrentAddCounters},
 		{"Outbox", testOutbox},
+		{"OutboxDeadAndRedeliver", testOutboxDead},
 		{"Tokens", testTokens},
 		{"CancelledContext", testCancelled},
 	}
@@ -535,6 +536,97 @@ func testOutbox(t *testing.T, st enroll.Store) {
 	}
 	if ms, _ := st.ClaimOutbox(ctx, T0.Add(2*time.Hour), time.Minute, 3); len(ms) != 3 {
 		t.Fatalf("ClaimOutbox limit 3 gave %d", len(ms))
+	}
+}
+
+// A message whose last attempt failed is dead: never claimed, listed and
+// counted as dead with its attempts, error and time of death, until a
+// redelivery makes it pending again (attempts 0, same ID). Redelivering
+// an unknown, pending or delivered message is refused.
+func testOutboxDead(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	enqueue := func(event string) int64 {
+		id, err := st.EnqueueOutbox(ctx, enroll.OutboxMessage{Event: event, EnrollmentID: "e-" + event, Payload: []byte(`{}`), CreatedAt: T0, NextAttemptAt: T0})
+		must(t, "EnqueueOutbox", err)
+		return id
+	}
+	count := func(wantPending, wantDead int64) {
+		t.Helper()
+		p, d, err := st.CountOutbox(ctx)
+		if err != nil || p != wantPending || d != wantDead {
+			t.Fatalf("CountOutbox = %d pending, %d dead, %v; want %d, %d", p, d, err, wantPending, wantDead)
+		}
+	}
+	list := func(state enroll.OutboxState) []int64 {
+		t.Helper()
+		ms, err := st.ListOutbox(ctx, state, 0)
+		must(t, "ListOutbox "+state.String(), err)
+		ids := []int64{}
+		for _, m := range ms {
+			if state != enroll.OutboxAny && m.State() != state {
+				t.Errorf("ListOutbox(%s) gave a message in state %s: %+v", state, m.State(), m)
+			}
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	count(0, 0)
+	dead, delivered, pending := enqueue("dead"), enqueue("delivered"), enqueue("pending")
+	count(3, 0)
+	ms, err := st.ClaimOutbox(ctx, T0, time.Minute, 10)
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("ClaimOutbox = %+v, %v", ms, err)
+	}
+	must(t, "MarkOutboxFailed", st.MarkOutboxFailed(ctx, dead, T0.Add(time.Minute), "answered 503"))
+	diedAt := T0.Add(2 * time.Minute)
+	must(t, "MarkOutboxDead", st.MarkOutboxDead(ctx, dead, diedAt, "answered 500"))
+	must(t, "MarkOutboxDelivered", st.MarkOutboxDelivered(ctx, delivered, T0.Add(time.Minute)))
+	wantErr(t, "MarkOutboxDead unknown", st.MarkOutboxDead(ctx, 999999, T0, ""), enroll.ErrNotFound)
+	count(1, 1)
+
+	if ms, _ := st.ClaimOutbox(ctx, T0.AddDate(300, 0, 0), time.Minute, 10); len(ms) != 1 || ms[0].ID != pending {
+		t.Fatalf("ClaimOutbox long after = %+v, want only the pending message", ms)
+	}
+	ms, err = st.ListOutbox(ctx, enroll.OutboxDead, 0)
+	must(t, "ListOutbox dead", err)
+	if len(ms) != 1 || ms[0].ID != dead || ms[0].State() != enroll.OutboxDead || ms[0].Attempts != 2 ||
+		ms[0].LastError != "answered 500" || !ms[0].DeadAt.Equal(diedAt) || !ms[0].NextAttemptAt.IsZero() ||
+		!ms[0].DeliveredAt.IsZero() || ms[0].Event != "dead" || ms[0].EnrollmentID != "e-dead" || string(ms[0].Payload) != "{}" {
+		t.Fatalf("ListOutbox(dead) = %+v", ms)
+	}
+	if got := list(enroll.OutboxAny); !slices.Equal(got, []int64{dead, delivered, pending}) {
+		t.Errorf("ListOutbox(all) = %v, want %v oldest first", got, []int64{dead, delivered, pending})
+	}
+	if got := list(enroll.OutboxDelivered); !slices.Equal(got, []int64{delivered}) {
+		t.Errorf("ListOutbox(delivered) = %v", got)
+	}
+	if got := list(enroll.OutboxPending); !slices.Equal(got, []int64{pending}) {
+		t.Errorf("ListOutbox(pending) = %v", got)
+	}
+	if ms, err := st.ListOutbox(ctx, enroll.OutboxAny, 2); err != nil || len(ms) != 2 || ms[0].ID != dead {
+		t.Errorf("ListOutbox(all, limit 2) = %+v, %v", ms, err)
+	}
+
+	wantErr(t, "RedeliverOutbox unknown", st.RedeliverOutbox(ctx, 999999, T0), enroll.ErrNotFound)
+	wantErr(t, "RedeliverOutbox pending", st.RedeliverOutbox(ctx, pending, T0), enroll.ErrOutboxNotDead)
+	wantErr(t, "RedeliverOutbox delivered", st.RedeliverOutbox(ctx, delivered, T0), enroll.ErrOutboxNotDead)
+	count(1, 1)
+	again := T0.Add(time.Hour)
+	must(t, "RedeliverOutbox", st.RedeliverOutbox(ctx, dead, again))
+	count(2, 0)
+	wantErr(t, "RedeliverOutbox twice", st.RedeliverOutbox(ctx, dead, again), enroll.ErrOutboxNotDead)
+	if ms, _ := st.ClaimOutbox(ctx, again.Add(-time.Second), time.Minute, 10); len(ms) != 0 {
+		t.Fatalf("a redelivered message was claimed before its time: %+v", ms)
+	}
+	ms, err = st.ClaimOutbox(ctx, again, time.Minute, 10)
+	must(t, "ClaimOutbox", err)
+	if len(ms) != 1 || ms[0].ID != dead || ms[0].Attempts != 0 || ms[0].State() != enroll.OutboxPending || ms[0].Event != "dead" {
+		t.Fatalf("ClaimOutbox after redelivery = %+v, want the message again with 0 attempts", ms)
+	}
+	must(t, "MarkOutboxDelivered", st.MarkOutboxDelivered(ctx, dead, again))
+	count(1, 0)
+	if got := list(enroll.OutboxDelivered); !slices.Equal(got, []int64{dead, delivered}) {
+		t.Errorf("ListOutbox(delivered) after redelivery = %v", got)
 	}
 }
 
