@@ -181,3 +181,27 @@ func (m *metrics) middleware(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// outbox shows the webhook messages pending and dead in st, counted at
+// each scrape (two counts on partial indexes: cheap). A store that cannot
+// be read leaves the two series out of that scrape.
+func (m *metrics) outbox(st enroll.Store) { m.reg.MustRegister(outboxCollector{st}) }
+
+var outboxDesc = prometheus.NewDesc("denwa_webhook_messages",
+	"Webhook messages in the outbox, by state: pending (to be sent or retried), dead (given up after the last retry; denwa webhook redeliver sends them again).",
+	[]string{"state"}, nil)
+
+type outboxCollector struct{ st enroll.Store }
+
+func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- outboxDesc }
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pending, dead, err := c.st.CountOutbox(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(pending), enroll.OutboxPending.String())
+	ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(dead), enroll.OutboxDead.String())
+}

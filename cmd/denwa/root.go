@@ -19,7 +19,7 @@ hearing keys both as RFC 4733 telephone-events and as in-band tones.`,
 			}
 		},
 	}
-	root.AddCommand(newDetectCmd(), newCallCmd(), newPhoneCmd(), newServeCmd(), newAPIKeyCmd(), newDemoCmd())
+	root.AddCommand(newDetectCmd(), newCallCmd(), newPhoneCmd(), newServeCmd(), newAPIKeyCmd(), newWebhookCmd(), newDemoCmd())
 	return root
 }
 

@@ -230,6 +230,7 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		return nil, fmt.Errorf("store.path %s: %w", p.Config.Store.Path, err)
 	}
 	undo = append(undo, func() { s.store.Close() })
+	s.metrics.outbox(s.store)
 
 	sc := p.SIP
 	sc.Logger = log.With("component", "sip")
