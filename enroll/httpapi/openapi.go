@@ -242,6 +242,8 @@ func schemas() obj {
 			"properties": obj{"valid": obj{"type": "boolean"}},
 		},
 		"Status": obj{"type": "object", "properties": obj{"status": obj{"type": "string"}}},
+
+		"WebhookPayload": webhookPayload(states, outcomes),
 	}
 }
 
@@ -308,6 +310,8 @@ func openAPIDocument() obj {
 			"description": "Register a verification phone, verify it by a call, issue app passwords. Every error is {\"error\":{\"code\",\"message\",\"message_en\"}}; each error response lists its codes in x-error-codes.",
 		},
 		"paths": paths,
+
+		"webhooks": webhooks(),
 		"components": obj{
 			"schemas": schemas(),
 			"securitySchemes": obj{
@@ -315,6 +319,68 @@ func openAPIDocument() obj {
 					"description": "an API key (denwa apikey create NAME --scope …); each operation names the scope it needs: enroll, check or admin"},
 				"link":      obj{"type": "http", "scheme": "bearer", "bearerFormat": "enrollment link token"},
 				"linkQuery": obj{"type": "apiKey", "in": "query", "name": "token", "description": "the link token, on the event stream only (refused on every other route)"},
+			},
+		},
+	}
+}
+
+// webhooks documents the requests denwa serve posts to the webhook URL,
+// one per event (enroll.WebhookDeliverer).
+func webhooks() obj {
+	header := func(name, desc string) obj {
+		return obj{"name": name, "in": "header", "required": true, "description": desc, "schema": obj{"type": "string"}}
+	}
+	params := []obj{
+		header(enroll.WebhookSignatureHeader, "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the webhook secret>; refuse a bad signature or an old t"),
+		header("Denwa-Event", "the event, as in the body"),
+		header(enroll.WebhookDeliveryHeader, "the message's ID: the de-duplication key. Delivery is at least once: a message is "+
+			"sent again after a failed or lost answer and when an operator redelivers it (denwa webhook redeliver), always "+
+			"with the same "+enroll.WebhookDeliveryHeader+". Treat a repeated "+enroll.WebhookDeliveryHeader+" as the same event: "+
+			"answer 2xx and do not act on it twice."),
+	}
+	out := obj{}
+	for _, ev := range []struct{ name, summary string }{
+		{enroll.EventVerified, "A call verified the phone"},
+		{enroll.EventFailed, "A call ended without verifying (any other outcome, a call interrupted by a restart included)"},
+		{enroll.EventFraudReported, "The person called reported fraud (0#): the number is blocked and the enrollment failed"},
+	} {
+		out[ev.name] = obj{"post": obj{
+			"operationId": "webhook_" + ev.name,
+			"summary":     ev.summary,
+			"description": "Posted to the webhook URL, signed. Any answer but a 2xx, or none within 10 s, is retried with " +
+				"exponential backoff; after the last retry the message is dead until an operator redelivers it. " +
+				"Receivers de-duplicate on " + enroll.WebhookDeliveryHeader + ".",
+			"security":    secNone,
+			"parameters":  params,
+			"requestBody": obj{"required": true, "content": obj{"application/json": obj{"schema": ref("WebhookPayload")}}},
+			"responses": obj{
+				"2XX":     obj{"description": "received (also for a " + enroll.WebhookDeliveryHeader + " seen before)"},
+				"default": obj{"description": "not received: retried"},
+			},
+		}}
+	}
+	return out
+}
+
+// webhookPayload is the schema of enroll.WebhookPayload.
+func webhookPayload(states, outcomes []string) obj {
+	return obj{
+		"type": "object", "required": []string{"event", "at", "enrollment"},
+		"properties": obj{
+			"event": obj{"type": "string", "enum": []string{enroll.EventVerified, enroll.EventFailed, enroll.EventFraudReported}},
+			"at":    strFmt("date-time"),
+			"enrollment": obj{
+				"type":     "object",
+				"required": []string{"id", "user_id", "phone", "state", "attempts", "outcome"},
+				"properties": obj{
+					"id": str("enrollment ID"), "user_id": str("the organisation's user ID"), "phone": str("E.164"),
+					"state":       obj{"type": "string", "enum": states},
+					"attempts":    obj{"type": "integer"},
+					"outcome":     obj{"type": "string", "enum": outcomes},
+					"cause":       str("why the call failed"),
+					"key_source":  obj{"type": "string", "enum": []string{"rfc4733", "inband"}},
+					"verified_at": strFmt("date-time"),
+				},
 			},
 		},
 	}
