@@ -317,8 +317,10 @@ func TestWebhookTimeoutAndStop(t *testing.T) {
 		MinBackoff: time.Hour, MaxBackoff: time.Hour, PollInterval: 5 * time.Millisecond,
 	})
 	stop := runDeliverer(t, d)
-	waitFor(t, "a request", func() bool { return calls.Load() >= 1 })
-	time.Sleep(300 * time.Millisecond) // the 50 ms timeout, then the failure is recorded
+	waitFor(t, "a timed-out attempt recorded", func() bool {
+		ms, err := st.ListOutbox(t.Context(), enroll.OutboxPending, 0)
+		return err == nil && len(ms) == 1 && ms[0].Attempts == 1
+	})
 	start := time.Now()
 	stop()
 	if el := time.Since(start); el > 2*time.Second {
