@@ -173,6 +173,25 @@ func (s *Store) RecoverCalling(ctx context.Context, node string, now time.Time) 
 	return out, nil
 }
 
+// CallingEnrollments implements enroll.Store.
+func (s *Store) CallingEnrollments(ctx context.Context, node string) ([]enroll.Enrollment, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments
+		WHERE state = ? AND node = ? ORDER BY created_at, id`, enroll.StateCalling.String(), node)
+	if err != nil {
+		return nil, mapErr(err, "calling enrollments")
+	}
+	defer rows.Close()
+	var out []enroll.Enrollment
+	for rows.Next() {
+		e, err := scanEnrollment(rows)
+		if err != nil {
+			return nil, mapErr(err, "calling enrollments")
+		}
+		out = append(out, e)
+	}
+	return out, mapErr(rows.Err(), "calling enrollments")
+}
+
 func appendAudit(ctx context.Context, db execer, events []enroll.AuditEvent) error {
 	for _, ev := range events {
 		if ev.ID == "" || ev.EnrollmentID == "" {
