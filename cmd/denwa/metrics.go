@@ -92,6 +92,15 @@ func (m *metrics) rtp(d *sip.Dialer) {
 	}, func() float64 { return float64(d.ForeignPackets()) }))
 }
 
+// results shows the calls whose end the store refused so far, which svc
+// keeps and writes again until the store takes them.
+func (m *metrics) results(svc *enroll.Service) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "denwa_call_results_pending",
+		Help: "Calls ended whose result the store refused so far; kept in memory and written again until it takes them.",
+	}, func() float64 { return float64(svc.PendingResults()) }))
+}
+
 // limit counts a call a limit refused.
 func (m *metrics) limit(le *enroll.LimitError) { m.limits.WithLabelValues(le.Limit).Inc() }
 
