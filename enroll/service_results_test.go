@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,25 +23,16 @@ var errDiskFull = errors.New("database or disk is full (13)")
 // and then reported as failed, as when a commit's answer is lost.
 type flakyStore struct {
 	enroll.Store
-	mu          sync.Mutex
-	refusing    bool
-	refused     int
-	lostCommits int
-}
-
-func (f *flakyStore) refuse(on bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.refusing = on
+	refusing    atomic.Bool
+	refused     atomic.Int64 // writes refused so far
+	lostCommits atomic.Int64
 }
 
 func (f *flakyStore) refuses(what string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.refusing {
+	if !f.refusing.Load() {
 		return nil
 	}
-	f.refused++
+	f.refused.Add(1)
 	return fmt.Errorf("sqlite: %s: %w", what, errDiskFull)
 }
 
@@ -52,10 +43,7 @@ func (f *flakyStore) UpdateEnrollment(ctx context.Context, e enroll.Enrollment, 
 	if err := f.Store.UpdateEnrollment(ctx, e, audit, outbox); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(audit) > 0 && audit[0].Action == enroll.ActionCallEnd && f.lostCommits > 0 {
-		f.lostCommits--
+	if len(audit) > 0 && audit[0].Action == enroll.ActionCallEnd && f.lostCommits.Add(-1) >= 0 {
 		return fmt.Errorf("sqlite: update enrollment %s: commit: %w", e.ID, errDiskFull)
 	}
 	return nil
@@ -99,24 +87,18 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// gatedCalls makes every call ring until the returned release is
-// called; then a number ending in an even digit is busy the first time,
-// and every other call is answered and verified by #.
+// gatedCalls makes every call ring until release is called (any number
+// of times); then a number ending in an even digit is busy, and every
+// other one answers and presses #.
 func (e *env) gatedCalls() (release func()) {
-	gate := make(chan struct{})
-	var mu sync.Mutex
-	busy := map[string]bool{}
+	gate, open := context.WithCancel(context.Background())
 	e.dialer.SetAnswer(func(ctx context.Context, _ int, e164 string) (enroll.Line, error) {
 		select {
-		case <-gate:
+		case <-gate.Done():
 		case <-ctx.Done():
 			return nil, &enroll.OutcomeError{Outcome: enroll.OutcomeFailed, Cause: context.Cause(ctx)}
 		}
-		mu.Lock()
-		first := !busy[e164]
-		busy[e164] = true
-		mu.Unlock()
-		if first && (e164[len(e164)-1]-'0')%2 == 0 {
+		if (e164[len(e164)-1]-'0')%2 == 0 {
 			return nil, &enroll.OutcomeError{Outcome: enroll.OutcomeBusy}
 		}
 		l := enrolltest.NewFakeLine()
@@ -126,26 +108,43 @@ func (e *env) gatedCalls() (release func()) {
 		l.OnPlay(enroll.PromptGreeting, 1, 5*time.Millisecond, func() { l.Press("#") })
 		return l, nil
 	})
-	var once sync.Once
-	return func() { once.Do(func() { close(gate) }) }
+	return open
 }
 
-// startFive creates five enrollments, for +81312345671 to …75, and starts
-// their calls.
-func startFive(t *testing.T, s *enroll.Service) []enroll.Enrollment {
+// ringing is a Service on a flakyStore with five calls ringing (see
+// gatedCalls), for +81312345671 to …75.
+type ringing struct {
+	*env
+	flaky   *flakyStore
+	s       *enroll.Service
+	ens     []enroll.Enrollment
+	release func() // the calls are answered
+}
+
+// fiveRinging starts a Service on a flakyStore over the env's store,
+// with cfg changed by mod, and five calls that ring until release.
+func fiveRinging(t *testing.T, mod func(*enroll.ServiceConfig)) *ringing {
 	t.Helper()
-	var ens []enroll.Enrollment
+	r := &ringing{env: newEnv(t)}
+	r.flaky = &flakyStore{Store: r.st}
+	r.cfg.Store = r.flaky
+	r.release = r.gatedCalls()
+	t.Cleanup(r.release)
+	r.s = r.service(mod)
 	for i := 1; i <= 5; i++ {
-		en, err := s.Create(t.Context(), enroll.CreateRequest{UserID: fmt.Sprint("user-", i), Phone: fmt.Sprint("+8131234567", i), Origin: origin})
+		en, err := r.s.Create(t.Context(), enroll.CreateRequest{UserID: fmt.Sprint("user-", i), Phone: fmt.Sprint("+8131234567", i), Origin: origin})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.StartCall(t.Context(), en.ID, origin); err != nil {
+		if _, err := r.s.StartCall(t.Context(), en.ID, origin); err != nil {
 			t.Fatal(err)
 		}
-		ens = append(ens, en)
+		r.ens = append(r.ens, en)
 	}
-	return ens
+	if err := r.dialer.WaitCalls(t.Context(), 5); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // wantOnce checks that each enrollment's trail has exactly one call.end of
@@ -183,23 +182,14 @@ func wantOnce(t *testing.T, e *env, ens []enroll.Enrollment) {
 // when the store takes writes again each end is recorded exactly once,
 // with no restart, and a failed one may be called again.
 func TestStoreRefusesCallEnds(t *testing.T) {
-	e := newEnv(t)
-	flaky := &flakyStore{Store: e.st}
-	e.cfg.Store = flaky
-	release := e.gatedCalls()
-	defer release()
-	s := e.service()
+	r := fiveRinging(t, func(*enroll.ServiceConfig) {})
+	e, flaky, s, ens := r.env, r.flaky, r.s, r.ens
 	ctx := t.Context()
 	if err := s.WriteHealth(); err != nil {
 		t.Fatalf("WriteHealth before any failure: %v", err)
 	}
-	ens := startFive(t, s)
-	if err := e.dialer.WaitCalls(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
-
-	flaky.refuse(true)
-	release()
+	flaky.refusing.Store(true)
+	r.release()
 	eventually(t, "five call ends pending", func() bool { return s.PendingResults() == 5 })
 	err := s.WriteHealth()
 	if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "5 call results wait") || strings.Contains(err.Error(), ens[0].ID) {
@@ -217,11 +207,10 @@ func TestStoreRefusesCallEnds(t *testing.T) {
 		t.Fatalf("Sweep while pending = %v, %v; want none ended", ended, err)
 	}
 	// Tries go on with backoff meanwhile.
-	refused := func() int { flaky.mu.Lock(); defer flaky.mu.Unlock(); return flaky.refused }
-	before := refused()
-	eventually(t, "the service to try again", func() bool { return refused() > before })
+	before := flaky.refused.Load()
+	eventually(t, "the service to try again", func() bool { return flaky.refused.Load() > before })
 
-	flaky.refuse(false)
+	flaky.refusing.Store(false)
 	for _, en := range ens {
 		want := enroll.StateVerified
 		if strings.HasSuffix(en.Phone, "2") || strings.HasSuffix(en.Phone, "4") {
@@ -237,27 +226,23 @@ func TestStoreRefusesCallEnds(t *testing.T) {
 	}
 	wantOnce(t, e, ens)
 
-	// A failed one takes its next call at once.
+	// A failed one takes its next call at once (busy again).
 	if _, err := s.StartCall(ctx, ens[1].ID, origin); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, s, ens[1].ID, enroll.StateVerified)
+	eventually(t, "the second call's end recorded", func() bool {
+		got, err := s.Get(ctx, ens[1].ID)
+		return err == nil && got.Attempts == 2 && got.State == enroll.StateFailed && got.Outcome == enroll.OutcomeBusy
+	})
 }
 
 // A call's end whose commit succeeded but was reported as failed is not
 // written twice: the retry sees its own audit event.
 func TestLostCommitWrittenOnce(t *testing.T) {
-	e := newEnv(t)
-	flaky := &flakyStore{Store: e.st, lostCommits: 5}
-	e.cfg.Store = flaky
-	release := e.gatedCalls()
-	defer release()
-	s := e.service()
-	ens := startFive(t, s)
-	if err := e.dialer.WaitCalls(t.Context(), 5); err != nil {
-		t.Fatal(err)
-	}
-	release()
+	r := fiveRinging(t, func(*enroll.ServiceConfig) {})
+	e, s, ens := r.env, r.s, r.ens
+	r.flaky.lostCommits.Store(5)
+	r.release()
 	for _, en := range ens {
 		eventually(t, "the end of "+en.Phone+" recorded", func() bool {
 			got, err := e.st.GetEnrollment(t.Context(), en.ID)
@@ -271,40 +256,16 @@ func TestLostCommitWrittenOnce(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // Stopping while the store still refuses: Close tries once more, logs
 // each end it could not write, and the next start records it failed.
 func TestCloseLogsUnwrittenEnds(t *testing.T) {
-	e := newEnv(t)
-	flaky := &flakyStore{Store: e.st}
-	var log lockedBuffer
-	e.cfg.Store = flaky
-	e.cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
-	release := e.gatedCalls()
-	defer release()
-	s := e.service()
-	ens := startFive(t, s)
-	if err := e.dialer.WaitCalls(t.Context(), 5); err != nil {
-		t.Fatal(err)
-	}
-	flaky.refuse(true)
-	release()
+	// slog's handler serializes the writes; the buffer is read once
+	// Close has stopped every goroutine of the Service.
+	var log bytes.Buffer
+	r := fiveRinging(t, func(c *enroll.ServiceConfig) { c.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+	e, s, ens := r.env, r.s, r.ens
+	r.flaky.refusing.Store(true)
+	r.release()
 	eventually(t, "the ends pending", func() bool { return s.PendingResults() == 5 })
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)
@@ -328,19 +289,9 @@ func TestCloseLogsUnwrittenEnds(t *testing.T) {
 // The sweep fails this node's enrollments left in calling with no call
 // here, once each, and leaves live calls and other nodes' alone.
 func TestSweep(t *testing.T) {
-	e := newEnv(t)
-	release := e.hold()
-	defer release()
-	e.cfg.Node = "n1"
-	s := e.service(func(c *enroll.ServiceConfig) { c.SweepInterval = 20 * time.Millisecond })
+	r := fiveRinging(t, func(c *enroll.ServiceConfig) { c.Node, c.SweepInterval = "n1", 20*time.Millisecond })
+	e, s := r.env, r.s
 	ctx := t.Context()
-	live := create(t, s, "user-live")
-	if _, err := s.StartCall(ctx, live.ID, origin); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.dialer.WaitCalls(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	// Left in calling: by this node (its call lost), and by another node.
 	stuck := func(user, node string) enroll.Enrollment {
 		en := create(t, s, user)
@@ -350,7 +301,7 @@ func TestSweep(t *testing.T) {
 		}
 		return en
 	}
-	mine, theirs := stuck("user-2", "n1"), stuck("user-3", "n2")
+	mine, theirs := stuck("user-lost", "n1"), stuck("user-other", "n2")
 
 	got := waitState(t, s, mine.ID, enroll.StateFailed)
 	if got.Outcome != enroll.OutcomeFailed || got.Cause != enroll.CauseLost || !got.Retryable(enroll.DefaultMaxAttempts) {
@@ -370,16 +321,19 @@ func TestSweep(t *testing.T) {
 	if len(ms) != 1 || ms[0].EnrollmentID != mine.ID || ms[0].Event != enroll.EventFailed || !bytes.Contains(ms[0].Payload, []byte(enroll.CauseLost)) {
 		t.Fatalf("outbox %+v", ms)
 	}
-	for _, id := range []string{live.ID, theirs.ID} {
-		if got, _ := e.st.GetEnrollment(ctx, id); got.State != enroll.StateCalling {
+	for _, en := range append(r.ens, theirs) {
+		if got, _ := e.st.GetEnrollment(ctx, en.ID); got.State != enroll.StateCalling {
 			t.Fatalf("the sweep ended a live call or another node's: %+v", got)
 		}
 	}
-	// It may be called again.
-	release()
-	waitState(t, s, live.ID, enroll.StateVerified)
+	// The live calls end as they would; the swept one may be called again.
+	r.release()
+	waitState(t, s, r.ens[0].ID, enroll.StateVerified)
 	if _, err := s.StartCall(ctx, mine.ID, origin); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, s, mine.ID, enroll.StateVerified)
+	eventually(t, "the swept enrollment's next call ended", func() bool {
+		got, err := s.Get(ctx, mine.ID)
+		return err == nil && got.Attempts == 2 && got.State == enroll.StateFailed && got.Outcome == enroll.OutcomeBusy
+	})
 }
