@@ -151,7 +151,9 @@ func (s *meteredStore) UpdateEnrollment(ctx context.Context, e enroll.Enrollment
 		return err
 	}
 	for _, ev := range audit {
-		if ev.Action != enroll.ActionCallEnd {
+		// A call ends with its call.end, or failed by a sweep or as lost
+		// with its node (recover).
+		if ev.Action != enroll.ActionCallEnd && ev.Action != enroll.ActionRecover {
 			continue
 		}
 		s.m.calls.WithLabelValues(ev.Outcome.String()).Inc()
