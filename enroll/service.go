@@ -23,9 +23,8 @@ const (
 	DefaultMaxAttempts    = 3
 	DefaultCallTimeout    = 3 * time.Minute
 	DefaultPollInterval   = time.Second
+	DefaultSweepInterval  = time.Minute
 )
-
-// See also DefaultSweepInterval (service_results.go).
 
 // ServiceConfig configures a Service. Store and Dialer are required; every
 // other zero value means the default named on the field.

@@ -160,14 +160,14 @@ func (s *Service) runCall(e Enrollment) {
 	// Record the outcome even when shutting down: the call has ended. When
 	// the store refuses it, the end waits in memory and is written again
 	// (service_results.go); the call stays registered here until then.
-	s.record(s.callEnd(e, res))
+	s.record(s.endOf(e, res))
 }
 
-// callEnd builds what the end of e's call writes: e verified, or failed
+// endOf builds what the end of e's call writes: e verified, or failed
 // with the outcome (a fraud report also blocks the number), its audit
 // events and its webhook. It is built once, so that writing it again
 // after a failure writes the same records.
-func (s *Service) callEnd(e Enrollment, res Result) *callEnd {
+func (s *Service) endOf(e Enrollment, res Result) *callEnd {
 	now := s.now()
 	cause := ""
 	if res.Cause != nil {

@@ -27,16 +27,12 @@ const (
 	writeTimeout = 30 * time.Second // one attempt at writing a call's end
 )
 
-// DefaultSweepInterval is how often a Service sweeps by default; see
-// ServiceConfig.SweepInterval.
-const DefaultSweepInterval = time.Minute
-
 // CauseLost is the cause of a call ended by the sweep: its enrollment was
 // in calling, placed by this node, with no call in progress here.
 const CauseLost = "call lost: no call in progress on its node"
 
 // callEnd is everything the end of one call writes, built once by
-// callEnd (service_calls.go). The write is the compare-and-set of next
+// endOf (service_calls.go). The write is the compare-and-set of next
 // on the version the call started with; that makes it idempotent: a retry
 // after a write that was committed though it reported an error fails the
 // compare-and-set, and the end's audit event, written in the same
