@@ -13,8 +13,9 @@ import (
 // database that is down) it waits here, in memory, and the keeper
 // goroutine writes it again with backoff until the Store takes it. The
 // enrollment stays registered as calling here meanwhile, so no second call
-// starts and neither the sweep nor another reader takes it as lost. The
-// keeper also sweeps: it fails the enrollments this node left in calling
+// starts and neither the sweep nor a read on this node takes it as lost
+// (another node may, CallTimeout and a minute after the call started; the
+// end is then dropped as superseded). The keeper also sweeps: it fails the enrollments this node left in calling
 // with no call in progress here.
 
 // The backoff of a call's end the Store refused: the first retry after

@@ -88,8 +88,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // gatedCalls makes every call ring until release is called (any number
-// of times); then a number ending in an even digit is busy, and every
-// other one answers and presses #.
+// of times); then a number ending in an even digit is busy, one ending in
+// 5 answers and reports fraud (0#), and every other one answers and
+// presses #.
 func (e *env) gatedCalls() (release func()) {
 	gate, open := context.WithCancel(context.Background())
 	e.dialer.SetAnswer(func(ctx context.Context, _ int, e164 string) (enroll.Line, error) {
@@ -105,7 +106,11 @@ func (e *env) gatedCalls() (release func()) {
 		for _, p := range enroll.Prompts() {
 			l.SetPromptLength(p, 10*time.Millisecond)
 		}
-		l.OnPlay(enroll.PromptGreeting, 1, 5*time.Millisecond, func() { l.Press("#") })
+		keys := "#"
+		if strings.HasSuffix(e164, "5") {
+			keys = "0#"
+		}
+		l.OnPlay(enroll.PromptGreeting, 1, 5*time.Millisecond, func() { l.Press(keys) })
 		return l, nil
 	})
 	return open
@@ -212,14 +217,17 @@ func TestStoreRefusesCallEnds(t *testing.T) {
 
 	flaky.refusing.Store(false)
 	for _, en := range ens {
-		want := enroll.StateVerified
-		if strings.HasSuffix(en.Phone, "2") || strings.HasSuffix(en.Phone, "4") {
-			want = enroll.StateFailed
+		want := map[byte]enroll.Outcome{'2': enroll.OutcomeBusy, '4': enroll.OutcomeBusy, '5': enroll.OutcomeFraudReported}[en.Phone[len(en.Phone)-1]]
+		state := enroll.StateFailed
+		if want == enroll.OutcomeUnknown {
+			want, state = enroll.OutcomeVerified, enroll.StateVerified
 		}
-		got := waitState(t, s, en.ID, want)
-		if want == enroll.StateFailed && got.Outcome != enroll.OutcomeBusy {
-			t.Errorf("%s: %+v, want busy", en.Phone, got)
+		if got := waitState(t, s, en.ID, state); got.Outcome != want {
+			t.Errorf("%s: %+v, want %s", en.Phone, got, want)
 		}
+	}
+	if b, err := e.st.BlockedNumber(ctx, ens[4].Phone); err != nil || b.EnrollmentID != ens[4].ID {
+		t.Errorf("the fraud report's block: %+v, %v", b, err)
 	}
 	if err := s.WriteHealth(); err != nil || s.PendingResults() != 0 {
 		t.Fatalf("after the store recovered: WriteHealth %v, %d pending", err, s.PendingResults())
