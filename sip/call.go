@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -345,11 +346,15 @@ type keepOpen struct{ media.PacketConn }
 
 func (k keepOpen) Close() error { return k.SetReadDeadline(time.Unix(1, 0)) }
 
-// buildOffer makes the SDP offer for conn.
-func (d *Dialer) buildOffer(conn media.PacketConn) ([]byte, error) {
+// buildOffer makes the SDP offer for conn; local is the address that
+// routes to the trunk, used when conn's is unspecified.
+func (d *Dialer) buildOffer(conn media.PacketConn, local netip.Addr) ([]byte, error) {
 	addr := d.rtpAddr
 	if !addr.IsValid() {
 		addr = conn.LocalAddrPort().Addr()
+	}
+	if addr.IsUnspecified() && local.IsValid() {
+		addr = local
 	}
 	return media.Offer(media.OfferConfig{Addr: addr, Port: conn.LocalAddrPort().Port(), Codecs: d.s.cfg.Codecs, EventPT: d.s.cfg.EventPT})
 }
