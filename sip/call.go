@@ -170,7 +170,9 @@ func (c *Call) inDialog(method sipgo_sip.RequestMethod) *sipMsg {
 		sipgo_sip.CopyHeaders("Route", c.invite, req)
 	}
 	if r := req.Route(); r != nil {
-		req.SetDestination(hostPort(&r.Address))
+		req.SetDestination(c.d.destFor(&r.Address))
+	} else {
+		req.SetDestination(c.d.destFor(&target))
 	}
 	// The INVITE's Contact: over tls it names the connection (tls.go).
 	req.AppendHeader(sipgo_sip.HeaderClone(c.invite.Contact()))

@@ -473,3 +473,20 @@ func (t *trunk) localAddr() netip.Addr {
 	defer t.mu.Unlock()
 	return t.local
 }
+
+// destFor returns where a request to u (its next hop) goes: the trunk's
+// resolved address (with u's port) when u names the trunk's host, so that
+// the ACK and BYE to a Contact or Record-Route that names it use denwa's
+// resolution as the INVITE did; else u's host:port, resolved by sipgo.
+func (d *Dialer) destFor(u *sipgo_sip.Uri) string {
+	if d.s.transport != "tls" && !d.trunk.literal.IsValid() && normHost(u.Host) == d.trunk.host {
+		if dst, _, err := d.trunk.next(); err == nil {
+			port := uint16(u.Port)
+			if port == 0 {
+				port = 5060
+			}
+			return netip.AddrPortFrom(dst.Addr(), port).String()
+		}
+	}
+	return hostPort(u)
+}
