@@ -165,8 +165,8 @@ func TestTrunkRedirect(t *testing.T) {
 		trunk string // %d: A's port
 		// a and b script the trunk A and the target B; bPort and aPort
 		// are filled in before the first INVITE.
-		a, b func(req *siptest.Request, aPort, bPort uint16) [][]byte
-		want string // "" answered; else the cause's text
+		a, b  func(req *siptest.Request, aPort, bPort uint16) [][]byte
+		want  string // "" answered; else the cause's text
 		check func(t *testing.T, e ends)
 	}{
 		{
