@@ -123,20 +123,30 @@ func (c *Call) bye(ctx context.Context) error {
 		return fmt.Errorf("sip: send BYE: %w", err)
 	}
 	defer tx.Terminate()
+	res, err := finalResponse(ctx, tx, "BYE")
+	if err != nil {
+		return err
+	}
+	if !res.IsSuccess() && res.StatusCode != 481 {
+		return fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, truncate(res.Reason, 80))
+	}
+	return nil
+}
+
+// finalResponse waits for tx's final response, skipping provisional ones;
+// what names the request in its errors.
+func finalResponse(ctx context.Context, tx sipgo_sip.ClientTransaction, what string) (*sipgo_sip.Response, error) {
 	for {
 		select {
 		case res := <-tx.Responses():
 			if res == nil || res.IsProvisional() {
 				continue
 			}
-			if !res.IsSuccess() && res.StatusCode != 481 {
-				return fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, truncate(res.Reason, 80))
-			}
-			return nil
+			return res, nil
 		case <-tx.Done():
-			return fmt.Errorf("sip: BYE: %w", errors.Join(ErrNoResponse, tx.Err()))
+			return nil, fmt.Errorf("sip: %s: %w", what, errors.Join(ErrNoResponse, tx.Err()))
 		case <-ctx.Done():
-			return fmt.Errorf("sip: BYE: %w", ctx.Err())
+			return nil, fmt.Errorf("sip: %s: %w", what, ctx.Err())
 		}
 	}
 }

@@ -127,7 +127,9 @@ type Config struct {
 	UserAgent string
 	// Resolver looks up the trunk's host name (the OutboundProxy's when
 	// one is set), and a redirect target's: A/AAAA, then SRV for a name
-	// without a port (see trunk.go). Zero: net.DefaultResolver.
+	// without a port (see trunk.go). NewDialer waits for the first
+	// resolution, at most 5 s, and starts whatever it gives. Zero:
+	// net.DefaultResolver.
 	Resolver Resolver
 	// TrunkRefresh is how often a trunk named by a host name is resolved
 	// again. Zero: DefaultTrunkRefresh (30 s).

@@ -388,22 +388,16 @@ func (d *Dialer) ping(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("sip: OPTIONS to %s: %w", d.trunk.host, err)
 	}
 	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res == nil || res.IsProvisional() {
-				continue
-			}
-			if res.StatusCode == 503 {
-				return fmt.Errorf("sip: OPTIONS to %s answered %d %s", d.trunk.host, res.StatusCode, truncate(res.Reason, 80))
-			}
-			return nil
-		case <-tx.Done():
-			return fmt.Errorf("sip: OPTIONS to %s: %w", d.trunk.host, errors.Join(ErrNoResponse, tx.Err()))
-		case <-ctx.Done():
-			return fmt.Errorf("sip: OPTIONS to %s: %w in %v", d.trunk.host, ErrNoResponse, timeout)
-		}
+	res, err := finalResponse(ctx, tx, "OPTIONS to "+d.trunk.host)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("sip: OPTIONS to %s: %w in %v", d.trunk.host, ErrNoResponse, timeout)
+	case err != nil:
+		return err
+	case res.StatusCode == 503:
+		return fmt.Errorf("sip: OPTIONS to %s answered %d %s", d.trunk.host, res.StatusCode, truncate(res.Reason, 80))
 	}
+	return nil
 }
 
 // sameDomain reports whether a redirect target is in the trunk's domain:
