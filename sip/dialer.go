@@ -287,7 +287,7 @@ func (d *Dialer) route(req *sipMsg, dst netip.AddrPort) {
 // via returns a fresh top Via with a new branch (RFC 3261 §8.1.1.7).
 func (d *Dialer) via() *sipgo_sip.ViaHeader {
 	host := d.viaHost
-	if local := d.trunk.localAddr(); d.hostUnset && local.IsValid() {
+	if local := d.trunk.localAddr(); d.hostUnset && host != "" && local.IsValid() { // over tls sipgo fills it in
 		host = local.String()
 	}
 	v := &sipgo_sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: strings.ToUpper(d.s.transport),
