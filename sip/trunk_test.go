@@ -73,12 +73,15 @@ func invitesTo(u *siptest.ScriptedUAS) []*siptest.Request {
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(10 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-timeout:
 			t.Fatalf("%s: not within 10 s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
