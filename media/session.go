@@ -218,6 +218,8 @@ type Session struct {
 	remote netip.AddrPort
 	play   *playback
 	press  *keyPress
+	dir    string      // ours; "" is SendRecv (session_update.go)
+	codec  PayloadKind // what is sent; frames given to Play are in cfg.Codec
 	// Send state: changed under mu, by the pacer's walk, except that
 	// SendKey's cancel path sets markNext (a cut RFC 4733 event: the
 	// audio after it resumes with the marker).
@@ -263,6 +265,7 @@ type Session struct {
 	// answered): keys that began before it plus KeyGuard are refused.
 	keysFrom                 atomic.Int64
 	learned                  atomic.Bool
+	held                     atomic.Bool // the direction is not SendRecv: no media timeout
 	sent, sentBytes          atomic.Int64
 	recvd, recvdBytes        atomic.Int64
 	garbage, foreign, ignore atomic.Int64
@@ -314,6 +317,7 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		log:     cfg.Logger,
 		timeout: cfg.MediaTimeout,
 		pt:      pt,
+		codec:   cfg.Codec,
 		eventPT: cfg.EventPT,
 		receive: cfg.Receive,
 		done:    make(chan struct{}),
@@ -401,9 +405,9 @@ func (s *Session) now() time.Time {
 // "media.Session(127.0.0.1:30000 → 127.0.0.1:30002 PCMU/0 te=101 ssrc=0x1234abcd)".
 func (s *Session) String() string {
 	s.mu.Lock()
-	remote := s.remote
+	remote, codec, pt, ev := s.remote, s.codec, s.pt, s.eventPT
 	s.mu.Unlock()
-	return fmt.Sprintf("media.Session(%s → %s %s/%d te=%d ssrc=%#08x)", s.local, remote, s.cfg.Codec, s.pt, s.eventPT, s.ssrc)
+	return fmt.Sprintf("media.Session(%s → %s %s/%d te=%d ssrc=%#08x)", s.local, remote, codec, pt, ev, s.ssrc)
 }
 
 // SSRC returns the SSRC of the stream the session sends.
@@ -466,7 +470,7 @@ func (s *Session) end(err error) {
 		s.flushReceiver()
 		close(s.done)
 		if err != ErrSessionClosed {
-			s.log.Info("media: session ended", "local", s.local, "remote", s.sdp, "err", err)
+			s.log.Info("media: session ended", "local", s.local, "remote", s.cfg.Remote, "err", err)
 		}
 	})
 }

@@ -387,6 +387,10 @@ func (s *Session) checkTimeout(now time.Time) {
 	if s.cfg.Now != nil {
 		now = s.cfg.Now()
 	}
+	if s.held.Load() { // on hold: the timeout counts from its end
+		s.rxSeen, s.rxAt = s.recvd.Load(), now
+		return
+	}
 	if n := s.recvd.Load(); n != s.rxSeen {
 		s.rxSeen, s.rxAt = n, now
 		return

@@ -136,7 +136,10 @@ func (s *Session) SendKey(ctx context.Context, key dtmf.Key, mode KeyMode, durat
 	case Inband:
 		p.tone = dtmf.Tone{Key: key, Level: keyLevel, Twist: keyTwist, Duration: int(samples), Gap: keyGap}
 	case RFC4733:
-		if s.eventPT == 0 {
+		s.mu.Lock()
+		ev := s.eventPT
+		s.mu.Unlock()
+		if ev == 0 {
 			return ErrNoTelephoneEvent
 		}
 		evs, err := dtmf.GenerateEvent(nil, key, 0, samples, dtmf.EventGenConfig{Interval: FrameSamples})
@@ -198,6 +201,15 @@ func (s *Session) sendTick(now time.Time) bool {
 		s.mu.Unlock()
 		return false
 	}
+	if !s.sends() {
+		// Held: the timeline goes on, nothing is sent, what plays waits
+		// (see SetDirection).
+		s.ts += FrameSamples
+		s.markNext = true
+		s.mu.Unlock()
+		s.checkTimeout(now)
+		return false
+	}
 	n := s.nextPacketLocked()
 	to := s.remote
 	s.mu.Unlock()
@@ -242,21 +254,27 @@ func (s *Session) nextPacketLocked() int {
 				close(pb.done)
 			}
 		}
-		if p != nil { // in-band press: tone mixed into the frame
+		if p != nil || s.codec != s.cfg.Codec {
+			// An in-band press mixes its tone into the frame; a codec
+			// changed by Update converts the frame.
 			if s.cfg.Codec == KindPCMU {
 				audio.DecodeULawTo(s.pcm[:], payload)
-				p.tone.AddTo(s.pcm[:], p.pos)
-				audio.EncodeULawTo(s.mix[:], s.pcm[:])
 			} else {
 				audio.DecodeALawTo(s.pcm[:], payload)
+			}
+			if p != nil {
 				p.tone.AddTo(s.pcm[:], p.pos)
+				if p.pos += FrameSamples; p.pos >= p.tone.Len() {
+					s.press = nil
+					close(p.done)
+				}
+			}
+			if s.codec == KindPCMU {
+				audio.EncodeULawTo(s.mix[:], s.pcm[:])
+			} else {
 				audio.EncodeALawTo(s.mix[:], s.pcm[:])
 			}
 			payload = s.mix[:]
-			if p.pos += FrameSamples; p.pos >= p.tone.Len() {
-				s.press = nil
-				close(p.done)
-			}
 		}
 		h.PayloadType, h.Marker, h.Timestamp = s.pt, s.markNext, ts
 		s.markNext = false
