@@ -38,6 +38,8 @@ type Call struct {
 	neg       media.Answer
 	sess      *media.Session
 	answered  time.Time
+	dm        *dialogMedia  // in-dialog offers (reinvite.go)
+	st        *sessionTimer // RFC 4028 (reinvite_timer.go)
 
 	mu      sync.Mutex
 	cseq    uint32
@@ -51,9 +53,11 @@ type Call struct {
 // Codec returns the negotiated audio codec (media.KindPCMU or KindPCMA).
 func (c *Call) Codec() media.PayloadKind { return c.neg.Codec }
 
-// Media returns what the SDP exchange negotiated: remote RTP address,
-// payload types, telephone-event payload type.
-func (c *Call) Media() media.Answer { return c.neg }
+// Media returns what the SDP exchanges negotiated, the latest re-INVITE or
+// UPDATE included: remote RTP address, payload types, telephone-event
+// payload type, and Direction, ours (recvonly while the far end holds).
+// Codec keeps the codec of the answer, which Play's frames are in.
+func (c *Call) Media() media.Answer { return c.dm.negotiated() }
 
 // CallID returns the SIP Call-ID.
 func (c *Call) CallID() string { return c.callID }
@@ -236,6 +240,7 @@ func (c *Call) release() {
 func (c *Call) watch() {
 	max := time.NewTimer(c.d.s.cfg.MaxDuration)
 	defer max.Stop()
+	c.d.wg.Go(c.runSessionTimer) // ends with the call (stopped)
 	select {
 	case <-c.stopped:
 	case <-c.sess.Done():
@@ -319,6 +324,7 @@ func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
 			return fail(Failed, err)
 		}
 	}
+	c.startInDialog(a, res)
 	// The call is registered before its ACK goes out: the far end may send
 	// BYE as soon as the ACK arrives, and that BYE must find the call.
 	if !d.register(c) {

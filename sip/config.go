@@ -205,6 +205,12 @@ type PhoneConfig struct {
 	KeyDelay, KeyGap, KeyDuration time.Duration
 	// HangupAfter, if non-zero, sends BYE this long after the answer.
 	HangupAfter time.Duration
+	// HoldAfter, if non-zero, puts the call on hold this long after the
+	// answer, as a phone without music on hold does: a re-INVITE offering
+	// a=sendonly, and no RTP sent while held; HoldFor later another
+	// re-INVITE (a=sendrecv) resumes it. Zero HoldFor holds to the end.
+	// PhoneCall reports the holds and what was heard after the resume.
+	HoldAfter, HoldFor time.Duration
 	// Silent answers but sends no RTP at all (and presses no keys).
 	Silent bool
 	// QuietAfterKeys stops sending RTP once the keys are pressed and stays
@@ -420,7 +426,7 @@ func (c *PhoneConfig) setup() (netip.AddrPort, error) {
 	if c.KeyMode > KeyInband {
 		return bad("KeyMode %d", c.KeyMode)
 	}
-	if c.KeyDelay < 0 || c.KeyGap < 0 || c.KeyDuration < 0 || c.HangupAfter < 0 {
+	if c.KeyDelay < 0 || c.KeyGap < 0 || c.KeyDuration < 0 || c.HangupAfter < 0 || c.HoldAfter < 0 || c.HoldFor < 0 {
 		return bad("timing is negative")
 	}
 	c.KeyDelay = orDefault(c.KeyDelay, DefaultKeyDelay)

@@ -88,8 +88,9 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	}
 	d.contact = e.contact(s.from.User, strings.EqualFold(s.trunk.Scheme, "sips"))
 	d.srv.OnBye(d.onBye)
-	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
-	d.srv.OnInvite(d.onInvite)
+	d.srv.OnAck(d.onAck)       // reinvite_call.go
+	d.srv.OnInvite(d.onInvite) // reinvite_call.go
+	d.srv.OnUpdate(d.onUpdate) // reinvite_call.go
 	d.start()
 	ctx, stop := context.WithCancel(context.Background())
 	d.stopTrunk = stop
@@ -235,6 +236,7 @@ func (d *Dialer) newInvite(user string, sdp []byte, local netip.Addr) *sipMsg {
 	req := d.newRequest(sipgo_sip.INVITE, ruri, local)
 	ct := sipgo_sip.ContentTypeHeader("application/sdp")
 	req.AppendHeader(&ct)
+	req.AppendHeader(sipgo_sip.NewHeader("Supported", "timer")) // RFC 4028: reinvite_timer.go
 	req.SetBody(sdp)
 	return req
 }
@@ -270,7 +272,7 @@ func (d *Dialer) newRequest(method sipgo_sip.RequestMethod, ruri sipgo_sip.Uri, 
 		req.SetDestination(hostPort(s.proxy))
 	}
 	req.AppendHeader(sipgo_sip.NewHeader("User-Agent", s.cfg.UserAgent))
-	req.AppendHeader(sipgo_sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
+	req.AppendHeader(sipgo_sip.NewHeader("Allow", allowMethods))
 	req.SetTransport(strings.ToUpper(s.transport))
 	return req
 }
@@ -347,16 +349,6 @@ func (d *Dialer) onBye(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 	}
 	respond(req, tx, 200)
 	c.end(ErrRemoteHangup, false)
-}
-
-// onInvite refuses new calls and re-INVITEs: this UA only calls out, and
-// keeps the session it negotiated (488 to a re-INVITE, RFC 3261 §14.2).
-func (d *Dialer) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
-	if d.match(req) != nil {
-		respond(req, tx, 488)
-		return
-	}
-	respond(req, tx, 603)
 }
 
 // match finds the call an in-dialog request belongs to: Call-ID, our tag in

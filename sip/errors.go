@@ -33,6 +33,10 @@ var (
 	// ErrMaxDuration: Call.Err after Config.MaxDuration ran out; the call
 	// was hung up.
 	ErrMaxDuration = errors.New("sip: maximum call duration reached")
+	// ErrSessionExpired: Call.Err after the session timer (RFC 4028) ran
+	// out: the far end did not refresh in time, or would not take our
+	// refresh; the call was hung up.
+	ErrSessionExpired = errors.New("sip: session expired (no refresh)")
 	// ErrLocalHangup: Call.Err after Hangup.
 	ErrLocalHangup = errors.New("sip: hung up locally")
 	// ErrClosed: the Dialer or Phone was closed.

@@ -37,6 +37,7 @@ type attempt struct {
 	answered    map[string]bool // realms answered with credentials: at most once each
 	redirects   []string        // Request-URIs tried so far, the first included
 	resent      bool            // a new INVITE went out (credentials, redirect): wait for its response anew
+	minSE       int             // the Min-SE a 422 asked for (reinvite_timer.go)
 }
 
 func (a *attempt) report(k ProgressKind, res *sipgo_sip.Response) {
@@ -142,6 +143,11 @@ func (a *attempt) handle(res *sipgo_sip.Response) (*Call, bool, error) {
 		return call, true, err
 	case res.StatusCode == 401 || res.StatusCode == 407:
 		if err := a.authenticate(res); err != nil {
+			return nil, true, err
+		}
+		return nil, false, nil
+	case res.StatusCode == 422:
+		if err := a.intervalTooSmall(res); err != nil {
 			return nil, true, err
 		}
 		return nil, false, nil

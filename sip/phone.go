@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,9 +66,14 @@ type PhoneCall struct {
 	EventPT  uint8
 	KeysSent string
 	Outcome  PhoneOutcome
-	Start    time.Time
-	End      time.Time
-	Err      error
+	// Holds counts the holds the Phone made and resumed
+	// (PhoneConfig.HoldAfter); HeardAfterResume the RTP packets it
+	// received from the caller after the last resume.
+	Holds            int
+	HeardAfterResume int64
+	Start            time.Time
+	End              time.Time
+	Err              error
 }
 
 // Phone is a SIP UAS that answers calls like a person with a phone: it
@@ -83,6 +89,9 @@ type Phone struct {
 	// the last call's key. Both are guarded by mu.
 	cancels map[uint64]context.CancelFunc
 	next    uint64
+	// dialogs finds a call in progress by Call-ID (*phoneDialog,
+	// reinvite_phone.go).
+	dialogs sync.Map
 }
 
 // NewPhone validates cfg and binds the SIP listener; Serve runs it.
@@ -110,7 +119,11 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 	p := &Phone{endpoint: e, cfg: cfg, ear: ef, cancels: map[uint64]context.CancelFunc{}}
 	p.ds = sipgo.NewDialogServerCache(p.cli, e.contact(cfg.User, false))
 	p.srv.OnInvite(p.onInvite)
-	p.srv.OnAck(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { _ = p.ds.ReadAck(req, tx) })
+	p.srv.OnAck(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
+		p.onInDialogAck(req) // a re-INVITE's (reinvite_phone.go)
+		_ = p.ds.ReadAck(req, tx)
+	})
+	p.srv.OnUpdate(p.onInDialogOffer) // reinvite_phone.go
 	p.srv.OnBye(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 		if err := p.ds.ReadBye(req, tx); err != nil {
 			respond(req, tx, 481)
@@ -170,6 +183,10 @@ func (p *Phone) report(pc PhoneCall) {
 
 // onInvite runs one call on sipgo's handler goroutine, for its lifetime.
 func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		p.onInDialogOffer(req, tx) // a re-INVITE (reinvite_phone.go)
+		return
+	}
 	// Close cancels ctx: the call is registered (and counted in wg) under
 	// the same lock as the check that the Phone is not closing.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -210,11 +227,6 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 	if p.cfg.User != "" && req.Recipient.User != p.cfg.User {
 		pc.Status, pc.Outcome = 404, PhoneRefused
 		respond(req, tx, 404)
-		return
-	}
-	if existing := req.To(); existing != nil && existing.Params.Has("tag") {
-		// A re-INVITE: keep the session as it is.
-		respond(req, tx, 488)
 		return
 	}
 	dlg, err := p.ds.ReadInvite(req, tx)
@@ -301,6 +313,17 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 			keysDone <- sent
 		}()
 	}
+	// In-dialog offers and holds (reinvite_phone.go).
+	dm := newDialogMedia(log, sess, body, req.Body(), neg, p.cfg.Codecs, false, req.CSeq().SeqNo)
+	defer p.addDialog(pc.CallID, &phoneDialog{dm: dm, done: ctx.Done()})()
+	holdDone := make(chan struct{})
+	var heard int64
+	go func() {
+		defer close(holdDone)
+		if p.cfg.HoldAfter > 0 {
+			pc.Holds, heard = p.holdCall(ctx, dlg, dm, sess)
+		}
+	}()
 	hang, stop := after(p.cfg.HangupAfter)
 	defer stop()
 	select {
@@ -317,6 +340,10 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 	cancel()
 	if keysDone != nil {
 		pc.KeysSent = <-keysDone
+	}
+	<-holdDone
+	if pc.Holds > 0 && sess != nil {
+		pc.HeardAfterResume = sess.Stats().PacketsReceived - heard
 	}
 }
 
