@@ -40,10 +40,13 @@ type ScriptedUAS struct {
 type Script func(req *Request) [][]byte
 
 // Request is one datagram the ScriptedUAS received, read as a SIP request
-// as far as it goes. A datagram that is not a request has an empty Method.
+// as far as it goes. A datagram that is not a request has an empty Method;
+// a response (to a request of the UAS's own, see SendInDialog) also has
+// its Status, and its headers and body read.
 type Request struct {
 	Method string // "INVITE", "ACK", …
 	URI    string // the Request-URI
+	Status int    // a response's status code; 0 for a request
 	// N counts the requests with this method so far, from 1: the second
 	// INVITE (a retransmission, over UDP) has N 2.
 	N   int
@@ -92,6 +95,9 @@ func (r *Request) Body() []byte { return r.body }
 
 // String returns the request line.
 func (r *Request) String() string {
+	if r.Status != 0 {
+		return fmt.Sprintf("response %d (%s) from %s", r.Status, r.Header("CSeq"), r.Src)
+	}
 	if r.Method == "" {
 		return fmt.Sprintf("non-SIP datagram (%d bytes) from %s", len(r.Raw), r.Src)
 	}
@@ -107,6 +113,11 @@ func parseRequest(b []byte) *Request {
 	r.body = body
 	lines := strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n")
 	f := strings.Fields(lines[0])
+	if len(f) >= 2 && f[0] == "SIP/2.0" {
+		r.Status, _ = strconv.Atoi(f[1])
+		r.head = lines[1:]
+		return r
+	}
 	if len(f) != 3 || f[2] != "SIP/2.0" {
 		return r
 	}
@@ -353,20 +364,71 @@ func uriHost(uri string) string {
 // swapped, CSeq 1 BYE (the far end's first request in the dialog). The
 // caller's response comes back to the ScriptedUAS like any datagram.
 func (u *ScriptedUAS) Bye(inv *Request, toTag string) error {
+	return u.SendInDialog(inv, toTag, InDialog{Method: "BYE", CSeq: 1})
+}
+
+// InDialog describes a request of the far end's own inside a dialog.
+type InDialog struct {
+	Method string // "INVITE" (a re-INVITE), "UPDATE", "ACK", "BYE", …
+	// CSeq is its sequence number: higher than the far end's previous
+	// request in the dialog, except for an ACK (its INVITE's).
+	CSeq int
+	// Headers are extra raw header lines ("Session-Expires: 90").
+	Headers []string
+	// Body, if set, goes with Content-Type application/sdp.
+	Body string
+}
+
+// SendInDialog sends r inside the dialog inv set up, answered with toTag
+// (RFC 3261 §12.2.1.1): to inv's Contact, From and To swapped, a fresh
+// branch. The caller's response comes back to the ScriptedUAS like any
+// datagram (with Request.Status set).
+func (u *ScriptedUAS) SendInDialog(inv *Request, toTag string, r InDialog) error {
 	contact := inv.Header("Contact")
 	if i, j := strings.IndexByte(contact, '<'), strings.IndexByte(contact, '>'); i >= 0 && j > i {
 		contact = contact[i+1 : j]
 	}
 	dst, err := netip.ParseAddrPort(uriHost(contact))
 	if err != nil {
-		return fmt.Errorf("siptest: BYE to Contact %q: %w", contact, err)
+		return fmt.Errorf("siptest: %s to Contact %q: %w", r.Method, contact, err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "BYE %s SIP/2.0\r\n", contact)
-	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bK-bye-%d\r\n", u.addr, time.Now().UnixNano())
+	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", r.Method, contact)
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bK-%s-%d\r\n", u.addr, strings.ToLower(r.Method), time.Now().UnixNano())
 	b.WriteString("From: " + inv.Header("To") + ";tag=" + toTag + "\r\n")
 	b.WriteString("To: " + inv.Header("From") + "\r\n")
 	b.WriteString("Call-ID: " + inv.Header("Call-ID") + "\r\n")
-	b.WriteString("CSeq: 1 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	fmt.Fprintf(&b, "CSeq: %d %s\r\nMax-Forwards: 70\r\n", r.CSeq, r.Method)
+	fmt.Fprintf(&b, "Contact: <sip:uas@%s>\r\n", u.addr)
+	for _, h := range r.Headers {
+		b.WriteString(h + "\r\n")
+	}
+	if r.Body != "" {
+		b.WriteString("Content-Type: application/sdp\r\n")
+	}
+	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(r.Body), r.Body)
 	return u.Send([]byte(b.String()), dst)
+}
+
+// WaitResponse waits up to timeout for a response whose CSeq is cseq
+// ("2 INVITE") and returns the first such, or nil.
+func (u *ScriptedUAS) WaitResponse(cseq string, timeout time.Duration) *Request {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		u.mu.Lock()
+		ch := u.notify
+		for _, r := range u.reqs {
+			if r.Status != 0 && r.Header("CSeq") == cseq {
+				u.mu.Unlock()
+				return r
+			}
+		}
+		u.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return nil
+		}
+	}
 }
