@@ -397,4 +397,3 @@ func waitEndedExt(t *testing.T, call *sip.Call, timeout time.Duration) error {
 	}
 	return call.Err()
 }
-
