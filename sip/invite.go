@@ -34,6 +34,8 @@ type attempt struct {
 	early       *media.Session // early media (183 with SDP)
 	earlyNeg    media.Answer
 	answered    map[string]bool // realms answered with credentials: at most once each
+
+	offered media.OfferConfig // the offer made, its SRTP keys included
 }
 
 func (a *attempt) report(k ProgressKind, res *sipgo_sip.Response) {
@@ -139,7 +141,9 @@ func (a *attempt) handle(res *sipgo_sip.Response) (*Call, bool, error) {
 		}
 		return nil, false, nil
 	}
-	return nil, true, finalError(res)
+	ce := finalError(res)
+	srtpRefused(ce, a.offered)
+	return nil, true, ce
 }
 
 func finalError(res *sipgo_sip.Response) *CallError {

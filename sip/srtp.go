@@ -1,0 +1,53 @@
+package sip
+
+import (
+	"fmt"
+	"log/slog"
+
+	"denwa/media"
+)
+
+// SDES-SRTP (Config.SRTP, PhoneConfig.SRTP): the keys travel in the SDP
+// (RFC 4568), so only a tls transport keeps them from whoever sees the
+// SIP; over udp or tcp they cross in clear, which is allowed with a
+// warning at start.
+
+// checkSRTP validates an SRTP mode setting.
+func checkSRTP(m media.SRTPMode) error {
+	if m > media.SRTPRequired {
+		return fmt.Errorf("%w: SRTP mode %v (want off, optional or required)", ErrConfig, m)
+	}
+	return nil
+}
+
+// warnClearKeys says, once at start, that SRTP keys will cross the
+// network in clear on this transport.
+func warnClearKeys(log *slog.Logger, m media.SRTPMode, transport string) {
+	if m != media.SRTPOff && transport != "tls" {
+		log.Warn("SRTP keys (SDES) travel in the SIP messages, which this transport sends in clear: "+
+			"whoever sees the signalling can decrypt the media; use tls to protect them",
+			"srtp", m.String(), "transport", transport)
+	}
+}
+
+// offerConfig returns the offer for one call: with SRTP on, fresh keys.
+func (d *Dialer) offerConfig(addr media.PacketConn) media.OfferConfig {
+	oc := media.OfferConfig{Port: addr.LocalAddrPort().Port(), Codecs: d.s.cfg.Codecs, EventPT: d.s.cfg.EventPT, SRTP: d.s.cfg.SRTP}
+	if oc.SRTP != media.SRTPOff {
+		oc.Crypto = media.OfferCrypto()
+	}
+	return oc
+}
+
+// srtpRefused explains a 488/606 to an offer that required SRTP: a far
+// end without SRTP refuses RTP/SAVP that way.
+func srtpRefused(ce *CallError, offered media.OfferConfig) {
+	if offered.SRTP == media.SRTPRequired && ce.Kind == NoCommonCodec && ce.Err == nil {
+		ce.Err = fmt.Errorf("%w: the far end refused the RTP/SAVP offer (%d); it may not support SRTP", media.ErrSRTPRequired, ce.Status)
+	}
+}
+
+// SRTPRejectedPackets returns how many SRTP packets the calls' media has
+// dropped because they failed authentication (tampered, or another key)
+// or replayed one already received (see media.SessionStats).
+func (d *Dialer) SRTPRejectedPackets() int64 { return d.srtpRejected.Load() }
