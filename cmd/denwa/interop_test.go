@@ -1,10 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
+	"denwa/media/mediatest"
+	"denwa/sip"
 	"denwa/sip/siptest/peers"
 )
 
@@ -14,11 +23,15 @@ import (
 // its program, and fails instead under DENWA_REQUIRE_INTEROP=1.
 
 // interopCall runs `denwa call --json` with args and password (may be
-// empty) and requires the outcome verified with keys.
-func interopCall(t *testing.T, password, keys string, args ...string) callReport {
+// empty) on the RTP ports rtp (zero: a fresh range) and requires the
+// outcome verified with keys.
+func interopCall(t *testing.T, password, keys string, rtp config.PortRange, args ...string) callReport {
 	t.Helper()
 	t.Setenv(passwordEnv, password)
-	args = append(append([]string{"call", "--json", "--rtp-ports", portRange().String(), "--ring-timeout", "10s"}, args...), "+81312345678")
+	if rtp.First == 0 {
+		rtp = portRange()
+	}
+	args = append(append([]string{"call", "--json", "--rtp-ports", rtp.String(), "--ring-timeout", "10s"}, args...), "+81312345678")
 	stdout, stderr, code := runCLI(t, args...)
 	var rep callReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
@@ -54,7 +67,68 @@ func TestInteropKamailioLinphone(t *testing.T) {
 			if c.transport == "tls" {
 				t.Setenv("SSL_CERT_FILE", kc.TLS.CertFile)
 			}
-			interopCall(t, "kam-pw-7", "#", args...)
+			interopCall(t, "kam-pw-7", "#", config.PortRange{}, args...)
 		})
+	}
+}
+
+// TestInteropRTPEngineBaresip: denwa → Kamailio with rtpengine anchoring
+// the media → baresip pressing # as RFC 4733. rtpengine must have handled
+// the offer and the answer and seen denwa's RTP arrive from denwa's range.
+func TestInteropRTPEngineBaresip(t *testing.T) {
+	phone := peers.StartBaresip(t, peers.BaresipConfig{User: "alice", Keys: "#"})
+	rtpe := peers.StartRTPEngine(t)
+	k := peers.StartKamailio(t, peers.KamailioConfig{Target: phone.URI(), RTPEngine: rtpe})
+	rtp := portRange()
+	interopCall(t, "", "#", rtp, "--trunk", k.URI("udp"))
+	log := rtpe.Output()
+	for _, cmd := range []string{"offer", "answer", "delete"} {
+		if !strings.Contains(log, "Received command '"+cmd+"'") {
+			t.Errorf("rtpengine handled no %s", cmd)
+		}
+	}
+	relayed := false
+	for _, m := range regexp.MustCompile(`Confirmed peer address as 127\.0\.0\.1:(\d+)`).FindAllStringSubmatch(log, -1) {
+		p, _ := strconv.Atoi(m[1])
+		relayed = relayed || p >= rtp.First && p <= rtp.Last
+	}
+	if !relayed {
+		t.Errorf("rtpengine saw no RTP from denwa's ports %v:\n%s", rtp, log)
+	}
+}
+
+// TestInteropLinphoneInband: linphonec presses * then # as in-band tones
+// (use_rfc2833=0, use_info=0), through Kamailio.
+func TestInteropLinphoneInband(t *testing.T) {
+	phone := peers.StartLinphone(t, peers.LinphoneConfig{Keys: "*#", Mode: peers.Inband})
+	k := peers.StartKamailio(t, peers.KamailioConfig{Target: phone.URI()})
+	rep := interopCall(t, "", "*#", config.PortRange{}, "--trunk", k.URI("udp"))
+	for _, e := range rep.Timeline {
+		if e.What == "key" && !strings.HasSuffix(e.Detail, "inband") {
+			t.Errorf("key %q: want in-band", e.Detail)
+		}
+	}
+}
+
+// TestInteropSipsakOptions: sipsak's OPTIONS to a Dialer's listener gets
+// 200 OK.
+func TestInteropSipsakOptions(t *testing.T) {
+	bin := mediatest.RequireTool(t, "sipsak")
+	sc := config.DefaultSIP()
+	sc.Trunk, sc.Bind, sc.RTPPorts = "sip:127.0.0.1:9", "127.0.0.1:0", portRange()
+	cfg, err := sc.DialerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sip.NewDialer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "-vv", "-H", "127.0.0.1", "-s", "sip:denwa@"+d.Addr().String()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SIP/2.0 200 OK") {
+		t.Fatalf("sipsak: %v\n%s", err, out)
 	}
 }
