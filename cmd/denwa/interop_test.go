@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
-	"denwa/media/mediatest"
 	"denwa/sip"
 	"denwa/sip/siptest/peers"
 )
@@ -113,22 +109,13 @@ func TestInteropLinphoneInband(t *testing.T) {
 // TestInteropSipsakOptions: sipsak's OPTIONS to a Dialer's listener gets
 // 200 OK.
 func TestInteropSipsakOptions(t *testing.T) {
-	bin := mediatest.RequireTool(t, "sipsak")
-	sc := config.DefaultSIP()
-	sc.Trunk, sc.Bind, sc.RTPPorts = "sip:127.0.0.1:9", "127.0.0.1:0", portRange()
-	cfg, err := sc.DialerConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := sip.NewDialer(cfg)
+	r := portRange()
+	d, err := sip.NewDialer(sip.Config{Trunk: "sip:127.0.0.1:9", Bind: "127.0.0.1:0", RTPPortFirst: r.First, RTPPortLast: r.Last})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "-vv", "-H", "127.0.0.1", "-s", "sip:denwa@"+d.Addr().String()).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "SIP/2.0 200 OK") {
+	if out, err := peers.Sipsak(t, "-vv", "-s", "sip:denwa@"+d.Addr().String()); err != nil || !strings.Contains(out, "SIP/2.0 200 OK") {
 		t.Fatalf("sipsak: %v\n%s", err, out)
 	}
 }

@@ -109,33 +109,32 @@ ctrl_tcp_listen %s
 	t.Cleanup(func() { c.Close() })
 	go b.readEvents()
 	if cfg.Keys != "" {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		t.Cleanup(func() { cancel(); <-done })
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case ev, ok := <-b.events:
-					if !ok {
-						return
-					}
-					if ev.Type != "CALL_ESTABLISHED" {
-						continue
-					}
-					select {
-					case <-time.After(cfg.KeyDelay):
-					case <-ctx.Done():
-						return
-					}
-					b.SendKeys(cfg.Keys, cfg.KeyGap)
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+		goUntilCleanup(t, func(ctx context.Context) { b.pressOnEstablished(ctx, cfg.Keys, cfg.KeyDelay, cfg.KeyGap) })
 	}
 	return b
+}
+
+// pressOnEstablished presses keys in every call once it is established.
+func (b *Baresip) pressOnEstablished(ctx context.Context, keys string, delay, gap time.Duration) {
+	for {
+		select {
+		case ev, ok := <-b.events:
+			if !ok {
+				return
+			}
+			if ev.Type != "CALL_ESTABLISHED" {
+				continue
+			}
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return
+			}
+			b.SendKeys(keys, gap)
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // URI is the SIP URI calls to the phone's account go to.

@@ -130,13 +130,7 @@ func StartLinphone(t testing.TB, cfg LinphoneConfig) *Linphone {
 		l.waitPorts(t, []netip.AddrPort{l.SIP}, nil)
 	}
 	if cfg.Keys != "" {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		t.Cleanup(func() { cancel(); <-done })
-		go func() {
-			defer close(done)
-			l.pressOnConnect(ctx, cfg.Keys, cfg.KeyDelay, cfg.KeyGap)
-		}()
+		goUntilCleanup(t, func(ctx context.Context) { l.pressOnConnect(ctx, cfg.Keys, cfg.KeyDelay, cfg.KeyGap) })
 	}
 	return l
 }

@@ -2,6 +2,7 @@ package peers
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"regexp"
@@ -88,6 +89,18 @@ func start(t testing.TB, name string, cmd *exec.Cmd) *Proc {
 		}
 	})
 	return p
+}
+
+// goUntilCleanup runs f on its own goroutine until the test ends: t.Cleanup
+// cancels f's context and waits for f to return.
+func goUntilCleanup(t testing.TB, f func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		f(ctx)
+	}()
 }
 
 // Output returns what the process wrote so far.
