@@ -102,10 +102,13 @@ type SessionConfig struct {
 	// dropped and counted (Stats.SRTPAuthFailed, SRTPReplayed); RTCP
 	// (SRTCP) is ignored as ever. Zero: plain RTP.
 	SRTP SRTPKeys
-	// SRTPRejected, if not nil, counts the SRTP packets every session
-	// dropped (SessionStats.SRTPAuthFailed + SRTPReplayed): a total for
-	// a metric, shared by many sessions.
-	SRTPRejected *atomic.Int64
+	// SRTPAuthFailed, if not nil, counts the SRTP packets every session
+	// dropped because they failed authentication
+	// (SessionStats.SRTPAuthFailed): a total for a metric, shared by many
+	// sessions. Replays are not in it: a far end's stack may resend a
+	// packet as it was (oRTP, linphone's, sends RFC 4733's repeated END
+	// packets with one sequence number).
+	SRTPAuthFailed *atomic.Int64
 }
 
 // KeyGuard is how long after the instant of answer a key must begin to
@@ -132,7 +135,8 @@ type SessionStats struct {
 	SendErrors, ReadErrors int64
 	// SRTPAuthFailed counts SRTP packets from the far end dropped because
 	// their authentication tag did not verify (tampered, or another key);
-	// SRTPReplayed those dropped as replays or too short to hold a tag.
+	// SRTPReplayed those dropped as replays (a packet resent as it was
+	// included) or too short to hold a tag.
 	SRTPAuthFailed, SRTPReplayed int64
 	// Remote is where RTP goes now, and where it is accepted from;
 	// Learned reports that this is a learned source, not the SDP's.

@@ -272,13 +272,13 @@ func (s *Session) unprotect(b []byte) []byte {
 	if err == nil {
 		return out
 	}
-	if isAuthFailure(err) {
-		s.srtpAuth.Add(1)
-	} else {
+	if !isAuthFailure(err) {
 		s.srtpReplay.Add(1)
+		return nil
 	}
-	if s.cfg.SRTPRejected != nil {
-		s.cfg.SRTPRejected.Add(1)
+	s.srtpAuth.Add(1)
+	if s.cfg.SRTPAuthFailed != nil {
+		s.cfg.SRTPAuthFailed.Add(1)
 	}
 	return nil
 }

@@ -366,6 +366,6 @@ func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer, keys media.
 	sc.Pacer = d.pacer
 	sc.KeySink = keys
 	sc.Learn, sc.MediaNetworks, sc.Early = d.s.cfg.RTPLearn, d.s.cfg.MediaNetworks, early
-	sc.Foreign, sc.SRTPRejected = &d.foreign, &d.srtpRejected
+	sc.Foreign, sc.SRTPAuthFailed = &d.foreign, &d.srtpAuthFailed
 	return media.NewSession(sc)
 }

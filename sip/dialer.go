@@ -38,9 +38,9 @@ type Dialer struct {
 	// foreign counts the RTP datagrams every call's media dropped as not
 	// from the far end (media.SessionConfig.Foreign).
 	foreign atomic.Int64
-	// srtpRejected counts the SRTP packets every call's media dropped
-	// (media.SessionConfig.SRTPRejected).
-	srtpRejected atomic.Int64
+	// srtpAuthFailed counts the SRTP packets every call's media dropped
+	// as failing authentication (media.SessionConfig.SRTPAuthFailed).
+	srtpAuthFailed atomic.Int64
 }
 
 // NewDialer validates cfg, binds the SIP listener (none over tls) and

@@ -47,7 +47,7 @@ func srtpRefused(ce *CallError, offered media.OfferConfig) {
 	}
 }
 
-// SRTPRejectedPackets returns how many SRTP packets the calls' media has
-// dropped because they failed authentication (tampered, or another key)
-// or replayed one already received (see media.SessionStats).
-func (d *Dialer) SRTPRejectedPackets() int64 { return d.srtpRejected.Load() }
+// SRTPAuthFailures returns how many SRTP packets the calls' media has
+// dropped because they failed authentication: tampered, or protected
+// with another key (see media.SessionStats; replays are not counted).
+func (d *Dialer) SRTPAuthFailures() int64 { return d.srtpAuthFailed.Load() }

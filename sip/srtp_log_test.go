@@ -102,3 +102,7 @@ func TestSRTPKeysNotLogged(t *testing.T) {
 		t.Errorf("no warning that the keys cross in clear:\n%s", logs.String())
 	}
 }
+
+func newBufferLogger(b *lockedBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
