@@ -28,8 +28,9 @@ import (
 // per call, one per direction, drawn from crypto/rand for every call.
 //
 // Keys never leave this file in clear except into an SDP body: Crypto and
-// SRTPKeys hold them behind a pointer and print "<redacted>" with every
-// verb, in String, GoString and LogValue.
+// SRTPKeys hold them behind a pointer (fmt prints a nested pointer as an
+// address) and redact them in String, GoString and LogValue, so that no
+// verb of fmt and no slog handler shows one.
 
 // SRTPMode says whether a call's media is protected with SRTP.
 type SRTPMode uint8
@@ -139,7 +140,7 @@ func newMasterKey(suite CryptoSuite) *masterKey {
 }
 
 // Crypto is one a=crypto attribute (RFC 4568 §9.1): a tag, a suite and a
-// key. Its key is private, and String, GoString, Format's every verb and
+// key. Its key is private, behind a pointer, and String, GoString and
 // LogValue redact it.
 type Crypto struct {
 	// Tag is the attribute's tag, 1–999999999: the answer names the
@@ -181,15 +182,6 @@ func (c Crypto) String() string {
 
 // GoString is String: %#v redacts the key too.
 func (c Crypto) GoString() string { return "media.Crypto{" + c.String() + "}" }
-
-// Format writes String for every verb, so that no verb prints the key.
-func (c Crypto) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		fmt.Fprint(f, c.GoString())
-		return
-	}
-	fmt.Fprint(f, c.String())
-}
 
 // LogValue keeps the key out of structured logs.
 func (c Crypto) LogValue() slog.Value { return slog.StringValue(c.String()) }
@@ -299,7 +291,8 @@ func validLifetime(s string) bool {
 // SRTPKeys is what an SDES exchange negotiated for one call: the suite,
 // the key that protects what we send (ours) and the key that unprotects
 // what we receive (the far end's). The zero value means plain RTP.
-// Every formatter and LogValue print the suite only.
+// String, GoString and LogValue print the suite only; other verbs print
+// the address of the keys, never the keys.
 type SRTPKeys struct{ p *srtpKeys }
 
 type srtpKeys struct {
@@ -342,15 +335,6 @@ func (k SRTPKeys) String() string {
 // GoString is String: %#v prints no key either.
 func (k SRTPKeys) GoString() string { return "media.SRTPKeys{" + k.String() + "}" }
 
-// Format writes String for every verb, so that no verb prints a key.
-func (k SRTPKeys) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		fmt.Fprint(f, k.GoString())
-		return
-	}
-	fmt.Fprint(f, k.String())
-}
-
 // LogValue keeps the keys out of structured logs.
 func (k SRTPKeys) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
@@ -366,8 +350,9 @@ const maxSRTPTag = 10
 // are not safe for concurrent use, and each has one user.
 type srtpStream struct {
 	send, recv *srtp.Context
-	out        []byte // the protected packet; one buffer for the session's life
-	hdr        rtp.Header
+	out        []byte     // the protected packet; one buffer for the session's life
+	sendHdr    rtp.Header // the sender's, like out
+	recvHdr    rtp.Header // the reader's
 }
 
 func newSRTPStream(k SRTPKeys) (*srtpStream, error) {
@@ -387,7 +372,7 @@ func newSRTPStream(k SRTPKeys) (*srtpStream, error) {
 // protect returns pkt, an RTP packet, encrypted and authenticated, in the
 // stream's buffer (valid until the next call). Pacer goroutine only.
 func (t *srtpStream) protect(pkt []byte) ([]byte, error) {
-	out, err := t.send.EncryptRTP(t.out[:0], pkt, &t.hdr)
+	out, err := t.send.EncryptRTP(t.out[:0], pkt, &t.sendHdr)
 	if err == nil && cap(out) > cap(t.out) {
 		t.out = out[:0] // grown once for a longer packet: keep it
 	}
@@ -399,7 +384,7 @@ func (t *srtpStream) protect(pkt []byte) ([]byte, error) {
 // authentication, or that the replay window has seen, is an error; the
 // stream's state is unchanged by it. Reader only.
 func (t *srtpStream) unprotect(b []byte) ([]byte, error) {
-	return t.recv.DecryptRTP(b, b, &t.hdr)
+	return t.recv.DecryptRTP(b, b, &t.recvHdr)
 }
 
 // isAuthFailure tells an SRTP packet that failed authentication from one

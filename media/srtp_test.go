@@ -350,14 +350,18 @@ func (c *sendTap) packets() [][]byte {
 
 // srtpPair negotiates SRTP (required on both sides) and starts the two
 // sessions over a pipe: a is denwa, b the phone, b's sends recorded.
-func srtpPair(t *testing.T) (a, b *Session, tap *sendTap) { return srtpPairShared(t, nil) }
+func srtpPair(t *testing.T) (a, b *Session, tap *sendTap) { return srtpPairShared(t, nil, false) }
 
-// srtpPairShared is srtpPair with a's SRTPAuthFailed counter.
-func srtpPairShared(t *testing.T, authFailed *atomic.Int64) (a, b *Session, tap *sendTap) {
+// srtpPairShared is srtpPair with a's SRTPAuthFailed counter; with plain,
+// b sends plain RTP as if it had not understood the keys.
+func srtpPairShared(t *testing.T, authFailed *atomic.Int64, plain bool) (a, b *Session, tap *sendTap) {
 	t.Helper()
 	_, _, caller, callee, errA, errB := exchange(t, SRTPRequired, SRTPRequired)
 	if errA != nil || errB != nil {
 		t.Fatal(errA, errB)
+	}
+	if plain {
+		callee.SRTP = SRTPKeys{}
 	}
 	ca, cb := mediatest.Pipe()
 	tap = &sendTap{PacketConn: cb}
@@ -413,6 +417,17 @@ func TestSessionSRTPKeys(t *testing.T) {
 		if s := a.String(); !strings.HasSuffix(s, " SRTP AES_CM_128_HMAC_SHA1_80)") {
 			t.Errorf("String = %s", s)
 		}
+		// The session and its config print no key.
+		var out strings.Builder
+		fmt.Fprintf(&out, "%v %+v %s %v %+v %#v", a, a, a, a.cfg, a.cfg, a.cfg)
+		slog.New(slog.NewJSONHandler(&out, nil)).Info("s", "session", a, "config", a.cfg)
+		for _, k := range [][]byte{a.cfg.SRTP.p.send.b, a.cfg.SRTP.p.recv.b} {
+			for _, enc := range []string{base64.StdEncoding.EncodeToString(k), hex.EncodeToString(k), fmt.Sprint(k)} {
+				if strings.Contains(out.String(), enc) {
+					t.Fatalf("a key was printed: %s", out.String())
+				}
+			}
+		}
 	})
 }
 
@@ -421,7 +436,7 @@ func TestSessionSRTPKeys(t *testing.T) {
 func TestSessionSRTPTamperedAndReplayed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rejected atomic.Int64
-		a, b, tap := srtpPairShared(t, &rejected)
+		a, b, tap := srtpPairShared(t, &rejected, false)
 		time.Sleep(100 * time.Millisecond)
 		tap.setTamper(2) // the next two packets arrive with a bit flipped
 		time.Sleep(100 * time.Millisecond)
@@ -458,18 +473,7 @@ func TestSessionSRTPTamperedAndReplayed(t *testing.T) {
 // nothing: every packet fails authentication.
 func TestSessionSRTPRefusesPlain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		_, _, caller, _, _, _ := exchange(t, SRTPRequired, SRTPRequired)
-		ca, cb := mediatest.Pipe()
-		sa := caller.SessionConfig()
-		sa.Conn, sa.Remote, sa.MediaTimeout, sa.KeySink = ca, cb.LocalAddrPort(), -1, newKeyChan()
-		a, err := NewSession(sa)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := NewSession(SessionConfig{Conn: cb, Remote: ca.LocalAddrPort(), Codec: KindPCMU, EventPT: 101, MediaTimeout: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, b, _ := srtpPairShared(t, nil, true)
 		time.Sleep(50 * time.Millisecond)
 		if err := b.SendKey(t.Context(), '#', RFC4733, 100*time.Millisecond); err != nil {
 			t.Fatal(err)

@@ -40,7 +40,7 @@ func TestInteropLinphoneSRTP(t *testing.T) {
 func linphoneSRTP(t *testing.T, mode media.SRTPMode, mandatory string, want media.CryptoSuite) {
 	phone := peers.StartLinphone(t, peers.LinphoneConfig{Keys: "#", Mode: peers.RFC4733,
 		Rc: map[string][]string{"sip": {"media_encryption=srtp", "media_encryption_mandatory=" + mandatory}}})
-	var logs lockedBuffer
+	var logs sip.SyncBuffer
 	d, err := sip.NewDialer(sip.Config{Trunk: phone.URI(), Bind: "127.0.0.1:0", RingTimeout: 10 * time.Second,
 		SRTP: mode, Logger: newBufferLogger(&logs)})
 	if err != nil {

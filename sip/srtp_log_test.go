@@ -16,24 +16,6 @@ import (
 	"denwa/sip/siptest"
 )
 
-// lockedBuffer is a log sink safe for the dialer's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // No SRTP key appears in the dialer's log (debug level), in its errors,
 // or when its config, the call or the negotiated media are formatted with
 // %v, %+v, %#v or slog; and a dialer with SRTP over udp warns at start
@@ -52,8 +34,8 @@ func TestSRTPKeysNotLogged(t *testing.T) {
 			"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + theirKey + "|2^31\r\na=sendrecv\r\n"
 		return [][]byte{ok200(req, body, "Content-Type: application/sdp")}
 	}))
-	var logs lockedBuffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs sip.SyncBuffer
+	log := newBufferLogger(&logs)
 	cfg := sip.Config{Trunk: "sip:" + uas.Addr().String(), Bind: "127.0.0.1:0",
 		RingTimeout: hostileTimeout, InviteTimeout: hostileTimeout, SRTP: media.SRTPRequired, Logger: log}
 	d, err := sip.NewDialer(cfg)
@@ -77,6 +59,7 @@ func TestSRTPKeysNotLogged(t *testing.T) {
 	if err := call.Hangup(ctx); err != nil {
 		t.Errorf("Hangup: %v", err)
 	}
+	d.Close()
 	mu.Lock()
 	var secrets []string
 	for _, l := range strings.Split(string(offer), "\r\n") {
@@ -103,6 +86,7 @@ func TestSRTPKeysNotLogged(t *testing.T) {
 	}
 }
 
-func newBufferLogger(b *lockedBuffer) *slog.Logger {
+// newBufferLogger logs at debug level into b.
+func newBufferLogger(b *sip.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

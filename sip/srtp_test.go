@@ -9,16 +9,25 @@ import (
 	"denwa/media"
 )
 
-// SDES-SRTP between the Dialer and the Phone: required on both ends,
-// keys sent as RFC 4733 and in-band, each verified with "#" over SRTP.
+// SDES-SRTP between the Dialer and the Phone, each call verified with "#":
+// required on both ends with keys sent as RFC 4733 and in-band; optional
+// against a plain phone (it answers RTP/AVP without crypto: plain RTP)
+// and against an optional one (SRTP).
 func TestSRTPLoop(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		mode KeyMode
-	}{{"rfc4733", KeyRFC4733}, {"inband", KeyInband}} {
+		name          string
+		dialer, phone media.SRTPMode
+		mode          KeyMode
+		want          media.CryptoSuite
+	}{
+		{"required-rfc4733", media.SRTPRequired, media.SRTPRequired, KeyRFC4733, media.SuiteAES128SHA1_80},
+		{"required-inband", media.SRTPRequired, media.SRTPRequired, KeyInband, media.SuiteAES128SHA1_80},
+		{"optional-plain-phone", media.SRTPOptional, media.SRTPOff, KeyRFC4733, 0},
+		{"optional-optional-phone", media.SRTPOptional, media.SRTPOptional, KeyRFC4733, media.SuiteAES128SHA1_80},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			phone, calls := newTestPhone(t, PhoneConfig{Keys: "#", KeyMode: tc.mode, KeyDelay: 300 * time.Millisecond, SRTP: media.SRTPRequired})
-			d := newTestDialer(t, Config{Trunk: phone.URI(), RingTimeout: 5 * time.Second, SRTP: media.SRTPRequired})
+			phone, calls := newTestPhone(t, PhoneConfig{Keys: "#", KeyMode: tc.mode, KeyDelay: 300 * time.Millisecond, SRTP: tc.phone})
+			d := newTestDialer(t, Config{Trunk: phone.URI(), RingTimeout: 5 * time.Second, SRTP: tc.dialer})
 			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 			defer cancel()
 			keys := newKeys()
@@ -26,17 +35,16 @@ func TestSRTPLoop(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s := call.Media().SRTP.Suite(); s != media.SuiteAES128SHA1_80 {
-				t.Errorf("call's SRTP suite %v", s)
+			if s := call.Media().SRTP.Suite(); s != tc.want {
+				t.Errorf("call's SRTP suite %v, want %v", s, tc.want)
 			}
 			if got := collectKeys(call, keys, 1, 8*time.Second); got != "#" {
-				t.Errorf("keys %q over SRTP, want #", got)
+				t.Errorf("keys %q, want #", got)
 			}
 			if err := call.Hangup(ctx); err != nil {
 				t.Errorf("Hangup: %v", err)
 			}
-			pc := waitPhone(t, calls)
-			if pc.SRTP != media.SuiteAES128SHA1_80 || pc.KeysSent != "#" {
+			if pc := waitPhone(t, calls); pc.SRTP != tc.want || pc.KeysSent != "#" {
 				t.Errorf("phone saw %+v", pc)
 			}
 			if n := d.SRTPAuthFailures(); n != 0 {
@@ -75,39 +83,5 @@ func TestSRTPRequiredPlainPhone(t *testing.T) {
 	}
 	if pc := waitPhone(t, calls2); pc.Status != 488 || !errors.Is(pc.Err, media.ErrSRTPRequired) {
 		t.Errorf("phone saw %+v", pc)
-	}
-}
-
-// SRTP optional: a plain phone answers RTP/AVP without crypto and the
-// call goes on over plain RTP; an optional phone gets SRTP.
-func TestSRTPOptional(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		phone media.SRTPMode
-		want  media.CryptoSuite
-	}{{"plain-phone", media.SRTPOff, 0}, {"optional-phone", media.SRTPOptional, media.SuiteAES128SHA1_80}} {
-		t.Run(tc.name, func(t *testing.T) {
-			phone, calls := newTestPhone(t, PhoneConfig{Keys: "#", KeyDelay: 300 * time.Millisecond, SRTP: tc.phone})
-			d := newTestDialer(t, Config{Trunk: phone.URI(), RingTimeout: 5 * time.Second, SRTP: media.SRTPOptional})
-			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-			defer cancel()
-			keys := newKeys()
-			call, err := d.Dial(ctx, "+81312345678", nil, keys)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s := call.Media().SRTP.Suite(); s != tc.want {
-				t.Errorf("SRTP suite %v, want %v", s, tc.want)
-			}
-			if got := collectKeys(call, keys, 1, 8*time.Second); got != "#" {
-				t.Errorf("keys %q, want #", got)
-			}
-			if err := call.Hangup(ctx); err != nil {
-				t.Errorf("Hangup: %v", err)
-			}
-			if pc := waitPhone(t, calls); pc.SRTP != tc.want || pc.KeysSent != "#" {
-				t.Errorf("phone saw %+v", pc)
-			}
-		})
 	}
 }
