@@ -16,6 +16,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"denwa/dtmf"
 	"denwa/media/mediatest"
 )
 
@@ -385,17 +386,11 @@ func TestSessionSRTPKeys(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, b, tap := srtpPair(t)
 		time.Sleep(100 * time.Millisecond)
-		if err := b.SendKey(t.Context(), '#', RFC4733, 100*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
+		mustSendKey(t, b, '#', RFC4733)
 		time.Sleep(200 * time.Millisecond)
-		if err := b.SendKey(t.Context(), '5', Inband, 100*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
+		mustSendKey(t, b, '5', Inband)
 		time.Sleep(300 * time.Millisecond)
-		b.Close()
-		a.Close()
-		if got := keyString(collectKeys(a)); got != "#(4733)5(tone)" {
+		if got := endPair(a, b); got != "#(4733)5(tone)" {
 			t.Errorf("keys over SRTP: %s, want #(4733)5(tone)", got)
 		}
 		pkts := tap.packets()
@@ -457,13 +452,9 @@ func TestSessionSRTPTamperedAndReplayed(t *testing.T) {
 		if rejected.Load() != 2 {
 			t.Errorf("shared count %d, want the 2 auth failures", rejected.Load())
 		}
-		if err := b.SendKey(t.Context(), '#', RFC4733, 100*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
+		mustSendKey(t, b, '#', RFC4733)
 		time.Sleep(200 * time.Millisecond)
-		b.Close()
-		a.Close()
-		if got := keyString(collectKeys(a)); got != "#(4733)" {
+		if got := endPair(a, b); got != "#(4733)" {
 			t.Errorf("keys %s, want #(4733)", got)
 		}
 	})
@@ -475,9 +466,7 @@ func TestSessionSRTPRefusesPlain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, b, _ := srtpPairShared(t, nil, true)
 		time.Sleep(50 * time.Millisecond)
-		if err := b.SendKey(t.Context(), '#', RFC4733, 100*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
+		mustSendKey(t, b, '#', RFC4733)
 		time.Sleep(100 * time.Millisecond)
 		b.Close()
 		a.Close()
@@ -642,4 +631,19 @@ func BenchmarkSRTP(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// mustSendKey presses key on s for 100 ms.
+func mustSendKey(t *testing.T, s *Session, key dtmf.Key, mode KeyMode) {
+	t.Helper()
+	if err := s.SendKey(t.Context(), key, mode, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// endPair closes b, then a, and returns the keys a received (keyString).
+func endPair(a, b *Session) string {
+	b.Close()
+	a.Close()
+	return keyString(collectKeys(a))
 }
