@@ -61,9 +61,56 @@ func TestInteropKamailioLinphone(t *testing.T) {
 			k := peers.StartKamailio(t, kc)
 			args = append(args, "--trunk", k.URI(c.transport), "--user", "denwa")
 			if c.transport == "tls" {
-				t.Setenv("SSL_CERT_FILE", kc.TLS.CertFile)
+				args = append(args, "--tls-ca", kc.TLS.CertFile)
 			}
 			interopCall(t, "kam-pw-7", "#", config.PortRange{}, args...)
+		})
+	}
+}
+
+// TestInteropKamailioTLS: the TLS settings against Kamailio's TLS
+// listener. With the private CA, the server name in its certificate
+// (kamailio.test, while the trunk is an IP address), TLS 1.3 at least and a
+// client certificate Kamailio requires, the call verifies; a wrong CA or
+// server name fails the call as unreachable, at once, with a cause that
+// names the setting to look at.
+func TestInteropKamailioTLS(t *testing.T) {
+	ca := peers.NewCA(t, "denwa interop CA")
+	client := ca.Client(t, "denwa")
+	phone := peers.StartLinphone(t, peers.LinphoneConfig{Keys: "#"})
+	k := peers.StartKamailio(t, peers.KamailioConfig{Target: phone.URI(), TLS: ca, RequireClientCert: true})
+	trunk := []string{"--trunk", k.URI("tls")}
+	t.Run("mutual", func(t *testing.T) {
+		interopCall(t, "", "#", config.PortRange{}, append(trunk, "--tls-ca", ca.CertFile, "--tls-server-name", k.ServerName,
+			"--tls-cert", client.CertFile, "--tls-key", client.KeyFile, "--tls-min-version", "1.3")...)
+	})
+	wrong := peers.NewCA(t, "some other CA")
+	for _, c := range []struct {
+		name  string
+		args  []string
+		cause []string
+	}{
+		{"wrong-ca", []string{"--tls-ca", wrong.CertFile, "--tls-cert", client.CertFile, "--tls-key", client.KeyFile},
+			[]string{`certificate signed by unknown authority "denwa interop CA"`, "trunk 127.0.0.1", "set --tls-ca"}},
+		{"wrong-name", []string{"--tls-ca", ca.CertFile, "--tls-server-name", "pbx.example.com", "--tls-cert", client.CertFile, "--tls-key", client.KeyFile},
+			[]string{"not pbx.example.com", "set --tls-server-name"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(passwordEnv, "")
+			stdout, stderr, code := runCLI(t, append(append([]string{"call", "--json", "--rtp-ports", portRange().String()}, trunk...), append(c.args, "+81312345678")...)...)
+			var rep callReport
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatalf("exit %d, stdout %q, stderr %q: %v", code, stdout, stderr, err)
+			}
+			if rep.Outcome != enroll.OutcomeUnreachable {
+				t.Errorf("outcome %s, want unreachable", rep.Outcome)
+			}
+			for _, want := range c.cause {
+				if !strings.Contains(rep.Cause, want) {
+					t.Errorf("cause %q does not say %q", rep.Cause, want)
+				}
+			}
+			t.Log(rep.Cause)
 		})
 	}
 }
