@@ -20,15 +20,31 @@ func checkSRTP(m media.SRTPMode) error {
 	return nil
 }
 
+// ClearKeysWarning is what the Dialer and the Phone log at start (WARN)
+// when SRTP is on over udp or tcp; commands that log nothing by default
+// print it themselves (KeysInClear).
+const ClearKeysWarning = "SRTP keys (SDES) travel in the SIP messages, which this transport sends in clear: " +
+	"whoever sees the signalling can decrypt the media; use tls to protect them"
+
+func keysInClear(m media.SRTPMode, transport string) bool {
+	return m != media.SRTPOff && transport != "tls"
+}
+
 // warnClearKeys says, once at start, that SRTP keys will cross the
 // network in clear on this transport.
 func warnClearKeys(log *slog.Logger, m media.SRTPMode, transport string) {
-	if m != media.SRTPOff && transport != "tls" {
-		log.Warn("SRTP keys (SDES) travel in the SIP messages, which this transport sends in clear: "+
-			"whoever sees the signalling can decrypt the media; use tls to protect them",
-			"srtp", m.String(), "transport", transport)
+	if keysInClear(m, transport) {
+		log.Warn(ClearKeysWarning, "srtp", m.String(), "transport", transport)
 	}
 }
+
+// KeysInClear reports whether the Dialer's SRTP keys cross the network in
+// clear: SRTP is on and the transport is not tls.
+func (d *Dialer) KeysInClear() bool { return keysInClear(d.s.cfg.SRTP, d.s.transport) }
+
+// KeysInClear reports whether the Phone's SRTP keys cross the network in
+// clear: SRTP is on and the network is not tls.
+func (p *Phone) KeysInClear() bool { return keysInClear(p.cfg.SRTP, p.cfg.Network) }
 
 // offerConfig returns the offer for one call: with SRTP on, fresh keys.
 func (d *Dialer) offerConfig(addr media.PacketConn) media.OfferConfig {

@@ -116,6 +116,9 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 		return usage(err)
 	}
 	defer phone.Close()
+	if phone.KeysInClear() && !o.verbose { // verbose: logged already
+		fmt.Fprintln(stderr, "warning: "+sip.ClearKeysWarning)
+	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
 	fmt.Fprintf(stdout, "phone listening on %s (%s): %s\n", phone.URI(), o.network, describePhone(o))
