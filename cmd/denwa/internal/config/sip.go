@@ -26,6 +26,14 @@ type SIP struct {
 	Bind          string `json:"bind" flag:"bind" doc:"local SIP address ip:port (listens for the far end's BYE); empty: an ephemeral port"`
 	Contact       string `json:"contact" flag:"contact" doc:"host:port put in Contact and Via (a public address behind NAT); empty: the bound address"`
 	OutboundProxy string `json:"outbound_proxy" flag:"outbound-proxy" doc:"SIP URI every request is sent through"`
+
+	// TLS: how the trunk is trusted over tls, and what denwa shows it.
+	TLSCA         string `json:"tls_ca" flag:"tls-ca" doc:"PEM file of the CA certificates that sign the trunk's TLS certificate; they replace the system's roots; empty: the system's roots"`
+	TLSServerName string `json:"tls_server_name" flag:"tls-server-name" doc:"name the trunk's TLS certificate must hold; empty: the host of the trunk (or of the outbound proxy)"`
+	TLSCert       string `json:"tls_cert" flag:"tls-cert" doc:"PEM file of a client certificate, offered when the trunk asks for one (with --tls-key)"`
+	TLSKey        string `json:"tls_key" flag:"tls-key" doc:"PEM file of the client certificate's private key (with --tls-cert)"`
+	TLSMinVersion string `json:"tls_min_version" flag:"tls-min-version" doc:"lowest TLS version accepted: 1.2 or 1.3; empty: 1.2"`
+
 	RTP
 
 	RTPLearn      int      `json:"rtp_learn" flag:"rtp-learn" doc:"accept media from another address than the SDP answer's once this many packets in a row of one stream came from it after the answer (a far end behind NAT; 5 is usual); 0: only from the SDP address"`
@@ -45,6 +53,7 @@ type SIP struct {
 type RTP struct {
 	Codecs   string    `json:"codecs" flag:"codec" doc:"codecs offered or accepted, in order of preference: pcmu, pcma"`
 	RTPPorts PortRange `json:"rtp_ports" flag:"rtp-ports" doc:"RTP port range FIRST-LAST: a call takes an even port for RTP and the odd one above it for RTCP"`
+	SRTP     string    `json:"srtp" flag:"srtp" doc:"SDES-SRTP for the media: off, optional (keys offered on RTP/AVP, plain RTP if the far end ignores them) or required (RTP/SAVP; calls without it fail); over udp/tcp the keys cross in clear"`
 }
 
 // DefaultRTP returns the media defaults of the commands that place calls
@@ -52,7 +61,7 @@ type RTP struct {
 // port range (sip.DefaultRTPPortFirst to sip.DefaultRTPPortLast), which
 // holds thousands of calls at once.
 func DefaultRTP() RTP {
-	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultRTPPortFirst, sip.DefaultRTPPortLast}}
+	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultRTPPortFirst, sip.DefaultRTPPortLast}, SRTP: "off"}
 }
 
 // DefaultPhoneRTP returns the phone simulator's media defaults: both
@@ -60,7 +69,7 @@ func DefaultRTP() RTP {
 // sip.DefaultPhoneRTPPortLast), apart from the caller's so that a phone
 // and a caller on one machine never compete for ports.
 func DefaultPhoneRTP() RTP {
-	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultPhoneRTPPortFirst, sip.DefaultPhoneRTPPortLast}}
+	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultPhoneRTPPortFirst, sip.DefaultPhoneRTPPortLast}, SRTP: "off"}
 }
 
 // DefaultSIP returns the SIP defaults, sip's own.
@@ -94,6 +103,15 @@ func (s *SIP) DialerConfig() (sip.Config, error) {
 // PayloadKinds checks and converts r.Codecs.
 func (r *RTP) PayloadKinds() ([]media.PayloadKind, error) { return parseCodecs(r.Codecs) }
 
+// SRTPMode checks and converts r.SRTP.
+func (r *RTP) SRTPMode() (media.SRTPMode, error) {
+	m, err := media.ParseSRTPMode(r.SRTP)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want off, optional or required", r.SRTP)
+	}
+	return m, nil
+}
+
 // dialerConfig checks s; name gives a setting's name in errors from its
 // path below "sip." and its flag.
 func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, error) {
@@ -119,6 +137,10 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	}
 	if err := s.RTPPorts.check(); err != nil {
 		bad("rtp_ports", "rtp-ports", "%v", err)
+	}
+	srtp, err := s.SRTPMode()
+	if err != nil {
+		bad("srtp", "srtp", "%v", err)
 	}
 	plan, err := parseDialPlan(s.DialPlan)
 	if err != nil {
@@ -146,15 +168,19 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if err != nil {
 		bad("media_networks", "media-networks", "%v", err)
 	}
+	tlsConf, err := s.tlsConfig(name)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return sip.Config{}, err
 	}
-	return sip.Config{
+	return sip.Config{TLS: tlsConf,
 		Trunk: s.Trunk, Transport: strings.ToLower(s.Transport), Bind: s.Bind, Contact: s.Contact,
 		From: s.From, DisplayName: s.DisplayName, AuthUser: s.User, Password: string(s.Password.value),
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
-		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets,
+		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets, SRTP: srtp,
 		TrunkRefresh: time.Duration(s.TrunkRefresh), TrunkPing: time.Duration(s.TrunkPing),
 	}, nil
 }
