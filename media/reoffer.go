@@ -160,7 +160,8 @@ func (l *localDesc) finish(sd *sdp.SessionDescription) ([]byte, bool, error) {
 // and in its order, with the direction that answers the offer's. Errors
 // wrap ErrConfig (cfg.Local unusable), ErrSDP, ErrMediaRejected or
 // ErrNoCommonCodec: the SIP layer then answers 488 and the session stays
-// as it was (RFC 3261 §14.2).
+// as it was (RFC 3261 §14.2). On an SRTP session (Current.SRTP) the offer
+// must keep the far end's key, and the answer carries ours (keptCrypto).
 func AnswerReoffer(offer []byte, cfg ReofferConfig) (Reanswer, error) {
 	codecs, err := checkCodecs(cfg.Codecs)
 	if err != nil {
@@ -183,11 +184,17 @@ func AnswerReoffer(offer []byte, cfg ReofferConfig) (Reanswer, error) {
 	var noCodec error
 	for i := range ms {
 		m := &ms[i]
-		if found || m.media != "audio" || m.port <= 0 || m.port > 65535 || !m.addr.IsValid() || !strings.EqualFold(m.proto, "RTP/AVP") {
+		if found || m.media != "audio" || m.port <= 0 || m.port > 65535 || !m.addr.IsValid() || !isRTPProto(m.proto) {
 			sd.MediaDescriptions = append(sd.MediaDescriptions, rejectedMedia(m))
 			continue
 		}
 		sawAudio = true
+		ourCrypto, err := keptCrypto(m, cfg.Current.SRTP)
+		if err != nil {
+			noCodec = err
+			sd.MediaDescriptions = append(sd.MediaDescriptions, rejectedMedia(m))
+			continue
+		}
 		var pts []uint8
 		var ours PayloadTypes
 		for _, f := range m.formats {
@@ -201,7 +208,7 @@ func AnswerReoffer(offer []byte, cfg ReofferConfig) (Reanswer, error) {
 			sd.MediaDescriptions = append(sd.MediaDescriptions, rejectedMedia(m))
 			continue
 		}
-		a = Answer{Codec: ours[pts[0]], PayloadType: pts[0], Ptime: m.ptime,
+		a = Answer{Codec: ours[pts[0]], PayloadType: pts[0], Ptime: m.ptime, SRTP: cfg.Current.SRTP,
 			Remote: netip.AddrPortFrom(m.addr, uint16(m.port)), Direction: AnswerDirection(m.dir)}
 		for _, pt := range pts { // keep the codec we send with while it is offered
 			if ours[pt] == cfg.Current.Codec {
@@ -229,7 +236,11 @@ func AnswerReoffer(offer []byte, cfg ReofferConfig) (Reanswer, error) {
 			}
 		}
 		a.Receive = mergeTypes(ours, theirs)
-		sd.MediaDescriptions = append(sd.MediaDescriptions, audioMedia(l.port, m.proto, pts, ours, a.EventPT, a.Direction))
+		md := audioMedia(l.port, m.proto, pts, ours, a.EventPT, a.Direction)
+		if ourCrypto.key != nil {
+			addCrypto(md, ourCrypto)
+		}
+		sd.MediaDescriptions = append(sd.MediaDescriptions, md)
 		found = true
 	}
 	switch {
@@ -246,9 +257,32 @@ func AnswerReoffer(offer []byte, cfg ReofferConfig) (Reanswer, error) {
 	return Reanswer{Body: body, Media: a, Changed: changed}, nil
 }
 
+// keptCrypto checks an in-dialog offer's SRTP against the session's keys
+// (RFC 4568 §7.1.4): a plain session takes plain RTP/AVP only (a=crypto
+// on it ignored); an SRTP session takes an offer that keeps the far end's
+// key (a rekey is refused), and is answered with our key under the tag of
+// the offer's line. It returns our a=crypto line (none for plain RTP).
+func keptCrypto(m *sdpAudio, keys SRTPKeys) (Crypto, error) {
+	savp := strings.EqualFold(m.proto, "RTP/SAVP")
+	if !keys.Enabled() {
+		if savp {
+			return Crypto{}, fmt.Errorf("%w: an RTP/SAVP (SRTP) offer on a plain RTP session", ErrMediaRejected)
+		}
+		return Crypto{}, nil
+	}
+	for _, v := range m.crypto {
+		c, err := ParseCrypto(v)
+		if err == nil && c.Suite == keys.p.suite && c.key != nil && string(c.key.b) == string(keys.p.recv.b) {
+			return Crypto{Tag: c.Tag, Suite: c.Suite, key: keys.p.send}, nil
+		}
+	}
+	return Crypto{}, fmt.Errorf("%w: the in-dialog offer does not keep the session's SRTP key (rekeying is not supported)", ErrSRTPRequired)
+}
+
 // Reoffer returns our offer for a re-INVITE that carried none: every codec
 // we accept and telephone-event (Local's number for it, else
-// DefaultEventPT) unless NoEvents, sendrecv, at Local's address and port.
+// DefaultEventPT) unless NoEvents, sendrecv, at Local's address and port,
+// and on an SRTP session RTP/SAVP with our key unchanged.
 // It is Local itself when that says the same, and otherwise carries
 // Local's o= version plus one. The answer to it is read with ParseAnswer
 // and the OfferConfig Reoffer returns.
@@ -259,6 +293,9 @@ func Reoffer(cfg ReofferConfig) ([]byte, OfferConfig, error) {
 	}
 	oc := OfferConfig{Addr: l.addr, Port: l.port, Codecs: cfg.Codecs, NoEvents: cfg.NoEvents,
 		EventPT: l.eventPT, SessionID: l.id, SessionVersion: l.ver, Username: l.user}
+	if k := cfg.Current.SRTP; k.Enabled() { // the same key again: no rekey
+		oc.SRTP, oc.Crypto = SRTPRequired, []Crypto{{Tag: 1, Suite: k.p.suite, key: k.p.send}}
+	}
 	if !IsDynamic(oc.EventPT) {
 		oc.EventPT = 0
 	}

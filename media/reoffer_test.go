@@ -205,3 +205,49 @@ func TestReoffer(t *testing.T) {
 		t.Errorf("AnswerDirection(%q)", a.Direction)
 	}
 }
+
+// On an SRTP session (the phone's side here: it answered an SRTP offer),
+// a re-offer that keeps the far end's key is answered with our key
+// unchanged; one with a new key (a rekey) or without SRTP is refused.
+func TestAnswerReofferSRTP(t *testing.T) {
+	oc := OfferConfig{Addr: netip.MustParseAddr("192.0.2.7"), Port: 4000, SessionID: 77, SessionVersion: 1,
+		SRTP: SRTPRequired, Crypto: OfferCrypto()}
+	offer, err := Offer(oc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := AnswerConfig{Addr: netip.MustParseAddr("192.0.2.10"), Port: 30000, SessionID: 42, SRTP: SRTPRequired}
+	local, neg, err := AnswerOffer(offer, ac)
+	if err != nil || !neg.SRTP.Enabled() {
+		t.Fatalf("answer: %v %v", neg.String(), err)
+	}
+	cfg := ReofferConfig{Local: local, Remote: offer, Current: neg}
+	held := bytes.Replace(offer, []byte("a=sendrecv"), []byte("a=sendonly"), 1)
+	held = bytes.Replace(held, []byte("o=denwa 77 1 "), []byte("o=denwa 77 2 "), 1)
+	r, err := AnswerReoffer(held, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Media.Direction != RecvOnly || !r.Media.SRTP.Equal(neg.SRTP) || !strings.Contains(string(r.Body), "RTP/SAVP") {
+		t.Errorf("SRTP hold: %s\n%s", r.Media.String(), r.Body)
+	}
+	ourLine := func(b []byte) string {
+		for l := range strings.SplitSeq(string(b), "\r\n") {
+			if strings.HasPrefix(l, "a=crypto:") {
+				return l
+			}
+		}
+		return ""
+	}
+	if ourLine(r.Body) == "" || ourLine(r.Body) != ourLine(local) {
+		t.Errorf("our key changed in the re-answer")
+	}
+	oc.Crypto, oc.SessionVersion = OfferCrypto(), 3
+	rekey, _ := Offer(oc)
+	if _, err := AnswerReoffer(rekey, cfg); !errors.Is(err, ErrSRTPRequired) {
+		t.Errorf("rekey: %v", err)
+	}
+	if _, err := AnswerReoffer(theirSDP("4", "192.0.2.7", "4000", "0"), cfg); !errors.Is(err, ErrSRTPRequired) {
+		t.Errorf("plain re-offer on an SRTP session: %v", err)
+	}
+}

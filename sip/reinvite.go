@@ -183,7 +183,8 @@ func (m *dialogMedia) ack(req *sipgo_sip.Request) bool {
 func (m *dialogMedia) answered(body []byte) {
 	a, err := media.ParseAnswer(body, m.offered)
 	if err == nil {
-		a.Direction = media.AnswerDirection(a.Direction)
+		// The keys stay (we never rekey); the direction becomes ours.
+		a.SRTP, a.Direction = m.neg.SRTP, media.AnswerDirection(a.Direction)
 		err = m.apply(a)
 	}
 	if err != nil {
