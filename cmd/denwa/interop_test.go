@@ -6,10 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/sip"
+	"denwa/sip/siptest"
 	"denwa/sip/siptest/peers"
 )
 
@@ -112,6 +114,20 @@ func TestInteropKamailioTLS(t *testing.T) {
 			}
 			t.Log(rep.Cause)
 		})
+	}
+}
+
+// TestInteropOutboundProxy: the trunk's name (pbx.invalid) resolves only
+// at the outbound proxy, Kamailio, which relays to the phone; denwa, bound
+// to the unspecified address, takes its Via/Contact/SDP address from the
+// route to the proxy and the call verifies.
+func TestInteropOutboundProxy(t *testing.T) {
+	r := portRange()
+	phone := siptest.NewPhone(t, sip.PhoneConfig{Keys: "#", RTPPortFirst: r.First, RTPPortLast: r.Last})
+	k := peers.StartKamailio(t, peers.KamailioConfig{Target: "sip:" + phone.Addr().String()})
+	interopCall(t, "", "#", config.PortRange{}, "--trunk", "sip:pbx.invalid", "--outbound-proxy", k.URI("udp"))
+	if pc := phone.Next(t, 10*time.Second); pc.User != "+81312345678" {
+		t.Errorf("phone: %+v", pc)
 	}
 }
 
