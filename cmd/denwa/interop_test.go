@@ -182,3 +182,17 @@ func TestInteropSipsakOptions(t *testing.T) {
 		t.Fatalf("sipsak: %v\n%s", err, out)
 	}
 }
+
+// TestCallIPv6: `denwa call --trunk sip:[::1]:PORT` without --bind listens
+// on [::], advertises ::1 and verifies against the phone on ::1.
+func TestCallIPv6(t *testing.T) {
+	if err := peers.Loopback6(); err != nil {
+		t.Skip(err)
+	}
+	r := portRange()
+	phone := siptest.NewPhone(t, sip.PhoneConfig{Listen: "[::1]:0", Keys: "#", RTPPortFirst: r.First, RTPPortLast: r.Last})
+	interopCall(t, "", "#", config.PortRange{}, "--trunk", phone.URI())
+	if pc := phone.Next(t, 10*time.Second); !strings.HasPrefix(pc.From, "sip:denwa@[::1]") {
+		t.Errorf("phone: %+v", pc)
+	}
+}
