@@ -163,6 +163,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 		log: d.log.With("call_id", inv.CallID().Value(), "to", MaskNumber(user))}
 	call, err := a.run()
 	if err != nil {
+		err = d.certRefused(err) // tls.go
 		if a.early != nil {
 			a.early.Close()
 		}
