@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sipgo "github.com/emiago/sipgo/sip"
@@ -268,6 +269,9 @@ type dialerSetup struct {
 	bind      netip.AddrPort
 	from      sipgo.Uri
 	authUser  string
+	// certAsked: over tls without a client certificate, the far end
+	// asked for one (tls.go, watchCertRequest).
+	certAsked atomic.Bool
 }
 
 func (c Config) setup() (*dialerSetup, error) {
@@ -300,6 +304,7 @@ func (c Config) setup() (*dialerSetup, error) {
 		return nil, fmt.Errorf("%w: Trunk %q is a sips URI but the transport is %s (sips needs tls)", ErrConfig, c.Trunk, s.transport)
 	}
 	s.tls = c.TLS.Clone()
+	s.watchCertRequest()
 	if c.OutboundProxy != "" {
 		var p sipgo.Uri
 		if err := sipgo.ParseUri(c.OutboundProxy, &p); err != nil || p.Host == "" {

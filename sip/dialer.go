@@ -77,6 +77,9 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	if ec.host == "" && local.IsValid() {
 		ec.host = local.String()
 	}
+	if s.bindFor(local) { // addressing.go
+		ec.bind = s.bind
+	}
 	e, err := newEndpoint(ec)
 	if err != nil {
 		return nil, err
@@ -220,6 +223,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 		log: d.log.With("call_id", inv.CallID().Value(), "to", MaskNumber(user))}
 	call, err := a.run()
 	if err != nil {
+		err = d.certRefused(err) // tls.go
 		if a.early != nil {
 			a.early.Close()
 		}

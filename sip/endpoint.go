@@ -84,9 +84,12 @@ type endpointConfig struct {
 
 // newEndpoint binds the SIP listener and sets up the rest; start serves.
 func newEndpoint(c endpointConfig) (*endpoint, error) {
+	routeSipgoLog() // sipgolog.go
 	e := &endpoint{log: c.log, network: c.network}
 	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent(c.userAgent), sipgo.WithUserAgenTLSConfig(c.clientTLS),
-		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(c.log))),
+		// A closed TCP/TLS connection ends its transactions at once rather
+		// than at their timers (an INVITE would wait 32 s).
+		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(c.log)), sipgo_sip.WithTransactionLayerTerminateOnConnClose()),
 		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(quietLogger(c.log)))}
 	if c.fromHost != "" {
 		opts = append(opts, sipgo.WithUserAgentHostname(c.fromHost))
@@ -253,7 +256,7 @@ func hostPort(u *sipgo_sip.Uri) string {
 	if u.Port == 0 {
 		return u.Host
 	}
-	return net.JoinHostPort(u.Host, strconv.Itoa(u.Port))
+	return net.JoinHostPort(bareHost(u.Host), strconv.Itoa(u.Port))
 }
 
 func unmapAP(ap netip.AddrPort) netip.AddrPort {

@@ -154,7 +154,7 @@ func linphoneRc(cfg LinphoneConfig, port, rtp int) string {
 			fmt.Sprintf("use_ipv6=%d", b2i(cfg.Addr.Is6())), "guess_hostname=1", "inc_timeout=60"},
 		"rtp":   {fmt.Sprintf("audio_rtp_port=%d", rtp), "audio_jitt_comp=60"},
 		"sound": {"echocancellation=0"},
-		"video": {"enabled=0", "capture=0", "display=0"},
+		"video": {"enabled=0", "capture=0", "display=0", "automatically_initiate=0", "automatically_accept=0"},
 	}
 	for sec, lines := range cfg.Rc {
 		sections[sec] = append(sections[sec], lines...)
@@ -234,6 +234,7 @@ func (l *Linphone) pressOnConnect(ctx context.Context, keys string, delay, gap t
 	from := 0
 	for {
 		s, wake := l.out.snapshot()
+		s = s[:strings.LastIndexByte(s, '\n')+1] // whole lines only: a match may be half written
 		for _, m := range linphoneConnected.FindAllStringSubmatchIndex(s[from:], -1) {
 			id := s[from+m[2] : from+m[3]]
 			if !seen[id] {
