@@ -31,17 +31,7 @@ func FuzzAnswerReoffer(f *testing.F) {
 	for _, s := range reofferSeeds() {
 		f.Add(s)
 	}
-	local, err := Offer(OfferConfig{Addr: netip.MustParseAddr("192.0.2.10"), Port: 30000, SessionID: 42, SessionVersion: 1})
-	if err != nil {
-		f.Fatal(err)
-	}
-	remote := theirSDP("1", "192.0.2.7", "4000", "0 96", "a=sendrecv")
-	cur, err := ParseAnswer(remote, OfferConfig{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	cur.Direction = SendRecv
-	cfg := ReofferConfig{Local: local, Remote: remote, Current: cur}
+	cfg := reofferFixture(f)
 	f.Fuzz(func(t *testing.T, offer []byte) {
 		r, err := AnswerReoffer(offer, cfg)
 		if err != nil {

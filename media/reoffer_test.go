@@ -22,7 +22,7 @@ func theirSDP(v, addr string, port string, formats string, extra ...string) []by
 
 // reofferFixture is a call denwa offered (PCMU, PCMA, 101) and the far
 // end answered with PCMU and telephone-event 96 at 192.0.2.7:4000.
-func reofferFixture(t *testing.T) ReofferConfig {
+func reofferFixture(t testing.TB) ReofferConfig {
 	t.Helper()
 	local, err := Offer(OfferConfig{Addr: netip.MustParseAddr("192.0.2.10"), Port: 30000, SessionID: 42, SessionVersion: 1})
 	if err != nil {

@@ -19,17 +19,15 @@ import (
 // hold and the marker bit, and the media timeout runs again from there.
 func TestSessionHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := mediatest.NewMemNet()
-		local := netip.MustParseAddrPort("127.0.0.1:30000")
-		remote := netip.MustParseAddrPort("127.0.0.1:30002")
-		conn, _ := n.Listen(local)
-		fc, _ := n.Listen(remote)
-		s, err := NewSession(SessionConfig{Conn: conn, Remote: remote, Codec: KindPCMU, MediaTimeout: time.Second})
+		sf := newSourceFixture(t)
+		conn, _ := sf.net.Listen(sf.local)
+		fc := sf.phone
+		s, err := NewSession(SessionConfig{Conn: conn, Remote: fc.LocalAddrPort(), Codec: KindPCMU, MediaTimeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
-		f := &far{t: t, c: fc, to: local}
+		t.Cleanup(func() { s.Close() })
+		f := &far{t: t, c: fc, to: sf.local}
 		f.send(0, make([]byte, 160))
 		frames := testFrames(50)
 		played := make(chan error, 1)
@@ -94,13 +92,20 @@ func TestSessionHold(t *testing.T) {
 	})
 }
 
-func TestSessionSetDirectionInvalid(t *testing.T) {
-	a, b := mediatest.Pipe()
-	s, err := NewSession(SessionConfig{Conn: a, Remote: b.LocalAddrPort(), Codec: KindPCMU, MediaTimeout: -1})
+// pipeSession is a PCMU session without media timeout sending over a
+// pipe to far, closed at the test's end.
+func pipeSession(t *testing.T) (s *Session, far *mediatest.MemConn) {
+	a, far := mediatest.Pipe()
+	s, err := NewSession(SessionConfig{Conn: a, Remote: far.LocalAddrPort(), Codec: KindPCMU, MediaTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, far
+}
+
+func TestSessionSetDirectionInvalid(t *testing.T) {
+	s, _ := pipeSession(t)
 	if err := s.SetDirection("sideways"); !errors.Is(err, ErrConfig) {
 		t.Errorf("SetDirection(sideways) = %v", err)
 	}
@@ -118,13 +123,13 @@ func TestSessionUpdateRemote(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newSourceFixture(t)
 		conn, _ := f.net.Listen(f.local)
+		moved := f.sibling.LocalAddrPort()
 		s := f.session(t, conn, SessionConfig{})
-		defer s.Close()
-		time.Sleep(100 * time.Millisecond)
+		t.Cleanup(func() { s.Close() })
+		time.Sleep(5 * FrameInterval)
 		if len(drain(t, f.phone)) == 0 {
 			t.Fatal("nothing sent to the SDP address")
 		}
-		moved := f.sibling.LocalAddrPort()
 		if err := s.Update(Answer{Remote: moved, Codec: KindPCMU, EventPT: 101}); err != nil {
 			t.Fatal(err)
 		}
@@ -165,12 +170,7 @@ func TestSessionUpdateRemote(t *testing.T) {
 // the session started with) and sends with the new payload type.
 func TestSessionUpdateCodec(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a, b := mediatest.Pipe()
-		s, err := NewSession(SessionConfig{Conn: a, Remote: b.LocalAddrPort(), Codec: KindPCMU, MediaTimeout: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s, b := pipeSession(t)
 		if err := s.Update(Answer{Remote: b.LocalAddrPort(), Codec: KindPCMA, PayloadType: 8}); err != nil {
 			t.Fatal(err)
 		}

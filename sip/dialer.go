@@ -94,9 +94,9 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	}
 	d.contact = e.contact(s.from.User, strings.EqualFold(s.trunk.Scheme, "sips"))
 	d.srv.OnBye(d.onBye)
-	d.srv.OnAck(d.onAck)       // reinvite_call.go
-	d.srv.OnInvite(d.onInvite) // reinvite_call.go
-	d.srv.OnUpdate(d.onUpdate) // reinvite_call.go
+	d.srv.OnAck(d.onAck)           // reinvite_call.go
+	d.srv.OnInvite(d.onOffer(603)) // reinvite_call.go
+	d.srv.OnUpdate(d.onOffer(481)) // reinvite_call.go
 	warnClearKeys(d.log, s.cfg.SRTP, s.transport)
 	d.start()
 	ctx, stop := context.WithCancel(context.Background())

@@ -371,16 +371,7 @@ func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCou
 	if len(keys) == 0 {
 		return ""
 	}
-	wait := func(d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	wait := func(d time.Duration) bool { return sleepCtx(ctx, d) }
 	if !wait(p.cfg.KeyDelay) {
 		return ""
 	}

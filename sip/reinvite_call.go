@@ -18,26 +18,18 @@ func (c *Call) startInDialog(a *attempt, res *sipgo_sip.Response) {
 	c.st = newSessionTimer(res, a.minSE)
 }
 
-// onInvite answers a far end's re-INVITE (reinvite.go) and refuses new
-// calls: this UA only calls out.
-func (d *Dialer) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
-	c := d.match(req)
-	if c == nil {
-		respond(req, tx, 603)
-		return
+// onOffer returns the handler of a far end's re-INVITE or UPDATE
+// (RFC 3311: an offer, or a session refresh without one), answered as
+// reinvite.go says; a request that matches no call is answered unmatched
+// (603 to an INVITE: this UA only calls out; 481 to an UPDATE).
+func (d *Dialer) onOffer(unmatched int) sipgo.RequestHandler {
+	return func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
+		if c := d.match(req); c != nil {
+			c.onOffer(req, tx)
+			return
+		}
+		respond(req, tx, unmatched)
 	}
-	c.onOffer(req, tx)
-}
-
-// onUpdate answers a far end's UPDATE (RFC 3311): an offer, or a session
-// refresh without one.
-func (d *Dialer) onUpdate(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
-	c := d.match(req)
-	if c == nil {
-		respond(req, tx, 481)
-		return
-	}
-	c.onOffer(req, tx)
 }
 
 // onAck takes the ACK of a re-INVITE of the far end's; the ACK of the

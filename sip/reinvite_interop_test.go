@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"denwa/media"
+	"denwa/media/mediatest"
 	"denwa/sip"
 	"denwa/sip/siptest/peers"
 )
@@ -18,32 +19,21 @@ import (
 // hold its prompt while held and finish it after the resume, and count
 // the # (the call is verified).
 func TestInteropLinphoneHold(t *testing.T) {
-	phone := peers.StartLinphone(t, peers.LinphoneConfig{Mode: peers.RFC4733})
-	var logs sip.SyncBuffer
 	const mediaTimeout = 2 * time.Second
-	d, err := sip.NewDialer(sip.Config{Trunk: phone.URI(), Bind: "127.0.0.1:0", RingTimeout: 10 * time.Second,
-		MediaTimeout: mediaTimeout, Logger: newBufferLogger(&logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
-	defer cancel()
-	keys := make(chan media.Key, 8)
-	call, err := d.Dial(ctx, "+81312345678", nil, media.KeySinkFunc(func(k media.Key) {
-		select {
-		case keys <- k:
-		default:
-		}
-	}))
-	if err != nil {
-		t.Fatalf("Dial: %v\nlinphonec:\n%s", err, phone.Output())
-	}
-	defer call.Hangup(context.Background())
+	phone := peers.StartLinphone(t, peers.LinphoneConfig{Mode: peers.RFC4733})
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Fatalf(format+"\nlinphonec:\n%s\ndenwa:\n%s", append(args, phone.Output(), logs.String())...)
+		t.Fatalf(format+"\nlinphonec:\n%s", append(args, phone.Output())...)
 	}
+	d := newDialer(t, sip.Config{Trunk: phone.URI(), RingTimeout: 10 * time.Second, MediaTimeout: mediaTimeout})
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	keys := make(mediatest.KeyChan[media.Key], 8)
+	call, err := d.Dial(ctx, "+81312345678", nil, keys)
+	if err != nil {
+		fail("Dial: %v", err)
+	}
+	defer call.Hangup(context.Background())
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		tick := time.NewTicker(20 * time.Millisecond)

@@ -209,7 +209,7 @@ func TestReinviteGlareAndOverlap(t *testing.T) {
 	}
 	// Let our re-INVITE through (the next retransmission is answered).
 	f.hold.Store(false)
-	waitUntilT(t, "refresh answered", func() bool {
+	waitFor(t, "refresh answered", func() bool {
 		for _, r := range f.Requests() {
 			if r.Method == "ACK" && strings.HasSuffix(r.Header("CSeq"), " ACK") && !strings.HasPrefix(r.Header("CSeq"), "1 ") {
 				return true
@@ -227,7 +227,7 @@ func TestReinviteGlareAndOverlap(t *testing.T) {
 		t.Fatalf("overlapping re-INVITE answered %v, want 500 with Retry-After", res)
 	}
 	f.SendInDialog(inv, "uas1", siptest.InDialog{Method: "ACK", CSeq: 3, Body: farSDP(4, 9, "sendonly")})
-	waitUntilT(t, "answer in the ACK taken", func() bool { return call.Media().Direction == media.RecvOnly })
+	waitFor(t, "answer in the ACK taken", func() bool { return call.Media().Direction == media.RecvOnly })
 }
 
 // The far end asks for a session timer with us as the refresher: we
@@ -307,7 +307,12 @@ func TestSessionTimerTheyRefresh(t *testing.T) {
 		t.Fatalf("call ended while refreshed: %v", call.Err())
 	}
 	stopped := time.Now()
-	if err := waitEndedExt(t, call, 5*time.Second); !errors.Is(err, sip.ErrSessionExpired) {
+	select {
+	case <-call.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("call did not end")
+	}
+	if err := call.Err(); !errors.Is(err, sip.ErrSessionExpired) {
 		t.Fatalf("call ended with %v, want ErrSessionExpired", err)
 	}
 	if took := time.Since(stopped); took > 2*time.Second {
@@ -372,28 +377,4 @@ func TestSessionTimer422(t *testing.T) {
 	if len(invites) != 2 {
 		t.Errorf("%d INVITEs (by CSeq), want the first and one retry", len(invites))
 	}
-}
-
-func waitUntilT(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(10 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-timeout:
-			t.Fatalf("%s: not within 10 s", what)
-		}
-	}
-}
-
-func waitEndedExt(t *testing.T, call *sip.Call, timeout time.Duration) error {
-	t.Helper()
-	select {
-	case <-call.Done():
-	case <-time.After(timeout):
-		t.Fatalf("call did not end in %v", timeout)
-	}
-	return call.Err()
 }

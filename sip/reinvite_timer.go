@@ -241,7 +241,7 @@ func (c *Call) refresh() error {
 	case errors.Is(err, errBusy):
 		return retry(time.Second)
 	case err != nil && res == nil:
-		if ctx.Err() != nil && isClosed(c.stopped) {
+		if ctx.Err() != nil && c.Err() != nil { // the call is ending
 			return nil
 		}
 		return fmt.Errorf("%w: refresh: %w", ErrSessionExpired, err)
@@ -276,14 +276,6 @@ func (c *Call) refresh() error {
 	return retry(time.Until(deadline) / 2)
 }
 
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
 
 // intervalTooSmall answers a 422 to the INVITE (RFC 4028 §7.4) once: the
 // same INVITE again, CSeq+1 and a new branch, asking for the far end's
