@@ -276,7 +276,6 @@ func (c *Call) refresh() error {
 	return retry(time.Until(deadline) / 2)
 }
 
-
 // intervalTooSmall answers a 422 to the INVITE (RFC 4028 §7.4) once: the
 // same INVITE again, CSeq+1 and a new branch, asking for the far end's
 // Min-SE. A second 422, or one without a usable Min-SE, ends the attempt.
