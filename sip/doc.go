@@ -8,7 +8,10 @@
 // *CallError with a FailureKind (busy, rejected, unreachable, no-answer,
 // no-common-codec, failed), the SIP status and the Retry-After, if any.
 // An answered Call plays frames and hands out the keys the far end pressed
-// (package media's session does the RTP).
+// (package media's session does the RTP). In the dialog it answers
+// re-INVITEs and UPDATEs (hold, resume, moved media, session refresh;
+// RFC 3264 §8) and keeps RFC 4028 session timers when the far end asks for
+// them (reinvite*.go).
 //
 // A Phone is the other end: a small UAS that answers (or refuses with a
 // given status), plays silence and presses keys in-band or as RFC 4733
@@ -27,7 +30,8 @@
 //   - Every goroutine has an owner: a Call ends its own when it ends, a
 //     Dialer or Phone when it is closed.
 //   - A Call's end cause is whichever ended it first (the far end's BYE,
-//     the media timeout, MaxDuration, Hangup), and Play, Err and Hangup
+//     the media timeout, MaxDuration, an expired session timer, Hangup),
+//     and Play, Err and Hangup
 //     report that one cause: a BYE at any moment gives ErrRemoteHangup.
 //     A Call sends at most one BYE, and none after the far end's.
 //   - The dialer never sleeps on Retry-After; it reports it.
