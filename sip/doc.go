@@ -31,8 +31,8 @@
 //     Dialer or Phone when it is closed.
 //   - A Call's end cause is whichever ended it first (the far end's BYE,
 //     the media timeout, MaxDuration, an expired session timer, Hangup),
-//     and Play, Err and Hangup
-//     report that one cause: a BYE at any moment gives ErrRemoteHangup.
+//     and Play, Err and Hangup report that one cause: a BYE at any moment
+//     gives ErrRemoteHangup.
 //     A Call sends at most one BYE, and none after the far end's.
 //   - The dialer never sleeps on Retry-After; it reports it.
 package sip
