@@ -77,15 +77,16 @@ func (l *callLine) Err() error { return lineError(l.call.Err()) }
 
 // lineError maps a call's error to enroll's terms: the far end hanging up
 // wraps enroll.ErrHungUp, media stopping (which Play reports before the
-// call has ended) wraps enroll.ErrMediaTimeout; anything else stays as it
-// is.
+// call has ended) or the session timer running out wraps
+// enroll.ErrMediaTimeout; anything else stays as it is.
 func lineError(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, sip.ErrRemoteHangup):
 		return fmt.Errorf("%w: %w", enroll.ErrHungUp, err)
-	case errors.Is(err, media.ErrMediaTimeout):
+	case errors.Is(err, media.ErrMediaTimeout), errors.Is(err, sip.ErrSessionExpired):
+		// A session timer that ran out is a far end gone quiet, as is media.
 		return fmt.Errorf("%w: %w", enroll.ErrMediaTimeout, err)
 	}
 	return err
