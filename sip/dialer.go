@@ -75,6 +75,7 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	d.srv.OnBye(d.onBye)
 	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
 	d.srv.OnInvite(d.onInvite)
+	d.srv.OnInfo(d.onInfo)
 	d.start()
 	d.log.Debug("dialer ready", "local", d.local, "transport", s.transport, "trunk", s.cfg.Trunk)
 	return d, nil
@@ -205,7 +206,7 @@ func (d *Dialer) newInvite(user string, sdp []byte) *sipMsg {
 		req.SetDestination(hostPort(s.proxy))
 	}
 	req.AppendHeader(sipgo_sip.NewHeader("User-Agent", s.cfg.UserAgent))
-	req.AppendHeader(sipgo_sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
+	req.AppendHeader(sipgo_sip.NewHeader("Allow", d.allow()))
 	ct := sipgo_sip.ContentTypeHeader("application/sdp")
 	req.AppendHeader(&ct)
 	req.SetBody(sdp)
