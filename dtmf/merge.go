@@ -71,7 +71,9 @@ type MergerConfig struct {
 // key is preferred to an in-band one, and between RFC 4733 and SIP INFO
 // the first to arrive is reported. Twins are the same Key from two
 // different sources (all in-band sources count as one) with intervals
-// overlapping or less than Tolerance apart; a key has at most one twin
+// overlapping or less than Tolerance apart (a SIP INFO key's interval is
+// where its press may be: its End, the request's arrival, ± its duration
+// or 100 ms, whichever is longer); a key has at most one twin
 // from each other source. Keys of different Keys are never twins, even
 // at the same time: both are released and the caller's policy decides.
 // Two keys from the same source are never merged (two real presses).
@@ -160,11 +162,33 @@ func (m *Merger) twin(a, b Event) (int64, bool) {
 	if a.Key != b.Key {
 		return 0, false
 	}
+	a, b = infoSpan(a), infoSpan(b)
 	if m.cfg.Early {
 		a, b = atLeast(a, earlyMinPress), atLeast(b, earlyMinPress)
 	}
 	g := gap(a, b)
 	return g, g < m.tolerance()
+}
+
+// infoMinSpan is how far, at least, a SIP INFO key may be from its press
+// either way when judging twins: 100 ms.
+const infoMinSpan = 800
+
+// infoSpan returns where the press of a SIP INFO key may lie, for judging
+// twins: a request carries no RTP time, so it is placed ending (End) where
+// it arrived, and senders send it when the key goes down (the press comes
+// after it) or when it comes up (the press ends at it). It spans End ±
+// the key's duration, or infoMinSpan when that is longer. Other keys are
+// returned as they are.
+func infoSpan(ev Event) Event {
+	if ev.Source != SourceSIPInfo {
+		return ev
+	}
+	w := max(ev.End-ev.Start, infoMinSpan)
+	if ev.End > math.MinInt64+w && ev.End < math.MaxInt64-w {
+		ev.Start, ev.End = ev.End-w, ev.End+w
+	}
+	return ev
 }
 
 // atLeast returns ev lasting at least n (End moved later if need be, short

@@ -47,6 +47,15 @@ func TestMergerSIPInfo(t *testing.T) {
 		{"a second SIP INFO of the same key is a second press", []mstep{
 			rfc('1', 1000, 1800), sinf('1', 1000, 1000), sinf('1', 1100, 1100), mflush(),
 		}, []out{R(0, '1', 1000, 1800), S(2, '1', 1100, 1100)}},
+		{"SIP INFO sent at key-up, no Duration: within 100 ms of the press's end", []mstep{
+			rfc('#', 1000, 1160), sinf('#', 1790, 1790), mflush(),
+		}, []out{R(0, '#', 1000, 1160)}},
+		{"SIP INFO sent at key-down, 60 ms before the RTP says", []mstep{
+			sinf('#', 500, 1000), rfc('#', 1480, 1640), mflush(),
+		}, []out{S(0, '#', 500, 1000)}},
+		{"SIP INFO far from an RFC 4733 key of the same Key: two presses", []mstep{
+			rfc('#', 1000, 1800), sinf('#', 3000, 3000), mflush(),
+		}, []out{R(0, '#', 1000, 1800), S(1, '#', 3000, 3000)}},
 		{"different keys never pair", []mstep{
 			sinf('1', 1000, 1000), rfc('2', 1000, 1800), mflush(),
 		}, []out{S(0, '1', 1000, 1000), R(1, '2', 1000, 1800)}},
