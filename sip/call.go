@@ -122,22 +122,14 @@ func (c *Call) bye(ctx context.Context) error {
 		return fmt.Errorf("sip: send BYE: %w", err)
 	}
 	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res == nil || res.IsProvisional() {
-				continue
-			}
-			if !res.IsSuccess() && res.StatusCode != 481 {
-				return fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, truncate(res.Reason, 80))
-			}
-			return nil
-		case <-tx.Done():
-			return fmt.Errorf("sip: BYE: %w", errors.Join(ErrNoResponse, tx.Err()))
-		case <-ctx.Done():
-			return fmt.Errorf("sip: BYE: %w", ctx.Err())
-		}
+	res, err := finalResponse(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("sip: BYE: %w", err)
 	}
+	if !res.IsSuccess() && res.StatusCode != 481 {
+		return fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, truncate(res.Reason, 80))
+	}
+	return nil
 }
 
 // inDialog builds a request inside the dialog (RFC 3261 §12.2.1.1): remote

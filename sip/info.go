@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -137,20 +138,31 @@ func sendInfoKey(ctx context.Context, dlg *sipgo.DialogServerSession, k dtmf.Key
 		return false, fmt.Errorf("sip: send INFO: %w", err)
 	}
 	defer tx.Terminate()
+	res, err := finalResponse(ctx, tx)
+	if err != nil {
+		return true, fmt.Errorf("sip: INFO: %w", err)
+	}
+	if !res.IsSuccess() {
+		return true, fmt.Errorf("sip: INFO answered %d %s", res.StatusCode, truncate(res.Reason, 80))
+	}
+	return true, nil
+}
+
+// finalResponse waits for the final response to a request sent in tx,
+// skipping provisional ones. It fails with ErrNoResponse (and the
+// transaction's error) when tx ends without one, and with ctx's error.
+func finalResponse(ctx context.Context, tx sipgo_sip.ClientTransaction) (*sipgo_sip.Response, error) {
 	for {
 		select {
 		case res := <-tx.Responses():
 			if res == nil || res.IsProvisional() {
 				continue
 			}
-			if !res.IsSuccess() {
-				return true, fmt.Errorf("sip: INFO answered %d %s", res.StatusCode, truncate(res.Reason, 80))
-			}
-			return true, nil
+			return res, nil
 		case <-tx.Done():
-			return true, fmt.Errorf("sip: INFO: %w", tx.Err())
+			return nil, errors.Join(ErrNoResponse, tx.Err())
 		case <-ctx.Done():
-			return true, fmt.Errorf("sip: INFO: %w", ctx.Err())
+			return nil, ctx.Err()
 		}
 	}
 }

@@ -14,6 +14,27 @@ import (
 	"denwa/sip/siptest"
 )
 
+// dialKeys calls the test number through a new Dialer to trunk and
+// returns the answered call, hung up when the test ends, with the channel
+// its keys go to.
+func dialKeys(t *testing.T, trunk string) (*sip.Dialer, *sip.Call, mediatest.KeyChan[media.Key]) {
+	t.Helper()
+	d := newDialer(t, sip.Config{Trunk: trunk})
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	keys := make(mediatest.KeyChan[media.Key], 8)
+	call, err := d.Dial(ctx, "+81312345678", nil, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = call.Hangup(ctx)
+	})
+	return d, call, keys
+}
+
 // TestInfoRequests: a far end that answered a call sends requests in its
 // dialog, byte for byte. INFO keys become keys from sip-info answered
 // 200; other INFO bodies get 415 with Accept; INFO outside the call 481;
@@ -25,15 +46,8 @@ func TestInfoRequests(t *testing.T) {
 		}
 		return siptest.Polite(req)
 	})
-	d := newDialer(t, sip.Config{Trunk: uas.URI()})
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	keys := make(mediatest.KeyChan[media.Key], 8)
-	call, err := d.Dial(ctx, "+81312345678", nil, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer call.Hangup(ctx)
+	d, call, keys := dialKeys(t, uas.URI())
+	ctx := t.Context()
 	var invite *siptest.Request
 	for _, r := range uas.Requests() {
 		if r.Method == "INVITE" {
@@ -140,14 +154,8 @@ func TestInfoLoop(t *testing.T) {
 			first, last := extRange()
 			phone := siptest.NewPhone(t, sip.PhoneConfig{Network: network, Keys: "*#", KeyMode: sip.KeySIPInfo,
 				KeyDelay: 200 * time.Millisecond, RTPPortFirst: first, RTPPortLast: last, Logger: quietLogger()})
-			d := newDialer(t, sip.Config{Trunk: phone.URI()})
-			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-			defer cancel()
-			keys := make(mediatest.KeyChan[media.Key], 8)
-			call, err := d.Dial(ctx, "+81312345678", nil, keys)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, call, keys := dialKeys(t, phone.URI())
+			ctx := t.Context()
 			var got strings.Builder
 			for got.Len() < 2 {
 				select {

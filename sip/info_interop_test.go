@@ -1,14 +1,11 @@
 package sip_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"denwa/dtmf"
 	"denwa/media"
-	"denwa/media/mediatest"
-	"denwa/sip"
 	"denwa/sip/siptest/peers"
 )
 
@@ -19,15 +16,7 @@ import (
 // by time, so this test presses one key; see docs/dtmf.md.)
 func TestInteropLinphoneInfoTwice(t *testing.T) {
 	phone := peers.StartLinphone(t, peers.LinphoneConfig{Keys: "#", Mode: peers.Info, Rc: map[string][]string{"sip": {"use_rfc2833=1"}}})
-	d := newDialer(t, sip.Config{Trunk: phone.URI()})
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	keys := make(mediatest.KeyChan[media.Key], 8)
-	call, err := d.Dial(ctx, "+81312345678", nil, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer call.Hangup(ctx)
+	_, call, keys := dialKeys(t, phone.URI())
 	var first media.Key
 	select {
 	case first = <-keys:
@@ -44,7 +33,7 @@ func TestInteropLinphoneInfoTwice(t *testing.T) {
 		t.Fatalf("a second key %v after %v", k, first)
 	case <-time.After(1500 * time.Millisecond):
 	}
-	if err := call.Hangup(ctx); err != nil {
+	if err := call.Hangup(t.Context()); err != nil {
 		t.Errorf("Hangup: %v", err)
 	}
 }
