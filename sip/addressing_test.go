@@ -72,7 +72,8 @@ func TestIPv6Trunk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			offer, err := d.buildOffer(conn)
+			_, local, _ := d.trunk.next()
+			offer, err := d.buildOffer(conn, local)
 			conn.Close()
 			if err != nil || !strings.Contains(string(offer), "c=IN IP6 ::1\r\n") {
 				t.Fatalf("offer %v:\n%s", err, offer)

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -138,31 +137,12 @@ func sendInfoKey(ctx context.Context, dlg *sipgo.DialogServerSession, k dtmf.Key
 		return false, fmt.Errorf("sip: send INFO: %w", err)
 	}
 	defer tx.Terminate()
-	res, err := finalResponse(ctx, tx)
+	res, err := finalResponse(ctx, tx, "INFO")
 	if err != nil {
-		return true, fmt.Errorf("sip: INFO: %w", err)
+		return true, err
 	}
 	if !res.IsSuccess() {
 		return true, fmt.Errorf("sip: INFO answered %d %s", res.StatusCode, truncate(res.Reason, 80))
 	}
 	return true, nil
-}
-
-// finalResponse waits for the final response to a request sent in tx,
-// skipping provisional ones. It fails with ErrNoResponse (and the
-// transaction's error) when tx ends without one, and with ctx's error.
-func finalResponse(ctx context.Context, tx sipgo_sip.ClientTransaction) (*sipgo_sip.Response, error) {
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res == nil || res.IsProvisional() {
-				continue
-			}
-			return res, nil
-		case <-tx.Done():
-			return nil, errors.Join(ErrNoResponse, tx.Err())
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 }

@@ -73,9 +73,9 @@ func TestInteropKamailioLinphone(t *testing.T) {
 // TestInteropKamailioTLS: the TLS settings against Kamailio's TLS
 // listener. With the private CA, the server name in its certificate
 // (kamailio.test, while the trunk is an IP address), TLS 1.3 at least and a
-// client certificate Kamailio requires, the call verifies; a wrong CA or
-// server name fails the call as unreachable, at once, with a cause that
-// names the setting to look at.
+// client certificate Kamailio requires, the call verifies; a wrong CA, a
+// wrong server name or no client certificate fails the call as
+// unreachable, at once, with a cause that names the setting to look at.
 func TestInteropKamailioTLS(t *testing.T) {
 	ca := peers.NewCA(t, "denwa interop CA")
 	client := ca.Client(t, "denwa")
@@ -96,6 +96,7 @@ func TestInteropKamailioTLS(t *testing.T) {
 			[]string{`certificate signed by unknown authority "denwa interop CA"`, "trunk 127.0.0.1", "set --tls-ca"}},
 		{"wrong-name", []string{"--tls-ca", ca.CertFile, "--tls-server-name", "pbx.example.com", "--tls-cert", client.CertFile, "--tls-key", client.KeyFile},
 			[]string{"not pbx.example.com", "set --tls-server-name"}},
+		{"no-client-cert", []string{"--tls-ca", ca.CertFile}, []string{"asked for a client certificate", "set --tls-cert"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv(passwordEnv, "")
