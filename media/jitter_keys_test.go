@@ -139,10 +139,19 @@ func packetize(x []int16) [][]byte {
 // 120 ms.
 var starHash = []synthPress{{'*', 0, 120}, {'#', 60, 120}}
 
-// packetsOf returns the indices of the packets that carry any of tone i.
-func packetsOf(starts []int, presses []synthPress, i int) (first, last int) {
-	return starts[i] / 160, (starts[i] + presses[i].toneMs*8 - 1) / 160
+// starHashCall renders starHash with its tones off samples into their
+// packets, phases drawn from a generator seeded with off and stream (which
+// it returns), and returns its packets and the first and last packet that
+// carry tone.
+func starHashCall(off int, stream uint64) (rng *rand.Rand, pkts [][]byte, lo, hi int) {
+	rng = rand.New(rand.NewPCG(uint64(off), stream))
+	x, starts := callAudio(rng, off, starHash)
+	last := len(starHash) - 1
+	return rng, packetize(x), starts[0] / 160, (starts[last] + starHash[last].toneMs*8 - 1) / 160
 }
+
+// toneOffsetStep spaces where in its first packet a test's tone starts.
+const toneOffsetStep = 16
 
 // TestJitterSingleLoss: one packet lost anywhere in a call with 120 ms
 // presses leaves exactly the keys pressed, live and from a capture,
@@ -153,12 +162,8 @@ func TestJitterSingleLoss(t *testing.T) {
 		name string
 		rc   ReceiverConfig
 	}{{"live", liveKeys}, {"capture", captureKeys}} {
-		for off := 0; off < 160; off += 40 {
-			rng := rand.New(rand.NewPCG(uint64(off), 1))
-			x, starts := callAudio(rng, off, starHash)
-			pkts := packetize(x)
-			lo, _ := packetsOf(starts, starHash, 0)
-			_, hi := packetsOf(starts, starHash, 1)
+		for off := 0; off < 160; off += toneOffsetStep {
+			rng, pkts, lo, hi := starHashCall(off, 1)
 			for lost := lo - 1; lost <= hi+1; lost++ {
 				arr := impair{drop: func(i int) bool { return i == lost }}.deliver(rng, pkts)
 				if got := receive(t, cfg.rc, arr); got != "*#" {
@@ -172,12 +177,8 @@ func TestJitterSingleLoss(t *testing.T) {
 // TestJitterReorder: a packet overtaken by the next one or two, anywhere,
 // and any packet duplicated, change nothing.
 func TestJitterReorder(t *testing.T) {
-	for off := 0; off < 160; off += 40 {
-		rng := rand.New(rand.NewPCG(uint64(off), 2))
-		x, starts := callAudio(rng, off, starHash)
-		pkts := packetize(x)
-		lo, _ := packetsOf(starts, starHash, 0)
-		_, hi := packetsOf(starts, starHash, 1)
+	for off := 0; off < 160; off += toneOffsetStep {
+		rng, pkts, lo, hi := starHashCall(off, 2)
 		for at := lo - 1; at <= hi+1; at++ {
 			for by := 1; by <= 2; by++ {
 				arr := impair{swap: func(i int) int {
@@ -219,12 +220,8 @@ func TestJitterUniformDelay(t *testing.T) {
 // TestJitterBurstLoss: two packets lost in a row anywhere in a call with
 // 120 ms presses leave exactly the keys pressed.
 func TestJitterBurstLoss(t *testing.T) {
-	for off := 0; off < 160; off += 40 {
-		rng := rand.New(rand.NewPCG(uint64(off), 4))
-		x, starts := callAudio(rng, off, starHash)
-		pkts := packetize(x)
-		lo, _ := packetsOf(starts, starHash, 0)
-		_, hi := packetsOf(starts, starHash, 1)
+	for off := 0; off < 160; off += toneOffsetStep {
+		rng, pkts, lo, hi := starHashCall(off, 4)
 		for lost := lo - 2; lost <= hi+1; lost++ {
 			arr := impair{drop: func(i int) bool { return i == lost || i == lost+1 }}.deliver(rng, pkts)
 			if got := receive(t, liveKeys, arr); got != "*#" {
