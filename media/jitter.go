@@ -10,37 +10,42 @@ import (
 // The in-band detector needs the audio in timestamp order, without holes
 // it cannot tell from silence. A Receiver therefore holds each stream's
 // G.711 frames a little while, keyed by extended RTP timestamp, and hands
-// them to the detector in order once they are older than the newest
-// frame's timestamp less the depth: a packet overtaken by up to the depth
-// is put back in its place (StreamStats.Reordered), a second copy of a
-// frame is dropped (Duplicates), and one overtaken by more arrives after
-// its place went to the detector and is dropped (Late). A hole still open
-// when its time comes is given to the detector as missing audio
-// (dtmf.Detector.Missing, StreamStats.Concealed), up to maxConceal, and
-// as silence beyond that.
+// them to the detector in order once they end the depth or more before the
+// end of the newest frame: the audio waits the depth. A packet that comes
+// less than the depth behind the newest audio is put back in its place
+// (StreamStats.Reordered), a second copy of a frame is dropped
+// (Duplicates), and a packet further behind arrives after its place went
+// to the detector and is dropped (Late). A hole still open when its time
+// comes is given to the detector as missing audio (dtmf.Detector.Missing,
+// StreamStats.Concealed), up to maxConceal, and as silence beyond that.
 //
 // Release is driven by RTP time only: by the packets that arrive, and by
 // Receiver.Idle and Flush, which hand over all that is held. Arrival
 // jitter without reordering costs nothing; only overtaking does. So the
 // depth adapts to how far packets are overtaken: it starts at Min and
-// rises at once to the largest lag seen (how far behind the newest
-// timestamp a packet arrived), up to Max; after jitterCalm of RTP time
-// without such a lag it comes down a frame at a time. RFC 4733 events do
-// not wait in it: they have their own path, and their own redundancy.
+// rises at once to the largest lag seen (how far behind the newest audio
+// a packet's audio ended when it arrived) plus one packet, up to Max; after
+// jitterCalm of RTP time without such a lag it comes down a packet's worth
+// at a time. With 20 ms packets, 40 ms puts back a packet overtaken by one
+// other, 60 ms one overtaken by two (the most that 0–60 ms of random delay
+// does). RFC 4733 events do not wait in it: they have their own path, and
+// their own redundancy.
 
 // JitterConfig sizes the jitter buffer that puts each stream's in-band
 // audio in order before the detector (see Receiver). The zero value gives
 // the defaults.
 type JitterConfig struct {
 	// Min is the depth the buffer starts at and never goes below: audio
-	// reaches the detector this long after the newest packet's timestamp,
-	// and a packet overtaken by up to this much is put back in place.
-	// Zero means DefaultJitterMin (40 ms), enough for packets overtaken by
-	// two others (0–60 ms of random delay at 20 ms a packet).
+	// waits this long (in RTP time, behind the newest audio received)
+	// before it reaches the detector, and a packet that arrives less than
+	// this far behind is put back in place. Zero means DefaultJitterMin
+	// (40 ms: a 20 ms packet overtaken by one other).
 	Min time.Duration
-	// Max is the deepest the buffer goes when packets are overtaken by
-	// more than Min. Zero means DefaultJitterMax (60 ms), or Min if that
-	// is more. At most MaxJitterDepth.
+	// Max is the deepest the buffer goes when packets arrive further
+	// behind than Min allows. Zero means DefaultJitterMax (60 ms: a 20 ms
+	// packet overtaken by two others), or Min if that is more. At most
+	// MaxJitterDepth. In-band keys are reported up to Max later than they
+	// would be without a buffer.
 	Max time.Duration
 	// Off turns the buffer off: audio goes to the detector as it arrives,
 	// and a packet behind what the detector has is dropped as late. Lost
@@ -234,7 +239,7 @@ func (b *jitterBuffer) push(ts int64, kind PayloadKind, payload []byte) bool {
 			b.setDepth()
 		}
 	} else if ts < b.newest {
-		b.observe(b.newest - ts)
+		b.observe(b.end-ts-int64(len(payload)), int64(len(payload)))
 	}
 	if ts == b.newest {
 		b.end = ts + int64(len(payload))
@@ -242,12 +247,14 @@ func (b *jitterBuffer) push(ts int64, kind PayloadKind, payload []byte) bool {
 	return true
 }
 
-// observe takes the lag of a packet that arrived behind the newest one.
-// A lag beyond MaxJitterDepth is no reordering a buffer could mend (a
-// sender that jumped back): it does not count.
-func (b *jitterBuffer) observe(lag int64) {
-	if lag >= b.peak && lag <= maxLag {
-		b.peak, b.calm = lag, 0
+// observe takes the lag of a packet of n samples that arrived behind the
+// newest one: how far its end is behind the newest end. Its audio would
+// have had to wait that long, and then a packet more, to reach the detector
+// in order. A lag beyond MaxJitterDepth is no reordering a buffer could
+// mend (a sender that jumped back): it does not count.
+func (b *jitterBuffer) observe(lag, n int64) {
+	if need := lag + n; need >= b.peak && lag <= maxLag {
+		b.peak, b.calm = min(need, b.max), 0
 		b.setDepth()
 	}
 }

@@ -156,8 +156,8 @@ type ReceiverConfig struct {
 	// Merge; they can also be set one by one.
 	Early bool
 	// Jitter sizes the jitter buffer that puts each stream's audio in
-	// timestamp order before the in-band detector (zero: 40 ms, rising to
-	// 60 ms when packets are overtaken by more).
+	// timestamp order before the in-band detector (zero: audio waits
+	// 40 ms, rising to 60 ms while packets are overtaken by two others).
 	Jitter JitterConfig
 	// MaxGap is the longest hole in the audio timeline (lost packets,
 	// silence suppression, a pause while events are sent) that is bridged
@@ -507,8 +507,8 @@ func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) 
 		jb.restart(ts)
 		s.anchored, s.base = true, ts
 	}
-	if jb.full() {
-		s.release(r, jb.first().ts+1)
+	if f := jb.first(); jb.full() {
+		s.release(r, f.ts+int64(f.n))
 	}
 	switch {
 	case ts > jb.end+r.cfg.MaxGap || ts < jb.newest-r.cfg.MaxGap:
@@ -524,7 +524,7 @@ func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) 
 			s.stats.Duplicates++
 		} else {
 			s.stats.Late++
-			jb.observe(jb.newest - ts)
+			jb.observe(jb.end-ts-int64(len(payload)), int64(len(payload)))
 		}
 		return false
 	}
@@ -538,11 +538,7 @@ func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) 
 	}
 	s.stats.Audio++
 	s.now = max(s.now, ts+int64(len(payload)))
-	limit := jb.newest - jb.depth // older than this goes
-	if jb.depth == 0 {
-		limit = math.MaxInt64 // no buffer: everything goes
-	}
-	s.release(r, limit)
+	s.release(r, jb.end-jb.depth)
 	return true
 }
 
@@ -557,10 +553,10 @@ func (s *stream) resync(ts int64) {
 // pos returns the RTP time of the detector's next sample (once anchored).
 func (s *stream) pos() int64 { return s.base + s.det.Pos() }
 
-// release hands the detector the held frames older than limit, in order,
+// release hands the detector the held frames that end by limit, in order,
 // each hole before them concealed; keys go to s.evs.
 func (s *stream) release(r *Receiver, limit int64) {
-	for f := s.jb.first(); f != nil && f.ts < limit; f = s.jb.first() {
+	for f := s.jb.first(); f != nil && f.ts+int64(f.n) <= limit; f = s.jb.first() {
 		s.feed(r, f.ts, f.kind, f.data[:f.n])
 		s.jb.pop()
 	}

@@ -14,7 +14,7 @@ import (
 // when it goes down (35 ms into the tone, in the tone's second packet) and
 // then waits LiveMergeHold (one packet) when telephone-events were
 // negotiated, nothing otherwise. The jitter buffer holds the audio its
-// depth (40 ms by default) plus one packet longer, which covers the hold.
+// depth longer (40 ms by default: two packets), which covers the hold.
 // Counted in 20 ms packets of stream time, so the test needs no clock.
 func TestReceiverMergeHoldLatency(t *testing.T) {
 	cases := []struct {
@@ -23,9 +23,9 @@ func TestReceiverMergeHoldLatency(t *testing.T) {
 		min, max int // packets after the tone's first one until the key
 	}{
 		{"capture default", ReceiverConfig{}, 4 + 25, 4 + 30},
-		{"live with telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}}, 1 + 3, 1 + 3},
-		{"live without telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}}, 1 + 3, 1 + 3},
-		{"live, fixed 60 ms buffer", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}, Jitter: JitterConfig{Min: 60 * time.Millisecond}}, 1 + 4, 1 + 4},
+		{"live with telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}}, 1 + 2, 1 + 2},
+		{"live without telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}}, 1 + 2, 1 + 2},
+		{"live, fixed 60 ms buffer", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}, Jitter: JitterConfig{Min: 60 * time.Millisecond}}, 1 + 3, 1 + 3},
 		{"live with telephone-event, no buffer", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}, Jitter: JitterConfig{Off: true}}, 2, 2},
 		{"live without telephone-event, no buffer", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}, Jitter: JitterConfig{Off: true}}, 1, 1},
 	}
