@@ -263,3 +263,26 @@ func TestSessionJitter(t *testing.T) {
 		}
 	})
 }
+
+// TestJitterRFC4733Immediate: RFC 4733 keys do not wait in the jitter
+// buffer: with it on, a key still comes with the first packet of its
+// event, as TestReceiverEarlyRFC4733 has it without.
+func TestJitterRFC4733Immediate(t *testing.T) {
+	var w wire
+	w.silentAudio(0, 4800)
+	w.press(t, '#', 1600, 800, 0)
+	pkts, meta := w.packets(t)
+	first := -1
+	for i, p := range meta {
+		if p.pt == 101 {
+			first = i
+			break
+		}
+	}
+	cfg := earlyLive
+	cfg.Jitter = JitterConfig{Min: 60 * time.Millisecond}
+	got := feedOne(t, cfg, pkts)
+	if len(got) != 1 || got[0].Key.Key != '#' || got[0].Source != dtmf.SourceRFC4733 || got[0].at != first {
+		t.Fatalf("got %v, want one RFC 4733 # with packet %d", got, first)
+	}
+}
