@@ -210,9 +210,8 @@ func (b *jitterBuffer) released(ts int64) bool {
 }
 
 // push holds a copy of payload at ts (sequence number seq), or reports
-// false when a frame with
-// that timestamp is held already. The buffer must not be full. It moves
-// newest and the depth.
+// false when a frame with that timestamp is held already. The buffer must
+// not be full. It moves newest and the depth.
 func (b *jitterBuffer) push(ts, seq int64, kind PayloadKind, payload []byte) bool {
 	i := b.n // insertion point: after every frame older than ts
 	for i > 0 {

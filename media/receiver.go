@@ -399,14 +399,13 @@ type stream struct {
 	// Sequence numbers extended to 64 bits for the loss count.
 	seqBase, seqMax int64
 
-	det      *dtmf.Detector
-	dec      *dtmf.EventDecoder
-	merge    dtmf.Merger
-	jb       jitterBuffer
-	fedSeq   int64 // sequence number of the frame the detector had last (noSeq: none)
-	anchored bool  // the stream has had audio: base is set
-	base     int64 // RTP time of the detector's sample 0
-	now      int64 // latest RTP time the stream has reached
+	det    *dtmf.Detector
+	dec    *dtmf.EventDecoder
+	merge  dtmf.Merger
+	jb     jitterBuffer
+	fedSeq int64 // sequence number of the frame the detector had last (noSeq: none)
+	base   int64 // RTP time of the detector's sample 0
+	now    int64 // latest RTP time the stream has reached
 
 	pcm  []int16      // decoded audio, grown to the largest payload
 	evs  []dtmf.Event // scratch: keys from the detector or decoder
@@ -516,7 +515,7 @@ func (s *stream) audio(r *Receiver, kind PayloadKind, ts, seq int64, payload []b
 		// The first packet anchors the timeline: one that comes after it
 		// from before it is late.
 		jb.restart(ts)
-		s.anchored, s.base = true, ts
+		s.base = ts
 	}
 	if f := jb.first(); jb.full() {
 		s.release(r, f.ts+int64(f.n))
@@ -561,7 +560,8 @@ func (s *stream) resync(ts int64) {
 	s.base = ts
 }
 
-// pos returns the RTP time of the detector's next sample (once anchored).
+// pos returns the RTP time of the detector's next sample (once the
+// stream has had audio).
 func (s *stream) pos() int64 { return s.base + s.det.Pos() }
 
 // release hands the detector the held frames that end by limit, in order,
