@@ -119,6 +119,9 @@ type Config struct {
 	// fails the call, and no source outside them is learned. Zero:
 	// wherever the SDP says.
 	MediaNetworks []netip.Prefix
+	// Jitter sizes the jitter buffer before in-band key detection (see
+	// media.JitterConfig). Zero: 40 ms, up to 60 ms.
+	Jitter media.JitterConfig
 	// Codecs in order of preference: media.KindPCMU, media.KindPCMA.
 	// Zero: PCMU, PCMA.
 	Codecs []media.PayloadKind
@@ -205,7 +208,7 @@ type PhoneConfig struct {
 	// knows the code for {code} in Keys; the caller tells it nothing
 	// else. All ten or none. Zero: the Phone does not listen.
 	Digits [10]*audio.Prompt
-	// KeyMode is RFC 4733 events (zero) or in-band tones.
+	// KeyMode is RFC 4733 events (zero), in-band tones or SIP INFO.
 	KeyMode KeyMode
 	// KeyDelay is the wait from answer to the first key; KeyGap between
 	// keys; KeyDuration each key's length. Zero: 500 ms, 200 ms, 120 ms.
@@ -378,6 +381,9 @@ func (c Config) setup() (*dialerSetup, error) {
 	if cfg.RTPLearn < 0 {
 		return nil, fmt.Errorf("%w: RTPLearn %d is negative", ErrConfig, cfg.RTPLearn)
 	}
+	if err := cfg.Jitter.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	for _, p := range cfg.MediaNetworks {
 		if !p.IsValid() {
 			return nil, fmt.Errorf("%w: MediaNetworks: invalid prefix %v", ErrConfig, p)
@@ -442,7 +448,7 @@ func (c *PhoneConfig) setup() (netip.AddrPort, error) {
 			}
 		}
 	}
-	if c.KeyMode > KeyInband {
+	if c.KeyMode > KeySIPInfo {
 		return bad("KeyMode %d", c.KeyMode)
 	}
 	if c.KeyDelay < 0 || c.KeyGap < 0 || c.KeyDuration < 0 || c.HangupAfter < 0 || c.HoldAfter < 0 || c.HoldFor < 0 {

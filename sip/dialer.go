@@ -97,6 +97,7 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	d.srv.OnAck(d.onAck)           // reinvite_call.go
 	d.srv.OnInvite(d.onOffer(603)) // reinvite_call.go
 	d.srv.OnUpdate(d.onOffer(481)) // reinvite_call.go
+	d.srv.OnInfo(d.onInfo)
 	warnClearKeys(d.log, s.cfg.SRTP, s.transport)
 	d.start()
 	ctx, stop := context.WithCancel(context.Background())
@@ -281,7 +282,7 @@ func (d *Dialer) newRequest(method sipgo_sip.RequestMethod, ruri sipgo_sip.Uri, 
 		req.SetDestination(hostPort(s.proxy))
 	}
 	req.AppendHeader(sipgo_sip.NewHeader("User-Agent", s.cfg.UserAgent))
-	req.AppendHeader(sipgo_sip.NewHeader("Allow", allowMethods))
+	req.AppendHeader(sipgo_sip.NewHeader("Allow", d.allow()))
 	req.SetTransport(strings.ToUpper(s.transport))
 	return req
 }

@@ -286,13 +286,13 @@ func (m *dialogMedia) holdOffer(dir string) []byte {
 	return []byte(strings.Join(out, "\r\n") + "\r\n")
 }
 
-// respondOffer answers req as reply says, adding contact to a 2xx and
-// more (session timer headers) when not nil, and, for a 2xx to an INVITE,
+// respondOffer answers req as reply says, adding contact and allow (the
+// Allow header) to a 2xx and more (session timer headers) when not nil, and, for a 2xx to an INVITE,
 // sends it again over UDP until the ACK (T1 doubling up to T2, 64×T1 in
 // all; RFC 3261 §13.3.1.4), the dialog ends (stop), or that time has
 // passed. It returns once the 2xx is ACKed or given up on.
 func respondOffer(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction, reply offerReply, contact sipgo_sip.Header,
-	more func(*sipgo_sip.Response), stop <-chan struct{}, m *dialogMedia) {
+	allow string, more func(*sipgo_sip.Response), stop <-chan struct{}, m *dialogMedia) {
 	res := sipgo_sip.NewResponseFromRequest(req, reply.status, reasonPhrase(reply.status), nil)
 	if reply.status == 500 && reply.retryAfter > 0 {
 		res.AppendHeader(sipgo_sip.NewHeader("Retry-After", strconv.Itoa(reply.retryAfter)))
@@ -301,7 +301,7 @@ func respondOffer(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction, reply 
 		if contact != nil {
 			res.AppendHeader(sipgo_sip.HeaderClone(contact))
 		}
-		res.AppendHeader(sipgo_sip.NewHeader("Allow", allowMethods))
+		res.AppendHeader(sipgo_sip.NewHeader("Allow", allow))
 		if more != nil {
 			more(res)
 		}
@@ -340,9 +340,6 @@ func respondOffer(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction, reply 
 		}
 	}
 }
-
-// allowMethods is the Allow header of our 2xx to in-dialog requests.
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"
 
 // glareWait is how long to wait before trying an offer again after a 491
 // (RFC 3261 §14.1): 2.1–4 s for the dialog's Call-ID owner, 0–2 s for the

@@ -44,13 +44,13 @@ func (d *Dialer) onAck(req *sipgo_sip.Request, _ sipgo_sip.ServerTransaction) {
 // session refresh.
 func (c *Call) onOffer(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 	reply := c.dm.receive(req)
-	respondOffer(req, tx, reply, c.invite.Contact(), func(res *sipgo_sip.Response) { c.st.received(req, res) }, c.stopped, c.dm)
+	respondOffer(req, tx, reply, c.invite.Contact(), c.d.allow(), func(res *sipgo_sip.Response) { c.st.received(req, res) }, c.stopped, c.dm)
 }
 
 // request builds an in-dialog request of ours (a refresh).
 func (c *Call) request(method sipgo_sip.RequestMethod) *sipgo_sip.Request {
 	req := c.inDialog(method)
-	req.AppendHeader(sipgo_sip.NewHeader("Allow", allowMethods))
+	req.AppendHeader(sipgo_sip.NewHeader("Allow", c.d.allow()))
 	return req
 }
 

@@ -48,7 +48,7 @@ func (p *Phone) onInDialogOffer(req *sipgo_sip.Request, tx sipgo_sip.ServerTrans
 		return
 	}
 	ct := p.contact(p.cfg.User, false)
-	respondOffer(req, tx, pd.dm.receive(req), &ct, nil, pd.done, pd.dm)
+	respondOffer(req, tx, pd.dm.receive(req), &ct, p.allow(), nil, pd.done, pd.dm)
 }
 
 // onInDialogAck takes the ACK of a caller's re-INVITE.
