@@ -126,7 +126,7 @@ func TestInfoRequests(t *testing.T) {
 		t.Errorf("INFO outside the call: %q", res)
 	}
 	res = send("MESSAGE", call.CallID(), []string{"Content-Type: text/plain"}, "hello")
-	if !strings.HasPrefix(res, "SIP/2.0 405 ") || !strings.Contains(res, "Allow: ACK, BYE, CANCEL, INFO, INVITE, OPTIONS") {
+	if !strings.HasPrefix(res, "SIP/2.0 405 ") || !strings.Contains(res, "Allow: ACK, BYE, CANCEL, INFO, INVITE, OPTIONS, UPDATE") {
 		t.Errorf("MESSAGE: %q", res)
 	}
 	if res := send("CANCEL", "no-such-call", nil, ""); !strings.HasPrefix(res, "SIP/2.0 481 ") {
@@ -137,7 +137,7 @@ func TestInfoRequests(t *testing.T) {
 		t.Errorf("unexpected key %v", k)
 	default:
 	}
-	if allow := invite.Header("Allow"); allow != "ACK, BYE, CANCEL, INFO, INVITE, OPTIONS" {
+	if allow := invite.Header("Allow"); allow != "ACK, BYE, CANCEL, INFO, INVITE, OPTIONS, UPDATE" {
 		t.Errorf("INVITE's Allow %q", allow)
 	}
 	if err := call.Hangup(ctx); err != nil {
@@ -205,7 +205,7 @@ func TestPhoneAllow(t *testing.T) {
 		if !strings.HasPrefix(res, tc.want) {
 			t.Errorf("%s: %q, want %s", tc.method, res, tc.want)
 		}
-		if tc.method == "SUBSCRIBE" && !strings.Contains(res, "Allow: ACK, BYE, CANCEL, INFO, INVITE, OPTIONS\r\n") {
+		if tc.method == "SUBSCRIBE" && !strings.Contains(res, "Allow: ACK, BYE, CANCEL, INFO, INVITE, OPTIONS, UPDATE\r\n") {
 			t.Errorf("405 without the right Allow: %q", res)
 		}
 	}
