@@ -49,7 +49,7 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	}
 	ec := endpointConfig{network: s.transport, bind: s.bind, clientTLS: s.tls, userAgent: s.cfg.UserAgent, fromHost: s.from.Host,
 		rtpAddr: s.cfg.RTPAddr, rtpFirst: s.cfg.RTPPortFirst, rtpLast: s.cfg.RTPPortLast,
-		log: s.cfg.Logger.With("component", "sip.Dialer")}
+		log: s.cfg.Logger.With("component", "sip.Dialer"), guard: s.cfg.Guard, allow: s.trunkNetworks()}
 	if s.cfg.Contact != "" {
 		h, p, _ := net.SplitHostPort(s.cfg.Contact)
 		ec.host = h
@@ -72,9 +72,10 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		d.viaHost, d.viaPort = "", 0
 	}
 	d.contact = e.contact(s.from.User, strings.EqualFold(s.trunk.Scheme, "sips"))
-	d.srv.OnBye(d.onBye)
-	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
-	d.srv.OnInvite(d.onInvite)
+	d.guard.live = func(req *sipgo_sip.Request) bool { return d.match(req) != nil }
+	d.handle(sipgo_sip.BYE, d.onBye)
+	d.handle(sipgo_sip.ACK, func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
+	d.handle(sipgo_sip.INVITE, d.onInvite)
 	d.start()
 	d.log.Debug("dialer ready", "local", d.local, "transport", s.transport, "trunk", s.cfg.Trunk)
 	return d, nil

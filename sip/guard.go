@@ -1,0 +1,434 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sipgo_sip "github.com/emiago/sipgo/sip"
+	"golang.org/x/time/rate"
+)
+
+// Defaults for Guard.
+const (
+	DefaultGuardRate            = 20   // out-of-dialog requests a second, per source
+	DefaultGuardMaxTransactions = 256  // server transactions held at once
+	DefaultGuardMaxSources      = 4096 // sources with a rate limit of their own
+)
+
+// Guard is how the SIP port holds under abuse (the Dialer's and the
+// Phone's). Out-of-dialog requests are served only from Allow; each
+// source's are rate-limited; the server transactions held at once are
+// capped. Requests of a live dialog (a To tag, Call-ID and tags of a call
+// in progress) pass from anywhere and are not limited. Over UDP all of
+// this happens before sipgo parses the datagram or keeps a transaction,
+// and OPTIONS is answered there, statelessly (RFC 3261 §11: OPTIONS needs
+// no state). Over TCP and TLS, a connection from elsewhere than Allow is
+// closed on its first bytes, and the limits apply to each request.
+//
+// Zero values are documented per field.
+type Guard struct {
+	// Allow are the networks whose out-of-dialog requests (INVITE,
+	// OPTIONS, a BYE of no live call…) are answered; others are dropped
+	// without an answer, counted (GuardStats.Strangers) and logged at most
+	// a few lines per 10 s. Zero: a Dialer's trunk and outbound proxy
+	// addresses (resolved at NewDialer), a Phone's loopback networks. To
+	// answer anyone: 0.0.0.0/0 and ::/0.
+	Allow []netip.Prefix
+	// Rate is the out-of-dialog requests a second each source may send,
+	// with bursts of Burst; beyond it they are answered 503 with
+	// Retry-After. Zero: DefaultGuardRate; Burst zero: twice Rate.
+	Rate, Burst int
+	// Ceiling is the requests a second each source is answered at all
+	// (served or 503); beyond it they are dropped without an answer, so
+	// that a flood is not answered with a flood. Zero: five times Rate.
+	Ceiling int
+	// MaxTransactions caps the server transactions held at once (a
+	// transaction outlives its answer: over UDP, 32 s after a non-INVITE's
+	// final response, RFC 3261 §17.2.2); a request beyond it is answered
+	// 503 as if over the rate. Zero: DefaultGuardMaxTransactions.
+	MaxTransactions int
+	// MaxSources bounds the sources remembered, each with its rate limit;
+	// sources idle for a minute are forgotten to make room, and while
+	// none is, new sources share one limit. Zero: DefaultGuardMaxSources.
+	MaxSources int
+	// Now is the clock of the rate limits and log limits. Zero: time.Now.
+	Now func() time.Time
+}
+
+// GuardStats counts what the Guard refused, since NewDialer or NewPhone.
+type GuardStats struct {
+	// Strangers: requests from outside Allow, dropped without an answer
+	// (or TCP/TLS connections closed).
+	Strangers int64
+	// Limited: requests answered 503 (over the rate, or the transaction
+	// cap reached).
+	Limited int64
+	// Dropped: requests over the ceiling, dropped without an answer.
+	Dropped int64
+	// Malformed: datagrams that were no SIP message, dropped.
+	Malformed int64
+	// Options: OPTIONS answered statelessly (200).
+	Options int64
+}
+
+// Loopback are the networks a Phone serves by default.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// errStranger closes a TCP or TLS connection from outside Allow (sipgo
+// closes a connection whose read filter fails).
+var errStranger = errors.New("sip: connection from outside the allowed networks")
+
+// guard enforces a Guard on an endpoint.
+type guard struct {
+	log *slog.Logger
+	cfg Guard // defaults filled
+	now func() time.Time
+
+	allow atomic.Pointer[[]netip.Prefix]
+	// live reports whether req belongs to a call in progress (Call-ID and
+	// both tags); set by the endpoint's owner before it starts serving.
+	live func(req *sipgo_sip.Request) bool
+	// conn is the UDP listener, which stateless answers are sent from;
+	// nil over TCP and TLS.
+	conn   *net.UDPConn
+	parser *sipgo_sip.Parser
+
+	sources sources
+	// held counts server transactions from their handler's start to
+	// their end.
+	held atomic.Int64
+
+	strangers, limited, dropped, malformed, options atomic.Int64
+	logStranger, logLimited, logMalformed           logLimit
+}
+
+func newGuard(c Guard, log *slog.Logger) *guard {
+	if c.Rate <= 0 {
+		c.Rate = DefaultGuardRate
+	}
+	if c.Burst <= 0 {
+		c.Burst = 2 * c.Rate
+	}
+	if c.Ceiling <= c.Rate {
+		c.Ceiling = 5 * c.Rate
+	}
+	if c.MaxTransactions <= 0 {
+		c.MaxTransactions = DefaultGuardMaxTransactions
+	}
+	if c.MaxSources <= 0 {
+		c.MaxSources = DefaultGuardMaxSources
+	}
+	g := &guard{log: log, cfg: c, now: c.Now, parser: sipgo_sip.NewParser(),
+		live: func(*sipgo_sip.Request) bool { return false }}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	g.sources = sources{m: map[netip.Addr]*source{}, max: c.MaxSources, rate: c.Rate, burst: c.Burst, ceiling: c.Ceiling}
+	g.sources.shared = g.sources.newSource()
+	g.setAllow(c.Allow)
+	return g
+}
+
+// setAllow replaces the allowed networks (a trunk resolved anew).
+func (g *guard) setAllow(l []netip.Prefix) {
+	l = append([]netip.Prefix(nil), l...)
+	for i, p := range l {
+		l[i] = netip.PrefixFrom(p.Addr().Unmap(), min(p.Bits(), p.Addr().Unmap().BitLen())).Masked()
+	}
+	g.allow.Store(&l)
+}
+
+func (g *guard) allowed(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range *g.allow.Load() {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *guard) stats() GuardStats {
+	return GuardStats{Strangers: g.strangers.Load(), Limited: g.limited.Load(), Dropped: g.dropped.Load(),
+		Malformed: g.malformed.Load(), Options: g.options.Load()}
+}
+
+// filter is sipgo's read filter: it sees every datagram (and every chunk
+// of a TCP or TLS stream) before sipgo parses it. It returns data to let
+// it through, nil to drop it, an error to close a stream.
+func (g *guard) filter(p sipgo_sip.TransportReadProps, data []byte) ([]byte, error) {
+	src := addrOf(p.RemoteAddr)
+	if p.Transport != "UDP" {
+		if !g.allowed(src.Addr()) {
+			g.stranger(src, "connection")
+			return nil, errStranger
+		}
+		return data, nil
+	}
+	if isKeepAlive(data) {
+		return data, nil
+	}
+	sl, ok := scanStart(data)
+	if !ok {
+		g.malformed.Add(1)
+		if ok, n := g.logMalformed.allow(g.now()); ok || n > 0 {
+			g.logDrop(ok, n, "SIP: dropped a datagram that is no SIP message", "src", src, "len", len(data), "start", quoteCut(data[:min(len(data), 32)]))
+		}
+		return nil, nil
+	}
+	if sl.response {
+		return data, nil // matched to a client transaction by sipgo, or dropped
+	}
+	method := sipgo_sip.RequestMethod(sl.method)
+	if hasToTag(data) && g.inDialog(src, data) {
+		return data, nil
+	}
+	if !g.allowed(src.Addr()) {
+		g.stranger(src, string(method))
+		return nil, nil
+	}
+	verdict := g.sources.take(src.Addr(), g.now())
+	if verdict == admit && method != sipgo_sip.ACK && g.held.Load() >= int64(g.cfg.MaxTransactions) {
+		verdict = refuse // its answer token is taken
+	}
+	switch {
+	case verdict == admit && method == sipgo_sip.OPTIONS:
+		g.options.Add(1)
+		g.answer(data, src, 200)
+		return nil, nil
+	case verdict == admit:
+		return data, nil
+	case verdict == refuse && method != sipgo_sip.ACK: // an ACK is never answered
+		g.refused(src, string(method))
+		g.answer(data, src, 503)
+		return nil, nil
+	}
+	g.dropped.Add(1)
+	return nil, nil
+}
+
+// inDialog reports whether the request in data belongs to a call in
+// progress. A source outside Allow pays a token of its rate for the parse.
+func (g *guard) inDialog(src netip.AddrPort, data []byte) bool {
+	if !g.allowed(src.Addr()) && g.sources.take(src.Addr(), g.now()) != admit {
+		return false
+	}
+	msg, err := g.parser.ParseSIP(data)
+	if err != nil {
+		return false
+	}
+	req, ok := msg.(*sipgo_sip.Request)
+	return ok && g.live(req)
+}
+
+// wrap guards a request handler: it counts the transaction as held until
+// it ends and, over TCP and TLS (UDP is done in filter), applies the rate
+// and the transaction cap to out-of-dialog requests.
+func (g *guard) wrap(h func(*sipgo_sip.Request, sipgo_sip.ServerTransaction)) func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {
+	return func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
+		if tx == nil { // an ACK for a 2xx: no transaction
+			h(req, tx)
+			return
+		}
+		n := g.held.Add(1)
+		if !tx.OnTerminate(func(string, error) { g.held.Add(-1) }) {
+			g.held.Add(-1)
+		}
+		if req.Transport() == "UDP" || req.IsAck() || g.live(req) {
+			h(req, tx)
+			return
+		}
+		src := addrOf(req.Source())
+		v := g.sources.take(src.Addr(), g.now())
+		if v == admit && n > int64(g.cfg.MaxTransactions) {
+			v = refuse
+		}
+		switch v {
+		case admit:
+			h(req, tx)
+		case refuse:
+			g.refused(src, req.Method.String())
+			res := sipgo_sip.NewResponseFromRequest(req, 503, reasonPhrase(503), nil)
+			res.AppendHeader(sipgo_sip.NewHeader("Retry-After", g.retryAfter()))
+			_ = tx.Respond(res)
+		default:
+			g.dropped.Add(1)
+			tx.Terminate()
+		}
+	}
+}
+
+// answer parses the request in data and sends status back to src from
+// the UDP listener, keeping nothing: 200 to OPTIONS, 503 with Retry-After
+// to what is over the limits.
+func (g *guard) answer(data []byte, src netip.AddrPort, status int) {
+	msg, err := g.parser.ParseSIP(data)
+	req, ok := msg.(*sipgo_sip.Request)
+	if err != nil || !ok || g.conn == nil {
+		return // malformed: sipgo would drop it too
+	}
+	req.SetSource(src.String())
+	req.SetTransport("UDP")
+	res := sipgo_sip.NewResponseFromRequest(req, status, reasonPhrase(status), nil)
+	switch status {
+	case 200:
+		res.AppendHeader(sipgo_sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
+		res.AppendHeader(sipgo_sip.NewHeader("Accept", "application/sdp"))
+	case 503:
+		res.AppendHeader(sipgo_sip.NewHeader("Retry-After", g.retryAfter()))
+	}
+	_, _ = g.conn.WriteToUDPAddrPort([]byte(res.String()), src)
+}
+
+// retryAfter is a whole number of seconds in which a source's bucket has
+// refilled: Burst tokens at Rate, at least 1 s.
+func (g *guard) retryAfter() string {
+	return strconv.Itoa(max(1, int(math.Ceil(float64(g.cfg.Burst)/float64(g.cfg.Rate)))))
+}
+
+func (g *guard) stranger(src netip.AddrPort, what string) {
+	g.strangers.Add(1)
+	if ok, n := g.logStranger.allow(g.now()); ok || n > 0 {
+		g.logDrop(ok, n, "SIP: dropped a request from outside the allowed networks", "src", src, "method", quoteCut([]byte(what)))
+	}
+}
+
+func (g *guard) refused(src netip.AddrPort, method string) {
+	g.limited.Add(1)
+	if ok, n := g.logLimited.allow(g.now()); ok || n > 0 {
+		g.logDrop(ok, n, "SIP: answered 503, over the rate or the transaction cap", "src", src, "method", quoteCut([]byte(method)),
+			"rate", g.cfg.Rate, "held", g.held.Load())
+	}
+}
+
+// logDrop writes the summary of suppressed lines, if any, then the line
+// itself when ok.
+func (g *guard) logDrop(ok bool, suppressed int, msg string, args ...any) {
+	if suppressed > 0 {
+		g.log.Warn(msg+" (repeated)", "suppressed", suppressed, "interval", logInterval)
+	}
+	if ok {
+		g.log.Warn(msg, args...)
+	}
+}
+
+// addrOf returns a's address and port, unmapped; zero when a is neither
+// UDP nor TCP, or a string that is no ip:port.
+func addrOf(a any) netip.AddrPort {
+	var ap netip.AddrPort
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	case *net.TCPAddr:
+		ap = a.AddrPort()
+	case string:
+		ap, _ = netip.ParseAddrPort(a)
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// verdict is what a source's limits say about one more request.
+type verdict int
+
+const (
+	admit  verdict = iota // serve it
+	refuse                // answer 503
+	drop                  // drop it without an answer
+)
+
+// sources holds a rate limit per source address, at most max of them; the
+// sources beyond share one.
+type sources struct {
+	mu                   sync.Mutex
+	m                    map[netip.Addr]*source
+	shared               *source
+	max                  int
+	rate, burst, ceiling int
+	swept                time.Time
+}
+
+// source is one address's limits: admitted requests, and requests
+// answered at all (admitted or 503).
+type source struct {
+	admit, answer *rate.Limiter
+	seen          time.Time
+}
+
+// idleSource is how long a source stays remembered without a request.
+const idleSource = time.Minute
+
+func (s *sources) newSource() *source {
+	return &source{admit: rate.NewLimiter(rate.Limit(s.rate), s.burst),
+		answer: rate.NewLimiter(rate.Limit(s.ceiling), s.ceiling)}
+}
+
+// get returns a's limits; s.mu is held.
+func (s *sources) get(a netip.Addr, now time.Time) *source {
+	src := s.m[a]
+	if src == nil {
+		if len(s.m) >= s.max && now.Sub(s.swept) >= time.Second {
+			s.swept = now
+			for k, v := range s.m {
+				if now.Sub(v.seen) >= idleSource {
+					delete(s.m, k)
+				}
+			}
+		}
+		if len(s.m) >= s.max {
+			return s.shared
+		}
+		src = s.newSource()
+		s.m[a] = src
+	}
+	src.seen = now
+	return src
+}
+
+// take decides on one more request from a.
+func (s *sources) take(a netip.Addr, now time.Time) verdict {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.get(a, now)
+	if !src.answer.AllowN(now, 1) {
+		return drop
+	}
+	if src.admit.AllowN(now, 1) {
+		return admit
+	}
+	return refuse
+}
+
+// trunkNetworks are the addresses of the trunk's host and the outbound
+// proxy's, each a single-address prefix: a Dialer's Guard.Allow by
+// default. A name is resolved once here (A and AAAA, within 2 s); one
+// that does not resolve adds nothing, so that only requests of a call in
+// progress are served until the Dialer is made again.
+func (s *dialerSetup) trunkNetworks() []netip.Prefix {
+	hosts := []string{s.trunk.Host}
+	if s.proxy != nil {
+		hosts = append(hosts, s.proxy.Host)
+	}
+	out := []netip.Prefix{}
+	for _, h := range hosts {
+		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		as, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+		cancel()
+		for _, a := range as {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return out
+}
