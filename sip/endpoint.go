@@ -98,7 +98,12 @@ func newEndpoint(c endpointConfig) (*endpoint, error) {
 	e.guard = newGuard(c.guard, c.log)
 	lib := libLogger(c.log) // sipgo's messages: quieter, cut and rate-limited
 	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent(c.userAgent), sipgo.WithUserAgenTLSConfig(c.clientTLS),
-		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(lib)),
+		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(lib),
+			// A response no transaction waits for: a late retransmission,
+			// or a stranger's; sipgo's default logs it to its package logger.
+			sipgo_sip.WithTransactionLayerUnhandledResponseHandler(func(r *sipgo_sip.Response) {
+				lib.Info("unmatched response dropped", "status", r.StatusCode, "src", r.Source())
+			})),
 		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(lib),
 			sipgo_sip.WithTransportLayerReadFilter(e.guard.filter))}
 	if c.fromHost != "" {

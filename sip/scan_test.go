@@ -55,7 +55,7 @@ func TestQuoteCut(t *testing.T) {
 		bin[i] = byte(i)
 	}
 	got := quoteCut(bin)
-	if len(got) > maxLogValue+20 || !strings.HasSuffix(got, "…(65000 bytes)") {
+	if len(got) > maxLogValue+20 || !strings.HasSuffix(got, "…(len=65000)") {
 		t.Errorf("quoteCut of 65000 bytes: %d bytes: %s", len(got), got)
 	}
 	for _, c := range got {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	sipgo_sip "github.com/emiago/sipgo/sip"
 )
 
 // Log lines about what strangers send are bounded two ways: each is cut to
@@ -42,7 +44,7 @@ func quoteCut(b []byte) string {
 			q = q[:i] // not inside an escape
 		}
 	}
-	return q + "…(" + strconv.Itoa(len(b)) + " bytes)"
+	return q + "…(len=" + strconv.Itoa(len(b)) + ")"
 }
 
 // logLimit lets logBurst lines through per logInterval. It is safe for
@@ -81,12 +83,14 @@ func libLogger(l *slog.Logger) *slog.Logger {
 	return slog.New(&libHandler{h: l.Handler(), limits: &libLimits{m: map[string]*logLimit{}}, now: time.Now})
 }
 
-// LibraryLogger returns the logger for sipgo's package-level messages
-// (those it logs through its default logger rather than a configured
-// one), to be given to sipgo's sip.SetDefaultLogger once at start by the
-// program: l's handler, component "sip", with the levels, cuts and limits
-// of the loggers a Dialer and a Phone give sipgo.
-func LibraryLogger(l *slog.Logger) *slog.Logger { return libLogger(l.With("component", "sip")) }
+// RouteLibraryLogs sends sipgo's package-level messages (those it logs
+// through its default logger rather than the loggers a Dialer and a Phone
+// give it) to l, component "sip", with the same levels, cuts and limits.
+// sipgo keeps that logger in a package variable: a program calls this
+// once, at start, before any Dialer or Phone exists.
+func RouteLibraryLogs(l *slog.Logger) {
+	sipgo_sip.SetDefaultLogger(libLogger(l.With("component", "sip")))
+}
 
 // libLimits holds a logLimit per message, at most maxLibMessages of them.
 type libLimits struct {

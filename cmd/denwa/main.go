@@ -8,15 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"sync"
+
+	"denwa/sip"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
 
 func main() {
+	sip.RouteLibraryLogs(slog.New(sipLibLogs)) // once, before any command (siplogs.go)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -104,6 +104,7 @@ func newServeLogger(w io.Writer, p *config.Params) *slog.Logger {
 // addresses).
 func runServe(ctx context.Context, p *config.Params, stderr io.Writer, started func(*server)) error {
 	log := newServeLogger(stderr, p)
+	sipLibLogs.set(log)
 	s, err := startServer(ctx, p, log)
 	if err != nil {
 		var ee *exitError
@@ -240,6 +241,7 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 	s.sipUp.Store(true)
 	undo = append(undo, func() { s.sipUp.Store(false); s.dialer.Close() })
 	s.metrics.rtp(s.dialer)
+	s.metrics.sip(s.dialer)
 
 	cfg := p.Config
 	s.svc, err = enroll.NewService(enroll.ServiceConfig{
