@@ -125,8 +125,9 @@ type Config struct {
 	EventPT uint8
 	// UserAgent is the User-Agent header. Zero: "denwa".
 	UserAgent string
-	// Guard protects the SIP port (see Guard). Zero Allow: the trunk's
-	// and the outbound proxy's addresses, resolved by NewDialer.
+	// Guard protects the SIP port (see Guard): the trunk's and the
+	// outbound proxy's addresses (resolved by NewDialer) and Guard.Allow
+	// may send requests outside a call.
 	Guard Guard
 	// Logger receives call events. Zero: slog.Default(). Passwords are
 	// never logged.
@@ -210,8 +211,9 @@ type PhoneConfig struct {
 	// Calls, if not nil, receives a PhoneCall for every call once it has
 	// ended. Sends do not block: a full channel drops the report.
 	Calls chan<- PhoneCall
-	// Guard protects the SIP port (see Guard). Zero Allow: loopback
-	// (127.0.0.0/8, ::1) only.
+	// Guard protects the SIP port (see Guard): loopback (127.0.0.0/8,
+	// ::1) and Guard.Allow may call. Its zero Rate and MaxTransactions
+	// are DefaultPhoneGuardRate and DefaultPhoneGuardMaxTransactions.
 	Guard Guard
 	// Logger; zero: slog.Default().
 	Logger *slog.Logger

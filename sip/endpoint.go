@@ -83,8 +83,8 @@ type endpointConfig struct {
 	rtpAddr           netip.Addr
 	rtpFirst, rtpLast int
 	log               *slog.Logger
-	// guard is the owner's Guard; allow, its networks when Guard.Allow is
-	// nil.
+	// guard is the owner's Guard; allow, the networks it allows besides
+	// Guard.Allow (the trunk's, or loopback).
 	guard Guard
 	allow []netip.Prefix
 }
@@ -92,10 +92,7 @@ type endpointConfig struct {
 // newEndpoint binds the SIP listener and sets up the rest; start serves.
 func newEndpoint(c endpointConfig) (*endpoint, error) {
 	e := &endpoint{log: c.log, network: c.network}
-	if c.guard.Allow == nil {
-		c.guard.Allow = c.allow
-	}
-	e.guard = newGuard(c.guard, c.log)
+	e.guard = newGuard(c.guard, c.allow, c.log)
 	lib := libLogger(c.log) // sipgo's messages: quieter, cut and rate-limited
 	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent(c.userAgent), sipgo.WithUserAgenTLSConfig(c.clientTLS),
 		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(lib),
@@ -178,6 +175,7 @@ func (e *endpoint) listen(bind netip.AddrPort, serverTLS *tls.Config) error {
 		var l *net.TCPListener
 		if l, err = net.ListenTCP(tcpNet(bind.Addr()), net.TCPAddrFromAddrPort(bind)); err == nil {
 			e.local, e.closer = unmapAP(l.Addr().(*net.TCPAddr).AddrPort()), l.Close
+			e.guard.listenPort = e.local.Port()
 			e.serve = func() { _ = e.srv.ServeTCP(l) }
 		}
 		if err == nil && e.network == "tls" {

@@ -22,39 +22,51 @@ const (
 	DefaultGuardRate            = 20   // out-of-dialog requests a second, per source
 	DefaultGuardMaxTransactions = 256  // server transactions held at once
 	DefaultGuardMaxSources      = 4096 // sources with a rate limit of their own
+
+	// A Phone is a simulator that load tests call thousands of times at
+	// once from one source: its limits are only a backstop.
+	DefaultPhoneGuardRate            = 1000
+	DefaultPhoneGuardMaxTransactions = 8192
 )
 
 // Guard is how the SIP port holds under abuse (the Dialer's and the
-// Phone's). Out-of-dialog requests are served only from Allow; each
-// source's are rate-limited; the server transactions held at once are
-// capped. Requests of a live dialog (a To tag, Call-ID and tags of a call
+// Phone's). Out-of-dialog requests are served only from the trunk (or,
+// for a Phone, loopback) and Allow; each source's are rate-limited; the
+// out-of-dialog server transactions held at once are capped. Requests of a live dialog (a To tag, Call-ID and tags of a call
 // in progress) pass from anywhere and are not limited. Over UDP all of
 // this happens before sipgo parses the datagram or keeps a transaction,
 // and OPTIONS is answered there, statelessly (RFC 3261 §11: OPTIONS needs
-// no state). Over TCP and TLS, a connection from elsewhere than Allow is
-// closed on its first bytes, and the limits apply to each request.
+// no state). Over TCP and TLS, a connection to the listener from
+// elsewhere is closed on its first bytes, and the limits apply to each
+// request. Responses are
+// never filtered: sipgo matches them to the transactions it sent.
 //
 // Zero values are documented per field.
 type Guard struct {
-	// Allow are the networks whose out-of-dialog requests (INVITE,
-	// OPTIONS, a BYE of no live call…) are answered; others are dropped
-	// without an answer, counted (GuardStats.Strangers) and logged at most
-	// a few lines per 10 s. Zero: a Dialer's trunk and outbound proxy
-	// addresses (resolved at NewDialer), a Phone's loopback networks. To
-	// answer anyone: 0.0.0.0/0 and ::/0.
+	// Allow are networks whose out-of-dialog requests (INVITE, OPTIONS,
+	// a BYE of no live call…) are answered besides a Dialer's trunk and
+	// outbound proxy (their addresses as resolved at NewDialer) or a
+	// Phone's loopback networks, which always are. Requests from
+	// elsewhere are dropped without an answer, counted
+	// (GuardStats.Strangers) and logged at most a few lines per 10 s. To
+	// answer anyone: 0.0.0.0/0 and ::/0. Zero: none besides.
 	Allow []netip.Prefix
 	// Rate is the out-of-dialog requests a second each source may send,
 	// with bursts of Burst; beyond it they are answered 503 with
-	// Retry-After. Zero: DefaultGuardRate; Burst zero: twice Rate.
+	// Retry-After. Zero: DefaultGuardRate (a Phone: DefaultPhoneGuardRate);
+	// Burst zero: twice Rate.
 	Rate, Burst int
 	// Ceiling is the requests a second each source is answered at all
 	// (served or 503); beyond it they are dropped without an answer, so
 	// that a flood is not answered with a flood. Zero: five times Rate.
 	Ceiling int
-	// MaxTransactions caps the server transactions held at once (a
-	// transaction outlives its answer: over UDP, 32 s after a non-INVITE's
-	// final response, RFC 3261 §17.2.2); a request beyond it is answered
-	// 503 as if over the rate. Zero: DefaultGuardMaxTransactions.
+	// MaxTransactions caps the server transactions of out-of-dialog
+	// requests held at once (a transaction outlives its answer: over UDP,
+	// 32 s after a non-INVITE's final response, RFC 3261 §17.2.2; a
+	// Phone's INVITE lasts its call); a request beyond it is answered 503
+	// as if over the rate. OPTIONS, answered without a transaction, is
+	// not capped. Zero: DefaultGuardMaxTransactions (a Phone:
+	// DefaultPhoneGuardMaxTransactions).
 	MaxTransactions int
 	// MaxSources bounds the sources remembered, each with its rate limit;
 	// sources idle for a minute are forgotten to make room, and while
@@ -93,14 +105,20 @@ type guard struct {
 	cfg Guard // defaults filled
 	now func() time.Time
 
+	// allow is base and extra together; extra is Guard.Allow, base the
+	// trunk's addresses (setBase) or loopback.
 	allow atomic.Pointer[[]netip.Prefix]
+	extra []netip.Prefix
 	// live reports whether req belongs to a call in progress (Call-ID and
 	// both tags); set by the endpoint's owner before it starts serving.
 	live func(req *sipgo_sip.Request) bool
 	// conn is the UDP listener, which stateless answers are sent from;
 	// nil over TCP and TLS.
-	conn   *net.UDPConn
-	parser *sipgo_sip.Parser
+	conn *net.UDPConn
+	// listenPort is the TCP or TLS listener's port: connections to it
+	// were opened by the far end; 0 without one.
+	listenPort uint16
+	parser     *sipgo_sip.Parser
 
 	sources sources
 	// held counts server transactions from their handler's start to
@@ -111,7 +129,9 @@ type guard struct {
 	logStranger, logLimited, logMalformed           logLimit
 }
 
-func newGuard(c Guard, log *slog.Logger) *guard {
+// newGuard fills c's defaults (a Phone's are set by NewPhone) and allows
+// base and c.Allow.
+func newGuard(c Guard, base []netip.Prefix, log *slog.Logger) *guard {
 	if c.Rate <= 0 {
 		c.Rate = DefaultGuardRate
 	}
@@ -134,13 +154,15 @@ func newGuard(c Guard, log *slog.Logger) *guard {
 	}
 	g.sources = sources{m: map[netip.Addr]*source{}, max: c.MaxSources, rate: c.Rate, burst: c.Burst, ceiling: c.Ceiling}
 	g.sources.shared = g.sources.newSource()
-	g.setAllow(c.Allow)
+	g.extra = c.Allow
+	g.setBase(base)
 	return g
 }
 
-// setAllow replaces the allowed networks (a trunk resolved anew).
-func (g *guard) setAllow(l []netip.Prefix) {
-	l = append([]netip.Prefix(nil), l...)
+// setBase replaces the networks allowed besides Guard.Allow: the trunk's
+// addresses, resolved anew.
+func (g *guard) setBase(base []netip.Prefix) {
+	l := append(append([]netip.Prefix(nil), base...), g.extra...)
 	for i, p := range l {
 		l[i] = netip.PrefixFrom(p.Addr().Unmap(), min(p.Bits(), p.Addr().Unmap().BitLen())).Masked()
 	}
@@ -168,7 +190,10 @@ func (g *guard) stats() GuardStats {
 func (g *guard) filter(p sipgo_sip.TransportReadProps, data []byte) ([]byte, error) {
 	src := addrOf(p.RemoteAddr)
 	if p.Transport != "UDP" {
-		if !g.allowed(src.Addr()) {
+		// A connection the far end opened to the listener; not one sipgo
+		// opened to send a request (to an SRV target, say), whose
+		// responses and requests come back on it.
+		if g.listenPort != 0 && addrOf(p.LocalAddr).Port() == g.listenPort && !g.allowed(src.Addr()) {
 			g.stranger(src, "connection")
 			return nil, errStranger
 		}
@@ -197,7 +222,7 @@ func (g *guard) filter(p sipgo_sip.TransportReadProps, data []byte) ([]byte, err
 		return nil, nil
 	}
 	verdict := g.sources.take(src.Addr(), g.now())
-	if verdict == admit && method != sipgo_sip.ACK && g.held.Load() >= int64(g.cfg.MaxTransactions) {
+	if verdict == admit && method != sipgo_sip.ACK && method != sipgo_sip.OPTIONS && g.held.Load() >= int64(g.cfg.MaxTransactions) {
 		verdict = refuse // its answer token is taken
 	}
 	switch {
@@ -230,12 +255,12 @@ func (g *guard) inDialog(src netip.AddrPort, data []byte) bool {
 	return ok && g.live(req)
 }
 
-// wrap guards a request handler: it counts the transaction as held until
-// it ends and, over TCP and TLS (UDP is done in filter), applies the rate
-// and the transaction cap to out-of-dialog requests.
+// wrap guards a request handler: it counts an out-of-dialog request's
+// transaction as held until it ends and, over TCP and TLS (UDP is done in
+// filter), applies the rate and the transaction cap to it.
 func (g *guard) wrap(h func(*sipgo_sip.Request, sipgo_sip.ServerTransaction)) func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {
 	return func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
-		if tx == nil { // an ACK for a 2xx: no transaction
+		if tx == nil || req.IsAck() || g.live(req) { // no transaction (an ACK for a 2xx), or in a call
 			h(req, tx)
 			return
 		}
@@ -243,13 +268,13 @@ func (g *guard) wrap(h func(*sipgo_sip.Request, sipgo_sip.ServerTransaction)) fu
 		if !tx.OnTerminate(func(string, error) { g.held.Add(-1) }) {
 			g.held.Add(-1)
 		}
-		if req.Transport() == "UDP" || req.IsAck() || g.live(req) {
+		if req.Transport() == "UDP" {
 			h(req, tx)
 			return
 		}
 		src := addrOf(req.Source())
 		v := g.sources.take(src.Addr(), g.now())
-		if v == admit && n > int64(g.cfg.MaxTransactions) {
+		if v == admit && req.Method != sipgo_sip.OPTIONS && n > int64(g.cfg.MaxTransactions) {
 			v = refuse
 		}
 		switch v {
@@ -408,8 +433,8 @@ func (s *sources) take(a netip.Addr, now time.Time) verdict {
 }
 
 // trunkNetworks are the addresses of the trunk's host and the outbound
-// proxy's, each a single-address prefix: a Dialer's Guard.Allow by
-// default. A name is resolved once here (A and AAAA, within 2 s); one
+// proxy's, each a single-address prefix: the networks a Dialer always
+// allows. A name is resolved once here (A and AAAA, within 2 s); one
 // that does not resolve adds nothing, so that only requests of a call in
 // progress are served until the Dialer is made again.
 func (s *dialerSetup) trunkNetworks() []netip.Prefix {

@@ -100,6 +100,12 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 	ec := endpointConfig{network: cfg.Network, bind: listen, userAgent: "denwa-phone",
 		rtpAddr: cfg.RTPAddr, rtpFirst: cfg.RTPPortFirst, rtpLast: cfg.RTPPortLast,
 		log: cfg.Logger.With("component", "sip.Phone"), guard: cfg.Guard, allow: loopback}
+	if ec.guard.Rate == 0 {
+		ec.guard.Rate = DefaultPhoneGuardRate
+	}
+	if ec.guard.MaxTransactions == 0 {
+		ec.guard.MaxTransactions = DefaultPhoneGuardMaxTransactions
+	}
 	if cfg.Network == "tls" {
 		ec.serverTLS = cfg.TLS
 	}

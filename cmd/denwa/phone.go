@@ -28,7 +28,7 @@ type phoneOptions struct {
 }
 
 func newPhoneCmd() *cobra.Command {
-	o := phoneOptions{rtp: config.DefaultPhoneRTP(), guard: config.DefaultSIPGuard()}
+	o := phoneOptions{rtp: config.DefaultPhoneRTP(), guard: config.DefaultPhoneSIPGuard()}
 	cmd := &cobra.Command{
 		Use:   "phone",
 		Short: "a simulated phone: answers calls and presses keys (in-band or RFC 4733)",

@@ -41,9 +41,9 @@ type SIP struct {
 
 // SIPGuard is how the SIP port holds under abuse (sip.Guard): who may send
 // requests outside a call, and how many. call and serve share it with the
-// phone simulator, whose default Allow is loopback only.
+// phone simulator (DefaultPhoneSIPGuard).
 type SIPGuard struct {
-	Allow           []string `json:"sip_allow" flag:"sip-allow" doc:"networks (CIDR, or an IP address; comma-separated) whose SIP requests outside a call (OPTIONS, INVITE) are answered; others are dropped without an answer; empty: the trunk's and the outbound proxy's addresses (the phone: loopback)"`
+	Allow           []string `json:"sip_allow" flag:"sip-allow" doc:"networks (CIDR, or an IP address; comma-separated) whose SIP requests outside a call (OPTIONS, INVITE) are answered, besides the trunk's and the outbound proxy's addresses (the phone: loopback), which always are; requests from elsewhere are dropped without an answer"`
 	Rate            int      `json:"sip_rate" flag:"sip-rate" doc:"SIP requests outside a call a second per source address, beyond which they are answered 503 with Retry-After"`
 	Burst           int      `json:"sip_burst" flag:"sip-burst" doc:"burst allowed above --sip-rate; 0: twice the rate"`
 	Ceiling         int      `json:"sip_ceiling" flag:"sip-ceiling" doc:"SIP requests a second per source answered at all (served or 503); beyond it they are dropped without an answer; 0: five times the rate"`
@@ -51,9 +51,16 @@ type SIPGuard struct {
 }
 
 // DefaultSIPGuard returns sip's Guard defaults, for call and serve (Allow
-// empty: the trunk's addresses).
+// empty: only the trunk's addresses).
 func DefaultSIPGuard() SIPGuard {
 	return SIPGuard{Allow: []string{}, Rate: sip.DefaultGuardRate, MaxTransactions: sip.DefaultGuardMaxTransactions}
+}
+
+// DefaultPhoneSIPGuard returns the phone simulator's Guard defaults, sip's
+// for a Phone: loopback only, and limits that a load test from one
+// source stays under.
+func DefaultPhoneSIPGuard() SIPGuard {
+	return SIPGuard{Allow: []string{}, Rate: sip.DefaultPhoneGuardRate, MaxTransactions: sip.DefaultPhoneGuardMaxTransactions}
 }
 
 // BindSIPGuardFlags registers the guard's flags (the phone simulator's),
