@@ -485,3 +485,65 @@ func TestGuardTCP(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestGuardPhoneBye: the Phone (sipgo's dialog cache) ends a call only on
+// a BYE whose Call-ID and tags are the dialog's: from an allowed address,
+// a wrong tag gets 481 and the call goes on.
+func TestGuardPhoneBye(t *testing.T) {
+	phone, calls := newTestPhone(t, PhoneConfig{})
+	d := newTestDialer(t, Config{Trunk: phone.URI(), RingTimeout: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	call := dial(ctx, t, d)
+	p := newPeer(t, "127.0.0.1", phone.Addr())
+	// The phone's dialog: our From tag is the Dialer's (localTag), the
+	// To tag the Phone's own (remoteTag).
+	for _, tags := range [][2]string{{call.localTag, "wrong"}, {"wrong", call.remoteTag}} {
+		p.send(p.request("BYE", call.CallID(), tags[0], tags[1]))
+		if got := p.next(5 * time.Second); got != "SIP/2.0 481 Call/Transaction Does Not Exist" {
+			t.Errorf("BYE with tags %q: %q, want 481", tags, got)
+		}
+	}
+	select {
+	case pc := <-calls:
+		t.Fatalf("a BYE with a wrong tag ended the phone's call: %+v", pc)
+	case <-call.Done():
+		t.Fatalf("call ended: %v", call.Err())
+	default:
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Errorf("Hangup: %v", err)
+	}
+	if pc := waitPhone(t, calls); pc.Outcome != PhoneCallerHungUp {
+		t.Errorf("phone saw %+v", pc)
+	}
+}
+
+// TestGuardSources: the sources remembered are bounded; new ones beyond
+// share one limit until idle ones are forgotten.
+func TestGuardSources(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := sources{m: map[netip.Addr]*source{}, max: 2, rate: 1, burst: 1, ceiling: 2}
+	s.shared = s.newSource()
+	a := func(i byte) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, i}) }
+	for i := range byte(2) {
+		if v := s.take(a(i), now); v != admit {
+			t.Errorf("source %d: %v", i, v)
+		}
+	}
+	// Full: 192.0.2.2 and .3 share one bucket, whose one token .2 takes.
+	if v := s.take(a(2), now); v != admit {
+		t.Errorf("first source over the bound: %v", v)
+	}
+	if v := s.take(a(3), now); v != refuse {
+		t.Errorf("second source over the bound: %v, want refused (shared bucket empty)", v)
+	}
+	if len(s.m) != 2 {
+		t.Errorf("%d sources remembered, want 2", len(s.m))
+	}
+	// A minute later the idle ones are forgotten and .3 gets its own.
+	now = now.Add(idleSource)
+	if v := s.take(a(3), now); v != admit || len(s.m) != 1 || s.m[a(3)] == nil {
+		t.Errorf("after a minute: %v, %d sources", v, len(s.m))
+	}
+}
