@@ -8,13 +8,10 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	sipgo_sip "github.com/emiago/sipgo/sip"
-	"golang.org/x/time/rate"
 )
 
 // Defaults for Guard.
@@ -361,77 +358,6 @@ func addrOf(a any) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// verdict is what a source's limits say about one more request.
-type verdict int
-
-const (
-	admit  verdict = iota // serve it
-	refuse                // answer 503
-	drop                  // drop it without an answer
-)
-
-// sources holds a rate limit per source address, at most max of them; the
-// sources beyond share one.
-type sources struct {
-	mu                   sync.Mutex
-	m                    map[netip.Addr]*source
-	shared               *source
-	max                  int
-	rate, burst, ceiling int
-	swept                time.Time
-}
-
-// source is one address's limits: admitted requests, and requests
-// answered at all (admitted or 503).
-type source struct {
-	admit, answer *rate.Limiter
-	seen          time.Time
-}
-
-// idleSource is how long a source stays remembered without a request.
-const idleSource = time.Minute
-
-func (s *sources) newSource() *source {
-	return &source{admit: rate.NewLimiter(rate.Limit(s.rate), s.burst),
-		answer: rate.NewLimiter(rate.Limit(s.ceiling), s.ceiling)}
-}
-
-// get returns a's limits; s.mu is held.
-func (s *sources) get(a netip.Addr, now time.Time) *source {
-	src := s.m[a]
-	if src == nil {
-		if len(s.m) >= s.max && now.Sub(s.swept) >= time.Second {
-			s.swept = now
-			for k, v := range s.m {
-				if now.Sub(v.seen) >= idleSource {
-					delete(s.m, k)
-				}
-			}
-		}
-		if len(s.m) >= s.max {
-			return s.shared
-		}
-		src = s.newSource()
-		s.m[a] = src
-	}
-	src.seen = now
-	return src
-}
-
-// take decides on one more request from a.
-func (s *sources) take(a netip.Addr, now time.Time) verdict {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	src := s.get(a, now)
-	if !src.answer.AllowN(now, 1) {
-		return drop
-	}
-	if src.admit.AllowN(now, 1) {
-		return admit
-	}
-	return refuse
-}
-
 // trunkNetworks are the addresses of the trunk's host and the outbound
 // proxy's, each a single-address prefix: the networks a Dialer always
 // allows. A name is resolved once here (A and AAAA, within 2 s); one
@@ -444,7 +370,10 @@ func (s *dialerSetup) trunkNetworks() []netip.Prefix {
 	}
 	out := []netip.Prefix{}
 	for _, h := range hosts {
-		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		if len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']' { // an IPv6 literal
+			h = h[1 : len(h)-1]
+		}
+		if a, err := netip.ParseAddr(h); err == nil {
 			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 			continue
 		}

@@ -547,3 +547,22 @@ func TestGuardSources(t *testing.T) {
 		t.Errorf("after a minute: %v, %d sources", v, len(s.m))
 	}
 }
+
+// The networks a Dialer always allows: the trunk's and the outbound
+// proxy's addresses, IP literals (IPv6 in brackets) or names resolved.
+func TestTrunkNetworks(t *testing.T) {
+	for _, tc := range []struct{ trunk, proxy, want string }{
+		{"sip:[::1]:5070", "sip:127.0.0.2:5060", "[::1/128 127.0.0.2/32]"},
+		{"sip:127.0.0.9", "", "[127.0.0.9/32]"},
+		{"sip:pbx.invalid", "", "[]"}, // no address: nothing but calls in progress
+	} {
+		cfg := Config{Trunk: tc.trunk, OutboundProxy: tc.proxy}
+		s, err := cfg.setup()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(s.trunkNetworks()); got != tc.want {
+			t.Errorf("%s via %q: %s, want %s", tc.trunk, tc.proxy, got, tc.want)
+		}
+	}
+}
