@@ -214,7 +214,9 @@ func TestImpairedCalls(t *testing.T) {
 	const calls = 40
 	pool := newImpairPool(t, impairSlots, impairHangup)
 	start := time.Now()
-	t.Cleanup(func() { t.Logf("%d calls in %v", calls*len(impairConditions)*len(impairModes), time.Since(start).Round(time.Millisecond)) })
+	t.Cleanup(func() {
+		t.Logf("%d calls in %v", calls*len(impairConditions)*len(impairModes), time.Since(start).Round(time.Millisecond))
+	})
 	for ci, c := range impairConditions {
 		for mi, m := range impairModes {
 			t.Run(m.name+" "+m.keys+" "+c.name, func(t *testing.T) {
