@@ -118,7 +118,11 @@ type SessionStats struct {
 	Foreign, Drained int64
 	// KeysRefused counts keys the receiver found but the session did not
 	// hand to its KeySink because they did not begin after the answer.
-	KeysRefused            int64
+	KeysRefused int64
+	// Receive totals the receiver's counters over the far end's streams
+	// (StreamStats: loss, reordering, duplicates, late packets, concealed
+	// audio, the jitter buffer's depth).
+	Receive                StreamStats
 	SendErrors, ReadErrors int64
 	// Remote is where RTP goes now, and where it is accepted from;
 	// Learned reports that this is a learned source, not the SDP's.
@@ -436,6 +440,7 @@ func (s *Session) Stats() SessionStats {
 		Foreign: s.foreign.Load(), Drained: s.drained.Load(), KeysRefused: s.keysRefused.Load(),
 		SendErrors: s.sendErrs.Load(), ReadErrors: s.readErrs.Load(),
 		Remote: remote, Learned: s.learned.Load(),
+		Receive: s.receiveStats(),
 	}
 }
 

@@ -397,15 +397,30 @@ func (s *Session) checkTimeout(now time.Time) {
 }
 
 // deliverKey is the Receiver's KeySink when SessionConfig.KeySink is set:
-// it stamps the key with when it began on the session's clock and hands
+// it stamps the key with when it began on the session's clock (now, less
+// the part of the stream heard since the key's Start: to its End, or for
+// an in-band key to the newest audio, which the jitter buffer held) and hands
 // it on if it began after the instant of answer (see Session). Under rxMu.
 func (s *Session) deliverKey(k Key) {
-	k.Began = s.now().Add(-samplesToDuration(k.End - k.Start))
+	heard := k.End
+	if reached, ok := s.recv.reached(k.Stream.SSRC); ok && k.Source == dtmf.SourceInband {
+		// The jitter buffer held the audio that found it: the press has
+		// been heard up to the stream's newest audio.
+		heard = max(heard, reached)
+	}
+	k.Began = s.now().Add(-samplesToDuration(heard - k.Start))
 	if k.Began.UnixNano()-int64(KeyGuard) < s.keysFrom.Load() || k.Source == dtmf.SourceInband && k.At < KeyGuard {
 		s.keysRefused.Add(1)
 		return
 	}
 	s.cfg.KeySink.HandleKey(k)
+}
+
+// receiveStats returns the receiver's totals, under rxMu.
+func (s *Session) receiveStats() StreamStats {
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	return s.recv.Totals()
 }
 
 // flushReceiver hands the keys still sounding to the sink, once, after the

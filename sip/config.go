@@ -118,6 +118,9 @@ type Config struct {
 	// fails the call, and no source outside them is learned. Zero:
 	// wherever the SDP says.
 	MediaNetworks []netip.Prefix
+	// Jitter sizes the jitter buffer before in-band key detection (see
+	// media.JitterConfig). Zero: 40 ms, up to 60 ms.
+	Jitter media.JitterConfig
 	// Codecs in order of preference: media.KindPCMU, media.KindPCMA.
 	// Zero: PCMU, PCMA.
 	Codecs []media.PayloadKind
@@ -327,6 +330,9 @@ func (c Config) setup() (*dialerSetup, error) {
 	}
 	if cfg.RTPLearn < 0 {
 		return nil, fmt.Errorf("%w: RTPLearn %d is negative", ErrConfig, cfg.RTPLearn)
+	}
+	if err := cfg.Jitter.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	for _, p := range cfg.MediaNetworks {
 		if !p.IsValid() {

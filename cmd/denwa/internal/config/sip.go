@@ -30,6 +30,7 @@ type SIP struct {
 
 	RTPLearn      int      `json:"rtp_learn" flag:"rtp-learn" doc:"accept media from another address than the SDP answer's once this many packets in a row of one stream came from it after the answer (a far end behind NAT; 5 is usual); 0: only from the SDP address"`
 	MediaNetworks []string `json:"media_networks" flag:"media-networks" doc:"networks (CIDR, or an IP address) the trunk's media comes from; an SDP answer elsewhere fails the call and nothing elsewhere is learned; empty: wherever the SDP says"`
+	JitterBuffer  string   `json:"jitter_buffer" flag:"jitter-buffer" doc:"how long received audio waits to be put in order before in-band key detection, MIN-MAX (it starts at MIN and grows towards MAX while packets arrive out of order), one duration for a fixed depth, or off; RFC 4733 keys never wait"`
 
 	DialPlan    []string `json:"dial_plan" flag:"dial-plan" doc:"number rewrites before dialling, PREFIX>REPLACEMENT (\"+81>0\"), first match wins"`
 	RingTimeout Duration `json:"ring_timeout" flag:"ring-timeout" doc:"give up (CANCEL) when not answered within this"`
@@ -69,6 +70,7 @@ func DefaultSIP() SIP {
 		EventPT:     sip.DefaultEventPT,
 
 		MediaNetworks: []string{}, // none: wherever the SDP says
+		JitterBuffer:  formatJitter(media.JitterConfig{}),
 	}
 }
 
@@ -135,6 +137,10 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if err != nil {
 		bad("media_networks", "media-networks", "%v", err)
 	}
+	jitter, err := parseJitter(s.JitterBuffer)
+	if err != nil {
+		bad("jitter_buffer", "jitter-buffer", "%v", err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return sip.Config{}, err
 	}
@@ -143,8 +149,33 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		From: s.From, DisplayName: s.DisplayName, AuthUser: s.User, Password: string(s.Password.value),
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
-		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets,
+		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets, Jitter: jitter,
 	}, nil
+}
+
+// parseJitter turns "40ms-60ms", "60ms" or "off" into a jitter buffer
+// configuration.
+func parseJitter(s string) (media.JitterConfig, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "off") {
+		return media.JitterConfig{Off: true}, nil
+	}
+	lo, hi, isRange := strings.Cut(s, "-")
+	mn, err1 := time.ParseDuration(strings.TrimSpace(lo))
+	mx, err2 := mn, error(nil)
+	if isRange {
+		mx, err2 = time.ParseDuration(strings.TrimSpace(hi))
+	}
+	c := media.JitterConfig{Min: mn, Max: mx}
+	if err1 != nil || err2 != nil || mn <= 0 || c.Validate() != nil {
+		return media.JitterConfig{}, fmt.Errorf("%q: want MIN-MAX (40ms-60ms), one duration (60ms) or off; each from 1ms to %v, MIN at most MAX", s, media.MaxJitterDepth)
+	}
+	return c, nil
+}
+
+// formatJitter writes c as parseJitter reads it, defaults filled in.
+func formatJitter(c media.JitterConfig) string {
+	return strings.ReplaceAll(c.String(), "–", "-")
 }
 
 // parseNetworks turns "192.0.2.0/24" and "192.0.2.7" (one address) into
