@@ -214,8 +214,29 @@ func TestImpairedCalls(t *testing.T) {
 	const calls = 40
 	pool := newImpairPool(t, impairSlots, impairHangup)
 	start := time.Now()
+	// passed[condition][mode], for the summary when every subtest is
+	// over; -1 for those that did not run.
+	passed := make([][]int, len(impairConditions))
+	for i := range passed {
+		passed[i] = []int{-1, -1}
+	}
+	ran := 0
+	var mu sync.Mutex
 	t.Cleanup(func() {
-		t.Logf("%d calls in %v", calls*len(impairConditions)*len(impairModes), time.Since(start).Round(time.Millisecond))
+		var b strings.Builder
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "condition\t"+impairModes[0].name+" "+impairModes[0].keys+"\t"+impairModes[1].name+" "+impairModes[1].keys)
+		cell := func(n int) string {
+			if n < 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%d/%d", n, calls)
+		}
+		for ci, c := range impairConditions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.name, cell(passed[ci][0]), cell(passed[ci][1]))
+		}
+		tw.Flush()
+		t.Logf("%d calls in %v, verified with exactly the keys pressed:\n%s", ran, time.Since(start).Round(time.Millisecond), b.String())
 	})
 	for ci, c := range impairConditions {
 		for mi, m := range impairModes {
@@ -234,6 +255,10 @@ func TestImpairedCalls(t *testing.T) {
 						bad = append(bad, fmt.Sprintf("call %d: %v", i, r))
 					}
 				}
+				mu.Lock()
+				passed[ci][mi] = calls - len(bad)
+				ran += calls
+				mu.Unlock()
 				if len(bad) > 0 {
 					t.Errorf("%d/%d calls verified with exactly %q heard; the others:\n%s", calls-len(bad), calls, m.keys, strings.Join(bad, "\n"))
 				}
