@@ -70,7 +70,11 @@ import (
 // after the tone had already stopped (a miss before it) counts as misses
 // at once, so a pause seen in part is never bridged; and more than
 // maxBridge unknown windows in a row (a loss of more than 60 ms) count as
-// misses too. Missing audio alone never makes a hit, so never a key.
+// misses too. Missing audio alone never makes a hit, so never a key; but
+// since a tone may have gone on in it, a run of hits that a loss cuts
+// needs fewer of them: 2 when the tone is heard on both sides of the loss,
+// MinHits−1 when the loss is at one end and the tone was heard for 28 ms
+// (a tone of 25 ms or less is still never a key).
 //
 // Acceptance. Every test above, the MinHits run and the MaxSpread check
 // are decided by the time the key goes down; nothing is checked when the
@@ -91,6 +95,10 @@ const (
 	// maxBridge: the most unknown windows (see Missing) that wait for the
 	// next known window; a loss of 3 packets of 20 ms spoils 12+3.
 	maxBridge = 15
+	// edgeSpan: how long (28 ms) a tone that a loss cuts must be heard to
+	// count with MinHits−1 hit windows: a 25 ms tone, which Q.24 says to
+	// reject, can fill 3 windows, a 30 ms one is heard for 30.
+	edgeSpan = 224
 	// rotPeriod: ω_k·40 = 2π·f_k/200, and every f_k is a whole number of
 	// Hz, so e^{iω_k·40m} repeats after 200 sub-blocks.
 	rotPeriod = 200
@@ -287,6 +295,8 @@ type Detector struct {
 	cand         Key   // key of the current run of hits
 	candRun      int   // its length
 	candStart    int64 // refined start of the run's first window, in samples
+	candEdge     bool  // the run began right after missing audio
+	candBridged  bool  // the run goes on across missing audio
 	down         bool  // a key is down
 	key          Key
 	start, end   int64 // the down key's refined start and (so far) end
@@ -460,6 +470,8 @@ func (d *Detector) analyse(dst []Event, n int, gone bool) []Event {
 				for range d.pend {
 					dst = d.step(dst, m, 0)
 				}
+			} else if !d.down {
+				d.candBridged = true
 			}
 			d.pend = 0
 		}
@@ -592,10 +604,13 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 	if k != 0 && k == d.cand {
 		d.candRun++
 	} else {
-		d.cand, d.candRun = k, 0
+		d.cand, d.candRun, d.candBridged = k, 0, false
 		if k != 0 {
 			d.candRun = 1
 			d.candStart = d.refitStart(m)
+			// Missing audio in the 10 ms before the window: the tone
+			// may have begun in it.
+			d.candEdge = d.gone>>window&3 != 0
 		}
 	}
 	if k != 0 {
@@ -617,12 +632,45 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 			}
 		}
 	}
-	if !d.down && d.cand != 0 && d.candRun >= d.minHits && d.steady() {
-		d.down, d.key, d.start, d.misses = true, d.cand, d.candStart, 0
-		d.hit(m)
-		if d.early { // accepted: nothing later can take the key back
-			dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
-		}
+	if !d.down && d.cand != 0 && d.accept(m, d.candEdge) {
+		dst = d.goDown(dst, m)
+	}
+	return dst
+}
+
+// accept reports whether the current run, its last hit window ending with
+// sub-block m, makes its key go down: MinHits hit windows; or, when
+// missing audio cut the run (the tone may have sounded in it too; see the
+// package's notes on missing audio), 2 for a run heard on both sides of a
+// loss, and MinHits−1 for one that begins right after a loss or ends at
+// one (edge) if its tone was heard for edgeSpan. The tone must also have
+// been steady.
+func (d *Detector) accept(m int64, edge bool) bool {
+	switch {
+	case d.candRun >= d.minHits:
+	case d.candBridged && d.candRun >= min(d.minHits, 2):
+	case edge && d.candRun >= d.minHits-1 && d.runSpan(m) >= edgeSpan:
+	default:
+		return false
+	}
+	return d.steady()
+}
+
+// runSpan returns how long the current run's tone was heard, in samples:
+// from its refined start to the end of the tone in the hit window ending
+// with sub-block m (the run's last so far).
+func (d *Detector) runSpan(m int64) int64 {
+	e := float64((m+1)*subBlock) - (1-d.share(m, d.lastLo, d.lastHi, d.amp[m&(ringLen-1)]))*subBlock
+	return int64(math.Round(e)) - d.candStart
+}
+
+// goDown makes the current run's key go down, its last hit window ending
+// with sub-block m.
+func (d *Detector) goDown(dst []Event, m int64) []Event {
+	d.down, d.key, d.start, d.misses = true, d.cand, d.candStart, 0
+	d.hit(m)
+	if d.early { // accepted: nothing later can take the key back
+		dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
 	}
 	return dst
 }
@@ -632,6 +680,11 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 // while the tone was heard up to the loss, for at most maxBridge windows;
 // otherwise it, and those waiting, are misses.
 func (d *Detector) unknown(dst []Event, m int64) []Event {
+	if !d.down && d.pend == 0 && d.cand != 0 && d.accept(m-1, true) {
+		// A run of hits that a loss cuts short: the tone may go on in
+		// it. The window before this one was the run's last hit.
+		dst = d.goDown(dst, m-1)
+	}
 	if d.down && d.needEndRefit { // m is the sub-block after the last hit window
 		d.refitEnd(true)
 	}
@@ -647,11 +700,12 @@ func (d *Detector) unknown(dst []Event, m int64) []Event {
 }
 
 // steady reports whether the frequencies of both tones stayed within
-// MaxSpread over the last MinHits windows of the current run.
+// MaxSpread over the last MinHits windows of the current run (all of it
+// when shorter).
 func (d *Detector) steady() bool {
 	for t := range 2 {
 		lo, hi := math.Inf(1), math.Inf(-1)
-		for i := d.candRun - d.minHits + 1; i <= d.candRun; i++ {
+		for i := max(d.candRun-d.minHits+1, 1); i <= d.candRun; i++ {
 			a := cmplx.Phase(d.runZ[i%maxHits][t])
 			lo, hi = min(lo, a), max(hi, a)
 		}

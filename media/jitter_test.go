@@ -3,9 +3,12 @@ package media
 import (
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"denwa/audio"
 	"denwa/dtmf"
 	"denwa/media/mediatest"
 )
@@ -204,5 +207,82 @@ func TestJitterAllocs(t *testing.T) {
 	}
 	if st := r.Streams()[0].Stats; st.Reordered == 0 || st.Duplicates == 0 || st.Concealed == 0 {
 		t.Errorf("stats %+v: want reordering, duplicates and concealment exercised", st)
+	}
+}
+
+// TestSessionJitter: a live session puts a reordered packet of a key's
+// tone back in place, conceals a lost one, delivers the key once, and
+// reports it all in Stats().Receive.
+func TestSessionJitter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := mediatest.NewMemNet()
+		local, remote := netip.MustParseAddrPort("127.0.0.1:30000"), netip.MustParseAddrPort("127.0.0.1:30002")
+		conn, _ := n.Listen(local)
+		fc, _ := n.Listen(remote)
+		s, err := NewSession(SessionConfig{Conn: conn, Remote: remote, Codec: KindPCMU, MediaTimeout: -1, KeySink: newKeyChan()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		// 200 ms of silence, a 160 ms # whose packets 2 and 3 swap places
+		// and whose packet 5 is lost, 200 ms of silence.
+		x := make([]int16, 1600+1280+1600)
+		tn := dtmf.Tone{Key: '#', Level: -10, Duration: 1280}
+		tn.AddTo(x[1600:], 0)
+		frames := make([][]byte, len(x)/FrameSamples)
+		for i := range frames {
+			frames[i] = make([]byte, FrameSamples)
+			audio.EncodeULawTo(frames[i], x[i*FrameSamples:(i+1)*FrameSamples])
+		}
+		order := make([]int, 0, len(frames))
+		for i := range frames {
+			switch i {
+			case 12:
+				order = append(order, 13, 12)
+			case 13:
+			case 15:
+			default:
+				order = append(order, i)
+			}
+		}
+		f := &far{t: t, c: fc, to: local, ssrc: 5}
+		time.Sleep(100 * time.Millisecond)
+		for _, i := range order {
+			f.seq, f.ts = uint16(i), uint32(i*FrameSamples)
+			f.send(0, frames[i])
+			time.Sleep(FrameInterval)
+		}
+		time.Sleep(200 * time.Millisecond) // the media goes quiet: Idle
+		synctest.Wait()
+		if ks := collectKeys(s); len(ks) != 1 || ks[0].Key != '#' {
+			t.Fatalf("keys %v, want one #", ks)
+		}
+		st := s.Stats().Receive
+		if st.Reordered != 1 || st.Concealed != 1 || st.Late != 0 || st.Lost != 1 || st.Depth != 40*time.Millisecond {
+			t.Errorf("receive stats %+v, want 1 reordered, 1 lost and concealed, depth 40ms", st)
+		}
+	})
+}
+
+// TestJitterRFC4733Immediate: RFC 4733 keys do not wait in the jitter
+// buffer: with it on, a key still comes with the first packet of its
+// event, as TestReceiverEarlyRFC4733 has it without.
+func TestJitterRFC4733Immediate(t *testing.T) {
+	var w wire
+	w.silentAudio(0, 4800)
+	w.press(t, '#', 1600, 800, 0)
+	pkts, meta := w.packets(t)
+	first := -1
+	for i, p := range meta {
+		if p.pt == 101 {
+			first = i
+			break
+		}
+	}
+	cfg := earlyLive
+	cfg.Jitter = JitterConfig{Min: 60 * time.Millisecond}
+	got := feedOne(t, cfg, pkts)
+	if len(got) != 1 || got[0].Key.Key != '#' || got[0].Source != dtmf.SourceRFC4733 || got[0].at != first {
+		t.Fatalf("got %v, want one RFC 4733 # with packet %d", got, first)
 	}
 }

@@ -37,7 +37,10 @@ import (
 // packet interval later. The key is released with the first packet that
 // ends at least 20 ms after its End, so the twin has 20–40 ms. The cost is
 // one packet of latency for in-band keys on calls that negotiated
-// telephone-event; with none negotiated there is no twin to wait for.
+// telephone-event, and only with the jitter buffer off: the buffer holds
+// the audio at least as long (40 ms by default), so the stream is past
+// End+20 ms when the detector reports the key. With no telephone-event
+// negotiated there is no twin to wait for.
 const LiveMergeHold = 160
 
 const (
