@@ -105,7 +105,8 @@ type impairResult struct {
 	heard   string // every key the dialogue saw, ignored ones included
 	sent    string // what the phone pressed
 	stats   siptest.RelayStats
-	err     error // the call could not be placed or reported
+	trace   string // the relay's trace of the phone's RTP (siptest.Relay.Trace)
+	err     error  // the call could not be placed or reported
 }
 
 func (r impairResult) ok(want string) bool {
@@ -119,6 +120,11 @@ func (r impairResult) String() string {
 	s := fmt.Sprintf("%s heard %q pressed %q", r.outcome, r.heard, r.sent)
 	if r.outcome != enroll.OutcomeVerified && r.cause != "" {
 		s += " (" + r.cause + ")"
+	}
+	// The phone's RTP as it went through the relay, 20 ms a character
+	// from its first packet: its keys are pressed from 0.5 s (the 25th).
+	if tr := r.trace; tr != "" && strings.Trim(tr, ".") != "" {
+		s += "; to denwa: " + tr[:min(len(tr), 60)]
 	}
 	return s
 }
@@ -171,6 +177,7 @@ func (p *impairPool) call(t *testing.T, prompts *audio.Catalog, m impairMode, im
 	d.Close()
 	relay.Close()
 	res.stats = relay.Stats()
+	res.trace = relay.Trace(0, siptest.Caller)
 	return res
 }
 

@@ -15,9 +15,11 @@ import (
 type Impairment struct {
 	// Loss is the long-run fraction of packets dropped (0–1).
 	Loss float64
-	// Burst is how many packets in a row each loss takes: a loss begins
-	// with the probability that makes the long-run fraction Loss. Zero or
-	// one: every packet is lost on its own.
+	// Burst, from 2, makes losses come in bursts of exactly Burst packets
+	// in a row, each followed by at least one packet that gets through; a
+	// burst begins with the probability that makes the long-run fraction
+	// Loss (at most Burst/(Burst+1)). Zero or one: each packet is lost or
+	// not on its own, independently.
 	Burst int
 	// Reorder is the probability that a packet is held back and sent
 	// after the next ReorderDepth packets (or after holdLimit, when the
@@ -36,17 +38,16 @@ type Impairment struct {
 	Stall, StallEvery time.Duration
 }
 
-// lossStart is the probability that a loss begins on a packet outside a
-// burst, such that bursts of n make up the fraction f of all packets:
-// f = q·n / (q·n + 1 − q).
+// lossStart is the probability that a loss begins on a packet that may
+// be lost (outside a burst and not the packet after one), such that
+// bursts of n make up the fraction f of all packets. Each such packet
+// either passes (1 − q) or begins a burst of n and the packet that passes
+// after it (q): f = q·n / (1 − q + q·(n+1)) = q·n / (1 + q·n).
 func lossStart(f float64, n int) float64 {
-	if n <= 1 || f <= 0 {
-		return f
+	if n > 1 && f > 0 {
+		f /= float64(n) * (1 - f)
 	}
-	if f >= 1 {
-		return 1
-	}
-	return f / (float64(n)*(1-f) + f)
+	return min(f, 1)
 }
 
 // ImpairStats counts what a Relay did to RTP, over one direction or
@@ -117,12 +118,14 @@ type pipe struct {
 
 	mu        sync.Mutex
 	rnd       *rand.Rand
-	burstLeft int
+	burstLeft int       // packets still to drop in this burst
+	passNext  bool      // the packet after a burst gets through
 	start     time.Time // first packet
 	n         uint64
 	due       queue     // delayed packets, by due time
 	held      []*queued // held back by Reorder
 	stats     ImpairStats
+	trace     []byte // see Relay.Trace
 	maxSeq    uint16
 	sentAny   bool
 }
@@ -143,12 +146,17 @@ func (p *pipe) push(b []byte, now time.Time) {
 	}
 	if p.burstLeft > 0 {
 		p.burstLeft--
+		p.passNext = p.burstLeft == 0
 		p.stats.Dropped++
+		p.note('x')
 		return
 	}
-	if p.q > 0 && p.rnd.Float64() < p.q {
+	if p.passNext {
+		p.passNext = false
+	} else if p.q > 0 && p.rnd.Float64() < p.q {
 		p.burstLeft = max(p.imp.Burst, 1) - 1
 		p.stats.Dropped++
+		p.note('x')
 		return
 	}
 	copies := 1
@@ -157,6 +165,14 @@ func (p *pipe) push(b []byte, now time.Time) {
 		p.stats.Duplicated++
 	}
 	hold := p.imp.Reorder > 0 && p.rnd.Float64() < p.imp.Reorder
+	switch {
+	case hold:
+		p.note('r')
+	case copies == 2:
+		p.note('2')
+	default:
+		p.note('.')
+	}
 	if !hold {
 		// This packet overtakes the held ones; those it was the last
 		// for go right after it.
@@ -285,6 +301,22 @@ func (p *pipe) count(x *queued) {
 	default:
 		p.maxSeq = seq
 	}
+}
+
+// traceLen bounds a pipe's trace: 5 s of a stream of 20 ms packets.
+const traceLen = 250
+
+// note records the fate of the packet being pushed; with p.mu held.
+func (p *pipe) note(c byte) {
+	if len(p.trace) < traceLen {
+		p.trace = append(p.trace, c)
+	}
+}
+
+func (p *pipe) traced() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return string(p.trace)
 }
 
 func (p *pipe) snapshot() ImpairStats {

@@ -21,8 +21,16 @@ type sentPacket struct {
 // in order, and its counts.
 func pipeRun(t *testing.T, imp Impairment, seed uint64, n int) ([]sentPacket, ImpairStats) {
 	t.Helper()
+	out, st, _ := pipeTrace(t, imp, seed, n)
+	return out, st
+}
+
+// pipeTrace is pipeRun, and the pipe's trace.
+func pipeTrace(t *testing.T, imp Impairment, seed uint64, n int) ([]sentPacket, ImpairStats, string) {
+	t.Helper()
 	var out []sentPacket
 	var st ImpairStats
+	var trace string
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		var mu sync.Mutex
@@ -44,9 +52,9 @@ func pipeRun(t *testing.T, imp Impairment, seed uint64, n int) ([]sentPacket, Im
 		synctest.Wait()
 		close(done)
 		wg.Wait()
-		st = p.snapshot()
+		st, trace = p.snapshot(), p.traced()
 	})
-	return out, st
+	return out, st, trace
 }
 
 func seqs(ps []sentPacket) []uint16 {
@@ -96,9 +104,22 @@ func TestPipeUntouched(t *testing.T) {
 
 func TestPipeLoss(t *testing.T) {
 	const n = 10000
-	out, st := pipeRun(t, Impairment{Loss: 0.1}, 1, n)
+	out, st, trace := pipeTrace(t, Impairment{Loss: 0.1}, 1, n)
 	if f := float64(st.Dropped) / n; f < 0.09 || f > 0.11 {
 		t.Errorf("dropped %.3f, want 0.10", f)
+	}
+	// The trace shows the first traceLen packets, each lost one as x.
+	lost := 0
+	for i := range traceLen {
+		if !slices.ContainsFunc(out, func(p sentPacket) bool { return p.seq == uint16(i) }) {
+			lost++
+			if trace[i] != 'x' {
+				t.Errorf("packet %d lost, traced %q", i, trace[i])
+			}
+		}
+	}
+	if len(trace) != traceLen || strings.Count(trace, "x") != lost || strings.Count(trace, ".") != traceLen-lost {
+		t.Errorf("trace %q: %d lost", trace, lost)
 	}
 	if int64(len(out)) != n-st.Dropped || !slices.IsSorted(seqs(out)) {
 		t.Errorf("sent %d of %d with %d dropped, in order: %v", len(out), n, st.Dropped, slices.IsSorted(seqs(out)))
@@ -122,8 +143,8 @@ func TestPipeBurstLoss(t *testing.T) {
 	}
 	runs := lostRuns(out, n)
 	for _, r := range runs[:len(runs)-1] { // the last may be cut by the end
-		if r%2 != 0 {
-			t.Fatalf("a run of %d lost packets; bursts are of 2 (runs %v)", r, runs)
+		if r != 2 {
+			t.Fatalf("a run of %d lost packets; bursts are of exactly 2 (runs %v)", r, runs)
 		}
 	}
 }
@@ -230,7 +251,11 @@ func TestLossStart(t *testing.T) {
 		n int
 	}{{0.1, 1}, {0.2, 2}, {0.3, 4}, {0.5, 3}} {
 		q := lossStart(c.f, c.n)
-		if got := q * float64(c.n) / (q*float64(c.n) + 1 - q); got < c.f-1e-9 || got > c.f+1e-9 {
+		got := q * float64(c.n) / (1 + q*float64(c.n))
+		if c.n == 1 {
+			got = q
+		}
+		if got < c.f-1e-9 || got > c.f+1e-9 {
 			t.Errorf("lossStart(%v, %d) = %v: fraction %v", c.f, c.n, q, got)
 		}
 	}

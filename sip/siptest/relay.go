@@ -72,10 +72,11 @@ type Relay struct {
 	mu       sync.Mutex
 	closed   bool
 	calls    map[string]*relayCall
-	n        uint64         // calls begun
-	ended    [2]ImpairStats // of calls whose media has closed, by the Side it went to
-	requests map[string]int // "METHOD>side": requests forwarded to side
-	dropped  int            // SIP datagrams that could not be routed
+	n        uint64               // calls begun
+	ended    [2]ImpairStats       // of calls whose media has closed, by the Side it went to
+	requests map[string]int       // "METHOD>side": requests forwarded to side
+	traces   map[uint64][2]string // of calls whose media has closed (the first maxTraced)
+	dropped  int                  // SIP datagrams that could not be routed
 }
 
 type relayCall struct {
@@ -100,7 +101,7 @@ func StartRelay(cfg RelayConfig) (*Relay, error) {
 	if !cfg.Callee.IsValid() {
 		return nil, fmt.Errorf("siptest: relay: no callee address")
 	}
-	r := &Relay{cfg: cfg, calls: map[string]*relayCall{}, requests: map[string]int{}}
+	r := &Relay{cfg: cfg, calls: map[string]*relayCall{}, requests: map[string]int{}, traces: map[uint64][2]string{}}
 	for s := range r.sip {
 		c, err := listenLoopback()
 		if err != nil {
@@ -163,6 +164,33 @@ func (r *Relay) Stats() RelayStats {
 		st.ToCaller = st.ToCaller.Add(m.pipes[Caller].snapshot())
 	}
 	return st
+}
+
+// maxTraced bounds the calls whose traces a Relay keeps.
+const maxTraced = 64
+
+// Trace tells what happened to the first 250 RTP packets (5 s) of call n
+// (from 0, in the order of the INVITEs) on their way to side to, one
+// character a packet in the order they came: '.' forwarded, 'x' dropped,
+// '2' sent twice, 'r' held back to be overtaken. Jitter and stalls are
+// not shown. It is empty for a call unknown or beyond the first 64.
+func (r *Relay) Trace(n int, to Side) string {
+	r.mu.Lock()
+	if tr, ok := r.traces[uint64(n)]; ok {
+		r.mu.Unlock()
+		return tr[to]
+	}
+	var m *relayMedia
+	for _, c := range r.calls {
+		if c.n == uint64(n) {
+			m = c.media
+		}
+	}
+	r.mu.Unlock()
+	if m == nil {
+		return ""
+	}
+	return m.pipes[to].traced()
 }
 
 // Close stops the Relay, ends every call's media and waits for its
@@ -448,6 +476,7 @@ type relayMedia struct {
 	pipes [2]*pipe // by the Side they go to
 	done  chan struct{}
 	end   sync.Once
+	n     uint64 // the call's number
 
 	mu   sync.Mutex
 	peer [2]netip.AddrPort // where each side receives RTP
@@ -456,7 +485,7 @@ type relayMedia struct {
 // openMedia opens call n's RTP sockets and starts forwarding; r.mu is
 // held.
 func (r *Relay) openMedia(n uint64) (*relayMedia, error) {
-	m := &relayMedia{done: make(chan struct{})}
+	m := &relayMedia{done: make(chan struct{}), n: n}
 	for s := range m.conns {
 		c, err := listenLoopback()
 		if err != nil {
@@ -510,6 +539,7 @@ func (m *relayMedia) read(from Side) {
 // counts.
 func (r *Relay) endMedia(m *relayMedia) {
 	m.end.Do(func() {
+		tr := [2]string{Callee: m.pipes[Callee].traced(), Caller: m.pipes[Caller].traced()}
 		close(m.done)
 		for _, c := range m.conns {
 			c.Close()
@@ -517,6 +547,9 @@ func (r *Relay) endMedia(m *relayMedia) {
 		r.mu.Lock()
 		r.ended[Callee] = r.ended[Callee].Add(m.pipes[Callee].snapshot())
 		r.ended[Caller] = r.ended[Caller].Add(m.pipes[Caller].snapshot())
+		if m.n < maxTraced {
+			r.traces[m.n] = tr
+		}
 		r.mu.Unlock()
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,9 @@ func TestRelay(t *testing.T) {
 		if st.Calls != 1 || st.Unroutable != 0 || st.ToCaller.Sent == 0 || st.ToCallee.Sent == 0 ||
 			st.ToCaller.Stalled == 0 || st.ToCallee.Stalled == 0 {
 			t.Errorf("phone hangs up %v: stats %+v", phoneHangs, st)
+		}
+		if tr := r.Trace(0, siptest.Caller); len(tr) < 25 || strings.Trim(tr, ".") != "" || r.Trace(1, siptest.Caller) != "" {
+			t.Errorf("trace of call 0 to the caller %q, of call 1 %q", tr, r.Trace(1, siptest.Caller))
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
