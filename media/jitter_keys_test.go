@@ -155,8 +155,9 @@ const toneOffsetStep = 16
 
 // TestJitterSingleLoss: one packet lost anywhere in a call with 120 ms
 // presses leaves exactly the keys pressed, live and from a capture,
-// wherever the tones fall in their packets. (Without the jitter buffer and
-// concealment, a loss inside a tone splits it: this test fails there.)
+// wherever the tones fall in their packets. (This held before the jitter
+// buffer too: 20 ms of silence spoils 7 windows, and a key needs 8 misses
+// to end. Two lost in a row did not: TestJitterBurstLoss.)
 func TestJitterSingleLoss(t *testing.T) {
 	for _, cfg := range []struct {
 		name string
@@ -201,7 +202,8 @@ func TestJitterReorder(t *testing.T) {
 
 // TestJitterUniformDelay: 0–60 ms of uniform random delay reorders packets
 // by up to two; every key survives, for every seed, with 120 ms presses and
-// with realistic ones (60–80 ms tones, 40–60 ms pauses).
+// with realistic ones (60–80 ms tones, 40–60 ms pauses). Without the jitter
+// buffer (b9dd234) keys split and vanish here.
 func TestJitterUniformDelay(t *testing.T) {
 	for seed := range uint64(40) {
 		rng := rand.New(rand.NewPCG(seed, 3))
@@ -218,7 +220,8 @@ func TestJitterUniformDelay(t *testing.T) {
 }
 
 // TestJitterBurstLoss: two packets lost in a row anywhere in a call with
-// 120 ms presses leave exactly the keys pressed.
+// 120 ms presses leave exactly the keys pressed. Without concealment
+// (b9dd234) 40 ms of silence split a key in two.
 func TestJitterBurstLoss(t *testing.T) {
 	for off := 0; off < 160; off += toneOffsetStep {
 		rng, pkts, lo, hi := starHashCall(off, 4)
