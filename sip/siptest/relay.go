@@ -166,6 +166,10 @@ func (r *Relay) Stats() RelayStats {
 	return st
 }
 
+// maxCalls bounds the calls a Relay holds at once; a call is let go
+// when its BYE, or its INVITE's failure, is answered.
+const maxCalls = 256
+
 // maxTraced bounds the calls whose traces a Relay keeps.
 const maxTraced = 64
 
@@ -261,6 +265,10 @@ func (r *Relay) request(from Side, req *sipgo.Request, src netip.AddrPort) error
 	}
 	c := r.calls[id.Value()]
 	if c == nil && from == Caller && req.IsInvite() {
+		if len(r.calls) >= maxCalls {
+			r.mu.Unlock()
+			return fmt.Errorf("%d calls at once", maxCalls)
+		}
 		c = &relayCall{n: r.n}
 		r.n++
 		r.calls[id.Value()] = c
