@@ -17,7 +17,10 @@ import (
 // (Duplicates), and a packet further behind arrives after its place went
 // to the detector and is dropped (Late). A hole still open when its time
 // comes is given to the detector as missing audio (dtmf.Detector.Missing,
-// StreamStats.Concealed), up to maxConceal, and as silence beyond that.
+// StreamStats.Concealed), up to maxConceal and as far as sequence numbers
+// are missing, and as silence beyond that: a hole the sender left (silence
+// suppression, audio paused for events), with no packet missing, is
+// silence.
 //
 // Release is driven by RTP time only: by the packets that arrive, and by
 // Receiver.Idle and Flush, which hand over all that is held. Arrival
@@ -131,6 +134,7 @@ const (
 // jitterFrame is one held G.711 payload.
 type jitterFrame struct {
 	ts   int64
+	seq  int64 // extended sequence number
 	kind PayloadKind
 	data []byte // grown to the largest payload; holds n bytes
 	n    int
@@ -205,10 +209,10 @@ func (b *jitterBuffer) released(ts int64) bool {
 	return false
 }
 
-// push holds a copy of payload at ts, or reports false when a frame with
-// that timestamp is held already. The buffer must not be full. It moves
-// newest and the depth.
-func (b *jitterBuffer) push(ts int64, kind PayloadKind, payload []byte) bool {
+// push holds a copy of payload at ts (sequence number seq), or reports
+// false when a frame with that timestamp is held already. The buffer must
+// not be full. It moves newest and the depth.
+func (b *jitterBuffer) push(ts, seq int64, kind PayloadKind, payload []byte) bool {
 	i := b.n // insertion point: after every frame older than ts
 	for i > 0 {
 		t := b.frames[b.order[i-1]].ts
@@ -226,7 +230,7 @@ func (b *jitterBuffer) push(ts int64, kind PayloadKind, payload []byte) bool {
 	if cap(f.data) < len(payload) {
 		f.data = make([]byte, len(payload))
 	}
-	f.ts, f.kind, f.n = ts, kind, copy(f.data[:len(payload)], payload)
+	f.ts, f.seq, f.kind, f.n = ts, seq, kind, copy(f.data[:len(payload)], payload)
 	copy(b.order[i+1:b.n+1], b.order[i:b.n])
 	b.order[i] = slot
 	b.n++

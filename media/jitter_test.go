@@ -8,7 +8,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"denwa/audio"
 	"denwa/dtmf"
 	"denwa/media/mediatest"
 )
@@ -232,7 +231,9 @@ func TestSessionJitter(t *testing.T) {
 		frames := make([][]byte, len(x)/FrameSamples)
 		for i := range frames {
 			frames[i] = make([]byte, FrameSamples)
-			audio.EncodeULawTo(frames[i], x[i*FrameSamples:(i+1)*FrameSamples])
+			if _, err := mediatest.EncodeTo(frames[i], x[i*FrameSamples:(i+1)*FrameSamples], mediatest.PCMU); err != nil {
+				t.Fatal(err)
+			}
 		}
 		order := make([]int, 0, len(frames))
 		for i := range frames {
@@ -284,5 +285,64 @@ func TestJitterRFC4733Immediate(t *testing.T) {
 	got := feedOne(t, cfg, pkts)
 	if len(got) != 1 || got[0].Key.Key != '#' || got[0].Source != dtmf.SourceRFC4733 || got[0].at != first {
 		t.Fatalf("got %v, want one RFC 4733 # with packet %d", got, first)
+	}
+}
+
+// TestJitterStall: a network that stalls for 200 ms in the middle of a
+// press, then delivers what it held, makes the session report the line
+// quiet (Idle) meanwhile; the press is still one key, live, since its
+// timestamps go on without a hole.
+func TestJitterStall(t *testing.T) {
+	var got []Key
+	r, err := NewReceiver(liveKeys, KeySinkFunc(func(k Key) { got = append(got, k) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]int16, 1600+1600+1600)
+	tn := dtmf.Tone{Key: '#', Level: -10, Duration: 1600}
+	tn.AddTo(x[1600:], 0)
+	for i, p := range packetize(x) {
+		if i == 14 { // 80 ms into the tone
+			r.Idle(200 * time.Millisecond)
+		}
+		if err := r.HandlePacket(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Idle(200 * time.Millisecond)
+	r.Flush()
+	if len(got) != 1 || got[0].Key != '#' {
+		t.Errorf("keys %v, want one #", got)
+	}
+}
+
+// TestJitterSenderPause: a sender that sends nothing in the pause between
+// two presses of one key (silence suppression: timestamps jump, sequence
+// numbers do not) leaves a hole that is silence, not loss: two keys.
+func TestJitterSenderPause(t *testing.T) {
+	for _, pause := range []int{40, 50, 60} {
+		var got string
+		r, err := NewReceiver(liveKeys, KeySinkFunc(func(k Key) { got += string(k.Key) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn := dtmf.Tone{Key: '#', Level: -10, Duration: 800}
+		x := make([]int16, 800)
+		tn.AddTo(x, 0)
+		s := mediatest.Synth{SSRC: 4}
+		s.Silence(100)
+		s.Audio(x)
+		s.TS += uint32(8 * pause) // nothing sent in the pause
+		s.Audio(x)
+		s.Silence(100)
+		for _, p := range s.Packets {
+			if err := r.HandlePacket(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Flush()
+		if st := r.Streams()[0].Stats; got != "##" || st.Concealed != 0 || st.Gaps != 1 {
+			t.Errorf("%d ms pause with nothing sent: keys %q, stats %+v; want ## and a gap of silence", pause, got, st)
+		}
 	}
 }

@@ -314,15 +314,21 @@ func (r *Receiver) Flush() {
 // its tone stopped, and the RFC 4733 decoder and the merger are advanced to
 // the stream's last RTP time plus elapsed. The audio held in the jitter
 // buffers goes to the detector first. The timeline itself does not move:
-// the next packet is placed by its own timestamp. With Early, keys
-// already reported are only ended here, not reported again; an in-band key
-// held for its twin is released once elapsed covers Merge.Hold.
+// the next packet is placed by its own timestamp. With Early, in-band keys
+// were reported when they went down, and the detector is left as it is: a
+// network that stalls in the middle of a press and then delivers the rest
+// (its timestamps going on without a hole) gives one key, not two, while
+// a far end that stopped sending leaves a hole that ends the key when it
+// sends again. An in-band key held for its twin is released once elapsed
+// covers Merge.Hold.
 func (r *Receiver) Idle(elapsed time.Duration) {
 	d := int64(elapsed / (time.Second / dtmf.SampleRate))
 	for _, s := range r.order {
 		s.evs = s.evs[:0]
 		s.release(r, math.MaxInt64)
-		s.evs = s.shift(s.det.Flush(s.evs), len(s.evs))
+		if !r.cfg.Detector.Early {
+			s.evs = s.shift(s.det.Flush(s.evs), len(s.evs))
+		}
 		now := s.now + d
 		s.evs = s.dec.Advance(s.evs, now)
 		s.emit(r, s.evs)
@@ -393,13 +399,13 @@ type stream struct {
 	// Sequence numbers extended to 64 bits for the loss count.
 	seqBase, seqMax int64
 
-	det      *dtmf.Detector
-	dec      *dtmf.EventDecoder
-	merge    dtmf.Merger
-	jb       jitterBuffer
-	anchored bool  // the stream has had audio: base is set
-	base     int64 // RTP time of the detector's sample 0
-	now      int64 // latest RTP time the stream has reached
+	det    *dtmf.Detector
+	dec    *dtmf.EventDecoder
+	merge  dtmf.Merger
+	jb     jitterBuffer
+	fedSeq int64 // sequence number of the frame the detector had last (noSeq: none)
+	base   int64 // RTP time of the detector's sample 0
+	now    int64 // latest RTP time the stream has reached
 
 	pcm  []int16      // decoded audio, grown to the largest payload
 	evs  []dtmf.Event // scratch: keys from the detector or decoder
@@ -422,6 +428,7 @@ func (r *Receiver) newStream(h *rtp.Header) *stream {
 		keys:      make([]dtmf.Event, 0, 8),
 	}
 	s.jb.init(r.jmin, r.jmax)
+	s.fedSeq = noSeq
 	s.firstTS = s.clock.Extend(h.Timestamp)
 	s.seqBase = int64(h.SequenceNumber)
 	s.seqMax = s.seqBase - 1
@@ -430,6 +437,9 @@ func (r *Receiver) newStream(h *rtp.Header) *stream {
 	r.order = append(r.order, s)
 	return s
 }
+
+// noSeq: no sequence number.
+const noSeq = math.MinInt64
 
 // silence feeds holes in the audio timeline.
 var silence [160]int16
@@ -461,7 +471,7 @@ func (s *stream) packet(r *Receiver, h *rtp.Header, payload []byte) error {
 			s.stats.Bad++
 			return nil
 		}
-		if !s.audio(r, kind, ts, payload) {
+		if !s.audio(r, kind, ts, seq, payload) {
 			return nil
 		}
 	case KindTelephoneEvent:
@@ -499,13 +509,13 @@ func (s *stream) statsNow() StreamStats {
 // audio takes one G.711 payload into the jitter buffer and hands the
 // detector what is due; it returns false when the packet was dropped as
 // late or duplicated.
-func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) bool {
+func (s *stream) audio(r *Receiver, kind PayloadKind, ts, seq int64, payload []byte) bool {
 	jb := &s.jb
 	if !jb.started {
 		// The first packet anchors the timeline: one that comes after it
 		// from before it is late.
 		jb.restart(ts)
-		s.anchored, s.base = true, ts
+		s.base = ts
 	}
 	if f := jb.first(); jb.full() {
 		s.release(r, f.ts+int64(f.n))
@@ -529,7 +539,7 @@ func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) 
 		return false
 	}
 	newest := jb.newest
-	if !jb.push(ts, kind, payload) {
+	if !jb.push(ts, seq, kind, payload) {
 		s.stats.Duplicates++
 		return false
 	}
@@ -550,20 +560,24 @@ func (s *stream) resync(ts int64) {
 	s.base = ts
 }
 
-// pos returns the RTP time of the detector's next sample (once anchored).
+// pos returns the RTP time of the detector's next sample (once the
+// stream has had audio).
 func (s *stream) pos() int64 { return s.base + s.det.Pos() }
 
 // release hands the detector the held frames that end by limit, in order,
 // each hole before them concealed; keys go to s.evs.
 func (s *stream) release(r *Receiver, limit int64) {
 	for f := s.jb.first(); f != nil && f.ts+int64(f.n) <= limit; f = s.jb.first() {
-		s.feed(r, f.ts, f.kind, f.data[:f.n])
+		s.feed(r, f.ts, f.seq, f.kind, f.data[:f.n])
 		s.jb.pop()
 	}
 }
 
-// feed places one frame on the detector's timeline.
-func (s *stream) feed(r *Receiver, ts int64, kind PayloadKind, payload []byte) {
+// feed places one frame, of extended sequence number seq, on the
+// detector's timeline.
+func (s *stream) feed(r *Receiver, ts, seq int64, kind PayloadKind, payload []byte) {
+	prev := s.fedSeq
+	s.fedSeq = seq
 	switch gap := ts - s.pos(); {
 	case gap > r.cfg.MaxGap || gap < -r.cfg.MaxGap: // held across a jump
 		s.resync(ts)
@@ -575,10 +589,19 @@ func (s *stream) feed(r *Receiver, ts int64, kind PayloadKind, payload []byte) {
 		}
 		payload = payload[-gap:]
 	case gap > 0:
+		// Packets lost (a gap in the sequence numbers) are concealed, up to
+		// maxConceal; a hole the sender left (silence suppression, audio
+		// paused for events: no sequence number missing) is silence, so a
+		// pause between two presses is one even when nothing was sent in it.
 		s.stats.Gaps++
 		n := min(gap, maxConceal)
-		s.stats.Concealed += (n + int64(len(payload)) - 1) / int64(len(payload))
-		s.evs = s.shift(s.det.Missing(s.evs, int(n)), len(s.evs))
+		if lost := seq - prev - 1; prev != noSeq && lost >= 0 {
+			n = min(n, lost*int64(len(payload)))
+		}
+		if n > 0 {
+			s.stats.Concealed += (n + int64(len(payload)) - 1) / int64(len(payload))
+			s.evs = s.shift(s.det.Missing(s.evs, int(n)), len(s.evs))
+		}
 		for gap -= n; gap > 0; {
 			n := min(gap, int64(len(silence)))
 			s.evs = s.shift(s.det.Process(s.evs, silence[:n]), len(s.evs))
