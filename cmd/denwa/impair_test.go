@@ -50,12 +50,14 @@ var impairModes = []impairMode{
 	{"rfc4733", sip.KeyRFC4733, "#"},
 }
 
-// impairHangup is when the phone hangs up, from its answer: its keys
-// (KeyDelay 500 ms, then 120 ms tones 200 ms apart) are over at 0.94 s, so
-// the outcome is decided well before; the success prompt it cuts short
-// would add 3 s to each call. The far end hanging up during the final
-// prompt leaves the outcome as it is (enroll.Dialogue.Run).
-const impairHangup = 2500 * time.Millisecond
+// impairQuiet ends a call soon after the phone's keys: the phone falls
+// silent once it has pressed them (QuietAfterKeys; KeyDelay 500 ms, then
+// 120 ms tones 200 ms apart) and denwa's media timeout, this long, hangs
+// up. The outcome was decided by then, however late the phone ran, and a
+// line that goes dead during the final prompt leaves it as it is
+// (enroll.Dialogue.Run); the success prompt it cuts short would add 3 s
+// to each call.
+const impairQuiet = time.Second
 
 // impairSlots bounds the calls at once; each slot has its own phones,
 // dialer RTP range and phone RTP range, and runs one call at a time.
@@ -78,13 +80,15 @@ type impairPhone struct {
 // impairPool hands out slots to the calls of all the tests running; the
 // test that made it closes their phones when it ends.
 type impairPool struct {
-	slots  chan *impairSlot
-	n      int
-	hangup time.Duration // the phones' HangupAfter
+	slots chan *impairSlot
+	n     int
+	// quiet: the phones fall silent after their keys and the dialer's
+	// media timeout is impairQuiet; otherwise the call runs to its end.
+	quiet bool
 }
 
-func newImpairPool(t *testing.T, n int, hangup time.Duration) *impairPool {
-	p := &impairPool{slots: make(chan *impairSlot, n), n: n, hangup: hangup}
+func newImpairPool(t *testing.T, n int, quiet bool) *impairPool {
+	p := &impairPool{slots: make(chan *impairSlot, n), n: n, quiet: quiet}
 	for range n {
 		p.slots <- &impairSlot{dialerPorts: portRange(), phonePorts: portRange(), phones: map[sip.KeyMode]*impairPhone{}}
 	}
@@ -104,6 +108,7 @@ type impairResult struct {
 	cause   string
 	heard   string // every key the dialogue saw, ignored ones included
 	sent    string // what the phone pressed
+	phone   string // how the call ended for the phone, and its error
 	stats   siptest.RelayStats
 	trace   string // the relay's trace of the phone's RTP (siptest.Relay.Trace)
 	err     error  // the call could not be placed or reported
@@ -117,7 +122,7 @@ func (r impairResult) String() string {
 	if r.err != nil {
 		return r.err.Error()
 	}
-	s := fmt.Sprintf("%s heard %q pressed %q", r.outcome, r.heard, r.sent)
+	s := fmt.Sprintf("%s heard %q pressed %q (phone: %s)", r.outcome, r.heard, r.sent, r.phone)
 	if r.outcome != enroll.OutcomeVerified && r.cause != "" {
 		s += " (" + r.cause + ")"
 	}
@@ -137,7 +142,7 @@ func (p *impairPool) call(t *testing.T, prompts *audio.Catalog, m impairMode, im
 	phone := slot.phones[m.mode]
 	if phone == nil {
 		calls := make(chan sip.PhoneCall, 1)
-		ph, err := sip.NewPhone(sip.PhoneConfig{Listen: "127.0.0.1:0", Keys: m.keys, KeyMode: m.mode, HangupAfter: p.hangup,
+		ph, err := sip.NewPhone(sip.PhoneConfig{Listen: "127.0.0.1:0", Keys: m.keys, KeyMode: m.mode, QuietAfterKeys: p.quiet,
 			RTPPortFirst: slot.phonePorts.First, RTPPortLast: slot.phonePorts.Last, Calls: calls, Logger: newLogger(nil, false)})
 		if err != nil {
 			return impairResult{err: err}
@@ -150,9 +155,13 @@ func (p *impairPool) call(t *testing.T, prompts *audio.Catalog, m impairMode, im
 		return impairResult{err: err}
 	}
 	defer relay.Close()
+	var mediaTimeout time.Duration // the default
+	if p.quiet {
+		mediaTimeout = impairQuiet
+	}
 	d, err := sip.NewDialer(sip.Config{Trunk: relay.URI(), Bind: "127.0.0.1:0",
 		RTPPortFirst: slot.dialerPorts.First, RTPPortLast: slot.dialerPorts.Last, RingTimeout: 5 * time.Second,
-		Logger: newLogger(nil, false)})
+		MediaTimeout: mediaTimeout, Logger: newLogger(nil, false)})
 	if err != nil {
 		return impairResult{err: err}
 	}
@@ -170,7 +179,10 @@ func (p *impairPool) call(t *testing.T, prompts *audio.Catalog, m impairMode, im
 	}
 	select {
 	case pc := <-phone.calls:
-		res.sent = pc.KeysSent
+		res.sent, res.phone = pc.KeysSent, pc.Outcome.String()
+		if pc.Err != nil {
+			res.phone += ": " + pc.Err.Error()
+		}
 	case <-time.After(15 * time.Second):
 		res.err = fmt.Errorf("the phone reported no call (outcome %s, %s)", rep.Outcome, rep.Cause)
 	}
@@ -219,7 +231,7 @@ func TestImpairedCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	const calls = 40
-	pool := newImpairPool(t, impairSlots, impairHangup)
+	pool := newImpairPool(t, impairSlots, true)
 	start := time.Now()
 	// passed[condition][mode], for the summary when every subtest is
 	// over; -1 for those that did not run.
@@ -253,8 +265,8 @@ func TestImpairedCalls(t *testing.T) {
 				st, reqs := impairSummary(res)
 				t.Logf("relay: %d packets, %d dropped, %d reordered, %d duplicated; SIP %v", st.Packets, st.Dropped, st.Reordered, st.Duplicated, reqs)
 				checkImpaired(t, c.imp, st)
-				if reqs["ACK>callee"] < calls || reqs["BYE>caller"] < calls {
-					t.Errorf("ACK and the phone's BYE did not all go through the relay: %v", reqs)
+				if reqs["ACK>callee"] < calls || reqs["BYE>callee"] < calls {
+					t.Errorf("ACK and BYE did not all go through the relay: %v", reqs)
 				}
 				var bad []string
 				for i, r := range res {
@@ -305,7 +317,7 @@ func TestImpairRelayDialog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := newImpairPool(t, 1, 0)
+	pool := newImpairPool(t, 1, false)
 	r := pool.call(t, prompts, impairModes[1], siptest.Impairment{}, 1)
 	if !r.ok("#") {
 		t.Fatalf("call: %v", r)
@@ -340,7 +352,7 @@ func TestImpairSweep(t *testing.T) {
 	}
 	calls := envInt(t, "DENWA_IMPAIR_SWEEP_CALLS", 20)
 	burst := envInt(t, "DENWA_IMPAIR_SWEEP_BURST", 1)
-	pool := newImpairPool(t, impairSlots, impairHangup)
+	pool := newImpairPool(t, impairSlots, true)
 	levels := []int{0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50}
 	passed := make([][]int, len(levels))
 	fails := make([][]string, len(levels))
