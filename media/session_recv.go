@@ -37,7 +37,10 @@ import (
 // packet interval later. The key is released with the first packet that
 // ends at least 20 ms after its End, so the twin has 20–40 ms. The cost is
 // one packet of latency for in-band keys on calls that negotiated
-// telephone-event; with none negotiated there is no twin to wait for.
+// telephone-event, and only with the jitter buffer off: the buffer holds
+// the audio at least as long (40 ms by default), so the stream is past
+// End+20 ms when the detector reports the key. With no telephone-event
+// negotiated there is no twin to wait for.
 const LiveMergeHold = 160
 
 const (
@@ -426,14 +429,59 @@ func (s *Session) checkTimeout(now time.Time) {
 
 // deliverKey is the Receiver's KeySink when SessionConfig.KeySink is set:
 // it stamps the key with when it began on the session's clock and hands
-// it on if it began after the instant of answer (see Session). Under rxMu.
+// it on if it began after the instant of answer (see Session). The key
+// began at now less the part of the stream heard since its Start: to its
+// End, or for an in-band key to the newest audio, which the jitter buffer
+// held. A SIP INFO key began when it arrived, and only needs to come after
+// the instant of answer: a request in the dialog is no packet queued
+// before it. Under rxMu.
 func (s *Session) deliverKey(k Key) {
-	k.Began = s.now().Add(-samplesToDuration(k.End - k.Start))
-	if k.Began.UnixNano()-int64(KeyGuard) < s.keysFrom.Load() || k.Source == dtmf.SourceInband && k.At < KeyGuard {
+	k.Began = s.now()
+	guard := int64(0)
+	if k.Source != dtmf.SourceSIPInfo {
+		heard := k.End
+		if reached, ok := s.recv.reached(k.Stream.SSRC); ok && k.Source == dtmf.SourceInband {
+			heard = max(heard, reached)
+		}
+		k.Began = k.Began.Add(-samplesToDuration(heard - k.Start))
+		guard = int64(KeyGuard)
+	}
+	if k.Began.UnixNano()-guard < s.keysFrom.Load() || k.Source == dtmf.SourceInband && k.At < KeyGuard {
 		s.keysRefused.Add(1)
 		return
 	}
 	s.cfg.KeySink.HandleKey(k)
+}
+
+// OutOfBandKey takes a key the far end sent outside RTP, such as a SIP
+// INFO request in the call's dialog (src dtmf.SourceSIPInfo), now, lasting
+// dur (0 when unknown). It goes through the same merger as the stream's
+// RFC 4733 and in-band keys (Receiver.OutOfBand), so that one press sent
+// two or three ways gives one key, and then to the KeySink like them,
+// with Began set to now: a request in the dialog came after the answer,
+// whatever the press's length, and is not held to KeyGuard. The KeySink
+// is called on the caller's goroutine, under the lock the receive path
+// holds. It returns
+// dtmf.ErrInvalidKey for an invalid key and ErrSessionClosed once the
+// session has ended.
+func (s *Session) OutOfBandKey(k dtmf.Key, src dtmf.Source, dur time.Duration) error {
+	if !k.Valid() {
+		return dtmf.ErrInvalidKey
+	}
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	if s.rxDone {
+		return ErrSessionClosed
+	}
+	s.recv.OutOfBand(k, src, int64(dur/(time.Second/dtmf.SampleRate)))
+	return nil
+}
+
+// receiveStats returns the receiver's totals, under rxMu.
+func (s *Session) receiveStats() StreamStats {
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	return s.recv.Totals()
 }
 
 // flushReceiver hands the keys still sounding to the sink, once, after the

@@ -43,7 +43,7 @@ func newMetrics() *metrics {
 			Name: "denwa_calls_total", Help: "Verification calls ended, by outcome (as recorded in the store).",
 		}, []string{"outcome"}),
 		keys: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "denwa_keys_total", Help: "Deciding keys of verified and fraud-reported calls, by how they arrived (rfc4733, inband).",
+			Name: "denwa_keys_total", Help: "Deciding keys of verified and fraud-reported calls, by how they arrived (rfc4733, inband, sip-info).",
 		}, []string{"source"}),
 		setup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "denwa_call_setup_seconds", Help: "From dialling to the answer (answered) or to the refusal (not answered).",
@@ -128,6 +128,31 @@ func (m *metrics) trunk(d *sip.Dialer) {
 			Name: "denwa_trunk_ping_failures_total", Help: "OPTIONS pings to the trunk that got no answer (or 503).",
 		}, func() float64 { return float64(d.TrunkHealth().PingFailures) }),
 	)
+}
+
+// sip shows what d's SIP port refused (sip.Dialer.GuardStats), by
+// reason: stranger (from outside the allowed networks, dropped), limited
+// (answered 503: over the rate or the transaction cap), dropped (over the
+// ceiling), malformed (a datagram that was no SIP); and the OPTIONS it
+// answered without keeping state.
+func (m *metrics) sip(d *sip.Dialer) {
+	for _, r := range []struct {
+		reason string
+		n      func(sip.GuardStats) int64
+	}{
+		{"stranger", func(s sip.GuardStats) int64 { return s.Strangers }},
+		{"limited", func(s sip.GuardStats) int64 { return s.Limited }},
+		{"dropped", func(s sip.GuardStats) int64 { return s.Dropped }},
+		{"malformed", func(s sip.GuardStats) int64 { return s.Malformed }},
+	} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "denwa_sip_refused_total", ConstLabels: prometheus.Labels{"reason": r.reason},
+			Help: "SIP requests and datagrams the SIP port refused: stranger (outside the allowed networks, dropped), limited (503), dropped (over the ceiling), malformed.",
+		}, func() float64 { return float64(r.n(d.GuardStats())) }))
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "denwa_sip_options_total", Help: "OPTIONS answered 200 statelessly by the SIP port.",
+	}, func() float64 { return float64(d.GuardStats().Options) }))
 }
 
 // limit counts a call a limit refused.
