@@ -152,6 +152,10 @@ type Config struct {
 	// TrunkPingFailures is the failed pings in a row that mark the trunk
 	// down. Zero: DefaultTrunkPingFailures (3).
 	TrunkPingFailures int
+	// Guard protects the SIP port (see Guard): the trunk's and the
+	// outbound proxy's addresses (resolved by NewDialer) and Guard.Allow
+	// may send requests outside a call.
+	Guard Guard
 	// Logger receives call events. Zero: slog.Default(). Passwords are
 	// never logged.
 	Logger *slog.Logger
@@ -245,6 +249,10 @@ type PhoneConfig struct {
 	// Calls, if not nil, receives a PhoneCall for every call once it has
 	// ended. Sends do not block: a full channel drops the report.
 	Calls chan<- PhoneCall
+	// Guard protects the SIP port (see Guard): loopback (127.0.0.0/8,
+	// ::1) and Guard.Allow may call. Its zero Rate and MaxTransactions
+	// are DefaultPhoneGuardRate and DefaultPhoneGuardMaxTransactions.
+	Guard Guard
 	// Logger; zero: slog.Default().
 	Logger *slog.Logger
 }

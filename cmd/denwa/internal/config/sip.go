@@ -47,6 +47,72 @@ type SIP struct {
 
 	TrunkRefresh Duration `json:"trunk_refresh" flag:"trunk-refresh" doc:"resolve the trunk's host name again this often (A/AAAA, then SRV); while it does not resolve, calls fail at once as unreachable and /readyz says so"`
 	TrunkPing    Duration `json:"trunk_ping" flag:"trunk-ping" doc:"send OPTIONS to the trunk this often; 3 unanswered in a row mark it down in /readyz and metrics until one is answered (calls are still placed); 0: off"`
+	SIPGuard
+}
+
+// SIPGuard is how the SIP port holds under abuse (sip.Guard): who may send
+// requests outside a call, and how many. call and serve share it with the
+// phone simulator (DefaultPhoneSIPGuard).
+type SIPGuard struct {
+	Allow           []string `json:"sip_allow" flag:"sip-allow" doc:"networks (CIDR, or an IP address; comma-separated) whose SIP requests outside a call (OPTIONS, INVITE) are answered, besides the trunk's and the outbound proxy's addresses (the phone: loopback), which always are; requests from elsewhere are dropped without an answer"`
+	Rate            int      `json:"sip_rate" flag:"sip-rate" doc:"SIP requests outside a call a second per source address, beyond which they are answered 503 with Retry-After"`
+	Burst           int      `json:"sip_burst" flag:"sip-burst" doc:"burst allowed above --sip-rate; 0: twice the rate"`
+	Ceiling         int      `json:"sip_ceiling" flag:"sip-ceiling" doc:"SIP requests a second per source answered at all (served or 503); beyond it they are dropped without an answer; 0: five times the rate"`
+	MaxTransactions int      `json:"sip_max_transactions" flag:"sip-max-transactions" doc:"SIP server transactions held at once; a request beyond it is answered 503"`
+}
+
+// DefaultSIPGuard returns sip's Guard defaults, for call and serve (Allow
+// empty: only the trunk's addresses).
+func DefaultSIPGuard() SIPGuard {
+	return SIPGuard{Allow: []string{}, Rate: sip.DefaultGuardRate, MaxTransactions: sip.DefaultGuardMaxTransactions}
+}
+
+// DefaultPhoneSIPGuard returns the phone simulator's Guard defaults, sip's
+// for a Phone: loopback only, and limits that a load test from one
+// source stays under.
+func DefaultPhoneSIPGuard() SIPGuard {
+	return SIPGuard{Allow: []string{}, Rate: sip.DefaultPhoneGuardRate, MaxTransactions: sip.DefaultPhoneGuardMaxTransactions}
+}
+
+// BindSIPGuardFlags registers the guard's flags (the phone simulator's),
+// bound to g, with g's values as the defaults.
+func BindSIPGuardFlags(fs *pflag.FlagSet, g *SIPGuard) { bindFlags(fs, settingsOf(g, "sip."), false) }
+
+// guard checks g and turns it into a sip.Guard; name gives a setting's
+// name in errors from its path below "sip." and its flag.
+func (g *SIPGuard) guard(name func(path, flag string) string) (sip.Guard, []error) {
+	var errs []error
+	bad := func(path, flag, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name(path, flag), fmt.Sprintf(format, a...)))
+	}
+	var list []string
+	for _, a := range g.Allow {
+		list = append(list, strings.Split(a, ",")...)
+	}
+	nets, err := parseNetworks(list)
+	if err != nil {
+		bad("sip_allow", "sip-allow", "%v", err)
+	}
+	for _, n := range []struct {
+		path, flag string
+		v, min     int
+	}{{"sip_rate", "sip-rate", g.Rate, 1}, {"sip_burst", "sip-burst", g.Burst, 0}, {"sip_ceiling", "sip-ceiling", g.Ceiling, 0},
+		{"sip_max_transactions", "sip-max-transactions", g.MaxTransactions, 1}} {
+		if n.v < n.min {
+			bad(n.path, n.flag, "%d: want %d or more", n.v, n.min)
+		}
+	}
+	if g.Ceiling != 0 && g.Ceiling <= g.Rate {
+		bad("sip_ceiling", "sip-ceiling", "%d: want more than the rate (%d), or 0", g.Ceiling, g.Rate)
+	}
+	return sip.Guard{Allow: nets, Rate: g.Rate, Burst: g.Burst, Ceiling: g.Ceiling, MaxTransactions: g.MaxTransactions}, errs
+}
+
+// PhoneGuard checks g (the phone simulator's flags) and turns it into a
+// sip.Guard; its errors name the flags.
+func (g *SIPGuard) PhoneGuard() (sip.Guard, error) {
+	sg, errs := g.guard(func(_, flag string) string { return "--" + flag })
+	return sg, errors.Join(errs...)
 }
 
 // RTP is the media both ends of a call need, the dialer's and the
@@ -85,6 +151,7 @@ func DefaultSIP() SIP {
 
 		MediaNetworks: []string{}, // none: wherever the SDP says
 		JitterBuffer:  formatJitter(media.JitterConfig{}),
+		SIPGuard:      DefaultSIPGuard(),
 	}
 }
 
@@ -178,6 +245,8 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if err != nil {
 		bad("jitter_buffer", "jitter-buffer", "%v", err)
 	}
+	guard, gerrs := s.guard(name)
+	errs = append(errs, gerrs...)
 	if err := errors.Join(errs...); err != nil {
 		return sip.Config{}, err
 	}
@@ -186,7 +255,7 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		From: s.From, DisplayName: s.DisplayName, AuthUser: s.User, Password: string(s.Password.value),
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
-		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets, SRTP: srtp, Jitter: jitter,
+		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets, SRTP: srtp, Jitter: jitter, Guard: guard,
 		TrunkRefresh: time.Duration(s.TrunkRefresh), TrunkPing: time.Duration(s.TrunkPing),
 	}, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,3 +187,42 @@ func TestSIPTLSConfigErrors(t *testing.T) {
 }
 
 var explain = ExplainTLS
+
+// The guard's flags become sip.Guard; --sip-allow takes lists and
+// repeats; bad values name their flags.
+func TestSIPGuard(t *testing.T) {
+	s := DefaultSIP()
+	fs := pflag.NewFlagSet("call", pflag.ContinueOnError)
+	BindSIPFlags(fs, &s)
+	if err := fs.Parse([]string{"--trunk", "sip:pbx.example.com", "--sip-allow", "10.0.0.0/8,192.0.2.7", "--sip-allow", "2001:db8::/32",
+		"--sip-rate", "50", "--sip-ceiling", "400", "--sip-max-transactions", "100"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.DialerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Guard
+	if fmt.Sprint(g.Allow) != "[10.0.0.0/8 192.0.2.7/32 2001:db8::/32]" || g.Rate != 50 || g.Burst != 0 || g.Ceiling != 400 || g.MaxTransactions != 100 {
+		t.Errorf("%+v", g)
+	}
+	def := DefaultSIP()
+	def.Trunk = "sip:pbx.example.com"
+	if d, _ := def.DialerConfig(); d.Guard.Allow != nil || d.Guard.Rate != sip.DefaultGuardRate {
+		t.Errorf("default guard %+v: want sip's (Allow nil: the trunk's addresses)", d.Guard)
+	}
+
+	bad := DefaultSIPGuard()
+	bad.Allow, bad.Rate, bad.Ceiling, bad.MaxTransactions = []string{"10.0.0.0/8,nope"}, 0, 0, 0
+	_, err = bad.PhoneGuard()
+	for _, want := range []string{`--sip-allow: "nope"`, "--sip-rate: 0", "--sip-max-transactions: 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nwant it to say %q", err, want)
+		}
+	}
+	bad = DefaultSIPGuard()
+	bad.Ceiling = bad.Rate
+	if _, err := bad.PhoneGuard(); err == nil || !strings.Contains(err.Error(), "--sip-ceiling") {
+		t.Errorf("a ceiling at the rate: %v", err)
+	}
+}
