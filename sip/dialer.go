@@ -38,6 +38,7 @@ type Dialer struct {
 	// foreign counts the RTP datagrams every call's media dropped as not
 	// from the far end (media.SessionConfig.Foreign).
 	foreign atomic.Int64
+	reg     *Registration // nil: Config.Register is off (register.go)
 }
 
 // NewDialer validates cfg, binds the SIP listener (none over tls) and
@@ -76,6 +77,10 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
 	d.srv.OnInvite(d.onInvite)
 	d.start()
+	if s.register != nil {
+		d.reg = newRegistration(d, s.register)
+		go d.reg.run() // ended by Close
+	}
 	d.log.Debug("dialer ready", "local", d.local, "transport", s.transport, "trunk", s.cfg.Trunk)
 	return d, nil
 }
@@ -115,6 +120,9 @@ func (d *Dialer) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = c.Hangup(ctx)
 		cancel()
+	}
+	if d.reg != nil {
+		d.reg.close() // un-REGISTER
 	}
 	return d.endpoint.close()
 }
@@ -210,6 +218,7 @@ func (d *Dialer) newInvite(user string, sdp []byte) *sipMsg {
 	req.AppendHeader(&ct)
 	req.SetBody(sdp)
 	req.SetTransport(strings.ToUpper(s.transport))
+	d.identify(req) // identity.go
 	return req
 }
 
