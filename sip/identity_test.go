@@ -14,8 +14,8 @@ import (
 // INVITE carries them.
 func TestCallerIdentity(t *testing.T) {
 	for _, c := range []struct {
-		name                     string
-		cfg                      sip.Config
+		name                      string
+		cfg                       sip.Config
 		ruri, from, to, pai, priv string
 	}{
 		{"none", sip.Config{From: "sip:0312340000@trunk.test"}, "sip:+81312345678@", "<sip:0312340000@trunk.test>", "<sip:+81312345678@", "", ""},
