@@ -354,7 +354,7 @@ func (r *Registration) register(ctx context.Context, timeout time.Duration) (tim
 			}
 			granted := r.granted(req, res, expiry)
 			if granted <= 0 {
-				return fail(fmt.Errorf("%w: the registrar kept no binding for our Contact", ErrBadResponse))
+				return fail(fmt.Errorf("%w: the registrar granted no time to our Contact", ErrBadResponse))
 			}
 			return granted, nil
 		case code == 401 || code == 407:
@@ -486,34 +486,37 @@ func (r *Registration) authorize(req *sipMsg, res *sipgo_sip.Response, answered 
 
 // granted is the binding's lifetime in a 2xx (§10.2.4): the expires
 // parameter of the Contact that is ours, else the Expires header, else
-// what we asked for. Zero: the registrar lists other Contacts but not ours
-// (it did not keep our binding).
+// the expires of the only Contact listed (a registrar behind which NAT
+// rewrote ours), else what we asked for.
 func (r *Registration) granted(req *sipMsg, res *sipgo_sip.Response, asked int) time.Duration {
+	seconds := func(v string) (time.Duration, bool) {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		return time.Duration(n) * time.Second, err == nil && n >= 0
+	}
 	mine := req.Contact()
-	listed := false
+	var listed []*sipgo_sip.ContactHeader
 	for _, h := range res.GetHeaders("Contact") {
-		c, ok := h.(*sipgo_sip.ContactHeader)
-		if !ok {
-			continue
+		if c, ok := h.(*sipgo_sip.ContactHeader); ok {
+			listed = append(listed, c)
 		}
-		listed = true
-		if mine == nil || !sameContact(c.Address, mine.Address) {
-			continue
-		}
-		if v, ok := c.Params.Get("expires"); ok {
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-				return time.Duration(n) * time.Second
+	}
+	for _, c := range listed {
+		if v, ok := c.Params.Get("expires"); ok && mine != nil && sameContact(c.Address, mine.Address) {
+			if d, ok := seconds(v); ok {
+				return d
 			}
 		}
-		listed = false // ours, without expires: the Expires header says
-		break
-	}
-	if listed {
-		return 0
 	}
 	if h := res.GetHeader("Expires"); h != nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil && n >= 0 {
-			return time.Duration(n) * time.Second
+		if d, ok := seconds(h.Value()); ok {
+			return d
+		}
+	}
+	if len(listed) == 1 {
+		if v, ok := listed[0].Params.Get("expires"); ok {
+			if d, ok := seconds(v); ok {
+				return d
+			}
 		}
 	}
 	return time.Duration(asked) * time.Second

@@ -241,6 +241,10 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 	s.sipUp.Store(true)
 	undo = append(undo, func() { s.sipUp.Store(false); s.dialer.Close() })
 	s.metrics.rtp(s.dialer)
+	if reg := s.dialer.Registration(); reg != nil {
+		s.addReady("registration", reg.Ready)
+		s.metrics.registration(reg)
+	}
 
 	cfg := p.Config
 	s.svc, err = enroll.NewService(enroll.ServiceConfig{

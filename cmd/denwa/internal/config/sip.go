@@ -26,6 +26,14 @@ type SIP struct {
 	Bind          string `json:"bind" flag:"bind" doc:"local SIP address ip:port (listens for the far end's BYE); empty: an ephemeral port"`
 	Contact       string `json:"contact" flag:"contact" doc:"host:port put in Contact and Via (a public address behind NAT); empty: the bound address"`
 	OutboundProxy string `json:"outbound_proxy" flag:"outbound-proxy" doc:"SIP URI every request is sent through"`
+
+	Register       bool     `json:"register" flag:"register" doc:"register denwa's contact with the PBX or trunk (REGISTER, RFC 3261 §10) as the From user, with the digest user and password; refreshed before it runs out, retried with backoff after a failure, removed on shutdown; calls do not wait for it"`
+	Registrar      string   `json:"registrar" flag:"registrar" doc:"SIP URI of the registrar; empty: the trunk's host and port"`
+	RegisterExpiry Duration `json:"register_expiry" flag:"register-expiry" doc:"registration lifetime asked for (the registrar may grant another, which is refreshed at half)"`
+
+	AssertedIdentity string `json:"asserted_identity" flag:"asserted-identity" doc:"P-Asserted-Identity on every INVITE (RFC 3325): a sip or tel URI, or \"Name\" <URI>; without a name it takes the display name; empty: none"`
+	Privacy          string `json:"privacy" flag:"privacy" doc:"Privacy header on every INVITE (RFC 3323/3325): id, header, session, user, critical joined by ';', or none; empty: no header"`
+	UserPhone        bool   `json:"user_phone" flag:"user-phone" doc:"add user=phone to the Request-URI, To, From and P-Asserted-Identity whose user is a telephone number"`
 	RTP
 
 	RTPLearn      int      `json:"rtp_learn" flag:"rtp-learn" doc:"accept media from another address than the SDP answer's once this many packets in a row of one stream came from it after the answer (a far end behind NAT; 5 is usual); 0: only from the SDP address"`
@@ -67,6 +75,8 @@ func DefaultSIP() SIP {
 		RingTimeout: Duration(sip.DefaultRingTimeout),
 		MaxDuration: Duration(sip.DefaultMaxDuration),
 		EventPT:     sip.DefaultEventPT,
+
+		RegisterExpiry: Duration(sip.DefaultRegisterExpiry),
 
 		MediaNetworks: []string{}, // none: wherever the SDP says
 	}
@@ -128,6 +138,9 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if s.EventPT < 96 || s.EventPT > 127 {
 		bad("event_pt", "event-pt", "%d: want a dynamic payload type, 96 to 127", s.EventPT)
 	}
+	if s.RegisterExpiry < Duration(time.Second) {
+		bad("register_expiry", "register-expiry", "%s: want at least 1s", time.Duration(s.RegisterExpiry))
+	}
 	if s.RTPLearn < 0 {
 		bad("rtp_learn", "rtp-learn", "%d: want a number of packets, or 0 for off", s.RTPLearn)
 	}
@@ -144,6 +157,8 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
 		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets,
+		Register:         sip.RegisterConfig{Enabled: s.Register, Registrar: s.Registrar, Expiry: time.Duration(s.RegisterExpiry)},
+		AssertedIdentity: s.AssertedIdentity, Privacy: s.Privacy, UserPhone: s.UserPhone,
 	}, nil
 }
 
