@@ -474,6 +474,7 @@ func (r *Registration) authorize(req *sipMsg, res *sipgo_sip.Response, answered 
 		return fmt.Errorf("%w for realm %q (user %q)", ErrAuthFailed, ch.Realm, s.authUser)
 	}
 	answered[key]++
+	r.log.Debug("answering digest challenge", "status", res.StatusCode, "realm", ch.Realm, "algorithm", ch.Algorithm)
 	v, err := Authorize(ch, Credentials{Username: s.authUser, Password: s.cfg.Password},
 		DigestRequest{Method: string(sipgo_sip.REGISTER), URI: req.Recipient.String()})
 	if err != nil {
