@@ -430,21 +430,21 @@ func (r *Registration) exchange(ctx context.Context, req *sipMsg) (*sipgo_sip.Re
 		return nil, fmt.Errorf("sip: send REGISTER: %w", err)
 	}
 	defer tx.Terminate()
+	seq := req.CSeq().SeqNo
 	for {
+		var res *sipgo_sip.Response
 		select {
-		case res := <-tx.Responses():
-			if res == nil || res.IsProvisional() {
-				continue
-			}
-			if cid, cs := res.CallID(), res.CSeq(); cid == nil || cs == nil || cid.Value() != r.callID ||
-				cs.SeqNo != req.CSeq().SeqNo || cs.MethodName != sipgo_sip.REGISTER {
-				continue // not ours (see attempt.ours)
-			}
-			return res, nil
+		case res = <-tx.Responses():
 		case <-tx.Done():
 			return nil, errors.Join(ErrNoResponse, tx.Err())
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w to REGISTER in time", ErrNoResponse)
+		}
+		// A final response to this very REGISTER: sipgo matches by Via
+		// branch and method only (see attempt.ours).
+		if res != nil && res.StatusCode >= 200 && res.CallID() != nil && res.CallID().Value() == r.callID &&
+			res.CSeq() != nil && res.CSeq().SeqNo == seq && res.CSeq().MethodName == sipgo_sip.REGISTER {
+			return res, nil
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,26 +97,8 @@ func (g *registrar) script(req *siptest.Request) [][]byte {
 // grantAsked grants what was asked for, in the Contact.
 func grantAsked(_, expires int) (int, int, []string) { return 200, expires, nil }
 
-// logBuffer collects a dialer's log lines (at debug).
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newRegDialer starts a Dialer registering with uas as user 1001.
-func newRegDialer(t *testing.T, uas *siptest.ScriptedUAS, password string, rc sip.RegisterConfig, logs *logBuffer) *sip.Dialer {
+func newRegDialer(t *testing.T, uas *siptest.ScriptedUAS, password string, rc sip.RegisterConfig, logs *bytes.Buffer) *sip.Dialer {
 	t.Helper()
 	rc.Enabled = true
 	cfg := sip.Config{Trunk: uas.URI(), Bind: "127.0.0.1:0", From: "sip:" + regUser + "@" + regRealm, Password: password,
@@ -336,7 +317,7 @@ func TestUnregisterOnClose(t *testing.T) {
 func TestRegisterWrongPassword(t *testing.T) {
 	g := &registrar{password: "the-right-one", grant: grantAsked}
 	uas := siptest.NewScriptedUAS(t, g.script)
-	logs := &logBuffer{}
+	logs := &bytes.Buffer{} // read once the Dialer is closed
 	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{RetryMin: time.Hour}, logs)
 	st := waitState(t, d, "the failure", func(s sip.RegistrationState) bool { return s.Failures > 0 })
 	if st.Registered || !errors.Is(st.Err, sip.ErrAuthFailed) {
