@@ -23,6 +23,7 @@ const (
 	DefaultMaxAttempts    = 3
 	DefaultCallTimeout    = 3 * time.Minute
 	DefaultPollInterval   = time.Second
+	DefaultSweepInterval  = time.Minute
 )
 
 // ServiceConfig configures a Service. Store and Dialer are required; every
@@ -85,6 +86,10 @@ type ServiceConfig struct {
 	// changes made by other nodes. Zero means a second
 	// (DefaultPollInterval).
 	PollInterval time.Duration
+	// SweepInterval is how often the Service fails the enrollments this
+	// node left in calling with no call in progress here (see Sweep).
+	// Zero means a minute (DefaultSweepInterval).
+	SweepInterval time.Duration
 
 	// Secrets are strings that must never be stored, logged or sent (the
 	// SIP password, …): any occurrence in a call's cause text is replaced
@@ -98,8 +103,10 @@ type ServiceConfig struct {
 // outbox) in the Store, and pushes changes to subscribers. It is safe for
 // concurrent use, and several Services (nodes) may share one Store.
 //
-// Goroutines: one per call in progress, started by StartCall, and one
-// that polls the Store for subscriptions. Close stops them.
+// Goroutines: one per call in progress, started by StartCall, one that
+// polls the Store for subscriptions, and the keeper, which writes again
+// the call ends the Store refused and sweeps (service_results.go). Close
+// stops them.
 type Service struct {
 	cfg      ServiceConfig
 	st       Store
@@ -112,6 +119,9 @@ type Service struct {
 	calls      sync.WaitGroup
 	pollDone   chan struct{} // closed by Close: the poller stops
 	pollExited chan struct{} // closed by the poller when it has stopped
+	keepStop   chan struct{} // closed by Close once the calls ended: the keeper stops
+	keepExited chan struct{} // closed by the keeper when it has stopped
+	kick       chan struct{} // (capacity 1) a call's end joined pending
 
 	dummyOnce sync.Once
 	dummy     string       // see dummyHash
@@ -120,7 +130,13 @@ type Service struct {
 	mu      sync.Mutex
 	closed  bool
 	calling map[string]bool // enrollment IDs with a call in progress here
-	subs    map[string]map[*subscriber]struct{}
+	// pending holds the call ends the Store refused, by enrollment ID,
+	// until written (their IDs stay in calling); writeErr is the last
+	// refusal. keeperStopped: Close makes the last try.
+	pending       map[string]*callEnd
+	writeErr      error
+	keeperStopped bool
+	subs          map[string]map[*subscriber]struct{}
 }
 
 // NewService checks cfg, fills in its defaults and returns a running
@@ -150,6 +166,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		{"CompleteWindow", &cfg.CompleteWindow, DefaultCompleteWindow},
 		{"CallTimeout", &cfg.CallTimeout, DefaultCallTimeout},
 		{"PollInterval", &cfg.PollInterval, DefaultPollInterval},
+		{"SweepInterval", &cfg.SweepInterval, DefaultSweepInterval},
 	}
 	for _, f := range durs {
 		if *f.v < 0 {
@@ -188,11 +205,16 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		log:        log,
 		pollDone:   make(chan struct{}),
 		pollExited: make(chan struct{}),
+		keepStop:   make(chan struct{}),
+		keepExited: make(chan struct{}),
+		kick:       make(chan struct{}, 1),
+		pending:    map[string]*callEnd{},
 		calling:    map[string]bool{},
 		subs:       map[string]map[*subscriber]struct{}{},
 	}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	go s.poll()
+	go s.keep()
 	return s, nil
 }
 
@@ -232,7 +254,10 @@ func (s *Service) Recover(ctx context.Context) ([]Enrollment, error) {
 // from now on, and Close waits for the calls in progress to end and be
 // recorded. When ctx ends first, it cancels them (each dialogue ends as
 // failed, hangs up politely within its HangupTimeout and is recorded),
-// waits for that, and returns ctx's error. Subscriptions are closed.
+// waits for that, and returns ctx's error. The ends of calls the Store
+// refused are tried once more; those it still refuses are logged as lost
+// (the next start's Recover records them failed). Subscriptions are
+// closed.
 // When Close returns, no goroutine of the Service is left and it no longer
 // uses the Store, which the caller may then close (Close does not).
 func (s *Service) Close(ctx context.Context) error {
@@ -256,6 +281,15 @@ func (s *Service) Close(ctx context.Context) error {
 		s.cancelBase()
 		<-done
 	}
+	s.mu.Lock()
+	first = !s.keeperStopped
+	s.keeperStopped = true
+	s.mu.Unlock()
+	if first {
+		close(s.keepStop)
+	}
+	<-s.keepExited
+	s.flushEnds()
 	s.cancelBase()
 	<-s.pollExited
 	s.mu.Lock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // The call runner: StartCall places a verification call on a goroutine
@@ -121,8 +120,8 @@ func (s *Service) endCall(id string) {
 	s.calls.Done()
 }
 
-// forget drops id from the calls in progress here. The call's goroutine
-// does it as soon as the end is stored, before publishing it, so that a
+// forget drops id from the calls in progress here. It is done as soon as
+// the call's end is stored (settleEnd), before publishing it, so that a
 // subscriber who sees the end may start the next call at once.
 func (s *Service) forget(id string) {
 	s.mu.Lock()
@@ -158,20 +157,17 @@ func (s *Service) runCall(e Enrollment) {
 	} else {
 		res = s.dialogue.Run(ctx, line)
 	}
-	// Record the outcome even when shutting down: the call has ended.
-	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer rcancel()
-	if err := s.finishCall(rctx, e, res); err != nil {
-		// On success finishCall forgot the call itself, before
-		// publishing; by now a next call may be registered.
-		s.forget(e.ID)
-		s.log.Error("enroll: recording the call's end failed", "enrollment", e.ID, "outcome", res.Outcome.String(), "err", err)
-	}
+	// Record the outcome even when shutting down: the call has ended. When
+	// the store refuses it, the end waits in memory and is written again
+	// (service_results.go); the call stays registered here until then.
+	s.record(s.endOf(e, res))
 }
 
-// finishCall stores the end of e's call: verified, or failed with the
-// outcome; a fraud report also blocks the number.
-func (s *Service) finishCall(ctx context.Context, e Enrollment, res Result) error {
+// endOf builds what the end of e's call writes: e verified, or failed
+// with the outcome (a fraud report also blocks the number), its audit
+// events and its webhook. It is built once, so that writing it again
+// after a failure writes the same records.
+func (s *Service) endOf(e Enrollment, res Result) *callEnd {
 	now := s.now()
 	cause := ""
 	if res.Cause != nil {
@@ -191,11 +187,9 @@ func (s *Service) finishCall(ctx context.Context, e Enrollment, res Result) erro
 		}
 		keys = b.String()
 	}
+	c := &callEnd{}
 	if res.Outcome == OutcomeFraudReported {
-		err := s.st.BlockNumber(ctx, BlockedNumber{Phone: e.Phone, Reason: OutcomeFraudReported.String(), EnrollmentID: e.ID, At: now})
-		if err != nil {
-			return fmt.Errorf("block number: %w", err)
-		}
+		c.block = &BlockedNumber{Phone: e.Phone, Reason: OutcomeFraudReported.String(), EnrollmentID: e.ID, At: now}
 	}
 	to := StateFailed
 	if res.Outcome == OutcomeVerified {
@@ -204,7 +198,7 @@ func (s *Service) finishCall(ctx context.Context, e Enrollment, res Result) erro
 	next, ev := s.change(e, to, Origin{Actor: ActorSystem}, ActionCallEnd, now)
 	next.Outcome, next.Cause, next.KeySource = res.Outcome, cause, keySource
 	ev.Outcome, ev.Cause, ev.KeySource, ev.Keys = res.Outcome, cause, keySource, keys
-	evs := []AuditEvent{ev}
+	c.audit = []AuditEvent{ev}
 	event := EventFailed
 	switch res.Outcome {
 	case OutcomeVerified:
@@ -215,15 +209,11 @@ func (s *Service) finishCall(ctx context.Context, e Enrollment, res Result) erro
 		event = EventFraudReported
 		blk := ev
 		blk.ID, blk.Action, blk.From, blk.Cause = NewID(), ActionBlock, to, ""
-		evs = append(evs, blk)
+		c.audit = append(c.audit, blk)
 	}
-	if err := s.st.UpdateEnrollment(ctx, next, evs, []OutboxMessage{webhookMessage(event, next, now)}); err != nil {
-		return err
-	}
-	s.forget(e.ID)
-	s.log.Info("enroll: call ended", "enrollment", e.ID, "outcome", res.Outcome.String(), "key_source", keySource)
-	s.publish(next)
-	return nil
+	c.next = next
+	c.outbox = []OutboxMessage{webhookMessage(event, next, now)}
+	return c
 }
 
 // maxAuditKeys caps AuditEvent.Keys: the keys a call acted on, in order.

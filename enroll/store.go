@@ -44,6 +44,13 @@ type Store interface {
 	// it places calls, for the calls its previous run left behind.
 	RecoverCalling(ctx context.Context, node string, now time.Time) ([]Enrollment, error)
 
+	// CallingEnrollments returns the enrollments in calling whose Node is
+	// exactly node (node "" matches only calls placed by an unnamed node),
+	// oldest first. The Service's sweep reads it to find calls its node no
+	// longer holds; each is then ended by UpdateEnrollment, whose
+	// compare-and-set leaves alone one that changed meanwhile.
+	CallingEnrollments(ctx context.Context, node string) ([]Enrollment, error)
+
 	// AppendAudit appends events that change no enrollment.
 	AppendAudit(ctx context.Context, events ...AuditEvent) error
 

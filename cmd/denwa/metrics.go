@@ -107,6 +107,15 @@ func (m *metrics) registration(r *sip.Registration) {
 	}, func() float64 { return float64(r.State().Failures) }))
 }
 
+// results shows the calls whose end the store refused so far, which svc
+// keeps and writes again until the store takes them.
+func (m *metrics) results(svc *enroll.Service) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "denwa_call_results_pending",
+		Help: "Calls ended whose result the store refused so far; kept in memory and written again until it takes them.",
+	}, func() float64 { return float64(svc.PendingResults()) }))
+}
+
 // limit counts a call a limit refused.
 func (m *metrics) limit(le *enroll.LimitError) { m.limits.WithLabelValues(le.Limit).Inc() }
 
@@ -157,7 +166,9 @@ func (s *meteredStore) UpdateEnrollment(ctx context.Context, e enroll.Enrollment
 		return err
 	}
 	for _, ev := range audit {
-		if ev.Action != enroll.ActionCallEnd {
+		// A call ends with its call.end, or failed by a sweep or as lost
+		// with its node (recover).
+		if ev.Action != enroll.ActionCallEnd && ev.Action != enroll.ActionRecover {
 			continue
 		}
 		s.m.calls.WithLabelValues(ev.Outcome.String()).Inc()

@@ -268,6 +268,11 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		return nil, fmt.Errorf("enrollment service: %w", err)
 	}
 	undo = append(undo, func() { s.svc.Close(context.Background()) })
+	// Call results the store refuses wait in the Service, which writes
+	// them again and sweeps lost calls by itself; until it has written
+	// them, this node is not ready.
+	s.addReady("store writes", s.svc.WriteHealth)
+	s.metrics.results(s.svc)
 
 	recovered, err := s.svc.Recover(ctx)
 	if err != nil {

@@ -131,25 +131,9 @@ func (s *Store) RecoverCalling(ctx context.Context, node string, now time.Time) 
 	var out []enroll.Enrollment
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments
-			WHERE state = ? AND (node = ? OR ? = '') ORDER BY created_at, id`,
+		found, err := queryEnrollments(ctx, tx, `WHERE state = ? AND (node = ? OR ? = '') ORDER BY created_at, id`,
 			enroll.StateCalling.String(), node, node)
 		if err != nil {
-			return err
-		}
-		var found []enroll.Enrollment
-		for rows.Next() {
-			e, err := scanEnrollment(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			found = append(found, e)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, e := range found {
@@ -171,6 +155,32 @@ func (s *Store) RecoverCalling(ctx context.Context, node string, now time.Time) 
 		return nil, mapErr(err, "recover calling")
 	}
 	return out, nil
+}
+
+// CallingEnrollments implements enroll.Store.
+func (s *Store) CallingEnrollments(ctx context.Context, node string) ([]enroll.Enrollment, error) {
+	es, err := queryEnrollments(ctx, s.r, `WHERE state = ? AND node = ? ORDER BY created_at, id`,
+		enroll.StateCalling.String(), node)
+	return es, mapErr(err, "calling enrollments")
+}
+
+// queryEnrollments returns the enrollments that the rest of a SELECT,
+// where (WHERE …, ORDER BY …), picks; the rows are closed when it returns.
+func queryEnrollments(ctx context.Context, db execer, where string, args ...any) ([]enroll.Enrollment, error) {
+	rows, err := db.QueryContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []enroll.Enrollment
+	for rows.Next() {
+		e, err := scanEnrollment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 func appendAudit(ctx context.Context, db execer, events []enroll.AuditEvent) error {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 		{"ConcurrentCompareAndSet", testConcurrentCAS},
 		{"Audit", testAudit},
 		{"RecoverCalling", testRecoverCalling},
+		{"CallingEnrollments", testCallingEnrollments},
 		{"AppPasswords", testAppPasswords},
 		{"APIKeys", testAPIKeys},
 		{"BlockedNumbers", testBlocked},
@@ -283,6 +284,42 @@ func testRecoverCalling(t *testing.T, st enroll.Store) {
 	}
 	if got, err := st.RecoverCalling(ctx, "", now); err != nil || len(got) != 0 {
 		t.Fatalf("RecoverCalling again = %v, %v; want none", got, err)
+	}
+}
+
+func testCallingEnrollments(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	calling := func(user, node string, at time.Duration) enroll.Enrollment {
+		e := NewEnrollment(user, "+81312345678")
+		e.CreatedAt = T0.Add(at)
+		mustCreate(t, st, e)
+		e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, node
+		must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, e, nil, nil))
+		return e
+	}
+	a2 := calling("u2", "a", 2*time.Second)
+	a1 := calling("u1", "a", time.Second)
+	calling("u3", "b", 0)
+	unnamed := calling("u4", "", 0)
+	mustCreate(t, st, NewEnrollment("u5", "+81312345678")) // pending
+	got, err := st.CallingEnrollments(ctx, "a")
+	must(t, "CallingEnrollments a", err)
+	if len(got) != 2 || got[0] != a1 || got[1] != a2 {
+		t.Fatalf("CallingEnrollments(a) = %+v, want [%+v %+v] (oldest first)", got, a1, a2)
+	}
+	got, err = st.CallingEnrollments(ctx, "")
+	must(t, "CallingEnrollments \"\"", err)
+	if len(got) != 1 || got[0] != unnamed {
+		t.Fatalf("CallingEnrollments(\"\") = %+v, want only the unnamed node's %s", got, unnamed.ID)
+	}
+	ended := a1
+	ended.State, ended.Version = enroll.StateFailed, 3
+	must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, ended, nil, nil))
+	if got, err := st.CallingEnrollments(ctx, "a"); err != nil || len(got) != 1 || got[0].ID != a2.ID {
+		t.Fatalf("CallingEnrollments(a) after one ended = %+v, %v", got, err)
+	}
+	if got, err := st.CallingEnrollments(ctx, "nobody"); err != nil || len(got) != 0 {
+		t.Fatalf("CallingEnrollments(nobody) = %+v, %v; want none", got, err)
 	}
 }
 
