@@ -27,7 +27,7 @@ type SIP struct {
 	Contact       string `json:"contact" flag:"contact" doc:"host:port put in Contact and Via (a public address behind NAT); empty: the bound address"`
 	OutboundProxy string `json:"outbound_proxy" flag:"outbound-proxy" doc:"SIP URI every request is sent through"`
 
-	Register       bool     `json:"register" flag:"register" doc:"register denwa's contact with the PBX or trunk (REGISTER, RFC 3261 §10) as the From user, with the digest user and password; refreshed before it runs out, retried with backoff after a failure, removed on shutdown; calls do not wait for it"`
+	Register       bool     `json:"register" flag:"register" doc:"register denwa's contact with the PBX or trunk (REGISTER, RFC 3261 §10) as the From user, with the digest user and password; refreshed before it runs out, retried with backoff after a failure, removed on exit; denwa call registers before its call, serve's calls do not wait for it"`
 	Registrar      string   `json:"registrar" flag:"registrar" doc:"SIP URI of the registrar; empty: the trunk's host and port"`
 	RegisterExpiry Duration `json:"register_expiry" flag:"register-expiry" doc:"registration lifetime asked for (the registrar may grant another, which is refreshed at half)"`
 
