@@ -105,7 +105,8 @@ func (d *Dialer) ForeignPackets() int64 { return d.foreign.Load() }
 // sender.
 func (d *Dialer) PacerStats() media.PacerStats { return d.pacer.Stats() }
 
-// Close hangs up every call in progress (each BYE bounded by 2 s), stops
+// Close hangs up every call in progress (each BYE bounded by 2 s),
+// removes the registration if there is one (bounded by 4 s), stops
 // listening and waits for the dialer's goroutines.
 func (d *Dialer) Close() error {
 	var calls []*Call

@@ -8,7 +8,9 @@
 // *CallError with a FailureKind (busy, rejected, unreachable, no-answer,
 // no-common-codec, failed), the SIP status and the Retry-After, if any.
 // An answered Call plays frames and hands out the keys the far end pressed
-// (package media's session does the RTP).
+// (package media's session does the RTP). Optionally the Dialer keeps its
+// contact registered (register.go, RFC 3261 §10) and puts the caller's
+// asserted identity on its INVITEs (identity.go, RFC 3325, RFC 3323).
 //
 // A Phone is the other end: a small UAS that answers (or refuses with a
 // given status), plays silence and presses keys in-band or as RFC 4733
@@ -25,7 +27,8 @@
 //   - Passwords live only in memory: they are never logged and never appear
 //     in errors or in Config.String.
 //   - Every goroutine has an owner: a Call ends its own when it ends, a
-//     Dialer or Phone when it is closed.
+//     Dialer or Phone when it is closed (a Dialer's registration first
+//     removes its binding).
 //   - A Call's end cause is whichever ended it first (the far end's BYE,
 //     the media timeout, MaxDuration, Hangup), and Play, Err and Hangup
 //     report that one cause: a BYE at any moment gives ErrRemoteHangup.
