@@ -26,7 +26,7 @@ import (
 // (record-routed) to denwa's phone simulator. With -A CHECK_IDENTITY it
 // also refuses an INVITE without the caller identity denwa is given
 // (P-Asserted-Identity, Privacy: id, user=phone); with -A SHA256 it
-// challenges with SHA-256. The README's Kamailio recipe is this file's
+// challenges with SHA-256; with -A TCP it listens on TCP too. The README's Kamailio recipe is this file's
 // configuration.
 
 // kamailioCfg is the configuration; {{PORT}}, {{PHONE}}, {{PASSWORD}}
@@ -34,9 +34,13 @@ import (
 const kamailioCfg = `#!KAMAILIO
 log_stderror=yes
 children=1
-disable_tcp=yes
 auto_aliases=no
 listen=udp:127.0.0.1:{{PORT}}
+#!ifdef TCP
+listen=tcp:127.0.0.1:{{PORT}}
+#!else
+disable_tcp=yes
+#!endif
 mpath="{{MODULES}}"
 
 loadmodule "tm.so"
@@ -220,18 +224,19 @@ func TestKamailioRegistrar(t *testing.T) {
 	}
 }
 
-// TestKamailioRegistrarSHA256: the same registrar challenging with
-// SHA-256 (RFC 8760) registers denwa too, and lets its call through (to
-// a busy phone, which is quick).
-func TestKamailioRegistrarSHA256(t *testing.T) {
+// TestKamailioRegistrarSHA256TCP: the same registrar challenging with
+// SHA-256 (RFC 8760), over TCP, registers denwa too, lets its call
+// through (to a busy phone, which is quick), and takes the un-REGISTER.
+func TestKamailioRegistrarSHA256TCP(t *testing.T) {
 	mediatest.RequireTool(t, "kamailio")
 	const password = "kamailio-test-pw"
 	phone := siptest.NewPhone(t, sip.PhoneConfig{Status: 486})
-	kam := startKamailio(t, phone.Addr().String(), password, "SHA256")
+	kam := startKamailio(t, phone.Addr().String(), password, "SHA256", "TCP")
 	t.Setenv(passwordEnv, password)
-	stdout, stderr, code := runCLI(t, "call", "--trunk", kam, "--from", "sip:1001@127.0.0.1", "--bind", "127.0.0.1:0",
+	stdout, stderr, code := runCLI(t, "call", "--trunk", kam+";transport=tcp", "--from", "sip:1001@127.0.0.1", "--bind", "127.0.0.1:0",
 		"--rtp-ports", portRange().String(), "--register", "--verbose", "+81312345678")
-	if code != enroll.OutcomeBusy.ExitCode() || !strings.Contains(stdout, "registered until ") || !strings.Contains(stderr, "algorithm=SHA-256") {
+	if code != enroll.OutcomeBusy.ExitCode() || !strings.Contains(stdout, "registered until ") || !strings.Contains(stderr, "algorithm=SHA-256") ||
+		!strings.Contains(stderr, `msg=un-registered`) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, tailLines(stderr, 30))
 	}
 }
