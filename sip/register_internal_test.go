@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"context"
+	"errors"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -27,5 +29,30 @@ func TestBackoff(t *testing.T) {
 	}
 	if w := backoff(rng, lo, hi, 1000); w > hi {
 		t.Errorf("after 1000 failures: %v > %v", w, hi)
+	}
+}
+
+// TestRegisterTLS: over tls the REGISTER goes on the connection the calls
+// use (one handshake for both); a registrar that does not take REGISTER
+// (the Phone: 405) is a failure with its status.
+func TestRegisterTLS(t *testing.T) {
+	phone, calls, hs := newTLSPhone(t, PhoneConfig{Status: 486})
+	d := newTestDialer(t, Config{Trunk: phone.URI(), TLS: trusting(t), InviteTimeout: 2 * time.Second,
+		Register: RegisterConfig{Enabled: true, RetryMin: time.Hour}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := d.Registration().Wait(ctx, func(s RegistrationState) bool { return s.Failures > 0 })
+	var re *RegisterError
+	if err != nil || !errors.As(st.Err, &re) || re.Status != 405 {
+		t.Fatalf("state %+v, %v; want failed with 405", st, err)
+	}
+	_, err = d.Dial(ctx, "+81312345678", nil, nil)
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Status != 486 {
+		t.Fatalf("Dial: %v; want the 486", err)
+	}
+	waitPhone(t, calls)
+	if n := hs.Load(); n != 1 {
+		t.Errorf("%d TLS handshakes at the phone, want 1 (REGISTER and INVITE on one connection)", n)
 	}
 }
