@@ -55,11 +55,8 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		h, p, _ := net.SplitHostPort(s.cfg.Contact)
 		ec.host = h
 		ec.port, _ = strconv.Atoi(p)
-	} else if s.bind.Addr().IsUnspecified() {
-		// Advertise the interface that routes to the trunk in Via/Contact.
-		if a, err := routeTo(s.trunk); err == nil {
-			ec.host = a.String()
-		}
+	} else if a, ok := s.localAddr(); ok { // see addressing.go
+		ec.host, ec.bind = a.String(), s.bind
 	}
 	e, err := newEndpoint(ec)
 	if err != nil {
@@ -334,18 +331,4 @@ func (d *Dialer) match(req *sipgo_sip.Request) *Call {
 		return nil
 	}
 	return c
-}
-
-// routeTo returns the local address the OS would use to reach the trunk.
-func routeTo(u sipgo_sip.Uri) (netip.Addr, error) {
-	port := u.Port
-	if port == 0 {
-		port = 5060
-	}
-	c, err := net.Dial("udp", net.JoinHostPort(u.Host, strconv.Itoa(port)))
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
 }

@@ -84,6 +84,7 @@ type endpointConfig struct {
 
 // newEndpoint binds the SIP listener and sets up the rest; start serves.
 func newEndpoint(c endpointConfig) (*endpoint, error) {
+	routeSipgoLog() // sipgolog.go
 	e := &endpoint{log: c.log, network: c.network}
 	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent(c.userAgent), sipgo.WithUserAgenTLSConfig(c.clientTLS),
 		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(c.log))),
@@ -253,7 +254,7 @@ func hostPort(u *sipgo_sip.Uri) string {
 	if u.Port == 0 {
 		return u.Host
 	}
-	return net.JoinHostPort(u.Host, strconv.Itoa(u.Port))
+	return net.JoinHostPort(bareHost(u.Host), strconv.Itoa(u.Port))
 }
 
 func unmapAP(ap netip.AddrPort) netip.AddrPort {

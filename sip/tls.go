@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -50,6 +51,51 @@ import (
 // errors.As(err, new(*tls.CertificateVerificationError)) works too.
 var ErrTLS = errors.New("sip: TLS handshake failed")
 
+// TLSError is a failed TLS handshake with the next hop, with its cause in
+// a few words: "certificate signed by unknown authority", "certificate is
+// valid for a.example, not b.example", "the far end refused the handshake
+// (alert: bad certificate)". It matches ErrTLS (errors.Is) and wraps
+// crypto/tls's error (errors.As finds *tls.CertificateVerificationError,
+// x509.UnknownAuthorityError, x509.HostnameError, tls.AlertError).
+type TLSError struct {
+	// Hop is "trunk" or "outbound proxy"; Name the name its certificate
+	// was checked against; Addr where the connection went.
+	Hop, Name, Addr string
+	Err             error
+}
+
+func (e *TLSError) Error() string {
+	return fmt.Sprintf("sip: TLS: %s (%s %s at %s)", tlsReason(e.Err), e.Hop, e.Name, e.Addr)
+}
+
+func (e *TLSError) Unwrap() []error { return []error{ErrTLS, e.Err} }
+
+// tlsReason names the cause of a handshake failure in a few words.
+func tlsReason(err error) string {
+	var (
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+		ae tls.AlertError
+	)
+	switch {
+	case errors.As(err, &ua):
+		if ua.Cert != nil && ua.Cert.Issuer.CommonName != "" {
+			return fmt.Sprintf("certificate signed by unknown authority %q", ua.Cert.Issuer.CommonName)
+		}
+		return "certificate signed by unknown authority"
+	case errors.As(err, &he):
+		return strings.TrimPrefix(he.Error(), "x509: ")
+	case errors.As(err, &ci):
+		return strings.TrimPrefix(ci.Error(), "x509: ")
+	case errors.As(err, &ae):
+		return fmt.Sprintf("the far end refused the handshake (alert: %v)", ae)
+	case errors.Is(err, io.EOF):
+		return "the far end closed the connection during the handshake (does it speak TLS there?)"
+	}
+	return err.Error()
+}
+
 // connectTLS opens (or finds open) the TLS connection inv will travel on,
 // bounded by Config.InviteTimeout, and, unless Config.Contact overrides
 // it, puts the connection's local address in inv's Contact. Via is left
@@ -67,7 +113,7 @@ func (d *Dialer) connectTLS(ctx context.Context, inv *sipMsg) error {
 			return fmt.Errorf("sip: tls connection to %s: %w in %v: %w", dst, ErrNoResponse, d.s.cfg.InviteTimeout, err)
 		}
 		if isTLSError(err) {
-			return fmt.Errorf("%w with %s: %w", ErrTLS, dst, err)
+			return d.tlsError(dst, err)
 		}
 		return fmt.Errorf("sip: tls connection to %s: %w", dst, err)
 	}
@@ -85,6 +131,18 @@ func (d *Dialer) connectTLS(ctx context.Context, inv *sipMsg) error {
 		ct.Address.Host, ct.Address.Port = ap.Addr().String(), int(ap.Port())
 	}
 	return nil
+}
+
+// tlsError describes a handshake failure with the next hop at dst.
+func (d *Dialer) tlsError(dst string, err error) *TLSError {
+	e := &TLSError{Hop: "trunk", Name: d.s.trunk.Host, Addr: dst, Err: err}
+	if d.s.proxy != nil {
+		e.Hop, e.Name = "outbound proxy", d.s.proxy.Host
+	}
+	if d.s.tls != nil && d.s.tls.ServerName != "" {
+		e.Name = d.s.tls.ServerName
+	}
+	return e
 }
 
 // tlsLaddr is the source address TLS connections are dialled from: Bind's

@@ -2,14 +2,9 @@ package sip
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"runtime"
 	"strings"
@@ -19,6 +14,7 @@ import (
 	"time"
 
 	"denwa/media"
+	"denwa/sip/siptest/peers"
 )
 
 // testPKI is a throwaway CA with a server certificate for 127.0.0.1 (and
@@ -31,52 +27,15 @@ type testPKI struct {
 }
 
 var testCerts = sync.OnceValues(func() (*testPKI, error) {
-	newKey := func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
-	caKey, err := newKey()
+	ca, err := peers.MakeCA("denwa test CA")
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "denwa test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
+	p := &testPKI{roots: ca.Pool}
+	if p.server, err = ca.IssueServer("127.0.0.1", "localhost"); err != nil {
 		return nil, err
 	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
-	leaf := func(serial int64, tmpl *x509.Certificate) (tls.Certificate, error) {
-		key, err := newKey()
-		if err != nil {
-			return tls.Certificate{}, err
-		}
-		tmpl.SerialNumber = big.NewInt(serial)
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return tls.Certificate{}, err
-		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
-	}
-	p := &testPKI{roots: x509.NewCertPool()}
-	p.roots.AddCert(ca)
-	if p.server, err = leaf(2, &x509.Certificate{Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
-		return nil, err
-	}
-	if p.client, err = leaf(3, &x509.Certificate{Subject: pkix.Name{CommonName: "denwa dialer"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if p.client, err = ca.IssueClient("denwa dialer"); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"denwa/audio"
+	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/media"
 	"denwa/sip"
@@ -32,7 +33,7 @@ func dialLine(ctx context.Context, d *sip.Dialer, number string, onProgress func
 	l := &callLine{prompts: prompts, keys: make(chan enroll.KeyPress, keyBuffer)}
 	call, err := d.Dial(ctx, number, onProgress, media.KeySinkFunc(l.handleKey))
 	if err != nil {
-		return nil, err
+		return nil, config.ExplainTLS(err)
 	}
 	l.call, l.codec = call, audioCodec(call.Codec())
 	return l, nil

@@ -186,6 +186,9 @@ func TestConfigSecrets(t *testing.T) {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	l.RegisterFlags(fs)
 	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name == "tls-key" { // the path of a PEM file, never the key itself
+			return
+		}
 		for _, w := range []string{"password", "secret", "key"} {
 			if strings.Contains(f.Name, w) {
 				t.Errorf("flag --%s looks like a secret", f.Name)

@@ -34,6 +34,14 @@ type SIP struct {
 	AssertedIdentity string `json:"asserted_identity" flag:"asserted-identity" doc:"P-Asserted-Identity on every INVITE (RFC 3325): a sip or tel URI, or \"Name\" <URI>; without a name it takes the display name; empty: none"`
 	Privacy          string `json:"privacy" flag:"privacy" doc:"Privacy header on every INVITE (RFC 3323/3325): id, header, session, user, critical joined by ';', or none; empty: no header"`
 	UserPhone        bool   `json:"user_phone" flag:"user-phone" doc:"add user=phone to the Request-URI, To, From and P-Asserted-Identity whose user is a telephone number"`
+
+	// TLS: how the trunk is trusted over tls, and what denwa shows it.
+	TLSCA         string `json:"tls_ca" flag:"tls-ca" doc:"PEM file of the CA certificates that sign the trunk's TLS certificate; they replace the system's roots; empty: the system's roots"`
+	TLSServerName string `json:"tls_server_name" flag:"tls-server-name" doc:"name the trunk's TLS certificate must hold; empty: the host of the trunk (or of the outbound proxy)"`
+	TLSCert       string `json:"tls_cert" flag:"tls-cert" doc:"PEM file of a client certificate, offered when the trunk asks for one (with --tls-key)"`
+	TLSKey        string `json:"tls_key" flag:"tls-key" doc:"PEM file of the client certificate's private key (with --tls-cert)"`
+	TLSMinVersion string `json:"tls_min_version" flag:"tls-min-version" doc:"lowest TLS version accepted: 1.2 or 1.3; empty: 1.2"`
+
 	RTP
 
 	RTPLearn      int      `json:"rtp_learn" flag:"rtp-learn" doc:"accept media from another address than the SDP answer's once this many packets in a row of one stream came from it after the answer (a far end behind NAT; 5 is usual); 0: only from the SDP address"`
@@ -148,10 +156,14 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if err != nil {
 		bad("media_networks", "media-networks", "%v", err)
 	}
+	tlsConf, err := s.tlsConfig(name)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return sip.Config{}, err
 	}
-	return sip.Config{
+	return sip.Config{TLS: tlsConf,
 		Trunk: s.Trunk, Transport: strings.ToLower(s.Transport), Bind: s.Bind, Contact: s.Contact,
 		From: s.From, DisplayName: s.DisplayName, AuthUser: s.User, Password: string(s.Password.value),
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),

@@ -1,6 +1,10 @@
 package config
 
 import (
+	"crypto/tls"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +13,7 @@ import (
 
 	"denwa/media"
 	"denwa/sip"
+	"denwa/sip/siptest/peers"
 )
 
 func TestDialPlan(t *testing.T) {
@@ -79,3 +84,91 @@ func TestSIPDialerConfig(t *testing.T) {
 		}
 	}
 }
+
+// ExplainTLS names the setting for each kind of handshake failure and
+// leaves other errors alone.
+func TestExplainTLS(t *testing.T) {
+	for _, c := range []struct {
+		cause error
+		want  string
+	}{
+		{tls.AlertError(116), "set --tls-cert and --tls-key"},
+		{tls.AlertError(70), "--tls-min-version"},
+	} {
+		err := explain(&sip.TLSError{Hop: "trunk", Name: "pbx.example.com", Addr: "192.0.2.1:5061", Err: c.cause})
+		if !strings.Contains(err.Error(), c.want) || !errors.Is(err, sip.ErrTLS) {
+			t.Errorf("%v: %v, want %q", c.cause, err, c.want)
+		}
+	}
+	plain := errors.New("sip: call busy")
+	if err := ExplainTLS(plain); err != plain {
+		t.Errorf("a non-TLS error changed: %v", err)
+	}
+	// Unknown authority and a name mismatch are checked against Kamailio
+	// in cmd/denwa's TestInteropKamailioTLS.
+}
+
+// The TLS flags become the dialer's tls.Config: the CA file replaces the
+// roots, the server name, the client key pair and the minimum version.
+func TestSIPTLSConfig(t *testing.T) {
+	ca := peers.NewCA(t, "config test CA")
+	client := ca.Client(t, "denwa")
+	s := DefaultSIP()
+	fs := pflag.NewFlagSet("call", pflag.ContinueOnError)
+	BindSIPFlags(fs, &s)
+	if err := fs.Parse([]string{"--trunk", "sip:pbx.example.com;transport=tls", "--tls-ca", ca.CertFile, "--tls-server-name", "sip.example.com",
+		"--tls-cert", client.CertFile, "--tls-key", client.KeyFile, "--tls-min-version", "1.3"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.DialerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := c.TLS
+	if tc == nil || tc.ServerName != "sip.example.com" || tc.MinVersion != tls.VersionTLS13 || len(tc.Certificates) != 1 || !tc.RootCAs.Equal(ca.Pool) {
+		t.Fatalf("TLS config %+v", tc)
+	}
+	if string(tc.Certificates[0].Certificate[0]) != string(client.TLS.Certificate[0]) {
+		t.Error("the client certificate is not the one in --tls-cert")
+	}
+	// Nothing set: sip's defaults (nil).
+	s = DefaultSIP()
+	s.Trunk = "sip:pbx.example.com"
+	if c, err := s.DialerConfig(); err != nil || c.TLS != nil {
+		t.Errorf("no TLS settings: %v, %+v", err, c.TLS)
+	}
+}
+
+// Each bad TLS setting is named in the error, by flag.
+func TestSIPTLSConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ca := peers.NewCA(t, "config test CA")
+	client := ca.Client(t, "denwa")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-ca", filepath.Join(dir, "missing.pem")}, "--tls-ca: open"},
+		{[]string{"--tls-ca", notPEM}, "--tls-ca: " + notPEM + " holds no PEM certificate"},
+		{[]string{"--tls-cert", client.CertFile}, "--tls-key: required with --tls-cert"},
+		{[]string{"--tls-key", client.KeyFile}, "--tls-cert: required with --tls-key"},
+		{[]string{"--tls-cert", client.CertFile, "--tls-key", notPEM}, "--tls-cert: with --tls-key:"},
+		{[]string{"--tls-min-version", "1.1"}, `--tls-min-version: "1.1": want 1.2 or 1.3`},
+	} {
+		s := DefaultSIP()
+		fs := pflag.NewFlagSet("call", pflag.ContinueOnError)
+		BindSIPFlags(fs, &s)
+		if err := fs.Parse(append([]string{"--trunk", "sip:pbx.example.com;transport=tls"}, c.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DialerConfig(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+var explain = ExplainTLS
