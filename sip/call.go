@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -122,20 +123,30 @@ func (c *Call) bye(ctx context.Context) error {
 		return fmt.Errorf("sip: send BYE: %w", err)
 	}
 	defer tx.Terminate()
+	res, err := finalResponse(ctx, tx, "BYE")
+	if err != nil {
+		return err
+	}
+	if !res.IsSuccess() && res.StatusCode != 481 {
+		return fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, truncate(res.Reason, 80))
+	}
+	return nil
+}
+
+// finalResponse waits for tx's final response, skipping provisional ones;
+// what names the request in its errors.
+func finalResponse(ctx context.Context, tx sipgo_sip.ClientTransaction, what string) (*sipgo_sip.Response, error) {
 	for {
 		select {
 		case res := <-tx.Responses():
 			if res == nil || res.IsProvisional() {
 				continue
 			}
-			if !res.IsSuccess() && res.StatusCode != 481 {
-				return fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, truncate(res.Reason, 80))
-			}
-			return nil
+			return res, nil
 		case <-tx.Done():
-			return fmt.Errorf("sip: BYE: %w", errors.Join(ErrNoResponse, tx.Err()))
+			return nil, fmt.Errorf("sip: %s: %w", what, errors.Join(ErrNoResponse, tx.Err()))
 		case <-ctx.Done():
-			return fmt.Errorf("sip: BYE: %w", ctx.Err())
+			return nil, fmt.Errorf("sip: %s: %w", what, ctx.Err())
 		}
 	}
 }
@@ -169,7 +180,9 @@ func (c *Call) inDialog(method sipgo_sip.RequestMethod) *sipMsg {
 		sipgo_sip.CopyHeaders("Route", c.invite, req)
 	}
 	if r := req.Route(); r != nil {
-		req.SetDestination(hostPort(&r.Address))
+		req.SetDestination(c.d.destFor(&r.Address))
+	} else {
+		req.SetDestination(c.d.destFor(&target))
 	}
 	// The INVITE's Contact: over tls it names the connection (tls.go).
 	req.AppendHeader(sipgo_sip.HeaderClone(c.invite.Contact()))
@@ -345,11 +358,15 @@ type keepOpen struct{ media.PacketConn }
 
 func (k keepOpen) Close() error { return k.SetReadDeadline(time.Unix(1, 0)) }
 
-// buildOffer makes the SDP offer for conn.
-func (d *Dialer) buildOffer(conn media.PacketConn) ([]byte, error) {
+// buildOffer makes the SDP offer for conn; local is the address that
+// routes to the trunk, used when conn's is unspecified.
+func (d *Dialer) buildOffer(conn media.PacketConn, local netip.Addr) ([]byte, error) {
 	addr := d.rtpAddr
 	if !addr.IsValid() {
 		addr = conn.LocalAddrPort().Addr()
+	}
+	if addr.IsUnspecified() && local.IsValid() {
+		addr = local
 	}
 	return media.Offer(media.OfferConfig{Addr: addr, Port: conn.LocalAddrPort().Port(), Codecs: d.s.cfg.Codecs, EventPT: d.s.cfg.EventPT})
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sipgo "github.com/emiago/sipgo/sip"
@@ -143,6 +144,23 @@ type Config struct {
 	EventPT uint8
 	// UserAgent is the User-Agent header. Zero: "denwa".
 	UserAgent string
+	// Resolver looks up the trunk's host name (the OutboundProxy's when
+	// one is set), and a redirect target's: A/AAAA, then SRV for a name
+	// without a port (see trunk.go). NewDialer waits for the first
+	// resolution, at most 5 s, and starts whatever it gives. Zero:
+	// net.DefaultResolver.
+	Resolver Resolver
+	// TrunkRefresh is how often a trunk named by a host name is resolved
+	// again. Zero: DefaultTrunkRefresh (30 s).
+	TrunkRefresh time.Duration
+	// TrunkPing, when positive, sends OPTIONS to the trunk this often;
+	// after TrunkPingFailures failed pings in a row (no answer within
+	// TrunkPing, or 503) TrunkHealth reports it down, and up again after
+	// one answer. Calls are still placed while it is down. Zero: no ping.
+	TrunkPing time.Duration
+	// TrunkPingFailures is the failed pings in a row that mark the trunk
+	// down. Zero: DefaultTrunkPingFailures (3).
+	TrunkPingFailures int
 	// Logger receives call events. Zero: slog.Default(). Passwords are
 	// never logged.
 	Logger *slog.Logger
@@ -254,6 +272,9 @@ type dialerSetup struct {
 	authUser  string
 	register  *registerSetup // nil: no registration
 	identity  identitySetup
+	// certAsked: over tls without a client certificate, the far end
+	// asked for one (tls.go, watchCertRequest).
+	certAsked atomic.Bool
 }
 
 func (c Config) setup() (*dialerSetup, error) {
@@ -286,6 +307,7 @@ func (c Config) setup() (*dialerSetup, error) {
 		return nil, fmt.Errorf("%w: Trunk %q is a sips URI but the transport is %s (sips needs tls)", ErrConfig, c.Trunk, s.transport)
 	}
 	s.tls = c.TLS.Clone()
+	s.watchCertRequest()
 	if c.OutboundProxy != "" {
 		var p sipgo.Uri
 		if err := sipgo.ParseUri(c.OutboundProxy, &p); err != nil || p.Host == "" {
@@ -327,7 +349,8 @@ func (c Config) setup() (*dialerSetup, error) {
 	if s.identity, err = c.setupIdentity(); err != nil {
 		return nil, err
 	}
-	for name, d := range map[string]time.Duration{"RingTimeout": c.RingTimeout, "InviteTimeout": c.InviteTimeout, "MaxDuration": c.MaxDuration, "MediaTimeout": c.MediaTimeout} {
+	for name, d := range map[string]time.Duration{"RingTimeout": c.RingTimeout, "InviteTimeout": c.InviteTimeout, "MaxDuration": c.MaxDuration, "MediaTimeout": c.MediaTimeout,
+		"TrunkRefresh": c.TrunkRefresh, "TrunkPing": c.TrunkPing} {
 		if d < 0 {
 			return nil, fmt.Errorf("%w: %s %v is negative", ErrConfig, name, d)
 		}
@@ -337,6 +360,13 @@ func (c Config) setup() (*dialerSetup, error) {
 	cfg.InviteTimeout = orDefault(cfg.InviteTimeout, DefaultInviteTimeout)
 	cfg.MaxDuration = orDefault(cfg.MaxDuration, DefaultMaxDuration)
 	cfg.MediaTimeout = orDefault(cfg.MediaTimeout, DefaultMediaTimeout)
+	cfg.TrunkRefresh = orDefault(cfg.TrunkRefresh, DefaultTrunkRefresh)
+	if cfg.TrunkPingFailures < 0 {
+		return nil, fmt.Errorf("%w: TrunkPingFailures %d is negative", ErrConfig, cfg.TrunkPingFailures)
+	}
+	if cfg.TrunkPingFailures == 0 {
+		cfg.TrunkPingFailures = DefaultTrunkPingFailures
+	}
 	if cfg.RTPPortFirst, cfg.RTPPortLast, err = rtpPorts(cfg.RTPPortFirst, cfg.RTPPortLast, DefaultRTPPortFirst, DefaultRTPPortLast); err != nil {
 		return nil, err
 	}

@@ -33,6 +33,14 @@ type Dialer struct {
 	// (see via).
 	viaHost string
 	viaPort int
+	// hostUnset: the bind address is unspecified and the trunk did not
+	// resolve at NewDialer, so Via, Contact and SDP take the local address
+	// that routes to the trunk call by call, once it resolves (trunk.go).
+	hostUnset bool
+	// trunk resolves the next hop and holds its health; stopTrunk ends its
+	// goroutines (refresh, ping).
+	trunk     *trunk
+	stopTrunk context.CancelFunc
 
 	calls map[string]*Call // by Call-ID, guarded by mu; each call's watcher runs in wg
 	// foreign counts the RTP datagrams every call's media dropped as not
@@ -55,14 +63,27 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		h, p, _ := net.SplitHostPort(s.cfg.Contact)
 		ec.host = h
 		ec.port, _ = strconv.Atoi(p)
-	} else if a, ok := s.localAddr(); ok { // see addressing.go
-		ec.host, ec.bind = a.String(), s.bind
+	}
+	t := newTrunk(s)
+	if err := t.resolve(context.Background()); err != nil {
+		// Not fatal: calls fail fast (Unreachable) until it resolves, and
+		// TrunkHealth says so meanwhile.
+		s.cfg.Logger.Warn("trunk does not resolve (yet); calls fail until it does", "err", err)
+	}
+	// Advertise the interface that routes to the trunk in Via/Contact.
+	_, local, _ := t.next()
+	if ec.host == "" && local.IsValid() {
+		ec.host = local.String()
+	}
+	if s.bindFor(local) { // addressing.go
+		ec.bind = s.bind
 	}
 	e, err := newEndpoint(ec)
 	if err != nil {
 		return nil, err
 	}
-	d := &Dialer{endpoint: e, s: s, calls: map[string]*Call{}, viaHost: e.host, viaPort: e.port}
+	d := &Dialer{endpoint: e, s: s, calls: map[string]*Call{}, viaHost: e.host, viaPort: e.port, trunk: t,
+		hostUnset: t.route && !local.IsValid()}
 	if s.transport == "tls" && s.cfg.Contact == "" {
 		// The sent-by is the TLS connection's local address, which sipgo
 		// puts in a Via that has none (see tls.go); Contact gets it per
@@ -74,6 +95,14 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
 	d.srv.OnInvite(d.onInvite)
 	d.start()
+	ctx, stop := context.WithCancel(context.Background())
+	d.stopTrunk = stop
+	if !t.literal.IsValid() {
+		d.wg.Go(func() { t.run(ctx) })
+	}
+	if s.cfg.TrunkPing > 0 {
+		d.wg.Go(func() { d.pingLoop(ctx) })
+	}
 	if s.register != nil {
 		d.reg = newRegistration(d, s.register)
 		go d.reg.run() // ended by Close
@@ -102,6 +131,17 @@ func (d *Dialer) ForeignPackets() int64 { return d.foreign.Load() }
 // sender.
 func (d *Dialer) PacerStats() media.PacerStats { return d.pacer.Stats() }
 
+// TrunkHealth returns what the dialer knows of its trunk now: its resolved
+// addresses, the last resolution error and, with Config.TrunkPing, whether
+// it answers OPTIONS. TrunkHealth().Err() is nil while it is usable.
+func (d *Dialer) TrunkHealth() TrunkHealth { return d.trunk.health(d.s.cfg.TrunkPing > 0) }
+
+// TrunkAddrs returns the trunk's resolved IP addresses (the
+// OutboundProxy's when one is set), kept current as the name is resolved
+// again; empty while it does not resolve. The slice is shared: do not
+// modify it. It does not allocate, so a per-request allow-list may call it.
+func (d *Dialer) TrunkAddrs() []netip.Addr { return d.trunk.Addrs() }
+
 // Close hangs up every call in progress (each BYE bounded by 2 s),
 // removes the registration if there is one (bounded by 4 s), stops
 // listening and waits for the dialer's goroutines.
@@ -114,6 +154,7 @@ func (d *Dialer) Close() error {
 	}) {
 		return nil
 	}
+	d.stopTrunk()
 	for _, c := range calls {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = c.Hangup(ctx)
@@ -132,7 +173,13 @@ func (d *Dialer) Close() error {
 // media.SessionConfig.KeySink: it must not block); nil drops them.
 //
 // Every failure to reach a usable call is a *CallError: see FailureKind for
-// the mapping of SIP responses. A number the dial plan cannot turn into a
+// the mapping of SIP responses. While the trunk's name does not resolve,
+// Dial fails at once, Unreachable, with ErrTrunkDNS (trunk.go). A 301 or
+// 302 is followed, at most three hops, to a target in the trunk's domain
+// (its host or a name under it, or one of its addresses; same scheme and
+// transport); any other 3xx is Unreachable with ErrRedirect naming the
+// target. A 401, 403 or 407 denwa cannot satisfy is Failed with
+// ErrTrunkRefused. A number the dial plan cannot turn into a
 // SIP user part fails with ErrBadNumber before anything is sent. When ctx
 // ends while the call rings, the INVITE is cancelled (CANCEL) and the
 // CallError (Kind Failed) wraps ctx's error.
@@ -147,16 +194,23 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 	if onProgress == nil {
 		onProgress = func(Progress) {}
 	}
+	dst, local, err := d.trunk.next()
+	if err != nil {
+		ce := &CallError{Kind: Unreachable, Err: err}
+		d.log.Info("call failed", "to", MaskNumber(user), "kind", ce.Kind, "err", err)
+		return nil, ce
+	}
 	conn, err := d.pool.Acquire()
 	if err != nil {
 		return nil, &CallError{Kind: Failed, Err: err}
 	}
-	offer, err := d.buildOffer(conn)
+	offer, err := d.buildOffer(conn, local)
 	if err != nil {
 		conn.Close()
 		return nil, &CallError{Kind: Failed, Err: err}
 	}
-	inv := d.newInvite(user, offer)
+	inv := d.newInvite(user, offer, local)
+	d.route(inv, dst)
 	if d.s.transport == "tls" {
 		if err := d.connectTLS(ctx, inv); err != nil {
 			conn.Close()
@@ -172,6 +226,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 		log: d.log.With("call_id", inv.CallID().Value(), "to", MaskNumber(user))}
 	call, err := a.run()
 	if err != nil {
+		err = d.certRefused(err) // tls.go
 		if a.early != nil {
 			a.early.Close()
 		}
@@ -185,23 +240,41 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 	return call, nil
 }
 
-// newInvite builds the first INVITE (RFC 3261 §8.1.1).
-func (d *Dialer) newInvite(user string, sdp []byte) *sipMsg {
+// newInvite builds the first INVITE (RFC 3261 §8.1.1); local is the
+// address that routes to the trunk (see hostUnset).
+func (d *Dialer) newInvite(user string, sdp []byte, local netip.Addr) *sipMsg {
 	s := d.s
 	ruri := sipgo_sip.Uri{Scheme: s.trunk.Scheme, User: user, Host: s.trunk.Host, Port: s.trunk.Port, UriParams: s.trunk.UriParams.Clone()}
-	req := sipgo_sip.NewRequest(sipgo_sip.INVITE, ruri)
+	req := d.newRequest(sipgo_sip.INVITE, ruri, local)
+	d.identify(req) // identity.go
+	ct := sipgo_sip.ContentTypeHeader("application/sdp")
+	req.AppendHeader(&ct)
+	req.SetBody(sdp)
+	return req
+}
+
+// newRequest builds an out-of-dialog request to ruri (RFC 3261 §8.1.1):
+// From with a new tag, To ruri, a new Call-ID, CSeq 1, Contact, the
+// outbound proxy's Route, User-Agent and Allow.
+func (d *Dialer) newRequest(method sipgo_sip.RequestMethod, ruri sipgo_sip.Uri, local netip.Addr) *sipMsg {
+	s := d.s
+	req := sipgo_sip.NewRequest(method, ruri)
 	from := &sipgo_sip.FromHeader{DisplayName: s.cfg.DisplayName, Address: s.from, Params: sipgo_sip.NewParams()}
 	from.Params.Add("tag", sipgo_sip.GenerateTagN(16))
-	to := &sipgo_sip.ToHeader{Address: sipgo_sip.Uri{Scheme: s.trunk.Scheme, User: user, Host: s.trunk.Host, Port: s.trunk.Port}, Params: sipgo_sip.NewParams()}
+	to := &sipgo_sip.ToHeader{Address: sipgo_sip.Uri{Scheme: ruri.Scheme, User: ruri.User, Host: ruri.Host, Port: ruri.Port}, Params: sipgo_sip.NewParams()}
 	callID := sipgo_sip.CallIDHeader(uuid.NewString())
-	cseq := &sipgo_sip.CSeqHeader{SeqNo: 1, MethodName: sipgo_sip.INVITE}
+	cseq := &sipgo_sip.CSeqHeader{SeqNo: 1, MethodName: method}
 	maxf := sipgo_sip.MaxForwardsHeader(70)
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&callID)
 	req.AppendHeader(cseq)
 	req.AppendHeader(&maxf)
-	req.AppendHeader(sipgo_sip.HeaderClone(&d.contact))
+	contact := sipgo_sip.HeaderClone(&d.contact).(*sipgo_sip.ContactHeader)
+	if d.hostUnset && local.IsValid() {
+		contact.Address.Host = local.String()
+	}
+	req.AppendHeader(contact)
 	if s.proxy != nil {
 		route := s.proxy.Clone()
 		if !route.UriParams.Has("lr") {
@@ -212,18 +285,27 @@ func (d *Dialer) newInvite(user string, sdp []byte) *sipMsg {
 	}
 	req.AppendHeader(sipgo_sip.NewHeader("User-Agent", s.cfg.UserAgent))
 	req.AppendHeader(sipgo_sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
-	ct := sipgo_sip.ContentTypeHeader("application/sdp")
-	req.AppendHeader(&ct)
-	req.SetBody(sdp)
 	req.SetTransport(strings.ToUpper(s.transport))
-	d.identify(req) // identity.go
 	return req
+}
+
+// route sends req to dst, the next hop as denwa resolved it, over udp and
+// tcp. Over tls sipgo resolves the next hop's name itself when it dials,
+// as the certificate is checked against it (trunk.go).
+func (d *Dialer) route(req *sipMsg, dst netip.AddrPort) {
+	if d.s.transport != "tls" {
+		req.SetDestination(dst.String())
+	}
 }
 
 // via returns a fresh top Via with a new branch (RFC 3261 §8.1.1.7).
 func (d *Dialer) via() *sipgo_sip.ViaHeader {
+	host := d.viaHost
+	if local := d.trunk.localAddr(); d.hostUnset && host != "" && local.IsValid() { // over tls sipgo fills it in
+		host = local.String()
+	}
 	v := &sipgo_sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: strings.ToUpper(d.s.transport),
-		Host: d.viaHost, Port: d.viaPort, Params: sipgo_sip.NewParams()}
+		Host: host, Port: d.viaPort, Params: sipgo_sip.NewParams()}
 	v.Params.Add("branch", sipgo_sip.GenerateBranchN(16))
 	return v
 }
@@ -331,4 +413,15 @@ func (d *Dialer) match(req *sipgo_sip.Request) *Call {
 		return nil
 	}
 	return c
+}
+
+// routeTo returns the local address the OS would use to reach dst. It
+// sends nothing: connecting a UDP socket only picks the route.
+func routeTo(dst netip.AddrPort) (netip.Addr, error) {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
 }

@@ -76,7 +76,7 @@ func TestDialPlanValidate(t *testing.T) {
 
 func TestKindOf(t *testing.T) {
 	cases := map[int]FailureKind{
-		486: Busy, 600: Busy, 603: Rejected, 403: Rejected,
+		486: Busy, 600: Busy, 603: Rejected, 403: Failed,
 		404: Unreachable, 480: Unreachable, 484: Unreachable, 500: Unreachable, 503: Unreachable, 504: Unreachable, 604: Unreachable,
 		487: NoAnswer, 408: NoAnswer, 488: NoCommonCodec, 606: NoCommonCodec,
 		400: Failed, 401: Failed, 407: Failed, 415: Failed, 302: Failed, 699: Failed,

@@ -87,7 +87,9 @@ func newEndpoint(c endpointConfig) (*endpoint, error) {
 	routeSipgoLog() // sipgolog.go
 	e := &endpoint{log: c.log, network: c.network}
 	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent(c.userAgent), sipgo.WithUserAgenTLSConfig(c.clientTLS),
-		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(c.log))),
+		// A closed TCP/TLS connection ends its transactions at once rather
+		// than at their timers (an INVITE would wait 32 s).
+		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(c.log)), sipgo_sip.WithTransactionLayerTerminateOnConnClose()),
 		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(quietLogger(c.log)))}
 	if c.fromHost != "" {
 		opts = append(opts, sipgo.WithUserAgentHostname(c.fromHost))

@@ -37,7 +37,33 @@ var (
 	ErrLocalHangup = errors.New("sip: hung up locally")
 	// ErrClosed: the Dialer or Phone was closed.
 	ErrClosed = errors.New("sip: closed")
+	// ErrTrunkDNS: the trunk's host name does not resolve (trunk.go). A
+	// call placed meanwhile fails at once, Unreachable; its error names
+	// the host and what DNS said: "trunk sip.example.invalid: DNS lookup
+	// failed: no such host".
+	ErrTrunkDNS = errors.New("sip: trunk DNS lookup failed")
+	// ErrTrunkRefused: the trunk answered 401, 403 or 407 and denwa could
+	// not satisfy it: no credentials configured, credentials challenged
+	// again, a challenge it cannot answer, or a 403 at any time. Almost
+	// always denwa's own configuration; the call is Failed, not Rejected.
+	ErrTrunkRefused = errors.New("sip: trunk refused our credentials")
+	// ErrRedirect: the trunk answered 3xx and the redirect was not
+	// followed (another domain, scheme or transport, a loop, too many
+	// hops); the call is Unreachable and the error names the target.
+	ErrRedirect = errors.New("sip: redirect not followed")
 )
+
+// causeError is an error whose text is msg (one readable sentence) and
+// which is (errors.Is) sentinel and wraps err.
+type causeError struct {
+	msg      string
+	sentinel error
+	err      error
+}
+
+func (e *causeError) Error() string        { return e.msg }
+func (e *causeError) Is(target error) bool { return target == e.sentinel }
+func (e *causeError) Unwrap() error        { return e.err }
 
 // FailureKind classifies why a call was not answered (or was answered but
 // cannot be used). The zero value means unknown. The kinds map one-to-one
@@ -48,8 +74,8 @@ type FailureKind uint8
 const (
 	FailureUnknown FailureKind = iota
 	Busy                       // 486, 600
-	Rejected                   // 403, 603
-	Unreachable                // 404, 410, 480, 484, 604, 5xx, no response, transport error
+	Rejected                   // 603: the person declined
+	Unreachable                // 404, 410, 480, 484, 604, 5xx, no response, transport error, trunk DNS, a redirect not followed
 	NoAnswer                   // ring timeout → CANCEL → 487; 408
 	NoCommonCodec              // the answer (or a 488/606) shares no codec with the offer
 	Failed                     // anything else; Status and Err say what
@@ -103,12 +129,17 @@ func (e *CallError) Unwrap() error { return e.Err }
 // KindOf returns the FailureKind of a final response status (≥ 300):
 //
 //	486 Busy Here, 600 Busy Everywhere                       → Busy
-//	403 Forbidden, 603 Decline                               → Rejected
+//	603 Decline                                              → Rejected
 //	404, 410, 480, 484, 604, every 5xx                       → Unreachable
 //	408 Request Timeout, 487 Request Terminated              → NoAnswer
 //	488 Not Acceptable Here, 606 Not Acceptable              → NoCommonCodec
-//	anything else (3xx, other 4xx and 6xx)                   → Failed
+//	anything else (3xx, 401, 403, 407, other 4xx and 6xx)    → Failed
 //
+// A 403 is Failed, not Rejected: trunks send it for denwa's own
+// misconfiguration (credentials, caller ID, a barred route), and the Dialer
+// reports it with ErrTrunkRefused. Rejected is a person declining (603).
+// A 3xx the Dialer does not follow is reported Unreachable (see
+// Config.Trunk), whatever KindOf says.
 // 408 is what proxies send when their own ring timer (RFC 3261 §16.6 Timer C)
 // expires, and 487 what follows our CANCEL, so both mean no one answered;
 // 488/606 reject the SDP offer, which is the codec failure.
@@ -116,7 +147,7 @@ func KindOf(status int) FailureKind {
 	switch {
 	case status == 486 || status == 600:
 		return Busy
-	case status == 403 || status == 603:
+	case status == 603:
 		return Rejected
 	case status == 404 || status == 410 || status == 480 || status == 484 || status == 604:
 		return Unreachable

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -34,6 +35,8 @@ type attempt struct {
 	early       *media.Session // early media (183 with SDP)
 	earlyNeg    media.Answer
 	answered    map[string]bool // realms answered with credentials: at most once each
+	redirects   []string        // Request-URIs tried so far, the first included
+	resent      bool            // a new INVITE went out (credentials, redirect): wait for its response anew
 }
 
 func (a *attempt) report(k ProgressKind, res *sipgo_sip.Response) {
@@ -61,6 +64,10 @@ func (a *attempt) run() (*Call, error) {
 			call, done, err := a.handle(res)
 			if done {
 				return call, err
+			}
+			if a.resent {
+				a.resent = false
+				noResp.Reset(cfg.InviteTimeout)
 			}
 		case <-a.tx.Done():
 			err := a.tx.Err()
@@ -138,16 +145,97 @@ func (a *attempt) handle(res *sipgo_sip.Response) (*Call, bool, error) {
 			return nil, true, err
 		}
 		return nil, false, nil
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		if err := a.redirect(res); err != nil {
+			return nil, true, err
+		}
+		return nil, false, nil
 	}
 	return nil, true, finalError(res)
 }
 
+// finalError is the CallError for a final failure response: KindOf its
+// status, with ErrTrunkRefused for 401, 403 and 407.
 func finalError(res *sipgo_sip.Response) *CallError {
 	ce := &CallError{Kind: KindOf(res.StatusCode), Status: res.StatusCode, Reason: truncate(res.Reason, 80)}
 	if h := res.GetHeader("Retry-After"); h != nil {
 		ce.RetryAfter = parseRetryAfter(h.Value())
 	}
+	switch res.StatusCode {
+	case 401, 403, 407:
+		ce.Err = ErrTrunkRefused
+	}
 	return ce
+}
+
+// redirect follows a 301 or 302 (RFC 3261 §8.1.3.4) to its first Contact
+// when that is in the trunk's domain (Dialer.sameDomain), at most
+// maxRedirects hops and never to a Request-URI tried before: a new INVITE
+// with the same Call-ID, From and To, CSeq+1, a new branch, and no
+// credentials (the new target challenges anew). Anything else ends the
+// call Unreachable with ErrRedirect naming the target.
+func (a *attempt) redirect(res *sipgo_sip.Response) error {
+	d := a.d
+	notFollowed := func(target, why string, err error) error {
+		msg := fmt.Sprintf("sip: trunk redirected to %s; not followed: %s", target, why)
+		if target == "" {
+			msg = "sip: trunk redirected; not followed: " + why
+		}
+		return &CallError{Kind: Unreachable, Status: res.StatusCode, Reason: truncate(res.Reason, 80),
+			Err: &causeError{msg: msg, sentinel: ErrRedirect, err: err}}
+	}
+	ct := res.Contact()
+	if ct == nil || ct.Address.Host == "" {
+		return notFollowed("", "no Contact", nil)
+	}
+	target := *ct.Address.Clone()
+	target.Headers = nil // no header fields from a Contact into our request
+	shown := truncate(target.String(), 120)
+	if res.StatusCode != 301 && res.StatusCode != 302 {
+		return notFollowed(shown, fmt.Sprintf("%d is not a redirect denwa follows", res.StatusCode), nil)
+	}
+	if ok, why := d.sameDomain(target); !ok {
+		return notFollowed(shown, why, nil)
+	}
+	if target.User == "" {
+		target.User = a.invite.Recipient.User
+	}
+	if a.redirects == nil {
+		a.redirects = []string{a.invite.Recipient.String()}
+	}
+	if slices.Contains(a.redirects, target.String()) {
+		return notFollowed(shown, "loop", nil)
+	}
+	if len(a.redirects) > maxRedirects {
+		return notFollowed(shown, fmt.Sprintf("more than %d redirects", maxRedirects), nil)
+	}
+	a.redirects = append(a.redirects, target.String())
+	if d.s.proxy == nil && d.s.transport != "tls" { // see Dialer.route
+		dst, err := d.resolveTarget(a.ctx, target)
+		if err != nil {
+			return notFollowed(shown, err.Error(), err)
+		}
+		a.invite.SetDestination(dst.String())
+	}
+	a.tx.Terminate()
+	a.invite.Recipient = target
+	a.invite.RemoveHeader("Authorization")
+	a.invite.RemoveHeader("Proxy-Authorization")
+	a.answered = nil
+	a.invite.CSeq().SeqNo++
+	a.provisional = false
+	a.log.Info("following redirect", "status", res.StatusCode, "target", shown)
+	if d.s.transport == "tls" {
+		if err := d.connectTLS(a.ctx, a.invite); err != nil {
+			return &CallError{Kind: Unreachable, Err: err}
+		}
+	}
+	tx, err := d.send(a.ctx, a.invite)
+	if err != nil {
+		return &CallError{Kind: Unreachable, Err: fmt.Errorf("sip: send redirected INVITE: %w", err)}
+	}
+	a.tx, a.resent = tx, true
+	return nil
 }
 
 // authenticate answers a 401/407 with a new INVITE carrying credentials
@@ -161,7 +249,7 @@ func (a *attempt) authenticate(res *sipgo_sip.Response) error {
 		hdrName, authName = "Proxy-Authenticate", "Proxy-Authorization"
 	}
 	fail := func(err error) error {
-		return &CallError{Kind: Failed, Status: res.StatusCode, Reason: truncate(res.Reason, 80), Err: err}
+		return &CallError{Kind: Failed, Status: res.StatusCode, Reason: truncate(res.Reason, 80), Err: fmt.Errorf("%w: %w", ErrTrunkRefused, err)}
 	}
 	if s.cfg.Password == "" {
 		return fail(ErrAuthRequired)
@@ -211,7 +299,7 @@ func (a *attempt) authenticate(res *sipgo_sip.Response) error {
 	if err != nil {
 		return &CallError{Kind: Unreachable, Err: fmt.Errorf("sip: send INVITE with credentials: %w", err)}
 	}
-	a.tx = tx
+	a.tx, a.resent = tx, true
 	return nil
 }
 

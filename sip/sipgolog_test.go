@@ -60,22 +60,9 @@ func TestSipgoRefWarningAtDebug(t *testing.T) {
 	slog.SetDefault(slog.New(rec))
 	t.Cleanup(func() { slog.SetDefault(old) })
 
-	phone, calls := newTestPhone(t, PhoneConfig{Network: "tcp", Keys: "#", KeyDelay: 100 * time.Millisecond})
+	phone, calls := newTestPhone(t, PhoneConfig{Network: "tcp", Keys: "#", KeyDelay: 100 * time.Millisecond, HangupAfter: 600 * time.Millisecond})
 	d := newTestDialer(t, Config{Trunk: phone.URI()})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	keys := newKeys()
-	call, err := d.Dial(ctx, "+81312345678", nil, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := collectKeys(call, keys, 1, 5*time.Second); got != "#" {
-		t.Errorf("keys %q", got)
-	}
-	if err := call.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitPhone(t, calls)
+	verifyCall(t, d, calls)
 	d.Close()
 	phone.Close()
 	// The read goroutines sipgo leaves behind log as they go.

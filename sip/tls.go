@@ -90,6 +90,8 @@ func tlsReason(err error) string {
 		return strings.TrimPrefix(ci.Error(), "x509: ")
 	case errors.As(err, &ae):
 		return fmt.Sprintf("the far end refused the handshake (alert: %v)", ae)
+	case errors.Is(err, errCertRequired):
+		return errCertRequired.Error()
 	case errors.Is(err, io.EOF):
 		return "the far end closed the connection during the handshake (does it speak TLS there?)"
 	}
@@ -131,6 +133,48 @@ func (d *Dialer) connectTLS(ctx context.Context, inv *sipMsg) error {
 		ct.Address.Host, ct.Address.Port = ap.Addr().String(), int(ap.Port())
 	}
 	return nil
+}
+
+// errCertRequired: the trunk asked for a TLS client certificate, none is
+// configured, and it closed the connection.
+var errCertRequired = errors.New("the far end asked for a client certificate, none is set, and it closed the connection")
+
+// watchCertRequest makes a tls Dialer without a client certificate note
+// when the far end asks for one. A TLS 1.3 server that requires one
+// refuses only after the client's handshake is over, by closing the
+// connection, which the INVITE then sees as a transport error; with this
+// note the call's cause can say why (certRefused).
+func (s *dialerSetup) watchCertRequest() {
+	if s.transport != "tls" {
+		return
+	}
+	if s.tls == nil {
+		s.tls = &tls.Config{} // what sipgo uses for nil
+	}
+	if len(s.tls.Certificates) > 0 || s.tls.GetClientCertificate != nil {
+		return
+	}
+	s.tls.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		s.certAsked.Store(true)
+		return &tls.Certificate{}, nil // none: the server decides
+	}
+}
+
+// certRefused turns the transport error of an INVITE sent over a TLS
+// connection whose far end asked for a client certificate we do not have
+// into a TLSError that says so; other errors are returned as they are.
+func (d *Dialer) certRefused(err error) error {
+	var ce *CallError
+	if !d.s.certAsked.Load() || !errors.As(err, &ce) || !errors.Is(err, sipgo_sip.ErrTransactionTransport) {
+		return err
+	}
+	dst := hostPort(&d.s.trunk)
+	if d.s.proxy != nil {
+		dst = hostPort(d.s.proxy)
+	}
+	refused := *ce
+	refused.Err = d.tlsError(dst, errors.Join(errCertRequired, ce.Err))
+	return &refused
 }
 
 // tlsError describes a handshake failure with the next hop at dst.

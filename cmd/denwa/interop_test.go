@@ -73,9 +73,9 @@ func TestInteropKamailioLinphone(t *testing.T) {
 // TestInteropKamailioTLS: the TLS settings against Kamailio's TLS
 // listener. With the private CA, the server name in its certificate
 // (kamailio.test, while the trunk is an IP address), TLS 1.3 at least and a
-// client certificate Kamailio requires, the call verifies; a wrong CA or
-// server name fails the call as unreachable, at once, with a cause that
-// names the setting to look at.
+// client certificate Kamailio requires, the call verifies; a wrong CA, a
+// wrong server name or no client certificate fails the call as
+// unreachable, at once, with a cause that names the setting to look at.
 func TestInteropKamailioTLS(t *testing.T) {
 	ca := peers.NewCA(t, "denwa interop CA")
 	client := ca.Client(t, "denwa")
@@ -96,6 +96,7 @@ func TestInteropKamailioTLS(t *testing.T) {
 			[]string{`certificate signed by unknown authority "denwa interop CA"`, "trunk 127.0.0.1", "set --tls-ca"}},
 		{"wrong-name", []string{"--tls-ca", ca.CertFile, "--tls-server-name", "pbx.example.com", "--tls-cert", client.CertFile, "--tls-key", client.KeyFile},
 			[]string{"not pbx.example.com", "set --tls-server-name"}},
+		{"no-client-cert", []string{"--tls-ca", ca.CertFile}, []string{"asked for a client certificate", "set --tls-cert"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv(passwordEnv, "")
@@ -180,5 +181,19 @@ func TestInteropSipsakOptions(t *testing.T) {
 	defer d.Close()
 	if out, err := peers.Sipsak(t, "-vv", "-s", "sip:denwa@"+d.Addr().String()); err != nil || !strings.Contains(out, "SIP/2.0 200 OK") {
 		t.Fatalf("sipsak: %v\n%s", err, out)
+	}
+}
+
+// TestCallIPv6: `denwa call --trunk sip:[::1]:PORT` without --bind listens
+// on [::], advertises ::1 and verifies against the phone on ::1.
+func TestCallIPv6(t *testing.T) {
+	if err := peers.Loopback6(); err != nil {
+		t.Skip(err)
+	}
+	r := portRange()
+	phone := siptest.NewPhone(t, sip.PhoneConfig{Listen: "[::1]:0", Keys: "#", RTPPortFirst: r.First, RTPPortLast: r.Last})
+	interopCall(t, "", "#", config.PortRange{}, "--trunk", phone.URI())
+	if pc := phone.Next(t, 10*time.Second); !strings.HasPrefix(pc.From, "sip:denwa@[::1]") {
+		t.Errorf("phone: %+v", pc)
 	}
 }

@@ -38,12 +38,12 @@ func kamCall(t *testing.T, trunk, password string, extra ...string) (callReport,
 	return rep, stdout + stderr
 }
 
-// TestKamailioRegistrar: without --register denwa's call is refused (403
+// TestInteropKamailioRegistrar: without --register denwa's call is refused (403
 // Caller not registered); with it the call goes through to a verified
 // end; on exit denwa removes its binding, so the next call without
 // --register is refused again. A wrong password is a registration that
 // fails with its cause, and a call that is not verified.
-func TestKamailioRegistrar(t *testing.T) {
+func TestInteropKamailioRegistrar(t *testing.T) {
 	r := portRange()
 	phone := siptest.NewPhone(t, sip.PhoneConfig{Keys: "#", KeyDelay: 300 * time.Millisecond, RTPPortFirst: r.First, RTPPortLast: r.Last})
 	k := peers.StartKamailio(t, peers.KamailioConfig{Registrar: true, RequireRegistered: true, Target: phone.URI(),
@@ -76,12 +76,12 @@ func TestKamailioRegistrar(t *testing.T) {
 	}
 }
 
-// TestKamailioIdentitySHA256TCP: over TCP, with SHA-256 challenges (RFC
+// TestInteropKamailioIdentity: over TCP, with SHA-256 challenges (RFC
 // 8760), denwa registers, its INVITE reaches the called party through
 // Kamailio with P-Asserted-Identity, Privacy and user=phone, and the
 // binding is removed on exit. The called party is a scripted one that
 // records the INVITE and answers busy, which is quick.
-func TestKamailioIdentitySHA256TCP(t *testing.T) {
+func TestInteropKamailioIdentity(t *testing.T) {
 	uas := siptest.NewScriptedUAS(t, func(req *siptest.Request) [][]byte {
 		if req.Method == "INVITE" {
 			return [][]byte{siptest.Reply(req, siptest.Response{Status: 486, Reason: "Busy Here", ToTag: "busy"})}

@@ -116,6 +116,31 @@ func (m *metrics) results(svc *enroll.Service) {
 	}, func() float64 { return float64(svc.PendingResults()) }))
 }
 
+// trunk shows the trunk's health (sip.Dialer.TrunkHealth): resolved,
+// up by the OPTIONS ping, and the failures of each.
+func (m *metrics) trunk(d *sip.Dialer) {
+	gauge := func(ok bool) float64 {
+		if ok {
+			return 1
+		}
+		return 0
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "denwa_trunk_resolved", Help: "1 while the trunk's host name resolves (calls fail fast as unreachable while it does not).",
+		}, func() float64 { return gauge(len(d.TrunkHealth().Addrs) > 0) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "denwa_trunk_resolve_errors_total", Help: "Failed resolutions of the trunk's host name.",
+		}, func() float64 { return float64(d.TrunkHealth().ResolveFailures) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "denwa_trunk_up", Help: "0 while the trunk is down by the OPTIONS ping (--trunk-ping); 1 otherwise.",
+		}, func() float64 { return gauge(!d.TrunkHealth().Down) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "denwa_trunk_ping_failures_total", Help: "OPTIONS pings to the trunk that got no answer (or 503).",
+		}, func() float64 { return float64(d.TrunkHealth().PingFailures) }),
+	)
+}
+
 // limit counts a call a limit refused.
 func (m *metrics) limit(le *enroll.LimitError) { m.limits.WithLabelValues(le.Limit).Inc() }
 

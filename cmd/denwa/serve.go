@@ -241,6 +241,10 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 	s.sipUp.Store(true)
 	undo = append(undo, func() { s.sipUp.Store(false); s.dialer.Close() })
 	s.metrics.rtp(s.dialer)
+	// The trunk: resolved (calls fail fast while it is not) and, with
+	// --trunk-ping, answering OPTIONS. serve starts either way.
+	s.addReady("trunk", func() error { return s.dialer.TrunkHealth().Err() })
+	s.metrics.trunk(s.dialer)
 	if reg := s.dialer.Registration(); reg != nil {
 		s.addReady("registration", reg.Ready)
 		s.metrics.registration(reg)

@@ -79,7 +79,14 @@ func startServe(t *testing.T, phone *siptest.Phone, mod func(*config.Serve)) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServe{done: make(chan error, 1), log: &syncBuffer{}, db: c.Store.Path}
+	return startServeParams(t, p)
+}
+
+// startServeParams runs serve with checked settings (tests that set what
+// no config holds, such as the SIP resolver).
+func startServeParams(t *testing.T, p *config.Params) *testServe {
+	t.Helper()
+	ts := &testServe{done: make(chan error, 1), log: &syncBuffer{}, db: p.Config.Store.Path}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
 	started := make(chan *server, 1)

@@ -347,3 +347,26 @@ func uriHost(uri string) string {
 	s, _, _ = strings.Cut(s, ";")
 	return s
 }
+
+// Bye sends the far end's BYE for the dialog inv set up, answered with
+// toTag (RFC 3261 §12.2.1.1, §15.1.1): to inv's Contact, From and To
+// swapped, CSeq 1 BYE (the far end's first request in the dialog). The
+// caller's response comes back to the ScriptedUAS like any datagram.
+func (u *ScriptedUAS) Bye(inv *Request, toTag string) error {
+	contact := inv.Header("Contact")
+	if i, j := strings.IndexByte(contact, '<'), strings.IndexByte(contact, '>'); i >= 0 && j > i {
+		contact = contact[i+1 : j]
+	}
+	dst, err := netip.ParseAddrPort(uriHost(contact))
+	if err != nil {
+		return fmt.Errorf("siptest: BYE to Contact %q: %w", contact, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "BYE %s SIP/2.0\r\n", contact)
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bK-bye-%d\r\n", u.addr, time.Now().UnixNano())
+	b.WriteString("From: " + inv.Header("To") + ";tag=" + toTag + "\r\n")
+	b.WriteString("To: " + inv.Header("From") + "\r\n")
+	b.WriteString("Call-ID: " + inv.Header("Call-ID") + "\r\n")
+	b.WriteString("CSeq: 1 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	return u.Send([]byte(b.String()), dst)
+}

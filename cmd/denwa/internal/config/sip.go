@@ -51,6 +51,9 @@ type SIP struct {
 	RingTimeout Duration `json:"ring_timeout" flag:"ring-timeout" doc:"give up (CANCEL) when not answered within this"`
 	MaxDuration Duration `json:"max_duration" flag:"max-duration" doc:"hang up an answered call after this"`
 	EventPT     uint8    `json:"event_pt" flag:"event-pt" doc:"telephone-event payload type offered"`
+
+	TrunkRefresh Duration `json:"trunk_refresh" flag:"trunk-refresh" doc:"resolve the trunk's host name again this often (A/AAAA, then SRV); while it does not resolve, calls fail at once as unreachable and /readyz says so"`
+	TrunkPing    Duration `json:"trunk_ping" flag:"trunk-ping" doc:"send OPTIONS to the trunk this often; 3 unanswered in a row mark it down in /readyz and metrics until one is answered (calls are still placed); 0: off"`
 }
 
 // RTP is the media both ends of a call need, the dialer's and the
@@ -85,6 +88,7 @@ func DefaultSIP() SIP {
 		EventPT:     sip.DefaultEventPT,
 
 		RegisterExpiry: Duration(sip.DefaultRegisterExpiry),
+		TrunkRefresh:   Duration(sip.DefaultTrunkRefresh),
 
 		MediaNetworks: []string{}, // none: wherever the SDP says
 	}
@@ -149,6 +153,12 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if s.RegisterExpiry < Duration(time.Second) {
 		bad("register_expiry", "register-expiry", "%s: want at least 1s", time.Duration(s.RegisterExpiry))
 	}
+	if s.TrunkRefresh <= 0 {
+		bad("trunk_refresh", "trunk-refresh", "must be positive")
+	}
+	if s.TrunkPing < 0 {
+		bad("trunk_ping", "trunk-ping", "must not be negative (0 turns it off)")
+	}
 	if s.RTPLearn < 0 {
 		bad("rtp_learn", "rtp-learn", "%d: want a number of packets, or 0 for off", s.RTPLearn)
 	}
@@ -169,6 +179,7 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
 		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets,
+		TrunkRefresh: time.Duration(s.TrunkRefresh), TrunkPing: time.Duration(s.TrunkPing),
 		Register:         sip.RegisterConfig{Enabled: s.Register, Registrar: s.Registrar, Expiry: time.Duration(s.RegisterExpiry)},
 		AssertedIdentity: s.AssertedIdentity, Privacy: s.Privacy, UserPhone: s.UserPhone,
 	}, nil

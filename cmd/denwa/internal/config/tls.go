@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"denwa/sip"
 )
@@ -77,7 +78,8 @@ func ExplainTLS(err error) error {
 		hint = "set --tls-ca (sip.tls_ca) to the CA certificate that signed the trunk's"
 	case errors.As(err, &he):
 		hint = "set --tls-server-name (sip.tls_server_name) to a name the trunk's certificate holds"
-	case errors.As(err, &ae) && (ae == 42 || ae == 116 || ae == 48): // bad_certificate, certificate_required, unknown_ca
+	case errors.As(err, &ae) && (ae == 42 || ae == 116 || ae == 48), // bad_certificate, certificate_required, unknown_ca
+		strings.Contains(te.Error(), "asked for a client certificate"):
 		hint = "the trunk wants a client certificate it trusts: set --tls-cert and --tls-key (sip.tls_cert, sip.tls_key)"
 	case errors.As(err, &ae) && ae == 70: // protocol_version
 		hint = "no TLS version both ends accept: check --tls-min-version (sip.tls_min_version)"
