@@ -76,6 +76,7 @@ type RegisterConfig struct {
 // registerSetup is a validated RegisterConfig.
 type registerSetup struct {
 	registrar sipgo_sip.Uri
+	explicit  bool // Registrar was given (else the trunk's)
 	aor       sipgo_sip.Uri
 	expiry    int // seconds
 	retryMin  time.Duration
@@ -89,6 +90,7 @@ func (c RegisterConfig) setup(s *dialerSetup) (*registerSetup, error) {
 	}
 	rs := &registerSetup{aor: sipgo_sip.Uri{Scheme: s.from.Scheme, User: s.from.User, Host: s.from.Host, Port: s.from.Port}}
 	if c.Registrar != "" {
+		rs.explicit = true
 		if err := sipgo_sip.ParseUri(c.Registrar, &rs.registrar); err != nil || rs.registrar.Host == "" {
 			return nil, fmt.Errorf("%w: Register.Registrar %q is not a SIP URI", ErrConfig, c.Registrar)
 		}
@@ -332,7 +334,10 @@ func (r *Registration) register(ctx context.Context, timeout time.Duration) (tim
 	r.mu.Lock()
 	expiry := r.expiry
 	r.mu.Unlock()
-	req := r.newRequest(expiry)
+	req, err := r.newRequest(expiry)
+	if err != nil {
+		return 0, &RegisterError{Err: err}
+	}
 	answered := map[string]int{} // header and realm → times answered
 	raised := false
 	for {
@@ -384,31 +389,30 @@ func (r *Registration) register(ctx context.Context, timeout time.Duration) (tim
 	}
 }
 
-// newRequest builds a REGISTER (RFC 3261 §10.2) for expiry seconds.
-func (r *Registration) newRequest(expiry int) *sipMsg {
+// newRequest builds a REGISTER (RFC 3261 §10.2) for expiry seconds: the
+// Dialer's out-of-dialog request (From, Contact with the local address
+// that routes to the trunk, Route via the outbound proxy) with the AOR in
+// To, the registration's one Call-ID and its next CSeq. It goes to the
+// trunk's resolved address (or the proxy's) unless Registrar names
+// another host, which sipgo then resolves.
+func (r *Registration) newRequest(expiry int) (*sipMsg, error) {
 	d := r.d
-	req := sipgo_sip.NewRequest(sipgo_sip.REGISTER, r.s.registrar)
-	from := &sipgo_sip.FromHeader{DisplayName: d.s.cfg.DisplayName, Address: r.s.aor, Params: sipgo_sip.NewParams()}
-	from.Params.Add("tag", sipgo_sip.GenerateTagN(16))
+	dst, local, err := d.trunk.next()
+	viaTrunk := d.s.proxy != nil || !r.s.explicit
+	if err != nil && viaTrunk {
+		return nil, err
+	}
+	req := d.newRequest(sipgo_sip.REGISTER, r.s.registrar, local)
 	callID := sipgo_sip.CallIDHeader(r.callID)
-	maxf := sipgo_sip.MaxForwardsHeader(70)
-	for _, h := range []sipgo_sip.Header{from, &sipgo_sip.ToHeader{Address: r.s.aor}, &callID,
-		&sipgo_sip.CSeqHeader{SeqNo: r.nextCSeq(), MethodName: sipgo_sip.REGISTER}, &maxf,
-		sipgo_sip.HeaderClone(&d.contact), sipgo_sip.NewHeader("Expires", strconv.Itoa(expiry)),
-		sipgo_sip.NewHeader("User-Agent", d.s.cfg.UserAgent)} {
-		req.AppendHeader(h)
-	}
-	if p := d.s.proxy; p != nil {
-		route := p.Clone()
-		if !route.UriParams.Has("lr") {
-			route.UriParams.Add("lr", "")
-		}
-		req.AppendHeader(&sipgo_sip.RouteHeader{Address: *route})
-		req.SetDestination(hostPort(p))
-	}
+	req.ReplaceHeader(&sipgo_sip.ToHeader{Address: r.s.aor, Params: sipgo_sip.NewParams()})
+	req.ReplaceHeader(&callID)
+	req.CSeq().SeqNo = r.nextCSeq()
+	req.AppendHeader(sipgo_sip.NewHeader("Expires", strconv.Itoa(expiry)))
 	req.SetBody(nil)
-	req.SetTransport(strings.ToUpper(d.s.transport))
-	return req
+	if viaTrunk {
+		d.route(req, dst)
+	}
+	return req, nil
 }
 
 func (r *Registration) nextCSeq() uint32 {
@@ -430,23 +434,11 @@ func (r *Registration) exchange(ctx context.Context, req *sipMsg) (*sipgo_sip.Re
 		return nil, fmt.Errorf("sip: send REGISTER: %w", err)
 	}
 	defer tx.Terminate()
-	seq := req.CSeq().SeqNo
-	for {
-		var res *sipgo_sip.Response
-		select {
-		case res = <-tx.Responses():
-		case <-tx.Done():
-			return nil, errors.Join(ErrNoResponse, tx.Err())
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w to REGISTER in time", ErrNoResponse)
-		}
-		// A final response to this very REGISTER: sipgo matches by Via
-		// branch and method only (see attempt.ours).
-		if res != nil && res.StatusCode >= 200 && res.CallID() != nil && res.CallID().Value() == r.callID &&
-			res.CSeq() != nil && res.CSeq().SeqNo == seq && res.CSeq().MethodName == sipgo_sip.REGISTER {
-			return res, nil
-		}
+	res, err := finalResponse(ctx, tx, "REGISTER")
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("sip: REGISTER: %w in time", ErrNoResponse)
 	}
+	return res, err
 }
 
 // authorize adds to req the answer to res's digest challenge. A realm is

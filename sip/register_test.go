@@ -98,15 +98,16 @@ func (g *registrar) script(req *siptest.Request) [][]byte {
 func grantAsked(_, expires int) (int, int, []string) { return 200, expires, nil }
 
 // newRegDialer starts a Dialer registering with uas as user 1001.
-func newRegDialer(t *testing.T, uas *siptest.ScriptedUAS, password string, rc sip.RegisterConfig, logs *bytes.Buffer) *sip.Dialer {
+// mods change the Config before the Dialer starts.
+func newRegDialer(t *testing.T, uas *siptest.ScriptedUAS, password string, rc sip.RegisterConfig, mods ...func(*sip.Config)) *sip.Dialer {
 	t.Helper()
 	rc.Enabled = true
 	cfg := sip.Config{Trunk: uas.URI(), Bind: "127.0.0.1:0", From: "sip:" + regUser + "@" + regRealm, Password: password,
 		InviteTimeout: 2 * time.Second, Register: rc}
 	cfg.RTPPortFirst, cfg.RTPPortLast = extRange()
 	cfg.Logger = quietLogger()
-	if logs != nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for _, m := range mods {
+		m(&cfg)
 	}
 	d, err := sip.NewDialer(cfg)
 	if err != nil {
@@ -146,12 +147,15 @@ func TestRegisterChallenge(t *testing.T) {
 		name      string
 		algorithm string
 		proxy     bool
-	}{{"401 MD5", "", false}, {"407 SHA-256", "SHA-256", true}} {
+		bind      string
+	}{{"401 MD5", "", false, "127.0.0.1:0"}, {"407 SHA-256", "SHA-256", true, "127.0.0.1:0"},
+		// Bound to every address: Contact names the one that routes to the trunk.
+		{"unspecified bind", "", false, "0.0.0.0:0"}} {
 		t.Run(c.name, func(t *testing.T) {
 			g := &registrar{algorithm: c.algorithm, proxy: c.proxy, password: regPassword, grant: grantAsked}
 			uas := siptest.NewScriptedUAS(t, g.script)
 			start := time.Now()
-			d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{}, nil)
+			d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{}, func(cfg *sip.Config) { cfg.Bind = c.bind })
 			st := waitState(t, d, "registered", func(s sip.RegistrationState) bool { return s.Attempts > 0 })
 			if !st.Registered || st.Err != nil || st.Failures != 0 {
 				t.Fatalf("state %+v; want registered", st)
@@ -201,7 +205,7 @@ func TestRegisterRefresh(t *testing.T) {
 			t.Parallel()
 			g := &registrar{password: regPassword, grant: c.grant}
 			uas := siptest.NewScriptedUAS(t, g.script)
-			d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{}, nil)
+			d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{})
 			st := waitState(t, d, "registered", func(s sip.RegistrationState) bool { return s.Attempts > 0 })
 			if !st.Registered || st.Expires.Sub(time.Now()) > 2*time.Second {
 				t.Fatalf("state %+v; want registered for 2 s", st)
@@ -236,7 +240,7 @@ func TestRegisterIntervalTooBrief(t *testing.T) {
 		return 200, 7200, nil
 	}}
 	uas := siptest.NewScriptedUAS(t, g.script)
-	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{Expiry: 60 * time.Second}, nil)
+	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{Expiry: 60 * time.Second})
 	st := waitState(t, d, "registered", func(s sip.RegistrationState) bool { return s.Attempts > 0 })
 	if !st.Registered || time.Until(st.Expires) < 7100*time.Second {
 		t.Fatalf("state %+v; want registered for 7200 s", st)
@@ -263,7 +267,7 @@ func TestRegisterBackoff(t *testing.T) {
 		return 200, expires, nil
 	}}
 	uas := siptest.NewScriptedUAS(t, g.script)
-	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{RetryMin: 100 * time.Millisecond, RetryMax: 300 * time.Millisecond}, nil)
+	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{RetryMin: 100 * time.Millisecond, RetryMax: 300 * time.Millisecond})
 	st := waitState(t, d, "the first failure", func(s sip.RegistrationState) bool { return s.Failures > 0 })
 	var re *sip.RegisterError
 	if st.Registered || !errors.As(st.Err, &re) || re.Status != 503 || d.Registration().Ready() == nil {
@@ -293,7 +297,7 @@ func TestRegisterBackoff(t *testing.T) {
 func TestUnregisterOnClose(t *testing.T) {
 	g := &registrar{password: regPassword, grant: grantAsked}
 	uas := siptest.NewScriptedUAS(t, g.script)
-	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{}, nil)
+	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{})
 	waitState(t, d, "registered", func(s sip.RegistrationState) bool { return s.Registered })
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
@@ -318,7 +322,9 @@ func TestRegisterWrongPassword(t *testing.T) {
 	g := &registrar{password: "the-right-one", grant: grantAsked}
 	uas := siptest.NewScriptedUAS(t, g.script)
 	logs := &bytes.Buffer{} // read once the Dialer is closed
-	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{RetryMin: time.Hour}, logs)
+	d := newRegDialer(t, uas, regPassword, sip.RegisterConfig{RetryMin: time.Hour}, func(c *sip.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	st := waitState(t, d, "the failure", func(s sip.RegistrationState) bool { return s.Failures > 0 })
 	if st.Registered || !errors.Is(st.Err, sip.ErrAuthFailed) {
 		t.Fatalf("state %+v; want failing with ErrAuthFailed", st)
