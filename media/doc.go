@@ -15,7 +15,9 @@
 // timeout, hands the keys to its [KeySink], and binds its socket from a
 // [PortPool], which draws ports at random. [Offer],
 // [ParseAnswer] and [AnswerOffer] build and read the SDP (RFC 3264) with
-// pion/sdp.
+// pion/sdp; with [SRTPMode] on they exchange SDES keys ([Crypto], RFC 4568)
+// and the session protects its RTP with pion/srtp (srtp.go). Keys are
+// never printed: every formatter of Crypto and [SRTPKeys] redacts them.
 //
 // Goroutines: a Pacer runs one goroutine per shard, which sends every
 // session's frames and, on Linux, reads their UDP sockets without blocking
@@ -30,7 +32,7 @@
 //     goroutines and takes no locks. Its packet path (HandleRTP,
 //     HandlePacket) does not allocate in steady state and does not log;
 //     it keeps plain counters (see [StreamStats]). A Session's send and
-//     receive paths do not allocate per packet either, and log only
+//     receive paths do not allocate per packet either (SRTP included), and log only
 //     rate-limited changes (a source learned, foreign sources).
 //   - Time on the packet path is the stream's RTP timestamp, extended to 64
 //     bits; wall clocks enter only as capture timestamps or an injected

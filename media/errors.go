@@ -45,4 +45,11 @@ var (
 	// ErrForeignRemote: the far end's SDP names an RTP address outside
 	// SessionConfig.MediaNetworks, where media may not come from.
 	ErrForeignRemote = errors.New("media: far end's RTP address outside the media networks")
+	// ErrCrypto: an a=crypto attribute (RFC 4568) denwa cannot use: an
+	// unknown suite, a bad key, an MKI or an unsupported parameter.
+	ErrCrypto = errors.New("media: unusable a=crypto attribute")
+	// ErrSRTPRequired: SRTP is required (SRTPRequired) and the far end's
+	// answer or offer holds no acceptable a=crypto line. The SIP layer
+	// ends the call (BYE after an answer, 488 to an offer).
+	ErrSRTPRequired = errors.New("media: SRTP required but the far end agreed to no crypto suite")
 )

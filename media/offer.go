@@ -69,6 +69,15 @@ type OfferConfig struct {
 	SessionID, SessionVersion uint64
 	// Username goes into o=; empty means "denwa".
 	Username string
+	// SRTP offers SDES-SRTP (RFC 4568) with the Crypto lines:
+	// SRTPRequired as RTP/SAVP, SRTPOptional as RTP/AVP with a=crypto
+	// (best-effort SRTP, see docs/design-notes.md). Zero: plain RTP/AVP.
+	SRTP SRTPMode
+	// Crypto are the a=crypto lines of an SRTP offer, our keys, one per
+	// suite in order of preference: OfferCrypto() draws them, fresh for
+	// every call. ParseAnswer needs the same lines to pair the answer's
+	// key with ours. Required when SRTP is on; ignored otherwise.
+	Crypto []Crypto
 }
 
 // AnswerConfig describes how denwa answers an offer (the phone simulator's
@@ -89,6 +98,12 @@ type AnswerConfig struct {
 	// SessionID, SessionVersion and Username are as in OfferConfig.
 	SessionID, SessionVersion uint64
 	Username                  string
+	// SRTP is what the answerer accepts: SRTPOff plain RTP/AVP only (an
+	// RTP/SAVP line is rejected, a=crypto on RTP/AVP ignored);
+	// SRTPOptional SRTP when the offer carries a usable a=crypto line,
+	// plain RTP otherwise; SRTPRequired SRTP only. With SRTP the answer
+	// carries the chosen line's tag and suite with a fresh key of ours.
+	SRTP SRTPMode
 }
 
 // Answer is the outcome of an offer/answer exchange, from our side: where
@@ -113,18 +128,26 @@ type Answer struct {
 	// Ptime is the far end's a=ptime, zero when absent. denwa always
 	// sends 20 ms frames; this is informational.
 	Ptime time.Duration
+	// SRTP holds the negotiated suite and keys; zero for plain RTP. It
+	// prints no key.
+	SRTP SRTPKeys
 }
 
 // SessionConfig returns a SessionConfig with the negotiated fields set:
 // Remote, Codec, PayloadType, EventPT and Receive. The caller adds Conn and
 // the rest.
 func (a *Answer) SessionConfig() SessionConfig {
-	return SessionConfig{Remote: a.Remote, Codec: a.Codec, PayloadType: a.PayloadType, EventPT: a.EventPT, Receive: a.Receive}
+	return SessionConfig{Remote: a.Remote, Codec: a.Codec, PayloadType: a.PayloadType, EventPT: a.EventPT, Receive: a.Receive, SRTP: a.SRTP}
 }
 
-// String summarises the answer, e.g. "192.0.2.1:4000 PCMU/0 te=101 sendrecv".
+// String summarises the answer, e.g. "192.0.2.1:4000 PCMU/0 te=101 sendrecv",
+// followed by " SRTP <suite>" when SRTP was negotiated.
 func (a *Answer) String() string {
-	return fmt.Sprintf("%s %s/%d te=%d %s", a.Remote, a.Codec, a.PayloadType, a.EventPT, a.Direction)
+	sec := ""
+	if a.SRTP.Enabled() {
+		sec = " " + a.SRTP.String()
+	}
+	return fmt.Sprintf("%s %s/%d te=%d %s%s", a.Remote, a.Codec, a.PayloadType, a.EventPT, a.Direction, sec)
 }
 
 var defaultCodecs = []PayloadKind{KindPCMU, KindPCMA}
@@ -193,12 +216,20 @@ func Offer(cfg OfferConfig) ([]byte, error) {
 			return nil, err
 		}
 	}
+	proto, err := offerProto(cfg)
+	if err != nil {
+		return nil, err
+	}
 	pts := make([]uint8, 0, len(codecs)+1)
 	for _, c := range codecs {
 		pts = append(pts, staticPT(c))
 	}
 	sd := newSessionDescription(cfg.Addr, cfg.Username, cfg.SessionID, cfg.SessionVersion)
-	sd.MediaDescriptions = []*sdp.MediaDescription{audioMedia(cfg.Port, "RTP/AVP", pts, offerTypes(codecs, ev), ev, SendRecv)}
+	md := audioMedia(cfg.Port, proto, pts, offerTypes(codecs, ev), ev, SendRecv)
+	if cfg.SRTP != SRTPOff {
+		addCrypto(md, cfg.Crypto...)
+	}
+	sd.MediaDescriptions = []*sdp.MediaDescription{md}
 	return sd.Marshal()
 }
 
@@ -261,6 +292,7 @@ type sdpAudio struct {
 	mapped  [128]bool // has an a=rtpmap line
 	dir     string
 	ptime   time.Duration
+	crypto  []string // a=crypto values
 }
 
 // readMedia lists the m= lines of a body with what denwa needs of them.
@@ -287,6 +319,8 @@ func readMedia(body []byte) ([]sdpAudio, error) {
 						m.mapped[pt] = true
 					}
 				}
+			case "crypto":
+				m.crypto = append(m.crypto, a.Value)
 			case "ptime":
 				if ms, err := strconv.ParseFloat(strings.TrimSpace(a.Value), 64); err == nil && ms > 0 && ms < 1000 {
 					m.ptime = time.Duration(ms * float64(time.Millisecond))
@@ -465,6 +499,9 @@ func ParseAnswer(body []byte, offered OfferConfig) (Answer, error) {
 	if a.Codec == KindUnknown {
 		return Answer{}, fmt.Errorf("%w: answer lists %v, we offered %v", ErrNoCommonCodec, m.formats, codecs)
 	}
+	if a.SRTP, err = answeredSRTP(m, offered); err != nil {
+		return Answer{}, err
+	}
 	if ourEv != 0 {
 		for _, pt := range m.formats {
 			if theirs[pt] == KindTelephoneEvent {
@@ -505,6 +542,9 @@ func AnswerOffer(offer []byte, cfg AnswerConfig) ([]byte, Answer, error) {
 	if cfg.EventPT != 0 && !IsDynamic(cfg.EventPT) {
 		return nil, Answer{}, fmt.Errorf("%w: telephone-event payload type %d is not dynamic (96–127)", ErrConfig, cfg.EventPT)
 	}
+	if cfg.SRTP > SRTPRequired {
+		return nil, Answer{}, fmt.Errorf("%w: SRTP mode %v", ErrConfig, cfg.SRTP)
+	}
 	ms, err := readMedia(offer)
 	if err != nil {
 		return nil, Answer{}, fmt.Errorf("media: SDP offer: %w", err)
@@ -512,10 +552,18 @@ func AnswerOffer(offer []byte, cfg AnswerConfig) ([]byte, Answer, error) {
 	sd := newSessionDescription(cfg.Addr, cfg.Username, cfg.SessionID, cfg.SessionVersion)
 	var a Answer
 	found, sawAudio := false, false
-	var noCodec error
+	var noCodec, noSRTP error
 	for i := range ms {
 		m := &ms[i]
-		if found || m.media != "audio" || m.port <= 0 || m.port > 65535 || !m.addr.IsValid() || !strings.EqualFold(m.proto, "RTP/AVP") {
+		if found || m.media != "audio" || m.port <= 0 || m.port > 65535 || !m.addr.IsValid() || !isRTPProto(m.proto) {
+			sd.MediaDescriptions = append(sd.MediaDescriptions, rejectedMedia(m))
+			continue
+		}
+		ourCrypto, theirCrypto, err := offeredSRTP(m, cfg.SRTP)
+		if err != nil {
+			if noSRTP == nil {
+				noSRTP = err
+			}
 			sd.MediaDescriptions = append(sd.MediaDescriptions, rejectedMedia(m))
 			continue
 		}
@@ -561,7 +609,11 @@ func AnswerOffer(offer []byte, cfg AnswerConfig) ([]byte, Answer, error) {
 		if ev != 0 {
 			ours[ev] = KindTelephoneEvent
 		}
-		sd.MediaDescriptions = append(sd.MediaDescriptions, audioMedia(cfg.Port, m.proto, []uint8{pt}, ours, ev, dir))
+		md := audioMedia(cfg.Port, m.proto, []uint8{pt}, ours, ev, dir)
+		if ourCrypto.key != nil {
+			addCrypto(md, ourCrypto)
+		}
+		sd.MediaDescriptions = append(sd.MediaDescriptions, md)
 		theirs := m.kinds
 		if ev == 0 {
 			for f, k := range theirs {
@@ -579,12 +631,17 @@ func AnswerOffer(offer []byte, cfg AnswerConfig) ([]byte, Answer, error) {
 			Direction:   dir,
 			Ptime:       m.ptime,
 		}
+		if ourCrypto.key != nil {
+			a.SRTP = newSRTPKeys(ourCrypto, theirCrypto)
+		}
 		found = true
 	}
 	switch {
 	case found:
 	case noCodec != nil:
 		return nil, Answer{}, noCodec
+	case noSRTP != nil:
+		return nil, Answer{}, noSRTP
 	case !sawAudio:
 		return nil, Answer{}, fmt.Errorf("media: SDP offer: %w", ErrMediaRejected)
 	}

@@ -96,6 +96,19 @@ type SessionConfig struct {
 	// on top of the session's own counts: a total for a metric, shared
 	// by many sessions.
 	Foreign *atomic.Int64
+	// SRTP, when enabled (from Answer.SRTP), protects what the session
+	// sends and unprotects what it receives (RFC 3711): a packet from the
+	// far end that fails authentication or replays one already seen is
+	// dropped and counted (Stats.SRTPAuthFailed, SRTPReplayed); RTCP
+	// (SRTCP) is ignored as ever. Zero: plain RTP.
+	SRTP SRTPKeys
+	// SRTPAuthFailed, if not nil, counts the SRTP packets every session
+	// dropped because they failed authentication
+	// (SessionStats.SRTPAuthFailed): a total for a metric, shared by many
+	// sessions. Replays are not in it: a far end's stack may resend a
+	// packet as it was (oRTP, linphone's, sends RFC 4733's repeated END
+	// packets with one sequence number).
+	SRTPAuthFailed *atomic.Int64
 }
 
 // KeyGuard is how long after the instant of answer a key must begin to
@@ -120,6 +133,11 @@ type SessionStats struct {
 	// hand to its KeySink because they did not begin after the answer.
 	KeysRefused            int64
 	SendErrors, ReadErrors int64
+	// SRTPAuthFailed counts SRTP packets from the far end dropped because
+	// their authentication tag did not verify (tampered, or another key);
+	// SRTPReplayed those dropped as replays (a packet resent as it was
+	// included) or too short to hold a tag.
+	SRTPAuthFailed, SRTPReplayed int64
 	// Remote is where RTP goes now, and where it is accepted from;
 	// Learned reports that this is a learned source, not the SDP's.
 	Remote  netip.AddrPort
@@ -231,7 +249,8 @@ type Session struct {
 	silence  [FrameSamples]byte
 
 	// Owned by the pacer goroutine.
-	pkt    []byte // the packet being sent; one buffer for the session's life
+	pkt    []byte      // the packet being sent; one buffer for the session's life
+	srtp   *srtpStream // nil: plain RTP; send side by the pacer, receive side under rxMu
 	rxSeen int64
 	rxAt   time.Time
 
@@ -268,6 +287,7 @@ type Session struct {
 	garbage, foreign, ignore atomic.Int64
 	drained, keysRefused     atomic.Int64
 	sendErrs, readErrs       atomic.Int64
+	srtpAuth, srtpReplay     atomic.Int64
 }
 
 // NewSession starts a session: it registers with the pacer (the first
@@ -340,6 +360,10 @@ func newSession(cfg SessionConfig) (*Session, error) {
 			s.receive[cfg.EventPT] = KindTelephoneEvent
 		}
 	}
+	var (
+		recv *Receiver
+		err  error
+	)
 	s.ssrc = rand.Uint32()
 	s.hdr = rtp.Header{Version: 2, PayloadType: pt, SSRC: s.ssrc}
 	var zero [FrameSamples]int16
@@ -349,12 +373,17 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		audio.EncodeALawTo(s.silence[:], zero[:])
 	}
 	s.rxAt = s.now()
+	if cfg.SRTP.Enabled() {
+		if s.srtp, err = newSRTPStream(cfg.SRTP); err != nil {
+			return nil, err
+		}
+	}
 
 	var sink KeySink
 	if cfg.KeySink != nil {
 		sink = KeySinkFunc(s.deliverKey)
 	}
-	recv, err := NewReceiver(s.receiverConfig(), sink)
+	recv, err = NewReceiver(s.receiverConfig(), sink)
 	if err != nil {
 		return nil, err
 	}
@@ -398,12 +427,17 @@ func (s *Session) now() time.Time {
 }
 
 // String describes the session, e.g.
-// "media.Session(127.0.0.1:30000 → 127.0.0.1:30002 PCMU/0 te=101 ssrc=0x1234abcd)".
+// "media.Session(127.0.0.1:30000 → 127.0.0.1:30002 PCMU/0 te=101 ssrc=0x1234abcd)",
+// with " SRTP <suite>" before the parenthesis when SRTP protects it.
 func (s *Session) String() string {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
-	return fmt.Sprintf("media.Session(%s → %s %s/%d te=%d ssrc=%#08x)", s.local, remote, s.cfg.Codec, s.pt, s.eventPT, s.ssrc)
+	sec := ""
+	if s.cfg.SRTP.Enabled() {
+		sec = " " + s.cfg.SRTP.String()
+	}
+	return fmt.Sprintf("media.Session(%s → %s %s/%d te=%d ssrc=%#08x%s)", s.local, remote, s.cfg.Codec, s.pt, s.eventPT, s.ssrc, sec)
 }
 
 // SSRC returns the SSRC of the stream the session sends.
@@ -435,6 +469,7 @@ func (s *Session) Stats() SessionStats {
 		Garbage: s.garbage.Load(), Ignored: s.ignore.Load(),
 		Foreign: s.foreign.Load(), Drained: s.drained.Load(), KeysRefused: s.keysRefused.Load(),
 		SendErrors: s.sendErrs.Load(), ReadErrors: s.readErrs.Load(),
+		SRTPAuthFailed: s.srtpAuth.Load(), SRTPReplayed: s.srtpReplay.Load(),
 		Remote: remote, Learned: s.learned.Load(),
 	}
 }

@@ -236,9 +236,18 @@ func (s *Session) countForeign(n int64) {
 
 // handleDatagram takes one datagram, parsed once: from the far end, RTP
 // goes to the Receiver, RTCP is ignored and garbage counted; from anywhere
-// else it is foreign (fromFarEnd).
+// else it is foreign (fromFarEnd). Under SRTP an RTP packet is
+// authenticated and decrypted first (unprotect), so that nothing, a
+// source to learn included, is taken from a packet the far end's key did
+// not sign; SRTCP is ignored like RTCP.
 func (s *Session) handleDatagram(b []byte, from netip.AddrPort) {
 	class, payload := ParseDatagram(&s.rxHdr, b)
+	if class == ClassRTP && s.srtp != nil {
+		if b = s.unprotect(b); b == nil {
+			return
+		}
+		class, payload = ParseDatagram(&s.rxHdr, b)
+	}
 	if !s.fromFarEnd(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), class == ClassRTP) {
 		return
 	}
@@ -253,6 +262,25 @@ func (s *Session) handleDatagram(b []byte, from netip.AddrPort) {
 	s.recvd.Add(1)
 	s.recvdBytes.Add(int64(len(b)))
 	s.recv.handle(&s.rxHdr, payload) // its errors are counted in the stream's stats
+}
+
+// unprotect authenticates and decrypts an SRTP packet in place and
+// returns the RTP packet, or nil, having counted it, when it fails
+// authentication or is a replay. Under rxMu.
+func (s *Session) unprotect(b []byte) []byte {
+	out, err := s.srtp.unprotect(b)
+	if err == nil {
+		return out
+	}
+	if !isAuthFailure(err) {
+		s.srtpReplay.Add(1)
+		return nil
+	}
+	s.srtpAuth.Add(1)
+	if s.cfg.SRTPAuthFailed != nil {
+		s.cfg.SRTPAuthFailed.Add(1)
+	}
+	return nil
 }
 
 // fromFarEnd checks the source of a datagram, RTP or not (isRTP, its

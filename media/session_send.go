@@ -202,11 +202,18 @@ func (s *Session) sendTick(now time.Time) bool {
 	to := s.remote
 	s.mu.Unlock()
 	sent := false
-	if _, err := s.conn.WriteToUDPAddrPort(s.pkt[:n], to); err != nil {
+	out, err := s.pkt[:n], error(nil)
+	if s.srtp != nil {
+		out, err = s.srtp.protect(out)
+	}
+	if err == nil {
+		_, err = s.conn.WriteToUDPAddrPort(out, to)
+	}
+	if err != nil {
 		s.sendErrs.Add(1)
 	} else {
 		s.sent.Add(1)
-		s.sentBytes.Add(int64(n))
+		s.sentBytes.Add(int64(len(out)))
 		sent = true
 	}
 	s.checkTimeout(now)

@@ -73,7 +73,7 @@ func TestIPv6Trunk(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, local, _ := d.trunk.next()
-			offer, err := d.buildOffer(conn, local)
+			offer, err := d.buildOffer(conn, d.offerConfig(conn), local)
 			conn.Close()
 			if err != nil || !strings.Contains(string(offer), "c=IN IP6 ::1\r\n") {
 				t.Fatalf("offer %v:\n%s", err, offer)

@@ -305,7 +305,7 @@ func (a *attempt) answer(res *sipgo_sip.Response) (*Call, error) {
 		return fail(Failed, fmt.Errorf("%w: %w", ErrBadResponse, err))
 	}
 	c.neg = neg
-	if a.early != nil && neg.Remote == a.earlyNeg.Remote && neg.PayloadType == a.earlyNeg.PayloadType && neg.EventPT == a.earlyNeg.EventPT {
+	if a.early != nil && neg.Remote == a.earlyNeg.Remote && neg.PayloadType == a.earlyNeg.PayloadType && neg.EventPT == a.earlyNeg.EventPT && neg.SRTP.Equal(a.earlyNeg.SRTP) {
 		// Early media goes on as the call's: its keys count from now.
 		a.early.Answered()
 		c.sess, a.early = a.early, nil
@@ -348,9 +348,7 @@ func (a *attempt) startEarly(res *sipgo_sip.Response) error {
 	return nil
 }
 
-func (a *attempt) offerConfig() media.OfferConfig {
-	return media.OfferConfig{Codecs: a.d.s.cfg.Codecs, EventPT: a.d.s.cfg.EventPT}
-}
+func (a *attempt) offerConfig() media.OfferConfig { return a.offered }
 
 // keepOpen lets an early-media session stop reading without closing the
 // socket the answered call goes on using.
@@ -358,17 +356,17 @@ type keepOpen struct{ media.PacketConn }
 
 func (k keepOpen) Close() error { return k.SetReadDeadline(time.Unix(1, 0)) }
 
-// buildOffer makes the SDP offer for conn; local is the address that
-// routes to the trunk, used when conn's is unspecified.
-func (d *Dialer) buildOffer(conn media.PacketConn, local netip.Addr) ([]byte, error) {
-	addr := d.rtpAddr
-	if !addr.IsValid() {
-		addr = conn.LocalAddrPort().Addr()
+// buildOffer makes the SDP offer oc (see offerConfig) for conn; local is
+// the address that routes to the trunk, used when conn's is unspecified.
+func (d *Dialer) buildOffer(conn media.PacketConn, oc media.OfferConfig, local netip.Addr) ([]byte, error) {
+	oc.Addr = d.rtpAddr
+	if !oc.Addr.IsValid() {
+		oc.Addr = conn.LocalAddrPort().Addr()
 	}
-	if addr.IsUnspecified() && local.IsValid() {
-		addr = local
+	if oc.Addr.IsUnspecified() && local.IsValid() {
+		oc.Addr = local
 	}
-	return media.Offer(media.OfferConfig{Addr: addr, Port: conn.LocalAddrPort().Port(), Codecs: d.s.cfg.Codecs, EventPT: d.s.cfg.EventPT})
+	return media.Offer(oc)
 }
 
 // newSession starts media for a negotiated answer on conn, its keys going
@@ -385,6 +383,6 @@ func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer, keys media.
 	sc.Pacer = d.pacer
 	sc.KeySink = keys
 	sc.Learn, sc.MediaNetworks, sc.Early = d.s.cfg.RTPLearn, d.s.cfg.MediaNetworks, early
-	sc.Foreign = &d.foreign
+	sc.Foreign, sc.SRTPAuthFailed = &d.foreign, &d.srtpAuthFailed
 	return media.NewSession(sc)
 }

@@ -142,6 +142,12 @@ type Config struct {
 	Codecs []media.PayloadKind
 	// EventPT is the telephone-event payload type offered. Zero: 101.
 	EventPT uint8
+	// SRTP protects the media with SDES-SRTP (RFC 4568): SRTPRequired
+	// offers RTP/SAVP and fails a call answered without it;
+	// SRTPOptional offers RTP/AVP with keys and falls back to plain RTP.
+	// Over udp and tcp the keys cross in clear (NewDialer warns). Zero:
+	// plain RTP.
+	SRTP media.SRTPMode
 	// UserAgent is the User-Agent header. Zero: "denwa".
 	UserAgent string
 	// Resolver looks up the trunk's host name (the OutboundProxy's when
@@ -235,6 +241,11 @@ type PhoneConfig struct {
 	// EventPT, if non-zero, answers telephone-event with this payload
 	// type instead of the caller's. Zero: the offer's.
 	EventPT uint8
+	// SRTP is what the Phone accepts (media.AnswerConfig.SRTP):
+	// SRTPRequired answers 488 to an offer without usable SDES keys,
+	// SRTPOptional answers with SRTP when offered. Over udp and tcp the
+	// keys cross in clear (NewPhone warns). Zero: plain RTP only.
+	SRTP media.SRTPMode
 	// RTPAddr, RTPPortFirst and RTPPortLast bound the RTP sockets. Zero:
 	// the SIP listen address, DefaultPhoneRTPPortFirst to
 	// DefaultPhoneRTPPortLast.
@@ -253,8 +264,8 @@ func (c Config) String() string {
 	if c.Password != "" {
 		pw = "<redacted>"
 	}
-	return fmt.Sprintf("sip.Config{Trunk:%q Transport:%q TLS:%s Bind:%q From:%q AuthUser:%q Password:%q OutboundProxy:%q DialPlan:%v RingTimeout:%v}",
-		c.Trunk, c.Transport, tlsSummary(c.TLS), c.Bind, c.From, c.AuthUser, pw, c.OutboundProxy, c.DialPlan, c.RingTimeout)
+	return fmt.Sprintf("sip.Config{Trunk:%q Transport:%q TLS:%s Bind:%q From:%q AuthUser:%q Password:%q OutboundProxy:%q DialPlan:%v RingTimeout:%v SRTP:%v}",
+		c.Trunk, c.Transport, tlsSummary(c.TLS), c.Bind, c.From, c.AuthUser, pw, c.OutboundProxy, c.DialPlan, c.RingTimeout, c.SRTP)
 }
 
 // LogValue keeps the password out of structured logs.
@@ -381,6 +392,9 @@ func (c Config) setup() (*dialerSetup, error) {
 	if !media.IsDynamic(cfg.EventPT) {
 		return nil, fmt.Errorf("%w: EventPT %d is not dynamic (96–127)", ErrConfig, cfg.EventPT)
 	}
+	if err := checkSRTP(cfg.SRTP); err != nil {
+		return nil, err
+	}
 	if cfg.RTPLearn < 0 {
 		return nil, fmt.Errorf("%w: RTPLearn %d is negative", ErrConfig, cfg.RTPLearn)
 	}
@@ -461,6 +475,9 @@ func (c *PhoneConfig) setup() (netip.AddrPort, error) {
 		return bad("EventPT %d is not dynamic (96–127)", c.EventPT)
 	}
 	if c.Codecs, err = checkCodecs(c.Codecs); err != nil {
+		return netip.AddrPort{}, err
+	}
+	if err := checkSRTP(c.SRTP); err != nil {
 		return netip.AddrPort{}, err
 	}
 	if c.RTPPortFirst, c.RTPPortLast, err = rtpPorts(c.RTPPortFirst, c.RTPPortLast, DefaultPhoneRTPPortFirst, DefaultPhoneRTPPortLast); err != nil {

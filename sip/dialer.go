@@ -47,6 +47,9 @@ type Dialer struct {
 	// from the far end (media.SessionConfig.Foreign).
 	foreign atomic.Int64
 	reg     *Registration // nil: Config.Register is off (register.go)
+	// srtpAuthFailed counts the SRTP packets every call's media dropped
+	// as failing authentication (media.SessionConfig.SRTPAuthFailed).
+	srtpAuthFailed atomic.Int64
 }
 
 // NewDialer validates cfg, binds the SIP listener (none over tls) and
@@ -94,6 +97,7 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	d.srv.OnBye(d.onBye)
 	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
 	d.srv.OnInvite(d.onInvite)
+	warnClearKeys(d.log, s.cfg.SRTP, s.transport)
 	d.start()
 	ctx, stop := context.WithCancel(context.Background())
 	d.stopTrunk = stop
@@ -204,7 +208,8 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 	if err != nil {
 		return nil, &CallError{Kind: Failed, Err: err}
 	}
-	offer, err := d.buildOffer(conn, local)
+	offered := d.offerConfig(conn)
+	offer, err := d.buildOffer(conn, offered, local)
 	if err != nil {
 		conn.Close()
 		return nil, &CallError{Kind: Failed, Err: err}
@@ -222,7 +227,7 @@ func (d *Dialer) Dial(ctx context.Context, number string, onProgress func(Progre
 			return nil, ce
 		}
 	}
-	a := &attempt{d: d, ctx: ctx, invite: inv, conn: conn, progress: onProgress, keys: keys, number: number,
+	a := &attempt{d: d, ctx: ctx, invite: inv, conn: conn, progress: onProgress, keys: keys, number: number, offered: offered,
 		log: d.log.With("call_id", inv.CallID().Value(), "to", MaskNumber(user))}
 	call, err := a.run()
 	if err != nil {

@@ -37,6 +37,8 @@ type attempt struct {
 	answered    map[string]bool // realms answered with credentials: at most once each
 	redirects   []string        // Request-URIs tried so far, the first included
 	resent      bool            // a new INVITE went out (credentials, redirect): wait for its response anew
+
+	offered media.OfferConfig // the offer made, its SRTP keys included
 }
 
 func (a *attempt) report(k ProgressKind, res *sipgo_sip.Response) {
@@ -151,7 +153,9 @@ func (a *attempt) handle(res *sipgo_sip.Response) (*Call, bool, error) {
 		}
 		return nil, false, nil
 	}
-	return nil, true, finalError(res)
+	ce := finalError(res)
+	srtpRefused(ce, a.offered)
+	return nil, true, ce
 }
 
 // finalError is the CallError for a final failure response: KindOf its

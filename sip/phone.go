@@ -63,6 +63,7 @@ type PhoneCall struct {
 	Status   int    // the final status sent (200 when answered)
 	Codec    media.PayloadKind
 	EventPT  uint8
+	SRTP     media.CryptoSuite // the SRTP suite negotiated; zero: plain RTP
 	KeysSent string
 	Outcome  PhoneOutcome
 	Start    time.Time
@@ -116,6 +117,7 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 			respond(req, tx, 481)
 		}
 	})
+	warnClearKeys(p.log, cfg.SRTP, cfg.Network)
 	p.start()
 	return p, nil
 }
@@ -257,13 +259,13 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 		return
 	}
 	defer conn.Close()
-	body, neg, err := media.AnswerOffer(req.Body(), media.AnswerConfig{Addr: p.rtpAddr, Port: conn.LocalAddrPort().Port(), Codecs: p.cfg.Codecs, EventPT: p.cfg.EventPT})
+	body, neg, err := media.AnswerOffer(req.Body(), media.AnswerConfig{Addr: p.rtpAddr, Port: conn.LocalAddrPort().Port(), Codecs: p.cfg.Codecs, EventPT: p.cfg.EventPT, SRTP: p.cfg.SRTP})
 	if err != nil {
 		pc.Outcome, pc.Err, pc.Status = PhoneFailed, err, 488
 		_ = dlg.Respond(488, "Not Acceptable Here", nil)
 		return
 	}
-	pc.Codec, pc.EventPT, pc.Status = neg.Codec, neg.EventPT, 200
+	pc.Codec, pc.EventPT, pc.SRTP, pc.Status = neg.Codec, neg.EventPT, neg.SRTP.Suite(), 200
 	if err := dlg.RespondSDP(body); err != nil {
 		pc.Outcome, pc.Err = PhoneFailed, err
 		if dlg.Context().Err() != nil {

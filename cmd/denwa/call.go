@@ -211,6 +211,9 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 		return usage(err)
 	}
 	defer dialler.Close()
+	if dialler.KeysInClear() && !o.verbose { // verbose: logged already
+		fmt.Fprintln(stderr, "warning: "+sip.ClearKeysWarning)
+	}
 
 	ctx, cancel := signalContext(ctx)
 	defer cancel()

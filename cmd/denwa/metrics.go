@@ -90,6 +90,10 @@ func (m *metrics) rtp(d *sip.Dialer) {
 		Name: "denwa_rtp_foreign_packets_total",
 		Help: "RTP datagrams dropped because they did not come from the far end's media address (or arrived before the answer).",
 	}, func() float64 { return float64(d.ForeignPackets()) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "denwa_srtp_auth_failures_total",
+		Help: "SRTP packets dropped because they failed authentication: tampered, or protected with another key.",
+	}, func() float64 { return float64(d.SRTPAuthFailures()) }))
 }
 
 // registration shows r's state (sip.Registration, --register): whether

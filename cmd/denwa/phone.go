@@ -98,6 +98,10 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 	if err != nil {
 		return usage(fmt.Errorf("--codec %w", err))
 	}
+	srtp, err := o.rtp.SRTPMode()
+	if err != nil {
+		return usage(fmt.Errorf("--srtp %w", err))
+	}
 	if o.status != 0 && (o.status < 300 || o.status > 699) {
 		return usage(fmt.Errorf("--status %d: want a final status from 300 to 699", o.status))
 	}
@@ -105,13 +109,16 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 	phone, err := sip.NewPhone(sip.PhoneConfig{
 		Network: o.network, Listen: o.listen, User: o.user, RingFor: o.ring, Status: o.status,
 		Keys: o.keys, KeyMode: mode, KeyDelay: o.keyDelay, KeyGap: o.keyGap, KeyDuration: o.keyDuration,
-		HangupAfter: o.hangupAfter, Silent: o.silent, Codecs: codecs, EventPT: o.eventPT, Digits: digits,
+		HangupAfter: o.hangupAfter, Silent: o.silent, Codecs: codecs, EventPT: o.eventPT, Digits: digits, SRTP: srtp,
 		RTPPortFirst: o.rtp.RTPPorts.First, RTPPortLast: o.rtp.RTPPorts.Last, Calls: reports, Logger: newLogger(stderr, o.verbose),
 	})
 	if err != nil {
 		return usage(err)
 	}
 	defer phone.Close()
+	if phone.KeysInClear() && !o.verbose { // verbose: logged already
+		fmt.Fprintln(stderr, "warning: "+sip.ClearKeysWarning)
+	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
 	fmt.Fprintf(stdout, "phone listening on %s (%s): %s\n", phone.URI(), o.network, describePhone(o))
@@ -125,6 +132,9 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 			line := fmt.Sprintf("call %d from %s: %s status %d", n, pc.From, pc.Outcome, pc.Status)
 			if pc.Codec != 0 {
 				line += " codec " + pc.Codec.String()
+			}
+			if pc.SRTP != 0 {
+				line += " srtp " + pc.SRTP.String()
 			}
 			line += fmt.Sprintf(" keys %q %.1fs", pc.KeysSent, pc.End.Sub(pc.Start).Seconds())
 			if pc.Err != nil {

@@ -214,6 +214,7 @@ func TestConfigValidation(t *testing.T) {
 		{"dial plan", nil, []string{"--dial-plan", "nothing"}, "sip.dial_plan"},
 		{"event pt", nil, []string{"--event-pt", "8"}, "sip.event_pt: 8"},
 		{"transport", nil, []string{"--transport", "sctp"}, "sip.transport"},
+		{"srtp", map[string]string{"DENWA_SIP_SRTP": "sdes"}, nil, `sip.srtp: "sdes": want off, optional or required`},
 		{"ring timeout", nil, []string{"--ring-timeout", "0s"}, "sip.ring_timeout: must be positive"},
 		{"call timeout shorter than ringing", map[string]string{"DENWA_CALLS_TIMEOUT": "30s"}, nil, "calls.timeout: 30s is shorter than sip.ring_timeout"},
 		{"limit zero", map[string]string{"DENWA_LIMITS_PER_IP": "0"}, nil, "limits.per_ip: 0"},

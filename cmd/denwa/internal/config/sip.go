@@ -61,6 +61,7 @@ type SIP struct {
 type RTP struct {
 	Codecs   string    `json:"codecs" flag:"codec" doc:"codecs offered or accepted, in order of preference: pcmu, pcma"`
 	RTPPorts PortRange `json:"rtp_ports" flag:"rtp-ports" doc:"RTP port range FIRST-LAST: a call takes an even port for RTP and the odd one above it for RTCP"`
+	SRTP     string    `json:"srtp" flag:"srtp" doc:"SDES-SRTP for the media: off, optional (keys offered on RTP/AVP, plain RTP if the far end ignores them) or required (RTP/SAVP; calls without it fail); over udp/tcp the keys cross in clear"`
 }
 
 // DefaultRTP returns the media defaults of the commands that place calls
@@ -68,7 +69,7 @@ type RTP struct {
 // port range (sip.DefaultRTPPortFirst to sip.DefaultRTPPortLast), which
 // holds thousands of calls at once.
 func DefaultRTP() RTP {
-	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultRTPPortFirst, sip.DefaultRTPPortLast}}
+	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultRTPPortFirst, sip.DefaultRTPPortLast}, SRTP: "off"}
 }
 
 // DefaultPhoneRTP returns the phone simulator's media defaults: both
@@ -76,7 +77,7 @@ func DefaultRTP() RTP {
 // sip.DefaultPhoneRTPPortLast), apart from the caller's so that a phone
 // and a caller on one machine never compete for ports.
 func DefaultPhoneRTP() RTP {
-	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultPhoneRTPPortFirst, sip.DefaultPhoneRTPPortLast}}
+	return RTP{Codecs: "pcmu,pcma", RTPPorts: PortRange{sip.DefaultPhoneRTPPortFirst, sip.DefaultPhoneRTPPortLast}, SRTP: "off"}
 }
 
 // DefaultSIP returns the SIP defaults, sip's own.
@@ -111,6 +112,15 @@ func (s *SIP) DialerConfig() (sip.Config, error) {
 // PayloadKinds checks and converts r.Codecs.
 func (r *RTP) PayloadKinds() ([]media.PayloadKind, error) { return parseCodecs(r.Codecs) }
 
+// SRTPMode checks and converts r.SRTP.
+func (r *RTP) SRTPMode() (media.SRTPMode, error) {
+	m, err := media.ParseSRTPMode(r.SRTP)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want off, optional or required", r.SRTP)
+	}
+	return m, nil
+}
+
 // dialerConfig checks s; name gives a setting's name in errors from its
 // path below "sip." and its flag.
 func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, error) {
@@ -136,6 +146,10 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	}
 	if err := s.RTPPorts.check(); err != nil {
 		bad("rtp_ports", "rtp-ports", "%v", err)
+	}
+	srtp, err := s.SRTPMode()
+	if err != nil {
+		bad("srtp", "srtp", "%v", err)
 	}
 	plan, err := parseDialPlan(s.DialPlan)
 	if err != nil {
@@ -178,7 +192,7 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		From: s.From, DisplayName: s.DisplayName, AuthUser: s.User, Password: string(s.Password.value),
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
-		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets,
+		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets, SRTP: srtp,
 		TrunkRefresh: time.Duration(s.TrunkRefresh), TrunkPing: time.Duration(s.TrunkPing),
 		Register:         sip.RegisterConfig{Enabled: s.Register, Registrar: s.Registrar, Expiry: time.Duration(s.RegisterExpiry)},
 		AssertedIdentity: s.AssertedIdentity, Privacy: s.Privacy, UserPhone: s.UserPhone,

@@ -55,7 +55,7 @@ func TestSIPDialerConfig(t *testing.T) {
 	fs := pflag.NewFlagSet("call", pflag.ContinueOnError)
 	BindSIPFlags(fs, &s)
 	if err := fs.Parse([]string{"--trunk", "sip:pbx.example.com", "--codec", "pcma", "--rtp-ports", "40000-40099", "--dial-plan", "+81>0", "--ring-timeout", "5s", "--user", "1001",
-		"--rtp-learn", "5", "--media-networks", "192.0.2.0/24", "--media-networks", "2001:db8::7"}); err != nil {
+		"--rtp-learn", "5", "--media-networks", "192.0.2.0/24", "--media-networks", "2001:db8::7", "--srtp", "required"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Password = NewSecret([]byte("pw"), "test")
@@ -66,19 +66,19 @@ func TestSIPDialerConfig(t *testing.T) {
 	if c.Trunk != "sip:pbx.example.com" || len(c.Codecs) != 1 || c.Codecs[0] != media.KindPCMA || c.RTPPortFirst != 40000 || c.RTPPortLast != 40099 ||
 		len(c.DialPlan) != 1 || c.RingTimeout != 5*time.Second || c.MaxDuration != sip.DefaultMaxDuration || c.EventPT != sip.DefaultEventPT ||
 		c.AuthUser != "1001" || c.Password != "pw" || c.RTPLearn != 5 || len(c.MediaNetworks) != 2 ||
-		c.MediaNetworks[0].String() != "192.0.2.0/24" || c.MediaNetworks[1].String() != "2001:db8::7/128" {
+		c.MediaNetworks[0].String() != "192.0.2.0/24" || c.MediaNetworks[1].String() != "2001:db8::7/128" || c.SRTP != media.SRTPRequired {
 		t.Fatalf("%+v", c)
 	}
-	if d := DefaultSIP(); d.RTPLearn != 0 || len(d.MediaNetworks) != 0 {
+	if d := DefaultSIP(); d.RTPLearn != 0 || len(d.MediaNetworks) != 0 || d.SRTP != "off" || DefaultPhoneRTP().SRTP != "off" {
 		t.Errorf("learning or a media network by default: %+v", d)
 	}
 
 	bad := DefaultSIP()
 	bad.Codecs, bad.DialPlan, bad.EventPT, bad.Transport = "opus", []string{"x"}, 8, "sctp"
-	bad.RTPLearn, bad.MediaNetworks = -1, []string{"10.0.0.0/33"}
+	bad.RTPLearn, bad.MediaNetworks, bad.SRTP = -1, []string{"10.0.0.0/33"}, "sdes"
 	_, err = bad.DialerConfig()
 	for _, want := range []string{"--trunk: required", `--codec: "opus"`, `--dial-plan: "x"`, "--event-pt: 8", `--transport: "sctp"`,
-		"--rtp-learn: -1", `--media-networks: "10.0.0.0/33"`} {
+		"--rtp-learn: -1", `--media-networks: "10.0.0.0/33"`, `--srtp: "sdes": want off, optional or required`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v\nwant it to say %q", err, want)
 		}
