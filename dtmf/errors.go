@@ -25,3 +25,18 @@ var (
 	// returned wraps it with the field and value.
 	ErrInvalidConfig = errors.New("dtmf: invalid configuration")
 )
+
+// Sentinel errors of ParseInfo (SIP INFO key bodies).
+var (
+	// ErrInfoTooLong: a body longer than MaxInfoBody, refused unread.
+	ErrInfoTooLong = errors.New("dtmf: SIP INFO body too long for a key")
+	// ErrInfoFormat: a Content-Type that is not a key body.
+	ErrInfoFormat = errors.New("dtmf: SIP INFO body is not application/dtmf-relay or application/dtmf")
+	// ErrInfoNoKey: a key body without a signal.
+	ErrInfoNoKey = errors.New("dtmf: SIP INFO body has no Signal")
+	// ErrInfoNotKey: a signal that is an event but not a DTMF key (flash,
+	// event 16, and codes above 15).
+	ErrInfoNotKey = errors.New("dtmf: SIP INFO signal is not a DTMF key (flash?)")
+	// ErrInfoSyntax: a signal that is neither a key character nor a number.
+	ErrInfoSyntax = errors.New("dtmf: SIP INFO signal unreadable")
+)

@@ -66,15 +66,18 @@ const (
 	SourceUnknown Source = iota
 	SourceInband         // tones in the audio, found by the Detector
 	SourceRFC4733        // telephone-event packets, decoded by the EventDecoder
+	SourceSIPInfo        // a SIP INFO request in the call's dialog (see ParseInfo)
 )
 
-// String returns "inband", "rfc4733" or "unknown".
+// String returns "inband", "rfc4733", "sip-info" or "unknown".
 func (s Source) String() string {
 	switch s {
 	case SourceInband:
 		return "inband"
 	case SourceRFC4733:
 		return "rfc4733"
+	case SourceSIPInfo:
+		return "sip-info"
 	}
 	return "unknown"
 }

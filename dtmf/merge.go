@@ -36,13 +36,13 @@ const (
 
 // MergerConfig tunes a Merger; zero values select defaults.
 type MergerConfig struct {
-	// Tolerance: an RFC 4733 and an in-band key of the same Key are one
+	// Tolerance: two keys of the same Key from different sources are one
 	// press when their intervals overlap or the gap between them is less
 	// than Tolerance. Zero means [DefaultMergeTolerance]; negative means 0:
 	// only overlapping intervals are twins.
 	Tolerance int64
-	// Hold: an in-band key is held until now ≥ End+Hold, waiting for its
-	// RFC 4733 twin. Zero means [DefaultMergeHold]; negative means 0 (for
+	// Hold: an in-band key is held until now ≥ End+Hold, waiting for an
+	// out-of-band twin. Zero means [DefaultMergeHold]; negative means 0 (for
 	// streams without telephone-events).
 	Hold int64
 	// Early says keys are added when they go down ([Config.Early],
@@ -59,16 +59,22 @@ type MergerConfig struct {
 	Early bool
 }
 
-// Merger joins one stream's RFC 4733 and in-band keys so that one press
-// yields one key, preferring the RFC 4733 event (gateways often send both).
+// Merger joins one stream's keys from its three sources, RFC 4733
+// events, SIP INFO requests and in-band tones, so that one press yields
+// one key whichever ways it arrives (gateways often send two).
 //
-// An RFC 4733 key is released at once, unless its in-band twin was already
-// released, in which case the press has been reported and it is dropped.
-// An in-band key (any Source other than [SourceRFC4733]) is dropped when
-// its RFC 4733 twin has arrived, and otherwise held until now passes its
-// End+Hold (see [Merger.Advance]). Twins are the same Key from the two
-// sources with intervals overlapping or less than Tolerance apart; each
-// key has at most one twin. Keys of different Keys are never twins, even
+// An out-of-band key (SourceRFC4733 or SourceSIPInfo) is released at
+// once, unless a twin of it was already released, in which case the press
+// has been reported and it is dropped. An in-band key (any other Source)
+// is dropped when an out-of-band twin has arrived, and otherwise held
+// until now passes its End+Hold (see [Merger.Advance]). So an out-of-band
+// key is preferred to an in-band one, and between RFC 4733 and SIP INFO
+// the first to arrive is reported. Twins are the same Key from two
+// different sources (all in-band sources count as one) with intervals
+// overlapping or less than Tolerance apart (a SIP INFO key's interval is
+// where its press may be: its End, the request's arrival, ± its duration
+// or 100 ms, whichever is longer); a key has at most one twin
+// from each other source. Keys of different Keys are never twins, even
 // at the same time: both are released and the caller's policy decides.
 // Two keys from the same source are never merged (two real presses).
 // A twin that arrives after its partner was released is dropped too, so
@@ -77,10 +83,11 @@ type MergerConfig struct {
 // the last 8 keys released).
 //
 // Order: keys are released in Start order as long as RFC 4733 keys are
-// added in Start order (as an EventDecoder produces them) and each in-band
-// key is added before now passes its End+Hold. A key added later than
-// that, or released early because the hold buffer (8 keys) was full, may
-// come out of order.
+// added in Start order (as an EventDecoder produces them), each in-band
+// key is added before now passes its End+Hold, and no SIP INFO key comes:
+// a SIP INFO key is released when it is added, whatever its Start. A key
+// added later than that, or released early because the hold buffer (8
+// keys) was full, may come out of order.
 //
 // Memory is fixed: 8 held keys and the last 8 released ones. The zero value
 // is ready to use with the defaults. A Merger is not safe for concurrent
@@ -97,9 +104,24 @@ type Merger struct {
 }
 
 type mergeRecord struct {
-	ev     Event
-	paired bool // its twin has been seen (and dropped)
+	ev   Event
+	seen uint8 // the source classes of the press seen so far (sourceClass bits)
 }
+
+// sourceClass is a source's bit in mergeRecord.seen: every in-band source
+// is one class.
+func sourceClass(s Source) uint8 {
+	switch s {
+	case SourceRFC4733:
+		return 2
+	case SourceSIPInfo:
+		return 4
+	}
+	return 1
+}
+
+// outOfBand reports whether s is a source released without a hold.
+func outOfBand(s Source) bool { return s == SourceRFC4733 || s == SourceSIPInfo }
 
 // NewMerger returns a merger for one stream.
 func NewMerger(cfg MergerConfig) *Merger {
@@ -140,11 +162,33 @@ func (m *Merger) twin(a, b Event) (int64, bool) {
 	if a.Key != b.Key {
 		return 0, false
 	}
+	a, b = infoSpan(a), infoSpan(b)
 	if m.cfg.Early {
 		a, b = atLeast(a, earlyMinPress), atLeast(b, earlyMinPress)
 	}
 	g := gap(a, b)
 	return g, g < m.tolerance()
+}
+
+// infoMinSpan is how far, at least, a SIP INFO key may be from its press
+// either way when judging twins: 100 ms.
+const infoMinSpan = 800
+
+// infoSpan returns where the press of a SIP INFO key may lie, for judging
+// twins: a request carries no RTP time, so it is placed ending (End) where
+// it arrived, and senders send it when the key goes down (the press comes
+// after it) or when it comes up (the press ends at it). It spans End ±
+// the key's duration, or infoMinSpan when that is longer. Other keys are
+// returned as they are.
+func infoSpan(ev Event) Event {
+	if ev.Source != SourceSIPInfo {
+		return ev
+	}
+	w := max(ev.End-ev.Start, infoMinSpan)
+	if ev.End > math.MinInt64+w && ev.End < math.MaxInt64-w {
+		ev.Start, ev.End = ev.End-w, ev.End+w
+	}
+	return ev
 }
 
 // atLeast returns ev lasting at least n (End moved later if need be, short
@@ -164,12 +208,12 @@ func (m *Merger) Add(dst []Event, ev Event) []Event {
 		return dst
 	}
 	ev.End = max(ev.End, ev.Start)
-	if ev.Source == SourceRFC4733 {
-		return m.addRFC(dst, ev)
+	if outOfBand(ev.Source) {
+		return m.addOutOfBand(dst, ev)
 	}
-	// In-band: dropped if its RFC 4733 twin was released.
-	if r := m.bestRecent(ev, SourceRFC4733); r >= 0 {
-		m.recent[r].paired = true
+	// In-band: dropped if an out-of-band twin was released.
+	if r := m.bestRecent(ev); r >= 0 {
+		m.recent[r].seen |= sourceClass(ev.Source)
 		return dst
 	}
 	if m.nheld == mergeHeld {
@@ -185,8 +229,8 @@ func (m *Merger) Add(dst []Event, ev Event) []Event {
 	return dst
 }
 
-func (m *Merger) addRFC(dst []Event, ev Event) []Event {
-	paired := false
+func (m *Merger) addOutOfBand(dst []Event, ev Event) []Event {
+	seen := sourceClass(ev.Source)
 	best, bestGap := -1, int64(0)
 	for i := range m.nheld {
 		if g, ok := m.twin(ev, m.held[i]); ok && (best < 0 || g < bestGap) {
@@ -194,30 +238,30 @@ func (m *Merger) addRFC(dst []Event, ev Event) []Event {
 		}
 	}
 	if best >= 0 {
-		m.remove(best) // the in-band twin: the RFC 4733 key wins
-		paired = true
-	} else if r := m.bestRecent(ev, SourceInband); r >= 0 {
-		m.recent[r].paired = true // reported in-band already
+		seen |= sourceClass(m.held[best].Source)
+		m.remove(best) // the in-band twin: the out-of-band key wins
+	} else if r := m.bestRecent(ev); r >= 0 {
+		m.recent[r].seen |= seen // the press was reported already
 		return dst
 	}
 	// Held keys that started earlier are not twins of this or any later
 	// RFC 4733 key; release them first to keep Start order.
-	for m.nheld > 0 && m.held[0].Start < ev.Start {
+	for ev.Source == SourceRFC4733 && m.nheld > 0 && m.held[0].Start < ev.Start {
 		dst = m.release(dst, 0)
 	}
 	dst = append(dst, ev)
-	m.remember(ev, paired)
+	m.remember(ev, seen)
 	return dst
 }
 
-// bestRecent finds the unpaired released key that is ev's best twin among
-// those from the other source (src SourceRFC4733 finds RFC 4733 keys;
-// SourceInband finds all others), or -1.
-func (m *Merger) bestRecent(ev Event, src Source) int {
+// bestRecent finds the released key that is ev's best twin among those
+// of a press not yet seen from ev's source class, or -1.
+func (m *Merger) bestRecent(ev Event) int {
+	c := sourceClass(ev.Source)
 	best, bestGap := -1, int64(0)
 	for i := range m.nrecent {
 		r := &m.recent[i]
-		if r.paired || (r.ev.Source == SourceRFC4733) != (src == SourceRFC4733) {
+		if r.seen&c != 0 {
 			continue
 		}
 		if g, ok := m.twin(ev, r.ev); ok && (best < 0 || g < bestGap) {
@@ -227,8 +271,8 @@ func (m *Merger) bestRecent(ev Event, src Source) int {
 	return best
 }
 
-func (m *Merger) remember(ev Event, paired bool) {
-	m.recent[m.next] = mergeRecord{ev: ev, paired: paired}
+func (m *Merger) remember(ev Event, seen uint8) {
+	m.recent[m.next] = mergeRecord{ev: ev, seen: seen}
 	m.next = (m.next + 1) % mergeRecent
 	m.nrecent = min(m.nrecent+1, mergeRecent)
 }
@@ -242,7 +286,7 @@ func (m *Merger) remove(i int) {
 func (m *Merger) release(dst []Event, i int) []Event {
 	ev := m.held[i]
 	m.remove(i)
-	m.remember(ev, false)
+	m.remember(ev, sourceClass(ev.Source))
 	return append(dst, ev)
 }
 

@@ -71,8 +71,8 @@ type AuditEvent struct {
 	Outcome      Outcome
 	Cause        string
 	// KeySource is how the deciding key of a verified or fraud-reported
-	// call arrived ("rfc4733", "inband"); Keys are the keys the call
-	// acted on, in order, at most 32 ("#", "*#", "10#0#"; in challenge
+	// call arrived ("rfc4733", "inband", "sip-info"); Keys are the keys the
+	// call acted on, in order, at most 32 ("#", "*#", "10#0#"; in challenge
 	// mode digits are masked as "?": "*???#"). For call.end.
 	KeySource string
 	Keys      string

@@ -147,8 +147,8 @@ type Enrollment struct {
 	Outcome Outcome
 	Cause   string
 	// KeySource is how the deciding key of a verified or fraud-reported
-	// call arrived: "rfc4733" or "inband" (dtmf.Source's String); empty
-	// otherwise.
+	// call arrived: "rfc4733", "inband" or "sip-info" (dtmf.Source's
+	// String); empty otherwise.
 	KeySource string
 	// Node names the service instance that placed the current or last
 	// call; a node recovers only its own interrupted calls.

@@ -62,7 +62,7 @@ func (p PromptID) String() string { return string(p) }
 // KeyPress is one key the far end pressed, as a [Line] delivers it.
 type KeyPress struct {
 	Key    dtmf.Key
-	Source dtmf.Source // RFC 4733 event or in-band tone; kept for the audit trail
+	Source dtmf.Source // RFC 4733 event, in-band tone or SIP INFO; kept for the audit trail
 	At     time.Time   // when the key began, on the line's clock; zero means "when it was received"
 }
 

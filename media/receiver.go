@@ -302,6 +302,35 @@ func (r *Receiver) Idle(elapsed time.Duration) {
 	}
 }
 
+// OutOfBand takes a key that reached the session outside RTP (a SIP INFO
+// request, src dtmf.SourceSIPInfo) now, lasting dur samples (0 when
+// unknown), and merges it with the stream's RFC 4733 and in-band keys so
+// that a press sent more than one way gives one key. It is placed on the
+// RTP timeline of the stream of the latest packet, ending at the latest
+// RTP time that stream has reached (a live session's "now", to within a
+// packet) and beginning dur earlier, but not before the stream's first
+// packet; the merger looks for its twins within dur (at least 100 ms)
+// either side of that end, as senders send INFO at key-down or at key-up
+// (dtmf.Merger). Before any packet there is no timeline and no twin: the key
+// goes to the sink at once, with Start 0. An invalid key is ignored.
+func (r *Receiver) OutOfBand(k dtmf.Key, src dtmf.Source, dur int64) {
+	if !k.Valid() {
+		return
+	}
+	dur = max(dur, 0)
+	s := r.last
+	if s == nil {
+		r.sink.HandleKey(Key{Event: dtmf.Event{Key: k, Source: src, End: dur}, Stream: StreamID{Src: r.cfg.Src, Dst: r.cfg.Dst}})
+		return
+	}
+	start := s.firstTS
+	if s.now-start > dur {
+		start = s.now - dur
+	}
+	s.keys = s.merge.Add(s.keys[:0], dtmf.Event{Key: k, Source: src, Start: start, End: s.now})
+	s.report(r)
+}
+
 // Streams returns the streams seen so far, in order of first packet, with
 // their counters.
 func (r *Receiver) Streams() []StreamInfo {

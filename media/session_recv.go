@@ -426,14 +426,46 @@ func (s *Session) checkTimeout(now time.Time) {
 
 // deliverKey is the Receiver's KeySink when SessionConfig.KeySink is set:
 // it stamps the key with when it began on the session's clock and hands
-// it on if it began after the instant of answer (see Session). Under rxMu.
+// it on if it began after the instant of answer (see Session). A SIP INFO
+// key began when it arrived, and only needs to come after the instant of
+// answer: a request in the dialog is no packet queued before it. Under
+// rxMu.
 func (s *Session) deliverKey(k Key) {
-	k.Began = s.now().Add(-samplesToDuration(k.End - k.Start))
-	if k.Began.UnixNano()-int64(KeyGuard) < s.keysFrom.Load() || k.Source == dtmf.SourceInband && k.At < KeyGuard {
+	k.Began = s.now()
+	guard := int64(0)
+	if k.Source != dtmf.SourceSIPInfo {
+		k.Began = k.Began.Add(-samplesToDuration(k.End - k.Start))
+		guard = int64(KeyGuard)
+	}
+	if k.Began.UnixNano()-guard < s.keysFrom.Load() || k.Source == dtmf.SourceInband && k.At < KeyGuard {
 		s.keysRefused.Add(1)
 		return
 	}
 	s.cfg.KeySink.HandleKey(k)
+}
+
+// OutOfBandKey takes a key the far end sent outside RTP, such as a SIP
+// INFO request in the call's dialog (src dtmf.SourceSIPInfo), now, lasting
+// dur (0 when unknown). It goes through the same merger as the stream's
+// RFC 4733 and in-band keys (Receiver.OutOfBand), so that one press sent
+// two or three ways gives one key, and then to the KeySink like them,
+// with Began set to now: a request in the dialog came after the answer,
+// whatever the press's length, and is not held to KeyGuard. The KeySink
+// is called on the caller's goroutine, under the lock the receive path
+// holds. It returns
+// dtmf.ErrInvalidKey for an invalid key and ErrSessionClosed once the
+// session has ended.
+func (s *Session) OutOfBandKey(k dtmf.Key, src dtmf.Source, dur time.Duration) error {
+	if !k.Valid() {
+		return dtmf.ErrInvalidKey
+	}
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	if s.rxDone {
+		return ErrSessionClosed
+	}
+	s.recv.OutOfBand(k, src, int64(dur/(time.Second/dtmf.SampleRate)))
+	return nil
 }
 
 // flushReceiver hands the keys still sounding to the sink, once, after the

@@ -16,8 +16,8 @@ import (
 )
 
 // Call is an answered outbound call. Its methods are safe for concurrent
-// use. The keys the far end presses, RFC 4733 and in-band merged (one
-// press, one key), go to the media.KeySink given to Dial, as
+// use. The keys the far end presses, RFC 4733, in-band and SIP INFO
+// merged (one press, one key), go to the media.KeySink given to Dial, as
 // media.SessionConfig.KeySink describes; the last of them before Done is
 // closed. A Call ends when the far end sends BYE, when no RTP arrives for
 // Config.MediaTimeout, when Config.MaxDuration runs out, or on Hangup,

@@ -223,7 +223,7 @@ type PhoneConfig struct {
 	// knows the code for {code} in Keys; the caller tells it nothing
 	// else. All ten or none. Zero: the Phone does not listen.
 	Digits [10]*audio.Prompt
-	// KeyMode is RFC 4733 events (zero) or in-band tones.
+	// KeyMode is RFC 4733 events (zero), in-band tones or SIP INFO.
 	KeyMode KeyMode
 	// KeyDelay is the wait from answer to the first key; KeyGap between
 	// keys; KeyDuration each key's length. Zero: 500 ms, 200 ms, 120 ms.
@@ -462,7 +462,7 @@ func (c *PhoneConfig) setup() (netip.AddrPort, error) {
 			}
 		}
 	}
-	if c.KeyMode > KeyInband {
+	if c.KeyMode > KeySIPInfo {
 		return bad("KeyMode %d", c.KeyMode)
 	}
 	if c.KeyDelay < 0 || c.KeyGap < 0 || c.KeyDuration < 0 || c.HangupAfter < 0 {

@@ -97,6 +97,7 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	d.srv.OnBye(d.onBye)
 	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
 	d.srv.OnInvite(d.onInvite)
+	d.srv.OnInfo(d.onInfo)
 	warnClearKeys(d.log, s.cfg.SRTP, s.transport)
 	d.start()
 	ctx, stop := context.WithCancel(context.Background())
@@ -289,7 +290,7 @@ func (d *Dialer) newRequest(method sipgo_sip.RequestMethod, ruri sipgo_sip.Uri, 
 		req.SetDestination(hostPort(s.proxy))
 	}
 	req.AppendHeader(sipgo_sip.NewHeader("User-Agent", s.cfg.UserAgent))
-	req.AppendHeader(sipgo_sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
+	req.AppendHeader(sipgo_sip.NewHeader("Allow", d.allow()))
 	req.SetTransport(strings.ToUpper(s.transport))
 	return req
 }

@@ -137,6 +137,8 @@ func newEndpoint(c endpointConfig) (*endpoint, error) {
 	}
 	e.pacer = media.NewPacer(media.PacerConfig{Logger: c.log})
 	e.srv.OnOptions(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { respond(req, tx, 200) })
+	e.srv.OnCancel(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { respond(req, tx, 481) }) // matched no INVITE (info.go)
+	e.srv.OnNoRoute(e.methodNotAllowed)
 	return e, nil
 }
 
@@ -240,7 +242,7 @@ func respond(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction, status int)
 
 // reasons are the reason phrases of the statuses this package sends.
 var reasons = map[int]string{
-	200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 480: "Temporarily Unavailable",
+	200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 415: "Unsupported Media Type", 480: "Temporarily Unavailable",
 	481: "Call/Transaction Does Not Exist", 486: "Busy Here", 488: "Not Acceptable Here",
 	500: "Server Internal Error", 503: "Service Unavailable", 600: "Busy Everywhere", 603: "Decline",
 }

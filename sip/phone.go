@@ -24,12 +24,16 @@ type KeyMode uint8
 const (
 	KeyRFC4733 KeyMode = iota // RFC 4733 telephone-event packets (the default)
 	KeyInband                 // DTMF tones in the G.711 audio
+	KeySIPInfo                // SIP INFO requests (application/dtmf-relay) in the call's dialog
 )
 
-// String returns "rfc4733" or "inband".
+// String returns "rfc4733", "inband" or "sip-info".
 func (m KeyMode) String() string {
-	if m == KeyInband {
+	switch m {
+	case KeyInband:
 		return "inband"
+	case KeySIPInfo:
+		return "sip-info"
 	}
 	return "rfc4733"
 }
@@ -117,6 +121,7 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 			respond(req, tx, 481)
 		}
 	})
+	p.srv.OnInfo(p.onInfo)
 	warnClearKeys(p.log, cfg.SRTP, cfg.Network)
 	p.start()
 	return p, nil
@@ -296,7 +301,7 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 		defer sess.Close()
 		keysDone = make(chan string, 1)
 		go func() {
-			sent := p.pressKeys(ctx, sess, out, heard)
+			sent := p.pressKeys(ctx, dlg, sess, out, heard)
 			if p.cfg.QuietAfterKeys {
 				sess.Close()
 			}
@@ -339,7 +344,7 @@ func (c *sendCounter) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, erro
 // of CodeKeys it presses the digits of the latest code heard since its
 // previous key (waiting for one to be read out), as a person who listens
 // to the code would.
-func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCounter, heard *ear) string {
+func (p *Phone) pressKeys(ctx context.Context, dlg *sipgo.DialogServerSession, sess *media.Session, out *sendCounter, heard *ear) string {
 	keys, _ := phoneKeys(p.cfg.Keys)
 	if len(keys) == 0 {
 		return ""
@@ -361,6 +366,9 @@ func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCou
 	press := func(k dtmf.Key, first bool) bool {
 		if !first && !wait(p.cfg.KeyGap) {
 			return false
+		}
+		if p.cfg.KeyMode == KeySIPInfo {
+			return p.pressInfo(ctx, dlg, k, &sent)
 		}
 		before := out.n.Load()
 		if err := sess.SendKey(ctx, k, p.mediaMode(), p.cfg.KeyDuration); err != nil {
@@ -404,6 +412,31 @@ func (p *Phone) pressKeys(ctx context.Context, sess *media.Session, out *sendCou
 		mark = n
 	}
 	return sent.String()
+}
+
+// pressInfo presses k as a SIP INFO request and holds it for
+// KeyDuration, as a finger would; it reports whether the Phone may go on.
+// The key counts as sent once the request went out.
+func (p *Phone) pressInfo(ctx context.Context, dlg *sipgo.DialogServerSession, k dtmf.Key, sent *strings.Builder) bool {
+	dur := p.cfg.KeyDuration
+	out, err := sendInfoKey(ctx, dlg, k, dur)
+	if out {
+		sent.WriteByte(byte(k))
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Info("phone key not sent", "err", err) // the key unnamed: it may be a code's digit
+		}
+		return false
+	}
+	hold, stop := after(dur)
+	defer stop()
+	select {
+	case <-hold:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (p *Phone) mediaMode() media.KeyMode {

@@ -42,6 +42,7 @@ func TestCallEndToEnd(t *testing.T) {
 		{"hash rfc4733 pcmu", sip.PhoneConfig{Keys: "#", KeyMode: sip.KeyRFC4733}, nil, enroll.OutcomeVerified, "#"},
 		{"analog star hash in-band pcma", sip.PhoneConfig{Keys: "*#", KeyMode: sip.KeyInband, Codecs: []media.PayloadKind{media.KindPCMA}}, nil, enroll.OutcomeVerified, "*#"},
 		{"fraud report", sip.PhoneConfig{Keys: "0#", KeyMode: sip.KeyRFC4733}, nil, enroll.OutcomeFraudReported, "0#"},
+		{"star hash sip-info", sip.PhoneConfig{Keys: "*#", KeyMode: sip.KeySIPInfo}, nil, enroll.OutcomeVerified, "*#"},
 		{"busy", sip.PhoneConfig{Status: 486}, nil, enroll.OutcomeBusy, ""},
 		{"declined", sip.PhoneConfig{Status: 603}, nil, enroll.OutcomeRejected, ""},
 		{"unavailable", sip.PhoneConfig{Status: 503}, nil, enroll.OutcomeUnreachable, ""},

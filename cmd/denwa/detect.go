@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,7 +42,8 @@ func newDetectCmd() *cobra.Command {
 		Use:   "detect FILE...",
 		Short: "find DTMF keys in recorded calls (pcap, pcapng, WAV, raw .ulaw/.alaw)",
 		Long: `detect finds the DTMF keys in recorded calls, heard both as RFC 4733
-telephone-events and as in-band tones, one press giving one key.
+telephone-events and as in-band tones, one press giving one key, and the keys
+SIP INFO requests carried (application/dtmf-relay, application/dtmf).
 
 Captures (pcap or pcapng, told apart by their first bytes, IPv4 or IPv6) are
 split into RTP streams; payload types come from the SIP/SDP in the same
@@ -50,9 +52,10 @@ telephone-events. Audio files: WAV (8 kHz mono PCM16, μ-law or A-law) and raw
 G.711 named .ulaw/.ul/.pcmu or .alaw/.al/.pcma.
 
 Output, one line per key: SECONDS KEY SOURCE STREAM, where SECONDS counts from
-the start of the file, SOURCE is rfc4733 or inband, and STREAM is
-ssrc=0x…/SRC->DST (or - for audio files). With several files each line starts
-with the file name.
+the start of the file, SOURCE is rfc4733, inband or sip-info, and STREAM is
+ssrc=0x…/SRC->DST (or - for audio files); SIP INFO keys form one stream per
+direction, sip/SRC->DST, after the RTP streams, each retransmitted request
+counted once. With several files each line starts with the file name.
 
 Exit codes: 0 done (and --expect matched), 1 --expect did not match,
 2 a file could not be read as a capture or audio.`,
@@ -94,6 +97,7 @@ type detected struct {
 type streamOut struct {
 	name   string // as printed in the STREAM column
 	id     media.StreamID
+	sip    bool          // SIP INFO keys from id.Src to id.Dst, not an RTP stream
 	offset time.Duration // from the start of the file to the stream's first packet
 	keys   []dtmf.Key
 }
@@ -271,6 +275,19 @@ func captureResult(c *capture.Result) *fileResult {
 		}
 		res.streams = append(res.streams, so)
 	}
+	// SIP INFO keys: one stream per direction, after the RTP streams.
+	sipStream := map[[2]netip.AddrPort]int{}
+	for _, k := range c.Info {
+		i, ok := sipStream[[2]netip.AddrPort{k.Src, k.Dst}]
+		if !ok {
+			id := media.StreamID{Src: k.Src, Dst: k.Dst}
+			i = len(res.streams)
+			sipStream[[2]netip.AddrPort{k.Src, k.Dst}] = i
+			res.streams = append(res.streams, streamOut{name: "sip/" + addrOrDash(k.Src) + "->" + addrOrDash(k.Dst), id: id, sip: true, offset: k.Time.Sub(start)})
+		}
+		res.streams[i].keys = append(res.streams[i].keys, k.Key)
+		res.keys = append(res.keys, detected{at: k.Time.Sub(start), key: dtmf.Event{Key: k.Key, Source: dtmf.SourceSIPInfo, End: k.Duration}, stream: i})
+	}
 	slices.SortStableFunc(res.keys, func(a, b detected) int { return int(a.at - b.at) })
 	return res
 }
@@ -302,7 +319,7 @@ func (r *fileResult) choose(sel string) error {
 	} else {
 		ssrc, serr := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(sel), "0x"), 16, 32)
 		for i, s := range r.streams {
-			if s.name == sel || (serr == nil && strings.HasPrefix(strings.ToLower(sel), "0x") && s.id.SSRC == uint32(ssrc) && s.name != "-") {
+			if s.name == sel || (serr == nil && strings.HasPrefix(strings.ToLower(sel), "0x") && s.id.SSRC == uint32(ssrc) && s.name != "-" && !s.sip) {
 				idx = i
 				break
 			}
@@ -353,8 +370,10 @@ func (r *fileResult) print(w *bufio.Writer, prefix, file, format string) error {
 				Stream: s.name, Duration: float64(k.key.Duration()) * 1000 / dtmf.SampleRate,
 			}
 			if s.name != "-" {
-				ssrc := s.id.SSRC
-				j.SSRC = &ssrc
+				if !s.sip {
+					ssrc := s.id.SSRC
+					j.SSRC = &ssrc
+				}
 				if s.id.Src.IsValid() {
 					j.Src = s.id.Src.String()
 				}

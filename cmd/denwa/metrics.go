@@ -43,7 +43,7 @@ func newMetrics() *metrics {
 			Name: "denwa_calls_total", Help: "Verification calls ended, by outcome (as recorded in the store).",
 		}, []string{"outcome"}),
 		keys: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "denwa_keys_total", Help: "Deciding keys of verified and fraud-reported calls, by how they arrived (rfc4733, inband).",
+			Name: "denwa_keys_total", Help: "Deciding keys of verified and fraud-reported calls, by how they arrived (rfc4733, inband, sip-info).",
 		}, []string{"source"}),
 		setup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "denwa_call_setup_seconds", Help: "From dialling to the answer (answered) or to the refusal (not answered).",

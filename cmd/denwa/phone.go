@@ -30,17 +30,19 @@ func newPhoneCmd() *cobra.Command {
 	o := phoneOptions{rtp: config.DefaultPhoneRTP()}
 	cmd := &cobra.Command{
 		Use:   "phone",
-		Short: "a simulated phone: answers calls and presses keys (in-band or RFC 4733)",
+		Short: "a simulated phone: answers calls and presses keys (in-band, RFC 4733 or SIP INFO)",
 		Long: `phone is a SIP endpoint that stands in for a user's telephone: it listens on an
 address, rings for a while (or refuses with a given status), answers, and
-presses the given keys either as in-band DTMF tones in its G.711 audio or as
-RFC 4733 telephone-events, at the given times. It can also hang up early or
+presses the given keys as in-band DTMF tones in its G.711 audio, as RFC 4733
+telephone-events or as SIP INFO requests (application/dtmf-relay, Duration from
+--key-duration), at the given times. It can also hang up early or
 answer and stay silent. It prints one line per call when the call ends.
 
 It is what denwa demo and the tests call, and what a test bench uses to check
 a PBX route end to end.`,
 		Example: `  denwa phone --listen 127.0.0.1:5070 --keys '#'
   denwa phone --listen 127.0.0.1:5070 --keys '*#' --mode inband --codec pcma
+  denwa phone --listen 127.0.0.1:5070 --keys '#' --mode sip-info
   denwa phone --listen 127.0.0.1:5070 --keys '{code}#'             # challenge mode: the code it hears, then #
   denwa phone --listen 127.0.0.1:5070 --ring 3s --status 486      # busy
   denwa phone --listen 127.0.0.1:5070 --hangup-after 2s           # hangs up during the greeting`,
@@ -56,7 +58,7 @@ a PBX route end to end.`,
 	f.StringVar(&o.keys, "keys", "#", "keys to press after answering, e.g. '#', '*#', '0#' ('' for none); {code} is the challenge code it heard the caller read out: '{code}#', '*{code}#'")
 	f.StringVar(&o.prompts, "prompts", "", "with {code}: the caller's prompt directory, to hear its digit prompts (default: the shipped ones)")
 	f.StringVar(&o.language, "prompt-language", audio.LangJapanese, "with {code}: the language the caller reads the code in: ja or en")
-	f.StringVar(&o.mode, "mode", "rfc4733", "how keys are pressed: rfc4733 or inband")
+	f.StringVar(&o.mode, "mode", "rfc4733", "how keys are pressed: rfc4733, inband or sip-info (SIP INFO requests, application/dtmf-relay)")
 	config.BindRTPFlags(f, &o.rtp)
 	f.DurationVar(&o.ring, "ring", 0, "send 180 Ringing this long before answering (negative: ring until the caller gives up)")
 	f.IntVar(&o.status, "status", 0, "refuse every call with this final status instead of answering (486 busy, 603 decline, 503, …)")
@@ -91,8 +93,10 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 		mode = sip.KeyRFC4733
 	case "inband", "tones":
 		mode = sip.KeyInband
+	case "sip-info", "info":
+		mode = sip.KeySIPInfo
 	default:
-		return usage(fmt.Errorf("--mode %q: want rfc4733 or inband", o.mode))
+		return usage(fmt.Errorf("--mode %q: want rfc4733, inband or sip-info", o.mode))
 	}
 	codecs, err := o.rtp.PayloadKinds()
 	if err != nil {

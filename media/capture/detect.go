@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"denwa/dtmf"
 	"denwa/media"
 
 	"github.com/pion/rtp"
@@ -48,6 +49,22 @@ type SIPStats struct {
 	Messages int64 // UDP datagrams that look like SIP
 	SDP      int64 // of which carried an SDP body with an m=audio line
 	BadSDP   int64 // SDP bodies that could not be read (ignored)
+	// Info counts INFO requests that carried a key, retransmissions
+	// included (Result.Info holds each key once).
+	Info int64
+}
+
+// InfoKey is a key a SIP INFO request of the capture carried (see
+// ParseInfoKey).
+type InfoKey struct {
+	// Time is the capture timestamp of the request's first copy.
+	Time     time.Time
+	Src, Dst netip.AddrPort
+	CallID   string
+	Key      dtmf.Key
+	// Duration is the press's length in samples as the request gave it;
+	// 0 when it gave none.
+	Duration int64
 }
 
 // Result is what Detect found.
@@ -59,6 +76,11 @@ type Result struct {
 	// Streams are the RTP streams that carried G.711 or telephone-events,
 	// in the order of their first packets.
 	Streams []Stream
+	// Info are the keys SIP INFO requests carried, in capture order, each
+	// once however often its request was retransmitted. They are not
+	// merged with the RTP streams' keys: a phone that sends a press both
+	// ways shows it in both.
+	Info    []InfoKey
 	Capture Stats
 	SIP     SIPStats
 	RTP     int64 // UDP datagrams taken as RTP
@@ -85,7 +107,9 @@ var skipPorts = map[uint16]bool{53: true, 67: true, 68: true, 123: true, 137: tr
 // uses the last SDP for its destination seen before its first packet (or
 // the first one after), else the only SDP for its destination port (NAT),
 // else opts.Receiver.PayloadTypes with the dynamic-payload-type guess.
-// Malformed SIP and SDP are counted and ignored.
+// Malformed SIP and SDP are counted and ignored. SIP INFO requests that
+// carry a key (ParseInfoKey) go to Result.Info, once per request however
+// often it was retransmitted.
 //
 // Then the streams are detected in parallel, each by its own
 // media.Receiver on one of opts.Workers goroutines, and the results are returned in order
@@ -177,6 +201,7 @@ func demux(cr *Reader, res *Result) ([]*flow, *sdpBook, error) {
 	byKey := map[flowKey]*flow{}
 	var flows []*flow
 	book := &sdpBook{}
+	infoSeen := map[[2]string]bool{}
 	var hdr rtp.Header
 	var n int64
 	for {
@@ -194,6 +219,14 @@ func demux(cr *Reader, res *Result) ([]*flow, *sdpBook, error) {
 		p := d.Payload
 		if LooksLikeSIP(p) {
 			res.SIP.Messages++
+			if k, callID, cseq, ok := ParseInfoKey(p); ok {
+				res.SIP.Info++
+				if id := [2]string{callID, cseq}; !infoSeen[id] {
+					infoSeen[id] = true
+					res.Info = append(res.Info, InfoKey{Time: d.Time, Src: d.Src, Dst: d.Dst, CallID: callID, Key: k.Key, Duration: k.Duration})
+				}
+				continue
+			}
 			if body := SIPBody(p); body != nil {
 				if audio, err := media.ParseSDPAudio(body); err == nil {
 					res.SIP.SDP++

@@ -71,14 +71,19 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
-// FuzzSIPSDP: SIP body extraction and SDP reading never panic, and every
-// m=audio line they return has a valid address.
+// FuzzSIPSDP: SIP body extraction, SDP reading and INFO key reading never
+// panic, every m=audio line they return has a valid address, and every
+// INFO key is a valid key.
 func FuzzSIPSDP(f *testing.F) {
 	f.Add(sipMessage("INVITE sip:a@b SIP/2.0", sdpFor(a4, "0 8 101", "a=rtpmap:101 telephone-event/8000")))
 	f.Add(sipMessage("SIP/2.0 200 OK", sdpFor(b6, "8 96", "a=rtpmap:96 telephone-event/8000")))
 	f.Add([]byte("INVITE x SIP/2.0\nc: application/sdp\nl: 30\n\nv=0\nc=IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\n"))
+	f.Add([]byte("INFO x SIP/2.0\r\ni: c\r\nCSeq: 2 INFO\r\nc: application/dtmf-relay\r\nl: 21\r\n\r\nSignal=5\r\nDuration=160\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		LooksLikeSIP(in)
+		if k, _, _, ok := ParseInfoKey(in); ok != k.Key.Valid() {
+			t.Fatalf("ParseInfoKey: %+v, %v", k, ok)
+		}
 		for _, body := range [][]byte{SIPBody(in), in} {
 			audio, err := media.ParseSDPAudio(body)
 			if err == nil && len(audio) == 0 {

@@ -52,7 +52,10 @@ type Auth struct {
 	Algorithm string
 }
 
-// Kamailio is a running Kamailio.
+// Kamailio is a running Kamailio. Its output has a line
+// "relay METHOD CALL-ID to URI" for each initial request it relays and
+// "in-dialog METHOD CALL-ID" for each request inside a dialog (ACK, BYE,
+// re-INVITE, INFO), for tests to wait on with WaitOutput.
 type Kamailio struct {
 	*Proc
 	Addr netip.Addr
@@ -217,6 +220,7 @@ request_route {
 	if (!sanity_check()) { exit; }
 	if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
 	if (has_totag()) {
+		xlog("L_INFO", "in-dialog $rm $ci\n");
 		if (loose_route()) { route(RELAY); exit; }
 		if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
 		sl_send_reply("404", "Not here");

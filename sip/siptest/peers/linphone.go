@@ -154,7 +154,7 @@ func linphoneRc(cfg LinphoneConfig, port, rtp int) string {
 			fmt.Sprintf("use_ipv6=%d", b2i(cfg.Addr.Is6())), "guess_hostname=1", "inc_timeout=60"},
 		"rtp":   {fmt.Sprintf("audio_rtp_port=%d", rtp), "audio_jitt_comp=60"},
 		"sound": {"echocancellation=0"},
-		"video": {"enabled=0", "capture=0", "display=0"},
+		"video": {"enabled=0", "capture=0", "display=0", "automatically_initiate=0", "automatically_accept=0"},
 	}
 	for sec, lines := range cfg.Rc {
 		sections[sec] = append(sections[sec], lines...)
