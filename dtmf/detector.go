@@ -60,6 +60,22 @@ import (
 // hit window, each edge refined from the tone's share of the sub-blocks at
 // the edge (within about ±12 samples of the true tone edges).
 //
+// Missing audio. A receiver that lost a packet says so (Missing) instead
+// of passing silence: the samples are analysed as zeros to keep the
+// timeline, and every window that holds any of them is "unknown", neither
+// hit nor miss. While a key is down and its last window was a hit, or
+// while a run of hits builds towards MinHits, unknown windows wait: if the
+// next known window is a hit of the same key, the loss is bridged (the key
+// stays down, the run goes on); otherwise they count as misses. A loss
+// after the tone had already stopped (a miss before it) counts as misses
+// at once, so a pause seen in part is never bridged; and more than
+// maxBridge unknown windows in a row (a loss of more than 60 ms) count as
+// misses too. Missing audio alone never makes a hit, so never a key; but
+// since a tone may have gone on in it, a run of hits that a loss cuts
+// needs fewer of them: 2 when the tone is heard on both sides of the loss,
+// MinHits−1 when the loss is at one end and the tone was heard for 28 ms
+// (a tone of 25 ms or less is still never a key).
+//
 // Acceptance. Every test above, the MinHits run and the MaxSpread check
 // are decided by the time the key goes down; nothing is checked when the
 // tone ends (the end refit only moves End). A key that went down is
@@ -76,6 +92,13 @@ const (
 	// being analysed.
 	rawLen  = 64
 	maxHits = 16 // largest MinHits
+	// maxBridge: the most unknown windows (see Missing) that wait for the
+	// next known window; a loss of 3 packets of 20 ms spoils 12+3.
+	maxBridge = 15
+	// edgeSpan: how long (28 ms) a tone that a loss cuts must be heard to
+	// count with MinHits−1 hit windows: a 25 ms tone, which Q.24 says to
+	// reject, can fill 3 windows, a 30 ms one is heard for 30.
+	edgeSpan = 224
 	// rotPeriod: ω_k·40 = 2π·f_k/200, and every f_k is a whole number of
 	// Hz, so e^{iω_k·40m} repeats after 200 sub-blocks.
 	rotPeriod = 200
@@ -259,6 +282,9 @@ type Detector struct {
 	ring         [ringLen][8]complex128 // D_k,m at ring[m%ringLen] once rotM says so
 	rotM         [ringLen]int64         // 1+m when ring[m%ringLen] holds D_·,m (rotation is lazy)
 	tonal        uint64                 // bit i: sub-block nsb−1−i passed the pre-filter (see analyse)
+	gone         uint64                 // bit i: sub-block nsb−1−i holds missing samples (see Missing)
+	bufGone      bool                   // buf holds missing samples
+	pend         int                    // unknown windows waiting for the next known one
 	raw          [rawLen]bins           // the kernel's results C_·,m at raw[m%rawLen]
 	amp          [ringLen]float64       // tone amplitude of each hit window's sub-blocks (see hit)
 	lastZ        [2]complex128          // phase advance per 80 samples (as z2) of the last hit window's tones
@@ -269,6 +295,8 @@ type Detector struct {
 	cand         Key   // key of the current run of hits
 	candRun      int   // its length
 	candStart    int64 // refined start of the run's first window, in samples
+	candEdge     bool  // the run began right after missing audio
+	candBridged  bool  // the run goes on across missing audio
 	down         bool  // a key is down
 	key          Key
 	start, end   int64 // the down key's refined start and (so far) end
@@ -324,28 +352,53 @@ func (d *Detector) Reset() {
 // not depend on how the stream is cut into blocks. Process does not keep
 // samples or dst.
 func (d *Detector) Process(dst []Event, samples []int16) []Event {
+	return d.process(dst, samples, false)
+}
+
+// zeros stands in for missing samples.
+var zeros [batch * subBlock]int16
+
+// Missing tells the detector that the next n samples are lost (a packet
+// that never came): they take their place on the timeline (Pos moves on by
+// n) but are neither tone nor silence. A key whose tone is heard on both
+// sides of a loss of up to 60 ms stays one key; a loss next to a pause, or
+// a longer one, counts as a pause (see the package's notes on missing
+// audio). Keys that end meanwhile are appended to dst, as by Process.
+func (d *Detector) Missing(dst []Event, n int) []Event {
+	for n > 0 {
+		k := min(n, len(zeros))
+		dst = d.process(dst, zeros[:k], true)
+		n -= k
+	}
+	return dst
+}
+
+// process is Process, for missing samples (zeros) when gone is set.
+func (d *Detector) process(dst []Event, samples []int16, gone bool) []Event {
 	d.pos += int64(len(samples))
 	if d.nbuf > 0 {
 		n := copy(d.buf[d.nbuf:], samples)
 		d.nbuf += n
+		d.bufGone = d.bufGone || gone && n > 0
 		samples = samples[n:]
 		if d.nbuf < subBlock {
 			return dst
 		}
 		slot := int(d.nsb & (rawLen - 1))
 		d.corr(d.raw[slot:slot+1], d.buf[:], table)
-		dst = d.analyse(dst, 1)
-		d.nbuf = 0
+		dst = d.analyse(dst, 1, d.bufGone)
+		d.nbuf, d.bufGone = 0, false
 	}
 	for len(samples) >= subBlock {
 		// The kernel writes straight into the ring, never across its end.
 		slot := int(d.nsb & (rawLen - 1))
 		n := min(len(samples)/subBlock, batch, rawLen-slot)
 		d.corr(d.raw[slot:slot+n], samples[:n*subBlock], table)
-		dst = d.analyse(dst, n)
+		dst = d.analyse(dst, n, gone)
 		samples = samples[n*subBlock:]
 	}
 	d.nbuf = copy(d.buf[:], samples)
+	d.bufGone = gone && d.nbuf > 0
 	return dst
 }
 
@@ -360,21 +413,25 @@ func (d *Detector) Flush(dst []Event) []Event {
 		}
 		dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
 	}
-	d.down, d.cand, d.candRun, d.misses, d.needEndRefit = false, 0, 0, 0, false
+	d.down, d.cand, d.candRun, d.misses, d.needEndRefit, d.pend = false, 0, 0, 0, false, 0
 	return dst
 }
 
 // analyse takes the kernel's next n results, raw[nsb%rawLen] onwards (not
-// across the ring's end).
+// across the ring's end); gone says they are of missing samples.
 //
 // Most sub-blocks end no window worth a look: unless the last four all
 // passed the pre-filter, the window's verdict is "no key", and while no
 // key is down or pending that changes nothing. The loop decides that
 // from one bit per sub-block and goes on to the next.
-func (d *Detector) analyse(dst []Event, n int) []Event {
+func (d *Detector) analyse(dst []Event, n int, gone bool) []Event {
 	slot := int(d.nsb & (rawLen - 1))
 	tonal := d.tonal
 	for i := range d.raw[slot : slot+n] {
+		d.gone <<= 1
+		if gone {
+			d.gone |= 1
+		}
 		b := &d.raw[slot+i]
 		// Pre-filter: the strongest tone of each group must carry a fair
 		// share of this sub-block's energy, or no window holding it can
@@ -395,11 +452,28 @@ func (d *Detector) analyse(dst []Event, n int) []Event {
 		d.nsb++
 		full := tonal&(1<<window-1) == 1<<window-1 // implies m ≥ window−1
 		if !full && d.cand == 0 && !d.down {
-			continue // step(dst, m, 0) would do nothing
+			continue // step(dst, m, 0) would do nothing (and pend is 0)
+		}
+		if d.gone&(1<<window-1) != 0 {
+			dst = d.unknown(dst, m)
+			continue
 		}
 		var k Key
 		if full {
 			k = d.window(m)
+		}
+		if d.pend > 0 {
+			// The first known window after a loss: a hit of the key that
+			// was sounding bridges it; anything else makes the lost
+			// windows misses.
+			if k == 0 || k != d.cand && !(d.down && k == d.key) {
+				for range d.pend {
+					dst = d.step(dst, m, 0)
+				}
+			} else if !d.down {
+				d.candBridged = true
+			}
+			d.pend = 0
 		}
 		dst = d.step(dst, m, k)
 	}
@@ -530,10 +604,13 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 	if k != 0 && k == d.cand {
 		d.candRun++
 	} else {
-		d.cand, d.candRun = k, 0
+		d.cand, d.candRun, d.candBridged = k, 0, false
 		if k != 0 {
 			d.candRun = 1
 			d.candStart = d.refitStart(m)
+			// Missing audio in the 10 ms before the window: the tone
+			// may have begun in it.
+			d.candEdge = d.gone>>window&3 != 0
 		}
 	}
 	if k != 0 {
@@ -555,22 +632,80 @@ func (d *Detector) step(dst []Event, m int64, k Key) []Event {
 			}
 		}
 	}
-	if !d.down && d.cand != 0 && d.candRun >= d.minHits && d.steady() {
-		d.down, d.key, d.start, d.misses = true, d.cand, d.candStart, 0
-		d.hit(m)
-		if d.early { // accepted: nothing later can take the key back
-			dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
-		}
+	if !d.down && d.cand != 0 && d.accept(m, d.candEdge) {
+		dst = d.goDown(dst, m)
 	}
 	return dst
 }
 
+// accept reports whether the current run, its last hit window ending with
+// sub-block m, makes its key go down: MinHits hit windows; or, when
+// missing audio cut the run (the tone may have sounded in it too; see the
+// package's notes on missing audio), 2 for a run heard on both sides of a
+// loss, and MinHits−1 for one that begins right after a loss or ends at
+// one (edge) if its tone was heard for edgeSpan. The tone must also have
+// been steady.
+func (d *Detector) accept(m int64, edge bool) bool {
+	switch {
+	case d.candRun >= d.minHits:
+	case d.candBridged && d.candRun >= min(d.minHits, 2):
+	case edge && d.candRun >= d.minHits-1 && d.runSpan(m) >= edgeSpan:
+	default:
+		return false
+	}
+	return d.steady()
+}
+
+// runSpan returns how long the current run's tone was heard, in samples:
+// from its refined start to the end of the tone in the hit window ending
+// with sub-block m (the run's last so far).
+func (d *Detector) runSpan(m int64) int64 {
+	e := float64((m+1)*subBlock) - (1-d.share(m, d.lastLo, d.lastHi, d.amp[m&(ringLen-1)]))*subBlock
+	return int64(math.Round(e)) - d.candStart
+}
+
+// goDown makes the current run's key go down, its last hit window ending
+// with sub-block m.
+func (d *Detector) goDown(dst []Event, m int64) []Event {
+	d.down, d.key, d.start, d.misses = true, d.cand, d.candStart, 0
+	d.hit(m)
+	if d.early { // accepted: nothing later can take the key back
+		dst = append(dst, Event{Key: d.key, Source: SourceInband, Start: d.start, End: d.end})
+	}
+	return dst
+}
+
+// unknown handles the window ending with sub-block m when it holds missing
+// samples, while a key is down or a run of hits builds: it waits (pend)
+// while the tone was heard up to the loss, for at most maxBridge windows;
+// otherwise it, and those waiting, are misses.
+func (d *Detector) unknown(dst []Event, m int64) []Event {
+	if !d.down && d.pend == 0 && d.cand != 0 && d.accept(m-1, true) {
+		// A run of hits that a loss cuts short: the tone may go on in
+		// it. The window before this one was the run's last hit.
+		dst = d.goDown(dst, m-1)
+	}
+	if d.down && d.needEndRefit { // m is the sub-block after the last hit window
+		d.refitEnd(true)
+	}
+	if d.pend < maxBridge && (d.down && d.misses == 0 || !d.down && d.cand != 0) {
+		d.pend++
+		return dst
+	}
+	for range d.pend + 1 {
+		dst = d.step(dst, m, 0)
+	}
+	d.pend = 0
+	return dst
+}
+
 // steady reports whether the frequencies of both tones stayed within
-// MaxSpread over the last MinHits windows of the current run.
+// MaxSpread over the last MinHits windows of the current run (all of it
+// when shorter).
 func (d *Detector) steady() bool {
 	for t := range 2 {
 		lo, hi := math.Inf(1), math.Inf(-1)
-		for i := d.candRun - d.minHits + 1; i <= d.candRun; i++ {
+		for i := max(d.candRun-d.minHits+1, 1); i <= d.candRun; i++ {
 			a := cmplx.Phase(d.runZ[i%maxHits][t])
 			lo, hi = min(lo, a), max(hi, a)
 		}

@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -87,19 +88,30 @@ type StreamStats struct {
 	// Lost is the RFC 3550 §6.4.1 cumulative loss: packets expected from
 	// the sequence numbers minus packets received (never negative).
 	Lost int64
-	// Late counts audio packets dropped because their timestamp was behind
-	// audio already processed, by no more than MaxGap (reordered or
-	// duplicated).
+	// Late counts audio packets dropped because they came after their
+	// place in the timeline had gone to the detector: overtaken by more
+	// than the jitter buffer's depth (but by no more than MaxGap).
 	Late int64
+	// Reordered counts audio packets that arrived behind a newer one and
+	// were put back in their place by the jitter buffer; Duplicates the
+	// second and later copies of a packet, dropped.
+	Reordered, Duplicates int64
+	// Concealed counts the packets' worth of audio that never came and
+	// went to the in-band detector as missing rather than as silence
+	// (up to 60 ms of each hole; see JitterConfig).
+	Concealed int64
+	// Depth is the jitter buffer's depth now (see JitterConfig).
+	Depth time.Duration
 	// Bad counts packets whose payload could not be used: an empty or
 	// malformed telephone-event, an empty audio payload.
 	Bad int64
 	// Ignored counts packets of payload types that carry neither G.711 nor
 	// telephone-events (comfort noise, other codecs).
 	Ignored int64
-	// Gaps counts holes in the audio timeline filled with silence; Resyncs
-	// the holes longer than MaxGap and the jumps back beyond it, after
-	// which the in-band detector was restarted at the new timestamp.
+	// Gaps counts holes in the audio timeline (concealed, then filled
+	// with silence); Resyncs the holes longer than MaxGap and the jumps
+	// back beyond it, after which the in-band detector was restarted at
+	// the new timestamp.
 	Gaps, Resyncs int64
 }
 
@@ -143,10 +155,15 @@ type ReceiverConfig struct {
 	// matter there). Early sets the Early fields of Detector, Events and
 	// Merge; they can also be set one by one.
 	Early bool
+	// Jitter sizes the jitter buffer that puts each stream's audio in
+	// timestamp order before the in-band detector (zero: audio waits
+	// 40 ms, rising to 60 ms while packets are overtaken by two others).
+	Jitter JitterConfig
 	// MaxGap is the longest hole in the audio timeline (lost packets,
-	// silence suppression, a pause while events are sent) that is filled
-	// with silence, in timestamp units. Audio after a longer hole restarts
-	// the detector at its own timestamp. Zero means 8000 (1 s).
+	// silence suppression, a pause while events are sent) that is bridged
+	// (concealed, then filled with silence), in timestamp units. Audio
+	// after a longer hole restarts the detector at its own timestamp. Zero
+	// means 8000 (1 s).
 	MaxGap int64
 	// MaxStreams bounds the SSRCs tracked; packets of further SSRCs return
 	// ErrTooManyStreams. Zero means 16.
@@ -173,11 +190,14 @@ const (
 // press gives one key, and hands each key to its KeySink.
 //
 // Time is taken from RTP timestamps only: arrival jitter and bursts do not
-// matter. Each stream's audio is placed on its RTP timeline: a hole is
-// filled with silence up to MaxGap, beyond it the detector restarts;
-// audio whose timestamp is up to MaxGap behind what was already processed
-// is dropped as reordered or duplicated (StreamStats.Late); a jump back
-// further than that restarts the detector at the new timestamp.
+// matter. Each stream's audio passes through a jitter buffer (see
+// JitterConfig) that puts reordered packets back in place and drops
+// duplicates, and is then placed on its RTP timeline: a hole is given to
+// the detector as missing audio (up to 60 ms, then silence) up to MaxGap,
+// beyond it the detector restarts; audio whose place already went to the
+// detector, up to MaxGap behind it, is dropped (StreamStats.Late); a jump
+// back further than that restarts the detector at the new timestamp.
+// RFC 4733 events do not wait in the jitter buffer.
 //
 // A Receiver is not safe for concurrent use. HandleRTP and HandlePacket do
 // not allocate once a stream's buffers have grown to its packet size, do no
@@ -190,6 +210,8 @@ type Receiver struct {
 	last    *stream   // the stream of the previous packet
 	hdr     rtp.Header
 	dropped int64 // packets refused with ErrTooManyStreams
+	// jmin, jmax: the jitter buffer's depth bounds, in timestamp units.
+	jmin, jmax int64
 }
 
 // NewReceiver returns a Receiver that reports keys to sink (nil drops them).
@@ -215,10 +237,14 @@ func NewReceiver(cfg ReceiverConfig, sink KeySink) (*Receiver, error) {
 	if err := cfg.Detector.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	jmin, jmax, err := cfg.Jitter.depths()
+	if err != nil {
+		return nil, err
+	}
 	if sink == nil {
 		sink = KeySinkFunc(nil)
 	}
-	return &Receiver{cfg: cfg, sink: sink, streams: make(map[uint32]*stream)}, nil
+	return &Receiver{cfg: cfg, sink: sink, streams: make(map[uint32]*stream), jmin: jmin, jmax: jmax}, nil
 }
 
 // String describes the receiver, for pipeline dumps.
@@ -267,7 +293,8 @@ func (r *Receiver) handle(h *rtp.Header, payload []byte) error {
 	return s.packet(r, h, payload)
 }
 
-// Flush ends every stream, in order of first packet: keys still sounding
+// Flush ends every stream, in order of first packet: the audio held in
+// its jitter buffer goes to the detector, keys still sounding
 // or waiting for their END packet are reported (with Early, those already
 // reported at key-down are only ended), and in-band keys held for a twin
 // are released. Packets handled after Flush start the streams' key
@@ -285,14 +312,23 @@ func (r *Receiver) Flush() {
 // in-band key, and the time that would end an RFC 4733 key whose END was
 // lost, never come: every stream's in-band key in progress is ended where
 // its tone stopped, and the RFC 4733 decoder and the merger are advanced to
-// the stream's last RTP time plus elapsed. The timeline itself does not
-// move: the next packet is placed by its own timestamp. With Early, keys
-// already reported are only ended here, not reported again; an in-band key
-// held for its twin is released once elapsed covers Merge.Hold.
+// the stream's last RTP time plus elapsed. The audio held in the jitter
+// buffers goes to the detector first. The timeline itself does not move:
+// the next packet is placed by its own timestamp. With Early, in-band keys
+// were reported when they went down, and the detector is left as it is: a
+// network that stalls in the middle of a press and then delivers the rest
+// (its timestamps going on without a hole) gives one key, not two, while
+// a far end that stopped sending leaves a hole that ends the key when it
+// sends again. An in-band key held for its twin is released once elapsed
+// covers Merge.Hold.
 func (r *Receiver) Idle(elapsed time.Duration) {
 	d := int64(elapsed / (time.Second / dtmf.SampleRate))
 	for _, s := range r.order {
-		s.evs = s.shift(s.det.Flush(s.evs[:0]), 0)
+		s.evs = s.evs[:0]
+		s.release(r, math.MaxInt64)
+		if !r.cfg.Detector.Early {
+			s.evs = s.shift(s.det.Flush(s.evs), len(s.evs))
+		}
 		now := s.now + d
 		s.evs = s.dec.Advance(s.evs, now)
 		s.emit(r, s.evs)
@@ -336,9 +372,46 @@ func (r *Receiver) OutOfBand(k dtmf.Key, src dtmf.Source, dur int64) {
 func (r *Receiver) Streams() []StreamInfo {
 	out := make([]StreamInfo, len(r.order))
 	for i, s := range r.order {
-		out[i] = StreamInfo{ID: s.id, FirstTS: s.firstTS, FirstSeen: s.firstSeen, Stats: s.stats}
+		out[i] = StreamInfo{ID: s.id, FirstTS: s.firstTS, FirstSeen: s.firstSeen, Stats: s.statsNow()}
 	}
 	return out
+}
+
+// Totals adds up the counters of every stream (Depth: the deepest), without
+// allocating.
+func (r *Receiver) Totals() StreamStats {
+	var t StreamStats
+	for _, s := range r.order {
+		st := s.statsNow()
+		t.Packets += st.Packets
+		t.Bytes += st.Bytes
+		t.Audio += st.Audio
+		t.Events += st.Events
+		t.Guessed += st.Guessed
+		t.Lost += st.Lost
+		t.Late += st.Late
+		t.Reordered += st.Reordered
+		t.Duplicates += st.Duplicates
+		t.Concealed += st.Concealed
+		t.Bad += st.Bad
+		t.Ignored += st.Ignored
+		t.Gaps += st.Gaps
+		t.Resyncs += st.Resyncs
+		t.Depth = max(t.Depth, st.Depth)
+	}
+	return t
+}
+
+// reached returns the latest RTP time the stream of ssrc has reached
+// (audio held in its jitter buffer included), and whether it is known.
+func (r *Receiver) reached(ssrc uint32) (int64, bool) {
+	s := r.last
+	if s == nil || s.id.SSRC != ssrc {
+		if s = r.streams[ssrc]; s == nil {
+			return 0, false
+		}
+	}
+	return s.now, true
 }
 
 // Dropped returns the number of packets refused with ErrTooManyStreams.
@@ -355,12 +428,13 @@ type stream struct {
 	// Sequence numbers extended to 64 bits for the loss count.
 	seqBase, seqMax int64
 
-	det      *dtmf.Detector
-	dec      *dtmf.EventDecoder
-	merge    dtmf.Merger
-	anchored bool
-	base     int64 // RTP time of the detector's sample 0
-	now      int64 // latest RTP time the stream has reached
+	det    *dtmf.Detector
+	dec    *dtmf.EventDecoder
+	merge  dtmf.Merger
+	jb     jitterBuffer
+	fedSeq int64 // sequence number of the frame the detector had last (noSeq: none)
+	base   int64 // RTP time of the detector's sample 0
+	now    int64 // latest RTP time the stream has reached
 
 	pcm  []int16      // decoded audio, grown to the largest payload
 	evs  []dtmf.Event // scratch: keys from the detector or decoder
@@ -382,6 +456,8 @@ func (r *Receiver) newStream(h *rtp.Header) *stream {
 		evs:       make([]dtmf.Event, 0, 8),
 		keys:      make([]dtmf.Event, 0, 8),
 	}
+	s.jb.init(r.jmin, r.jmax)
+	s.fedSeq = noSeq
 	s.firstTS = s.clock.Extend(h.Timestamp)
 	s.seqBase = int64(h.SequenceNumber)
 	s.seqMax = s.seqBase - 1
@@ -390,6 +466,9 @@ func (r *Receiver) newStream(h *rtp.Header) *stream {
 	r.order = append(r.order, s)
 	return s
 }
+
+// noSeq: no sequence number.
+const noSeq = math.MinInt64
 
 // silence feeds holes in the audio timeline.
 var silence [160]int16
@@ -421,7 +500,7 @@ func (s *stream) packet(r *Receiver, h *rtp.Header, payload []byte) error {
 			s.stats.Bad++
 			return nil
 		}
-		if !s.audio(r, kind, ts, payload) {
+		if !s.audio(r, kind, ts, seq, payload) {
 			return nil
 		}
 	case KindTelephoneEvent:
@@ -447,28 +526,112 @@ func (s *stream) packet(r *Receiver, h *rtp.Header, payload []byte) error {
 	return nil
 }
 
-// audio places one G.711 payload on the detector's timeline; it returns
-// false when the packet was dropped as late.
-func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) bool {
-	if !s.anchored {
-		s.anchored, s.base = true, ts
+// statsNow returns the stream's counters with the current depth.
+func (s *stream) statsNow() StreamStats {
+	st := s.stats
+	if s.jb.started {
+		st.Depth = samplesToDuration(s.jb.depth)
 	}
-	pos := s.base + s.det.Pos() // RTP time of the detector's next sample
-	switch gap := ts - pos; {
-	case gap < 0 && gap >= -r.cfg.MaxGap:
-		s.stats.Late++
-		return false
-	case gap > r.cfg.MaxGap || gap < 0:
+	return st
+}
+
+// audio takes one G.711 payload into the jitter buffer and hands the
+// detector what is due; it returns false when the packet was dropped as
+// late or duplicated.
+func (s *stream) audio(r *Receiver, kind PayloadKind, ts, seq int64, payload []byte) bool {
+	jb := &s.jb
+	if !jb.started {
+		// The first packet anchors the timeline: one that comes after it
+		// from before it is late.
+		jb.restart(ts)
+		s.base = ts
+	}
+	if f := jb.first(); jb.full() {
+		s.release(r, f.ts+int64(f.n))
+	}
+	switch {
+	case ts > jb.end+r.cfg.MaxGap || ts < jb.newest-r.cfg.MaxGap:
 		// A long hole, or a timeline that jumped back further than any
 		// reordering could explain (a sender that restarted its
-		// timestamps): start the detector again at this packet.
-		s.stats.Resyncs++
-		s.evs = s.shift(s.det.Flush(s.evs), len(s.evs))
-		s.det.Reset()
-		s.base = ts
+		// timestamps): what is held goes first, then the detector starts
+		// again at this packet.
+		s.release(r, math.MaxInt64)
+		s.resync(ts)
+		jb.restart(ts)
+	case ts < s.pos():
+		if jb.released(ts) {
+			s.stats.Duplicates++
+		} else {
+			s.stats.Late++
+			jb.observe(jb.end-ts-int64(len(payload)), int64(len(payload)))
+		}
+		return false
+	}
+	newest := jb.newest
+	if !jb.push(ts, seq, kind, payload) {
+		s.stats.Duplicates++
+		return false
+	}
+	if ts < newest {
+		s.stats.Reordered++
+	}
+	s.stats.Audio++
+	s.now = max(s.now, ts+int64(len(payload)))
+	s.release(r, jb.end-jb.depth)
+	return true
+}
+
+// resync restarts the detector at RTP time ts: keys still sounding end.
+func (s *stream) resync(ts int64) {
+	s.stats.Resyncs++
+	s.evs = s.shift(s.det.Flush(s.evs), len(s.evs))
+	s.det.Reset()
+	s.base = ts
+}
+
+// pos returns the RTP time of the detector's next sample (once the
+// stream has had audio).
+func (s *stream) pos() int64 { return s.base + s.det.Pos() }
+
+// release hands the detector the held frames that end by limit, in order,
+// each hole before them concealed; keys go to s.evs.
+func (s *stream) release(r *Receiver, limit int64) {
+	for f := s.jb.first(); f != nil && f.ts+int64(f.n) <= limit; f = s.jb.first() {
+		s.feed(r, f.ts, f.seq, f.kind, f.data[:f.n])
+		s.jb.pop()
+	}
+}
+
+// feed places one frame, of extended sequence number seq, on the
+// detector's timeline.
+func (s *stream) feed(r *Receiver, ts, seq int64, kind PayloadKind, payload []byte) {
+	prev := s.fedSeq
+	s.fedSeq = seq
+	switch gap := ts - s.pos(); {
+	case gap > r.cfg.MaxGap || gap < -r.cfg.MaxGap: // held across a jump
+		s.resync(ts)
+	case gap < 0:
+		// It overlaps audio already given (packets of different sizes):
+		// only the rest is new.
+		if -gap >= int64(len(payload)) {
+			return
+		}
+		payload = payload[-gap:]
 	case gap > 0:
+		// Packets lost (a gap in the sequence numbers) are concealed, up to
+		// maxConceal; a hole the sender left (silence suppression, audio
+		// paused for events: no sequence number missing) is silence, so a
+		// pause between two presses is one even when nothing was sent in it.
 		s.stats.Gaps++
-		for gap > 0 {
+		n := min(gap, maxConceal)
+		if lost := seq - prev - 1; prev != noSeq && lost >= 0 {
+			n = min(n, lost*int64(len(payload)))
+		}
+		if n > 0 {
+			s.stats.Concealed += (n + int64(len(payload)) - 1) / int64(len(payload))
+			s.evs = s.shift(s.det.Missing(s.evs, int(n)), len(s.evs))
+		}
+		for gap -= n; gap > 0; {
 			n := min(gap, int64(len(silence)))
 			s.evs = s.shift(s.det.Process(s.evs, silence[:n]), len(s.evs))
 			gap -= n
@@ -484,9 +647,6 @@ func (s *stream) audio(r *Receiver, kind PayloadKind, ts int64, payload []byte) 
 		audio.DecodeALawTo(pcm, payload)
 	}
 	s.evs = s.shift(s.det.Process(s.evs, pcm), len(s.evs))
-	s.stats.Audio++
-	s.now = max(s.now, s.base+s.det.Pos())
-	return true
 }
 
 // shift moves the detector's keys appended after evs[from] from detector
@@ -516,7 +676,9 @@ func (s *stream) report(r *Receiver) {
 }
 
 func (s *stream) flush(r *Receiver) {
-	s.evs = s.shift(s.det.Flush(s.evs[:0]), 0)
+	s.evs = s.evs[:0]
+	s.release(r, math.MaxInt64)
+	s.evs = s.shift(s.det.Flush(s.evs), len(s.evs))
 	s.evs = s.dec.Flush(s.evs)
 	s.emit(r, s.evs)
 	s.keys = s.merge.Flush(s.keys[:0])

@@ -133,10 +133,14 @@ func feedOne(t *testing.T, cfg ReceiverConfig, pkts [][]byte) []firing {
 	return got
 }
 
+// These tests time keys to the packet that brings them, so their audio goes
+// to the detector as it arrives (no jitter buffer); the buffer's added
+// latency is TestReceiverMergeHoldLatency's and TestJitterLatency's.
 var (
-	earlyLive  = ReceiverConfig{Early: true, PayloadTypes: liveTypes(), Merge: dtmf.MergerConfig{Hold: LiveMergeHold}, NoGuess: true}
-	earlyNoTE  = ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}, NoGuess: true}
-	normalLive = ReceiverConfig{PayloadTypes: liveTypes(), Merge: dtmf.MergerConfig{Hold: LiveMergeHold}, NoGuess: true}
+	noJitter   = JitterConfig{Off: true}
+	earlyLive  = ReceiverConfig{Early: true, PayloadTypes: liveTypes(), Merge: dtmf.MergerConfig{Hold: LiveMergeHold}, NoGuess: true, Jitter: noJitter}
+	earlyNoTE  = ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}, NoGuess: true, Jitter: noJitter}
+	normalLive = ReceiverConfig{PayloadTypes: liveTypes(), Merge: dtmf.MergerConfig{Hold: LiveMergeHold}, NoGuess: true, Jitter: noJitter}
 )
 
 // TestReceiverEarlyRFC4733: an RFC 4733 key comes out with the first

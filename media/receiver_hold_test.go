@@ -2,6 +2,7 @@ package media
 
 import (
 	"testing"
+	"time"
 
 	"denwa/audio"
 	"denwa/dtmf"
@@ -12,8 +13,9 @@ import (
 // an RFC 4733 twin (the label matters there); a live session reports it
 // when it goes down (35 ms into the tone, in the tone's second packet) and
 // then waits LiveMergeHold (one packet) when telephone-events were
-// negotiated, nothing otherwise. Counted in 20 ms packets of stream time,
-// so the test needs no clock.
+// negotiated, nothing otherwise. The jitter buffer holds the audio its
+// depth longer (40 ms by default: two packets), which covers the hold.
+// Counted in 20 ms packets of stream time, so the test needs no clock.
 func TestReceiverMergeHoldLatency(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -21,8 +23,11 @@ func TestReceiverMergeHoldLatency(t *testing.T) {
 		min, max int // packets after the tone's first one until the key
 	}{
 		{"capture default", ReceiverConfig{}, 4 + 25, 4 + 30},
-		{"live with telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}}, 2, 2},
-		{"live without telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}}, 1, 1},
+		{"live with telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}}, 1 + 2, 1 + 2},
+		{"live without telephone-event", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}}, 1 + 2, 1 + 2},
+		{"live, fixed 60 ms buffer", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}, Jitter: JitterConfig{Min: 60 * time.Millisecond}}, 1 + 3, 1 + 3},
+		{"live with telephone-event, no buffer", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: LiveMergeHold}, Jitter: JitterConfig{Off: true}}, 2, 2},
+		{"live without telephone-event, no buffer", ReceiverConfig{Early: true, Merge: dtmf.MergerConfig{Hold: -1}, Jitter: JitterConfig{Off: true}}, 1, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"denwa/audio"
 	"denwa/dtmf"
@@ -61,11 +62,11 @@ func TestHandlePacketParse(t *testing.T) {
 		err  error
 		want StreamStats
 	}{
-		{"PCMU 4 samples", "80 00 0001 00000010 11223344  ff ff ff ff", nil, StreamStats{Packets: 1, Bytes: 4, Audio: 1}},
-		{"PCMA with marker", "80 88 0001 00000010 11223344  d5 d5", nil, StreamStats{Packets: 1, Bytes: 2, Audio: 1}},
-		{"PCMU with 2 CSRCs", "82 00 0001 00000010 11223344 00000001 00000002  ff ff", nil, StreamStats{Packets: 1, Bytes: 2, Audio: 1}},
-		{"PCMU with one-byte extension", "90 00 0001 00000010 11223344 bede0001 10aa0000  ff ff ff", nil, StreamStats{Packets: 1, Bytes: 3, Audio: 1}},
-		{"PCMU with 3 padding bytes", "a0 00 0001 00000010 11223344  ff ff 00 00 03", nil, StreamStats{Packets: 1, Bytes: 2, Audio: 1}},
+		{"PCMU 4 samples", "80 00 0001 00000010 11223344  ff ff ff ff", nil, StreamStats{Packets: 1, Bytes: 4, Audio: 1, Depth: 40 * time.Millisecond}},
+		{"PCMA with marker", "80 88 0001 00000010 11223344  d5 d5", nil, StreamStats{Packets: 1, Bytes: 2, Audio: 1, Depth: 40 * time.Millisecond}},
+		{"PCMU with 2 CSRCs", "82 00 0001 00000010 11223344 00000001 00000002  ff ff", nil, StreamStats{Packets: 1, Bytes: 2, Audio: 1, Depth: 40 * time.Millisecond}},
+		{"PCMU with one-byte extension", "90 00 0001 00000010 11223344 bede0001 10aa0000  ff ff ff", nil, StreamStats{Packets: 1, Bytes: 3, Audio: 1, Depth: 40 * time.Millisecond}},
+		{"PCMU with 3 padding bytes", "a0 00 0001 00000010 11223344  ff ff 00 00 03", nil, StreamStats{Packets: 1, Bytes: 2, Audio: 1, Depth: 40 * time.Millisecond}},
 		{"event on 101 (SDP)", "80 e5 0001 00000010 11223344  0b 0a 00a0", nil, StreamStats{Packets: 1, Bytes: 4, Events: 1}},
 		{"event guessed on 96", "80 60 0001 00000010 11223344  0b 8a 0320", nil, StreamStats{Packets: 1, Bytes: 4, Events: 1, Guessed: 1}},
 		{"comfort noise ignored", "80 0d 0001 00000010 11223344  40", nil, StreamStats{Packets: 1, Bytes: 1, Ignored: 1}},
@@ -129,7 +130,7 @@ func TestReceiverDemux(t *testing.T) {
 		if s.FirstTS != int64(1000*ssrc) {
 			t.Errorf("stream %d: FirstTS %d", i, s.FirstTS)
 		}
-		want := StreamStats{Packets: 10, Bytes: 1600, Audio: 10}
+		want := StreamStats{Packets: 10, Bytes: 1600, Audio: 10, Depth: 40 * time.Millisecond}
 		if s.Stats != want {
 			t.Errorf("stream %d: %+v, want %+v", i, s.Stats, want)
 		}
@@ -178,14 +179,22 @@ func TestReceiverTimeline(t *testing.T) {
 		pkts []p
 		want StreamStats
 	}{
-		{"in order across wraps", []p{{65534, base}, {65535, base + T}, {0, base + 2*T}, {1, base + 3*T}}, StreamStats{Packets: 4, Bytes: 640, Audio: 4}},
-		{"one lost", []p{{1, 0}, {2, T}, {4, 3 * T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 3, Lost: 1, Gaps: 1}},
-		{"reordered: late one dropped", []p{{1, 0}, {3, 2 * T}, {2, T}, {4, 3 * T}}, StreamStats{Packets: 4, Bytes: 640, Audio: 3, Late: 1, Gaps: 1}},
-		{"duplicate dropped", []p{{1, 0}, {2, T}, {2, T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 2, Late: 1}},
-		{"gap of 1 s filled", []p{{1, 0}, {2, T + 8000}}, StreamStats{Packets: 2, Bytes: 320, Audio: 2, Gaps: 1}},
-		{"gap over 1 s resyncs", []p{{1, 0}, {2, T + 8001}}, StreamStats{Packets: 2, Bytes: 320, Audio: 2, Resyncs: 1}},
-		{"jump back within MaxGap: dropped as late", []p{{1, 100000}, {2, 100000 + T}, {3, 100000 - 40*T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 2, Late: 1}},
-		{"jump back beyond MaxGap: resync", []p{{1, 100000}, {2, 100000 - 60*T}, {3, 100000 - 59*T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 3, Resyncs: 1}},
+		{"in order across wraps", []p{{65534, base}, {65535, base + T}, {0, base + 2*T}, {1, base + 3*T}}, StreamStats{Packets: 4, Bytes: 640, Audio: 4, Depth: 40 * time.Millisecond}},
+		{"one lost", []p{{1, 0}, {2, T}, {4, 3 * T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 3, Lost: 1, Gaps: 1, Concealed: 1, Depth: 40 * time.Millisecond}},
+		{"reordered within the depth: put back", []p{{1, 0}, {3, 2 * T}, {2, T}, {4, 3 * T}}, StreamStats{Packets: 4, Bytes: 640, Audio: 4, Reordered: 1, Depth: 40 * time.Millisecond}},
+		// 2T's place goes to the detector when 6T arrives (older than
+		// 6T − 40 ms): it is late, and the depth grows to the lag, up to
+		// 60 ms.
+		{"reordered beyond the depth: late, depth grows", []p{{1, 0}, {2, T}, {4, 3 * T}, {5, 4 * T}, {6, 5 * T}, {7, 6 * T}, {3, 2 * T}},
+			StreamStats{Packets: 7, Bytes: 1120, Audio: 6, Late: 1, Gaps: 1, Concealed: 1, Depth: 60 * time.Millisecond}},
+		{"duplicate dropped", []p{{1, 0}, {2, T}, {2, T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 2, Duplicates: 1, Depth: 40 * time.Millisecond}},
+		{"duplicate of a released packet dropped", []p{{1, 0}, {2, T}, {3, 2 * T}, {4, 3 * T}, {5, 4 * T}, {1, 0}},
+			StreamStats{Packets: 6, Bytes: 960, Audio: 5, Duplicates: 1, Depth: 40 * time.Millisecond}},
+		{"gap of 1 s, nothing lost: silence", []p{{1, 0}, {2, T + 8000}}, StreamStats{Packets: 2, Bytes: 320, Audio: 2, Gaps: 1, Depth: 40 * time.Millisecond}},
+		{"gap of 1 s, 5 packets lost: 3 concealed", []p{{1, 0}, {7, T + 8000}}, StreamStats{Packets: 2, Bytes: 320, Audio: 2, Lost: 5, Gaps: 1, Concealed: 3, Depth: 40 * time.Millisecond}},
+		{"gap over 1 s resyncs", []p{{1, 0}, {2, T + 8001}}, StreamStats{Packets: 2, Bytes: 320, Audio: 2, Resyncs: 1, Depth: 40 * time.Millisecond}},
+		{"jump back within MaxGap: dropped as late", []p{{1, 100000}, {2, 100000 + T}, {3, 100000 - 40*T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 2, Late: 1, Depth: 40 * time.Millisecond}},
+		{"jump back beyond MaxGap: resync", []p{{1, 100000}, {2, 100000 - 60*T}, {3, 100000 - 59*T}}, StreamStats{Packets: 3, Bytes: 480, Audio: 3, Resyncs: 1, Depth: 40 * time.Millisecond}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -195,6 +204,7 @@ func TestReceiverTimeline(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			r.Flush() // what the jitter buffer holds goes to the detector
 			if got := r.Streams()[0].Stats; got != c.want {
 				t.Errorf("\n got %+v\nwant %+v", got, c.want)
 			}

@@ -131,7 +131,11 @@ type SessionStats struct {
 	Foreign, Drained int64
 	// KeysRefused counts keys the receiver found but the session did not
 	// hand to its KeySink because they did not begin after the answer.
-	KeysRefused            int64
+	KeysRefused int64
+	// Receive totals the receiver's counters over the far end's streams
+	// (StreamStats: loss, reordering, duplicates, late packets, concealed
+	// audio, the jitter buffer's depth).
+	Receive                StreamStats
 	SendErrors, ReadErrors int64
 	// SRTPAuthFailed counts SRTP packets from the far end dropped because
 	// their authentication tag did not verify (tampered, or another key);
@@ -471,6 +475,7 @@ func (s *Session) Stats() SessionStats {
 		SendErrors: s.sendErrs.Load(), ReadErrors: s.readErrs.Load(),
 		SRTPAuthFailed: s.srtpAuth.Load(), SRTPReplayed: s.srtpReplay.Load(),
 		Remote: remote, Learned: s.learned.Load(),
+		Receive: s.receiveStats(),
 	}
 }
 

@@ -37,7 +37,10 @@ import (
 // packet interval later. The key is released with the first packet that
 // ends at least 20 ms after its End, so the twin has 20–40 ms. The cost is
 // one packet of latency for in-band keys on calls that negotiated
-// telephone-event; with none negotiated there is no twin to wait for.
+// telephone-event, and only with the jitter buffer off: the buffer holds
+// the audio at least as long (40 ms by default), so the stream is past
+// End+20 ms when the detector reports the key. With no telephone-event
+// negotiated there is no twin to wait for.
 const LiveMergeHold = 160
 
 const (
@@ -426,15 +429,21 @@ func (s *Session) checkTimeout(now time.Time) {
 
 // deliverKey is the Receiver's KeySink when SessionConfig.KeySink is set:
 // it stamps the key with when it began on the session's clock and hands
-// it on if it began after the instant of answer (see Session). A SIP INFO
-// key began when it arrived, and only needs to come after the instant of
-// answer: a request in the dialog is no packet queued before it. Under
-// rxMu.
+// it on if it began after the instant of answer (see Session). The key
+// began at now less the part of the stream heard since its Start: to its
+// End, or for an in-band key to the newest audio, which the jitter buffer
+// held. A SIP INFO key began when it arrived, and only needs to come after
+// the instant of answer: a request in the dialog is no packet queued
+// before it. Under rxMu.
 func (s *Session) deliverKey(k Key) {
 	k.Began = s.now()
 	guard := int64(0)
 	if k.Source != dtmf.SourceSIPInfo {
-		k.Began = k.Began.Add(-samplesToDuration(k.End - k.Start))
+		heard := k.End
+		if reached, ok := s.recv.reached(k.Stream.SSRC); ok && k.Source == dtmf.SourceInband {
+			heard = max(heard, reached)
+		}
+		k.Began = k.Began.Add(-samplesToDuration(heard - k.Start))
 		guard = int64(KeyGuard)
 	}
 	if k.Began.UnixNano()-guard < s.keysFrom.Load() || k.Source == dtmf.SourceInband && k.At < KeyGuard {
@@ -466,6 +475,13 @@ func (s *Session) OutOfBandKey(k dtmf.Key, src dtmf.Source, dur time.Duration) e
 	}
 	s.recv.OutOfBand(k, src, int64(dur/(time.Second/dtmf.SampleRate)))
 	return nil
+}
+
+// receiveStats returns the receiver's totals, under rxMu.
+func (s *Session) receiveStats() StreamStats {
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	return s.recv.Totals()
 }
 
 // flushReceiver hands the keys still sounding to the sink, once, after the

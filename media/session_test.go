@@ -683,8 +683,15 @@ func TestSessionKeySink(t *testing.T) {
 		if len(ks) != 1 || ks[0].Key != '#' || ks[0].Source != dtmf.SourceInband {
 			t.Fatalf("keys handed over at Close: %v, want the in-band #", ks)
 		}
-		if want := closed.Add(-samplesToDuration(ks[0].End - ks[0].Start)); !ks[0].Began.Equal(want) {
-			t.Errorf("Began %v, want %v: the hand-over less the %d samples heard", ks[0].Began, want, ks[0].End-ks[0].Start)
+		// Heard: from the key's Start to the end of the audio received
+		// (the jitter buffer held it), the tone's two packets.
+		heard := ks[0].Stream.SSRC
+		reached, _ := s.recv.reached(heard)
+		if want := closed.Add(-samplesToDuration(reached - ks[0].Start)); !ks[0].Began.Equal(want) {
+			t.Errorf("Began %v, want %v: the hand-over less the %d samples heard", ks[0].Began, want, reached-ks[0].Start)
+		}
+		if d := closed.Sub(ks[0].Began); d < 35*time.Millisecond || d > 45*time.Millisecond {
+			t.Errorf("Began %v before the hand-over, want about the 40 ms of tone sent", d)
 		}
 	})
 }

@@ -383,6 +383,7 @@ func (d *Dialer) newSession(conn media.PacketConn, neg media.Answer, keys media.
 	sc.Pacer = d.pacer
 	sc.KeySink = keys
 	sc.Learn, sc.MediaNetworks, sc.Early = d.s.cfg.RTPLearn, d.s.cfg.MediaNetworks, early
+	sc.Receiver.Jitter = d.s.cfg.Jitter
 	sc.Foreign, sc.SRTPAuthFailed = &d.foreign, &d.srtpAuthFailed
 	return media.NewSession(sc)
 }

@@ -137,6 +137,9 @@ type Config struct {
 	// fails the call, and no source outside them is learned. Zero:
 	// wherever the SDP says.
 	MediaNetworks []netip.Prefix
+	// Jitter sizes the jitter buffer before in-band key detection (see
+	// media.JitterConfig). Zero: 40 ms, up to 60 ms.
+	Jitter media.JitterConfig
 	// Codecs in order of preference: media.KindPCMU, media.KindPCMA.
 	// Zero: PCMU, PCMA.
 	Codecs []media.PayloadKind
@@ -167,6 +170,10 @@ type Config struct {
 	// TrunkPingFailures is the failed pings in a row that mark the trunk
 	// down. Zero: DefaultTrunkPingFailures (3).
 	TrunkPingFailures int
+	// Guard protects the SIP port (see Guard): the trunk's and the
+	// outbound proxy's addresses (resolved by NewDialer) and Guard.Allow
+	// may send requests outside a call.
+	Guard Guard
 	// Logger receives call events. Zero: slog.Default(). Passwords are
 	// never logged.
 	Logger *slog.Logger
@@ -254,6 +261,10 @@ type PhoneConfig struct {
 	// Calls, if not nil, receives a PhoneCall for every call once it has
 	// ended. Sends do not block: a full channel drops the report.
 	Calls chan<- PhoneCall
+	// Guard protects the SIP port (see Guard): loopback (127.0.0.0/8,
+	// ::1) and Guard.Allow may call. Its zero Rate and MaxTransactions
+	// are DefaultPhoneGuardRate and DefaultPhoneGuardMaxTransactions.
+	Guard Guard
 	// Logger; zero: slog.Default().
 	Logger *slog.Logger
 }
@@ -397,6 +408,9 @@ func (c Config) setup() (*dialerSetup, error) {
 	}
 	if cfg.RTPLearn < 0 {
 		return nil, fmt.Errorf("%w: RTPLearn %d is negative", ErrConfig, cfg.RTPLearn)
+	}
+	if err := cfg.Jitter.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	for _, p := range cfg.MediaNetworks {
 		if !p.IsValid() {

@@ -61,7 +61,7 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	}
 	ec := endpointConfig{network: s.transport, bind: s.bind, clientTLS: s.tls, userAgent: s.cfg.UserAgent, fromHost: s.from.Host,
 		rtpAddr: s.cfg.RTPAddr, rtpFirst: s.cfg.RTPPortFirst, rtpLast: s.cfg.RTPPortLast,
-		log: s.cfg.Logger.With("component", "sip.Dialer")}
+		log: s.cfg.Logger.With("component", "sip.Dialer"), guard: s.cfg.Guard, allow: s.trunkNetworks()}
 	if s.cfg.Contact != "" {
 		h, p, _ := net.SplitHostPort(s.cfg.Contact)
 		ec.host = h
@@ -85,6 +85,10 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The guard allows the trunk's addresses, and follows them from here
+	// (nothing resolves again before t.run starts, below).
+	allowTrunk(e.guard, ec.allow, t.Addrs())
+	t.onAddrs = func(ips []netip.Addr) { allowTrunk(e.guard, ec.allow, ips) }
 	d := &Dialer{endpoint: e, s: s, calls: map[string]*Call{}, viaHost: e.host, viaPort: e.port, trunk: t,
 		hostUnset: t.route && !local.IsValid()}
 	if s.transport == "tls" && s.cfg.Contact == "" {
@@ -94,10 +98,11 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		d.viaHost, d.viaPort = "", 0
 	}
 	d.contact = e.contact(s.from.User, strings.EqualFold(s.trunk.Scheme, "sips"))
-	d.srv.OnBye(d.onBye)
-	d.srv.OnAck(func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
-	d.srv.OnInvite(d.onInvite)
-	d.srv.OnInfo(d.onInfo)
+	d.guard.live = func(req *sipgo_sip.Request) bool { return d.match(req) != nil }
+	d.handle(sipgo_sip.BYE, d.onBye)
+	d.handle(sipgo_sip.ACK, func(*sipgo_sip.Request, sipgo_sip.ServerTransaction) {})
+	d.handle(sipgo_sip.INVITE, d.onInvite)
+	d.handle(sipgo_sip.INFO, d.onInfo)
 	warnClearKeys(d.log, s.cfg.SRTP, s.transport)
 	d.start()
 	ctx, stop := context.WithCancel(context.Background())

@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -47,6 +46,10 @@ type endpoint struct {
 	// bind an unspecified address (each socket's own address is used).
 	rtpAddr netip.Addr
 
+	// guard filters what comes in (guard.go); its live is set by the
+	// owner before start.
+	guard *guard
+
 	closer func() error // closes the listener; nil without one
 	serve  func()       // the serve loop; nil without a listener
 	wg     sync.WaitGroup
@@ -80,17 +83,30 @@ type endpointConfig struct {
 	rtpAddr           netip.Addr
 	rtpFirst, rtpLast int
 	log               *slog.Logger
+	// guard is the owner's Guard; allow, the networks it allows besides
+	// Guard.Allow (the trunk's, or loopback).
+	guard Guard
+	allow []netip.Prefix
 }
 
 // newEndpoint binds the SIP listener and sets up the rest; start serves.
 func newEndpoint(c endpointConfig) (*endpoint, error) {
 	routeSipgoLog() // sipgolog.go
 	e := &endpoint{log: c.log, network: c.network}
+	e.guard = newGuard(c.guard, c.allow, c.log)
+	lib := libLogger(c.log) // sipgo's messages: quieter, cut and rate-limited
 	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent(c.userAgent), sipgo.WithUserAgenTLSConfig(c.clientTLS),
-		// A closed TCP/TLS connection ends its transactions at once rather
-		// than at their timers (an INVITE would wait 32 s).
-		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(quietLogger(c.log)), sipgo_sip.WithTransactionLayerTerminateOnConnClose()),
-		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(quietLogger(c.log)))}
+		sipgo.WithUserAgentTransactionLayerOptions(sipgo_sip.WithTransactionLayerLogger(lib),
+			// A closed TCP/TLS connection ends its transactions at once
+			// rather than at their timers (an INVITE would wait 32 s).
+			sipgo_sip.WithTransactionLayerTerminateOnConnClose(),
+			// A response no transaction waits for: a late retransmission,
+			// or a stranger's; sipgo's default logs it to its package logger.
+			sipgo_sip.WithTransactionLayerUnhandledResponseHandler(func(r *sipgo_sip.Response) {
+				lib.Info("unmatched response dropped", "status", r.StatusCode, "src", r.Source())
+			})),
+		sipgo.WithUserAgentTransportLayerOptions(sipgo_sip.WithTransportLayerLogger(lib),
+			sipgo_sip.WithTransportLayerReadFilter(e.guard.filter))}
 	if c.fromHost != "" {
 		opts = append(opts, sipgo.WithUserAgentHostname(c.fromHost))
 	}
@@ -102,9 +118,10 @@ func newEndpoint(c endpointConfig) (*endpoint, error) {
 		e.close()
 		return nil, err
 	}
-	if e.srv, err = sipgo.NewServer(e.ua, sipgo.WithServerLogger(quietLogger(c.log))); err != nil {
+	if e.srv, err = sipgo.NewServer(e.ua, sipgo.WithServerLogger(lib)); err != nil {
 		return fail(fmt.Errorf("sip: server: %w", err))
 	}
+	e.guard.methods = e.allow
 	if err := e.listen(c.bind, c.serverTLS); err != nil {
 		return fail(fmt.Errorf("sip: listen %s %s: %w", c.network, c.bind, err))
 	}
@@ -115,7 +132,7 @@ func newEndpoint(c endpointConfig) (*endpoint, error) {
 	if e.port == 0 {
 		e.port = int(e.local.Port())
 	}
-	copts := []sipgo.ClientOption{sipgo.WithClientLogger(quietLogger(c.log)), sipgo.WithClientHostname(e.host), sipgo.WithClientPort(e.port)}
+	copts := []sipgo.ClientOption{sipgo.WithClientLogger(lib), sipgo.WithClientHostname(e.host), sipgo.WithClientPort(e.port)}
 	if c.network == "udp" {
 		copts = append(copts, sipgo.WithClientConnectionAddr(e.local.String()))
 	}
@@ -136,9 +153,10 @@ func newEndpoint(c endpointConfig) (*endpoint, error) {
 		return fail(fmt.Errorf("%w: %v", ErrConfig, err))
 	}
 	e.pacer = media.NewPacer(media.PacerConfig{Logger: c.log})
-	e.srv.OnOptions(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { respond(req, tx, 200) })
-	e.srv.OnCancel(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { respond(req, tx, 481) }) // matched no INVITE (info.go)
-	e.srv.OnNoRoute(e.methodNotAllowed)
+	// Over UDP the guard answers OPTIONS itself; these are TCP's and TLS's.
+	e.handle(sipgo_sip.OPTIONS, func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { respond(req, tx, 200) })
+	e.handle(sipgo_sip.CANCEL, func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { respond(req, tx, 481) }) // matched no INVITE (info.go)
+	e.srv.OnNoRoute(e.guard.wrap(e.methodNotAllowed))
 	return e, nil
 }
 
@@ -156,12 +174,14 @@ func (e *endpoint) listen(bind netip.AddrPort, serverTLS *tls.Config) error {
 		var c *net.UDPConn
 		if c, err = net.ListenUDP(udpNet(bind.Addr()), net.UDPAddrFromAddrPort(bind)); err == nil {
 			e.local, e.closer = unmapAP(c.LocalAddr().(*net.UDPAddr).AddrPort()), c.Close
+			e.guard.conn = c
 			e.serve = func() { _ = e.srv.ServeUDP(c) }
 		}
 	default: // tcp, and tls over it
 		var l *net.TCPListener
 		if l, err = net.ListenTCP(tcpNet(bind.Addr()), net.TCPAddrFromAddrPort(bind)); err == nil {
 			e.local, e.closer = unmapAP(l.Addr().(*net.TCPAddr).AddrPort()), l.Close
+			e.guard.listenPort = e.local.Port()
 			e.serve = func() { _ = e.srv.ServeTCP(l) }
 		}
 		if err == nil && e.network == "tls" {
@@ -191,6 +211,16 @@ func (e *endpoint) start() {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// handle serves method's requests with h, through the guard (guard.wrap).
+func (e *endpoint) handle(method sipgo_sip.RequestMethod, h func(*sipgo_sip.Request, sipgo_sip.ServerTransaction)) {
+	e.srv.OnRequest(method, e.guard.wrap(h))
+}
+
+// GuardStats returns what the SIP port's guard has refused so far (see
+// Guard): requests from strangers, over the rate or the ceiling, and
+// datagrams that were no SIP.
+func (e *endpoint) GuardStats() GuardStats { return e.guard.stats() }
 
 // shut marks the endpoint closed and runs stop under mu, to cancel or
 // collect the owner's calls. It reports false when it had run before.
@@ -278,21 +308,3 @@ func tcpNet(a netip.Addr) string {
 	}
 	return "tcp"
 }
-
-// quietLogger gives sipgo a logger one level quieter than ours: its Info
-// lines are our Debug.
-func quietLogger(l *slog.Logger) *slog.Logger {
-	return slog.New(quietHandler{l.Handler()})
-}
-
-type quietHandler struct{ h slog.Handler }
-
-func (q quietHandler) Enabled(ctx context.Context, lv slog.Level) bool {
-	return q.h.Enabled(ctx, lv-4)
-}
-func (q quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	r.Level -= 4
-	return q.h.Handle(ctx, r)
-}
-func (q quietHandler) WithAttrs(as []slog.Attr) slog.Handler { return quietHandler{q.h.WithAttrs(as)} }
-func (q quietHandler) WithGroup(n string) slog.Handler       { return quietHandler{q.h.WithGroup(n)} }

@@ -104,7 +104,13 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 	}
 	ec := endpointConfig{network: cfg.Network, bind: listen, userAgent: "denwa-phone",
 		rtpAddr: cfg.RTPAddr, rtpFirst: cfg.RTPPortFirst, rtpLast: cfg.RTPPortLast,
-		log: cfg.Logger.With("component", "sip.Phone")}
+		log: cfg.Logger.With("component", "sip.Phone"), guard: cfg.Guard, allow: loopback}
+	if ec.guard.Rate == 0 {
+		ec.guard.Rate = DefaultPhoneGuardRate
+	}
+	if ec.guard.MaxTransactions == 0 {
+		ec.guard.MaxTransactions = DefaultPhoneGuardMaxTransactions
+	}
 	if cfg.Network == "tls" {
 		ec.serverTLS = cfg.TLS
 	}
@@ -114,14 +120,15 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 	}
 	p := &Phone{endpoint: e, cfg: cfg, ear: ef, cancels: map[uint64]context.CancelFunc{}}
 	p.ds = sipgo.NewDialogServerCache(p.cli, e.contact(cfg.User, false))
-	p.srv.OnInvite(p.onInvite)
-	p.srv.OnAck(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { _ = p.ds.ReadAck(req, tx) })
-	p.srv.OnBye(func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
+	p.guard.live = func(req *sipgo_sip.Request) bool { _, err := p.ds.MatchDialogRequest(req); return err == nil }
+	p.handle(sipgo_sip.INVITE, p.onInvite)
+	p.handle(sipgo_sip.ACK, func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) { _ = p.ds.ReadAck(req, tx) })
+	p.handle(sipgo_sip.BYE, func(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 		if err := p.ds.ReadBye(req, tx); err != nil {
 			respond(req, tx, 481)
 		}
 	})
-	p.srv.OnInfo(p.onInfo)
+	p.handle(sipgo_sip.INFO, p.onInfo)
 	warnClearKeys(p.log, cfg.SRTP, cfg.Network)
 	p.start()
 	return p, nil

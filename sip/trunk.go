@@ -115,6 +115,9 @@ type trunk struct {
 	refresh   time.Duration
 	log       *slog.Logger
 	kick      chan struct{} // a refused call asks for a resolution now
+	// onAddrs, when set, is told Addrs each time a resolution stores them
+	// (under mu): the Dialer's guard allows them.
+	onAddrs func([]netip.Addr)
 
 	addrs    atomic.Pointer[[]netip.Addr] // Addrs, swapped whole
 	failures atomic.Int64
@@ -189,7 +192,7 @@ func (t *trunk) resolve(ctx context.Context) error {
 		var de *net.DNSError
 		if len(t.dest) == 0 || !errors.As(err, &de) || de.IsNotFound {
 			t.dest, t.local = nil, netip.Addr{}
-			t.addrs.Store(nil)
+			t.setAddrs(nil)
 		}
 		t.retry = min(max(2*t.retry, firstRetry), t.refresh)
 		return err
@@ -202,8 +205,20 @@ func (t *trunk) resolve(ctx context.Context) error {
 	for i, ap := range dest {
 		ips[i] = ap.Addr()
 	}
-	t.addrs.Store(&ips)
+	t.setAddrs(ips)
 	return nil
+}
+
+// setAddrs stores what Addrs returns and tells onAddrs. Under mu.
+func (t *trunk) setAddrs(ips []netip.Addr) {
+	if ips == nil {
+		t.addrs.Store(nil)
+	} else {
+		t.addrs.Store(&ips)
+	}
+	if t.onAddrs != nil {
+		t.onAddrs(ips)
+	}
 }
 
 // lookup returns the next hop's addresses (see the comment at the top).

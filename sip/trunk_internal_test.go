@@ -97,3 +97,47 @@ func TestTrunkLookup(t *testing.T) {
 		t.Errorf("after no such host: %+v", h)
 	}
 }
+
+// The Dialer's guard allows what the trunk's name resolves to, follows it
+// when it moves, and allows nothing of it while it does not resolve;
+// literals in the trunk URI stay allowed throughout.
+func TestGuardFollowsTrunk(t *testing.T) {
+	a1, a2 := netip.MustParseAddr("127.0.0.21"), netip.MustParseAddr("127.0.0.22")
+	proxy := netip.MustParseAddr("127.0.0.23")
+	dns := &dnsTable{ips: map[string][]netip.Addr{"pbx.test": {a1}}}
+	d, err := NewDialer(Config{Trunk: "sip:pbx.test:5060", OutboundProxy: "sip:127.0.0.23:5060", Bind: "127.0.0.1:0",
+		Resolver: dns, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	check := func(when string, want map[netip.Addr]bool) {
+		t.Helper()
+		for a, ok := range want {
+			if got := d.guard.allowed(a); got != ok {
+				t.Errorf("%s: %s allowed %v, want %v", when, a, got, ok)
+			}
+		}
+	}
+	// The outbound proxy is the next hop the trunk resolves: a literal.
+	check("at start", map[netip.Addr]bool{proxy: true, a1: false, a2: false})
+
+	// Without a proxy the name is the next hop, resolved and followed.
+	d2, err := NewDialer(Config{Trunk: "sip:pbx.test:5060", Bind: "127.0.0.1:0", Resolver: dns, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	d = d2
+	check("resolved", map[netip.Addr]bool{a1: true, a2: false})
+	dns.ips["pbx.test"] = []netip.Addr{a2}
+	if err := d2.trunk.resolve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check("moved", map[netip.Addr]bool{a1: false, a2: true})
+	delete(dns.ips, "pbx.test")
+	if err := d2.trunk.resolve(context.Background()); err == nil {
+		t.Fatal("a name gone from DNS resolved")
+	}
+	check("gone", map[netip.Addr]bool{a1: false, a2: false})
+}

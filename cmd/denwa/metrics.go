@@ -145,6 +145,31 @@ func (m *metrics) trunk(d *sip.Dialer) {
 	)
 }
 
+// sip shows what d's SIP port refused (sip.Dialer.GuardStats), by
+// reason: stranger (from outside the allowed networks, dropped), limited
+// (answered 503: over the rate or the transaction cap), dropped (over the
+// ceiling), malformed (a datagram that was no SIP); and the OPTIONS it
+// answered without keeping state.
+func (m *metrics) sip(d *sip.Dialer) {
+	for _, r := range []struct {
+		reason string
+		n      func(sip.GuardStats) int64
+	}{
+		{"stranger", func(s sip.GuardStats) int64 { return s.Strangers }},
+		{"limited", func(s sip.GuardStats) int64 { return s.Limited }},
+		{"dropped", func(s sip.GuardStats) int64 { return s.Dropped }},
+		{"malformed", func(s sip.GuardStats) int64 { return s.Malformed }},
+	} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "denwa_sip_refused_total", ConstLabels: prometheus.Labels{"reason": r.reason},
+			Help: "SIP requests and datagrams the SIP port refused: stranger (outside the allowed networks, dropped), limited (503), dropped (over the ceiling), malformed.",
+		}, func() float64 { return float64(r.n(d.GuardStats())) }))
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "denwa_sip_options_total", Help: "OPTIONS answered 200 statelessly by the SIP port.",
+	}, func() float64 { return float64(d.GuardStats().Options) }))
+}
+
 // limit counts a call a limit refused.
 func (m *metrics) limit(le *enroll.LimitError) { m.limits.WithLabelValues(le.Limit).Inc() }
 

@@ -18,6 +18,7 @@ import (
 
 type phoneOptions struct {
 	rtp                                              config.RTP // the flags phone shares with call and serve
+	guard                                            config.SIPGuard
 	listen, network, user, keys, mode                string
 	prompts, language                                string // the digit prompts it listens for
 	ring, keyDelay, keyGap, keyDuration, hangupAfter time.Duration
@@ -27,7 +28,7 @@ type phoneOptions struct {
 }
 
 func newPhoneCmd() *cobra.Command {
-	o := phoneOptions{rtp: config.DefaultPhoneRTP()}
+	o := phoneOptions{rtp: config.DefaultPhoneRTP(), guard: config.DefaultPhoneSIPGuard()}
 	cmd := &cobra.Command{
 		Use:   "phone",
 		Short: "a simulated phone: answers calls and presses keys (in-band, RFC 4733 or SIP INFO)",
@@ -60,6 +61,7 @@ a PBX route end to end.`,
 	f.StringVar(&o.language, "prompt-language", audio.LangJapanese, "with {code}: the language the caller reads the code in: ja or en")
 	f.StringVar(&o.mode, "mode", "rfc4733", "how keys are pressed: rfc4733, inband or sip-info (SIP INFO requests, application/dtmf-relay)")
 	config.BindRTPFlags(f, &o.rtp)
+	config.BindSIPGuardFlags(f, &o.guard)
 	f.DurationVar(&o.ring, "ring", 0, "send 180 Ringing this long before answering (negative: ring until the caller gives up)")
 	f.IntVar(&o.status, "status", 0, "refuse every call with this final status instead of answering (486 busy, 603 decline, 503, …)")
 	f.DurationVar(&o.keyDelay, "key-delay", time.Second, "wait from answer to the first key")
@@ -109,12 +111,18 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 	if o.status != 0 && (o.status < 300 || o.status > 699) {
 		return usage(fmt.Errorf("--status %d: want a final status from 300 to 699", o.status))
 	}
+	guard, err := o.guard.PhoneGuard()
+	if err != nil {
+		return usage(err)
+	}
+	log := newLogger(stderr, o.verbose)
+	sip.RouteLibraryLogs(log)
 	reports := make(chan sip.PhoneCall, 64)
 	phone, err := sip.NewPhone(sip.PhoneConfig{
 		Network: o.network, Listen: o.listen, User: o.user, RingFor: o.ring, Status: o.status,
 		Keys: o.keys, KeyMode: mode, KeyDelay: o.keyDelay, KeyGap: o.keyGap, KeyDuration: o.keyDuration,
 		HangupAfter: o.hangupAfter, Silent: o.silent, Codecs: codecs, EventPT: o.eventPT, Digits: digits, SRTP: srtp,
-		RTPPortFirst: o.rtp.RTPPorts.First, RTPPortLast: o.rtp.RTPPorts.Last, Calls: reports, Logger: newLogger(stderr, o.verbose),
+		RTPPortFirst: o.rtp.RTPPorts.First, RTPPortLast: o.rtp.RTPPorts.Last, Calls: reports, Logger: log, Guard: guard,
 	})
 	if err != nil {
 		return usage(err)

@@ -104,6 +104,7 @@ func newServeLogger(w io.Writer, p *config.Params) *slog.Logger {
 // addresses).
 func runServe(ctx context.Context, p *config.Params, stderr io.Writer, started func(*server)) error {
 	log := newServeLogger(stderr, p)
+	sip.RouteLibraryLogs(log)
 	s, err := startServer(ctx, p, log)
 	if err != nil {
 		var ee *exitError
@@ -245,6 +246,7 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 	// --trunk-ping, answering OPTIONS. serve starts either way.
 	s.addReady("trunk", func() error { return s.dialer.TrunkHealth().Err() })
 	s.metrics.trunk(s.dialer)
+	s.metrics.sip(s.dialer)
 	if reg := s.dialer.Registration(); reg != nil {
 		s.addReady("registration", reg.Ready)
 		s.metrics.registration(reg)

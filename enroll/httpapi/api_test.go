@@ -45,7 +45,7 @@ func TestFlow(t *testing.T) {
 	ctx, stopHooks := context.WithCancel(context.Background())
 	hookDone := make(chan error, 1)
 	d := enroll.NewWebhookDeliverer(enroll.WebhookConfig{
-		Store: h.st, URL: recv.URL, Secret: secret, Logger: h.log, PollInterval: 20 * time.Millisecond,
+		Store: h.st, URL: recv.URL, Secret: secret, Logger: h.log, PollInterval: 20 * time.Millisecond, Now: h.clock.Now,
 	})
 	go func() { hookDone <- d.Run(ctx) }()
 	defer func() {

@@ -86,7 +86,11 @@ type harnessOpts struct {
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &clock{}, opts: o}
+	// The clock starts a second into a minute, so that a test has a whole
+	// minute before the per-minute limit windows turn (a test that spans
+	// a turn would see its counts start again).
+	now := time.Now()
+	h := &harness{t: t, clock: &clock{offset: now.Truncate(time.Minute).Add(time.Minute + time.Second).Sub(now)}, opts: o}
 	h.path = o.path
 	if h.path == "" {
 		h.path = filepath.Join(t.TempDir(), "denwa.db")

@@ -46,6 +46,7 @@ type SIP struct {
 
 	RTPLearn      int      `json:"rtp_learn" flag:"rtp-learn" doc:"accept media from another address than the SDP answer's once this many packets in a row of one stream came from it after the answer (a far end behind NAT; 5 is usual); 0: only from the SDP address"`
 	MediaNetworks []string `json:"media_networks" flag:"media-networks" doc:"networks (CIDR, or an IP address) the trunk's media comes from; an SDP answer elsewhere fails the call and nothing elsewhere is learned; empty: wherever the SDP says"`
+	JitterBuffer  string   `json:"jitter_buffer" flag:"jitter-buffer" doc:"how long received audio waits to be put in order before in-band key detection, MIN-MAX (it starts at MIN and grows towards MAX while packets arrive out of order), one duration for a fixed depth, or off; RFC 4733 keys never wait"`
 
 	DialPlan    []string `json:"dial_plan" flag:"dial-plan" doc:"number rewrites before dialling, PREFIX>REPLACEMENT (\"+81>0\"), first match wins"`
 	RingTimeout Duration `json:"ring_timeout" flag:"ring-timeout" doc:"give up (CANCEL) when not answered within this"`
@@ -54,6 +55,72 @@ type SIP struct {
 
 	TrunkRefresh Duration `json:"trunk_refresh" flag:"trunk-refresh" doc:"resolve the trunk's host name again this often (A/AAAA, then SRV); while it does not resolve, calls fail at once as unreachable and /readyz says so"`
 	TrunkPing    Duration `json:"trunk_ping" flag:"trunk-ping" doc:"send OPTIONS to the trunk this often; 3 unanswered in a row mark it down in /readyz and metrics until one is answered (calls are still placed); 0: off"`
+	SIPGuard
+}
+
+// SIPGuard is how the SIP port holds under abuse (sip.Guard): who may send
+// requests outside a call, and how many. call and serve share it with the
+// phone simulator (DefaultPhoneSIPGuard).
+type SIPGuard struct {
+	Allow           []string `json:"sip_allow" flag:"sip-allow" doc:"networks (CIDR, or an IP address; comma-separated) whose SIP requests outside a call (OPTIONS, INVITE) are answered, besides the trunk's and the outbound proxy's addresses (the phone: loopback), which always are; requests from elsewhere are dropped without an answer"`
+	Rate            int      `json:"sip_rate" flag:"sip-rate" doc:"SIP requests outside a call a second per source address, beyond which they are answered 503 with Retry-After"`
+	Burst           int      `json:"sip_burst" flag:"sip-burst" doc:"burst allowed above --sip-rate; 0: twice the rate"`
+	Ceiling         int      `json:"sip_ceiling" flag:"sip-ceiling" doc:"SIP requests a second per source answered at all (served or 503); beyond it they are dropped without an answer; 0: five times the rate"`
+	MaxTransactions int      `json:"sip_max_transactions" flag:"sip-max-transactions" doc:"SIP server transactions held at once; a request beyond it is answered 503"`
+}
+
+// DefaultSIPGuard returns sip's Guard defaults, for call and serve (Allow
+// empty: only the trunk's addresses).
+func DefaultSIPGuard() SIPGuard {
+	return SIPGuard{Allow: []string{}, Rate: sip.DefaultGuardRate, MaxTransactions: sip.DefaultGuardMaxTransactions}
+}
+
+// DefaultPhoneSIPGuard returns the phone simulator's Guard defaults, sip's
+// for a Phone: loopback only, and limits that a load test from one
+// source stays under.
+func DefaultPhoneSIPGuard() SIPGuard {
+	return SIPGuard{Allow: []string{}, Rate: sip.DefaultPhoneGuardRate, MaxTransactions: sip.DefaultPhoneGuardMaxTransactions}
+}
+
+// BindSIPGuardFlags registers the guard's flags (the phone simulator's),
+// bound to g, with g's values as the defaults.
+func BindSIPGuardFlags(fs *pflag.FlagSet, g *SIPGuard) { bindFlags(fs, settingsOf(g, "sip."), false) }
+
+// guard checks g and turns it into a sip.Guard; name gives a setting's
+// name in errors from its path below "sip." and its flag.
+func (g *SIPGuard) guard(name func(path, flag string) string) (sip.Guard, []error) {
+	var errs []error
+	bad := func(path, flag, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name(path, flag), fmt.Sprintf(format, a...)))
+	}
+	var list []string
+	for _, a := range g.Allow {
+		list = append(list, strings.Split(a, ",")...)
+	}
+	nets, err := parseNetworks(list)
+	if err != nil {
+		bad("sip_allow", "sip-allow", "%v", err)
+	}
+	for _, n := range []struct {
+		path, flag string
+		v, min     int
+	}{{"sip_rate", "sip-rate", g.Rate, 1}, {"sip_burst", "sip-burst", g.Burst, 0}, {"sip_ceiling", "sip-ceiling", g.Ceiling, 0},
+		{"sip_max_transactions", "sip-max-transactions", g.MaxTransactions, 1}} {
+		if n.v < n.min {
+			bad(n.path, n.flag, "%d: want %d or more", n.v, n.min)
+		}
+	}
+	if g.Ceiling != 0 && g.Ceiling <= g.Rate {
+		bad("sip_ceiling", "sip-ceiling", "%d: want more than the rate (%d), or 0", g.Ceiling, g.Rate)
+	}
+	return sip.Guard{Allow: nets, Rate: g.Rate, Burst: g.Burst, Ceiling: g.Ceiling, MaxTransactions: g.MaxTransactions}, errs
+}
+
+// PhoneGuard checks g (the phone simulator's flags) and turns it into a
+// sip.Guard; its errors name the flags.
+func (g *SIPGuard) PhoneGuard() (sip.Guard, error) {
+	sg, errs := g.guard(func(_, flag string) string { return "--" + flag })
+	return sg, errors.Join(errs...)
 }
 
 // RTP is the media both ends of a call need, the dialer's and the
@@ -92,6 +159,8 @@ func DefaultSIP() SIP {
 		TrunkRefresh:   Duration(sip.DefaultTrunkRefresh),
 
 		MediaNetworks: []string{}, // none: wherever the SDP says
+		JitterBuffer:  formatJitter(media.JitterConfig{}),
+		SIPGuard:      DefaultSIPGuard(),
 	}
 }
 
@@ -184,6 +253,12 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if err != nil {
 		errs = append(errs, err)
 	}
+	jitter, err := parseJitter(s.JitterBuffer)
+	if err != nil {
+		bad("jitter_buffer", "jitter-buffer", "%v", err)
+	}
+	guard, gerrs := s.guard(name)
+	errs = append(errs, gerrs...)
 	if err := errors.Join(errs...); err != nil {
 		return sip.Config{}, err
 	}
@@ -192,11 +267,36 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		From: s.From, DisplayName: s.DisplayName, AuthUser: s.User, Password: string(s.Password.value),
 		OutboundProxy: s.OutboundProxy, DialPlan: plan, RingTimeout: time.Duration(s.RingTimeout),
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
-		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets, SRTP: srtp,
+		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets, SRTP: srtp, Jitter: jitter, Guard: guard,
 		TrunkRefresh: time.Duration(s.TrunkRefresh), TrunkPing: time.Duration(s.TrunkPing),
 		Register:         sip.RegisterConfig{Enabled: s.Register, Registrar: s.Registrar, Expiry: time.Duration(s.RegisterExpiry)},
 		AssertedIdentity: s.AssertedIdentity, Privacy: s.Privacy, UserPhone: s.UserPhone,
 	}, nil
+}
+
+// parseJitter turns "40ms-60ms", "60ms" or "off" into a jitter buffer
+// configuration.
+func parseJitter(s string) (media.JitterConfig, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "off") {
+		return media.JitterConfig{Off: true}, nil
+	}
+	lo, hi, isRange := strings.Cut(s, "-")
+	mn, err1 := time.ParseDuration(strings.TrimSpace(lo))
+	mx, err2 := mn, error(nil)
+	if isRange {
+		mx, err2 = time.ParseDuration(strings.TrimSpace(hi))
+	}
+	c := media.JitterConfig{Min: mn, Max: mx}
+	if err1 != nil || err2 != nil || mn <= 0 || c.Validate() != nil {
+		return media.JitterConfig{}, fmt.Errorf("%q: want MIN-MAX (40ms-60ms), one duration (60ms) or off; each from 1ms to %v, MIN at most MAX", s, media.MaxJitterDepth)
+	}
+	return c, nil
+}
+
+// formatJitter writes c as parseJitter reads it, defaults filled in.
+func formatJitter(c media.JitterConfig) string {
+	return strings.ReplaceAll(c.String(), "–", "-")
 }
 
 // parseNetworks turns "192.0.2.0/24" and "192.0.2.7" (one address) into

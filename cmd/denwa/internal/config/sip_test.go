@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,8 @@ func TestSIPDialerConfig(t *testing.T) {
 	fs := pflag.NewFlagSet("call", pflag.ContinueOnError)
 	BindSIPFlags(fs, &s)
 	if err := fs.Parse([]string{"--trunk", "sip:pbx.example.com", "--codec", "pcma", "--rtp-ports", "40000-40099", "--dial-plan", "+81>0", "--ring-timeout", "5s", "--user", "1001",
-		"--rtp-learn", "5", "--media-networks", "192.0.2.0/24", "--media-networks", "2001:db8::7", "--srtp", "required"}); err != nil {
+		"--rtp-learn", "5", "--media-networks", "192.0.2.0/24", "--media-networks", "2001:db8::7", "--srtp", "required",
+		"--jitter-buffer", "40ms-100ms"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Password = NewSecret([]byte("pw"), "test")
@@ -66,19 +68,32 @@ func TestSIPDialerConfig(t *testing.T) {
 	if c.Trunk != "sip:pbx.example.com" || len(c.Codecs) != 1 || c.Codecs[0] != media.KindPCMA || c.RTPPortFirst != 40000 || c.RTPPortLast != 40099 ||
 		len(c.DialPlan) != 1 || c.RingTimeout != 5*time.Second || c.MaxDuration != sip.DefaultMaxDuration || c.EventPT != sip.DefaultEventPT ||
 		c.AuthUser != "1001" || c.Password != "pw" || c.RTPLearn != 5 || len(c.MediaNetworks) != 2 ||
-		c.MediaNetworks[0].String() != "192.0.2.0/24" || c.MediaNetworks[1].String() != "2001:db8::7/128" || c.SRTP != media.SRTPRequired {
+		c.MediaNetworks[0].String() != "192.0.2.0/24" || c.MediaNetworks[1].String() != "2001:db8::7/128" || c.SRTP != media.SRTPRequired ||
+		c.Jitter != (media.JitterConfig{Min: 40 * time.Millisecond, Max: 100 * time.Millisecond}) {
 		t.Fatalf("%+v", c)
 	}
-	if d := DefaultSIP(); d.RTPLearn != 0 || len(d.MediaNetworks) != 0 || d.SRTP != "off" || DefaultPhoneRTP().SRTP != "off" {
-		t.Errorf("learning or a media network by default: %+v", d)
+	if d := DefaultSIP(); d.RTPLearn != 0 || len(d.MediaNetworks) != 0 || d.SRTP != "off" || DefaultPhoneRTP().SRTP != "off" || d.JitterBuffer != "40ms-60ms" {
+		t.Errorf("learning, a media network or SRTP by default, or not the default jitter buffer: %+v", d)
+	}
+	for in, want := range map[string]media.JitterConfig{
+		"60ms": {Min: 60 * time.Millisecond, Max: 60 * time.Millisecond}, "off": {Off: true}, " 20ms - 80ms ": {Min: 20 * time.Millisecond, Max: 80 * time.Millisecond},
+	} {
+		if got, err := parseJitter(in); err != nil || got != want {
+			t.Errorf("jitter buffer %q: %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "60", "80ms-40ms", "1s", "-5ms", "40ms-"} {
+		if _, err := parseJitter(in); err == nil {
+			t.Errorf("jitter buffer %q accepted", in)
+		}
 	}
 
 	bad := DefaultSIP()
 	bad.Codecs, bad.DialPlan, bad.EventPT, bad.Transport = "opus", []string{"x"}, 8, "sctp"
-	bad.RTPLearn, bad.MediaNetworks, bad.SRTP = -1, []string{"10.0.0.0/33"}, "sdes"
+	bad.RTPLearn, bad.MediaNetworks, bad.SRTP, bad.JitterBuffer = -1, []string{"10.0.0.0/33"}, "sdes", "lots"
 	_, err = bad.DialerConfig()
 	for _, want := range []string{"--trunk: required", `--codec: "opus"`, `--dial-plan: "x"`, "--event-pt: 8", `--transport: "sctp"`,
-		"--rtp-learn: -1", `--media-networks: "10.0.0.0/33"`, `--srtp: "sdes": want off, optional or required`} {
+		"--rtp-learn: -1", `--media-networks: "10.0.0.0/33"`, `--srtp: "sdes": want off, optional or required`, `--jitter-buffer: "lots"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v\nwant it to say %q", err, want)
 		}
@@ -172,3 +187,42 @@ func TestSIPTLSConfigErrors(t *testing.T) {
 }
 
 var explain = ExplainTLS
+
+// The guard's flags become sip.Guard; --sip-allow takes lists and
+// repeats; bad values name their flags.
+func TestSIPGuard(t *testing.T) {
+	s := DefaultSIP()
+	fs := pflag.NewFlagSet("call", pflag.ContinueOnError)
+	BindSIPFlags(fs, &s)
+	if err := fs.Parse([]string{"--trunk", "sip:pbx.example.com", "--sip-allow", "10.0.0.0/8,192.0.2.7", "--sip-allow", "2001:db8::/32",
+		"--sip-rate", "50", "--sip-ceiling", "400", "--sip-max-transactions", "100"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.DialerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Guard
+	if fmt.Sprint(g.Allow) != "[10.0.0.0/8 192.0.2.7/32 2001:db8::/32]" || g.Rate != 50 || g.Burst != 0 || g.Ceiling != 400 || g.MaxTransactions != 100 {
+		t.Errorf("%+v", g)
+	}
+	def := DefaultSIP()
+	def.Trunk = "sip:pbx.example.com"
+	if d, _ := def.DialerConfig(); d.Guard.Allow != nil || d.Guard.Rate != sip.DefaultGuardRate {
+		t.Errorf("default guard %+v: want sip's (Allow nil: the trunk's addresses)", d.Guard)
+	}
+
+	bad := DefaultSIPGuard()
+	bad.Allow, bad.Rate, bad.Ceiling, bad.MaxTransactions = []string{"10.0.0.0/8,nope"}, 0, 0, 0
+	_, err = bad.PhoneGuard()
+	for _, want := range []string{`--sip-allow: "nope"`, "--sip-rate: 0", "--sip-max-transactions: 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nwant it to say %q", err, want)
+		}
+	}
+	bad = DefaultSIPGuard()
+	bad.Ceiling = bad.Rate
+	if _, err := bad.PhoneGuard(); err == nil || !strings.Contains(err.Error(), "--sip-ceiling") {
+		t.Errorf("a ceiling at the rate: %v", err)
+	}
+}
