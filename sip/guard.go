@@ -102,9 +102,9 @@ type guard struct {
 	// methods is the Allow header's value for the OPTIONS answered here:
 	// the endpoint's handlers (endpoint.allow).
 	methods func() string
-	log *slog.Logger
-	cfg Guard // defaults filled
-	now func() time.Time
+	log     *slog.Logger
+	cfg     Guard // defaults filled
+	now     func() time.Time
 
 	// allow is base and extra together; extra is Guard.Allow, base the
 	// trunk's addresses (setBase) or loopback.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -185,15 +186,25 @@ func TestInteropSipsakOptions(t *testing.T) {
 }
 
 // TestCallIPv6: `denwa call --trunk sip:[::1]:PORT` without --bind listens
-// on [::], advertises ::1 and verifies against the phone on ::1.
+// on [::], advertises ::1 and verifies against the phone on ::1, directly
+// and through Kamailio listening on ::1.
 func TestCallIPv6(t *testing.T) {
 	if err := peers.Loopback6(); err != nil {
 		t.Skip(err)
 	}
 	r := portRange()
 	phone := siptest.NewPhone(t, sip.PhoneConfig{Listen: "[::1]:0", Keys: "#", RTPPortFirst: r.First, RTPPortLast: r.Last})
-	interopCall(t, "", "#", config.PortRange{}, "--trunk", phone.URI())
-	if pc := phone.Next(t, 10*time.Second); !strings.HasPrefix(pc.From, "sip:denwa@[::1]") {
-		t.Errorf("phone: %+v", pc)
-	}
+	t.Run("direct", func(t *testing.T) {
+		interopCall(t, "", "#", config.PortRange{}, "--trunk", phone.URI())
+		if pc := phone.Next(t, 10*time.Second); !strings.HasPrefix(pc.From, "sip:denwa@[::1]") {
+			t.Errorf("phone: %+v", pc)
+		}
+	})
+	t.Run("kamailio", func(t *testing.T) {
+		k := peers.StartKamailio(t, peers.KamailioConfig{Addr: netip.IPv6Loopback(), Target: phone.URI()})
+		interopCall(t, "", "#", config.PortRange{}, "--trunk", k.URI("udp"))
+		if pc := phone.Next(t, 10*time.Second); pc.User != "+81312345678" {
+			t.Errorf("phone: %+v", pc)
+		}
+	})
 }

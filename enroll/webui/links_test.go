@@ -204,9 +204,10 @@ func TestSessionRotates(t *testing.T) {
 	if s1 == s2 || s2 == s3 || s1 == s3 {
 		t.Fatal("the session cookie did not change at each step")
 	}
-	// The cookie of step 1 no longer starts a call.
-	calls := len(e.dialer.Calls())
+	// The cookie of step 1 no longer starts a call. (Count the calls once
+	// the retry's has ended: it is placed after the POST returns.)
 	waitState(t, c, u, "failed")
+	calls := len(e.dialer.Calls())
 	if res, _ := post(t, withCookie(t, u, &http.Cookie{Name: "denwa_session", Value: s2}), u+"/call",
 		url.Values{"csrf": form["csrf"]}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("stale retry: %s", res.Status)

@@ -234,6 +234,7 @@ func (l *Linphone) pressOnConnect(ctx context.Context, keys string, delay, gap t
 	from := 0
 	for {
 		s, wake := l.out.snapshot()
+		s = s[:strings.LastIndexByte(s, '\n')+1] // whole lines only: a match may be half written
 		for _, m := range linphoneConnected.FindAllStringSubmatchIndex(s[from:], -1) {
 			id := s[from+m[2] : from+m[3]]
 			if !seen[id] {
