@@ -77,11 +77,29 @@ type Config struct {
 	From string
 	// DisplayName is the caller's name in From (caller ID). Zero: none.
 	DisplayName string
+	// AssertedIdentity, if set, is put in a P-Asserted-Identity header
+	// (RFC 3325) on every INVITE: a sip, sips or tel URI
+	// ("sip:+81312340000@trunk.example"), or "Name" <URI>; without a name
+	// it takes DisplayName. Zero: no such header.
+	AssertedIdentity string
+	// Privacy, if set, is the Privacy header of every INVITE (RFC 3323,
+	// RFC 3325): priv-values separated by ';' from header, session, user,
+	// id, critical, or none alone ("id" asks the trunk to withhold
+	// P-Asserted-Identity beyond its trust domain). Zero: no header.
+	Privacy string
+	// UserPhone adds user=phone to the Request-URI, To, From and
+	// P-Asserted-Identity URIs whose user part is a telephone number
+	// ("+81312345678", "0312345678"), as some carriers require.
+	UserPhone bool
 	// AuthUser and Password answer digest challenges (401/407). Zero
 	// AuthUser: the From user. The password stays in memory: it is never
 	// logged, never put in errors and String redacts it.
 	AuthUser string
 	Password string
+	// Register, when Enabled, keeps the Dialer's contact registered with
+	// the PBX or trunk (RFC 3261 §10; see RegisterConfig). Zero: no
+	// REGISTER is sent.
+	Register RegisterConfig
 	// OutboundProxy, if set, is a SIP URI every request is sent through
 	// (as a loose-routing Route header, RFC 3261 §8.1.2).
 	OutboundProxy string
@@ -280,6 +298,8 @@ type dialerSetup struct {
 	bind      netip.AddrPort
 	from      sipgo.Uri
 	authUser  string
+	register  *registerSetup // nil: no registration
+	identity  identitySetup
 	// certAsked: over tls without a client certificate, the far end
 	// asked for one (tls.go, watchCertRequest).
 	certAsked atomic.Bool
@@ -349,6 +369,12 @@ func (c Config) setup() (*dialerSetup, error) {
 		s.authUser = s.from.User
 	}
 	if err := c.DialPlan.validate(); err != nil {
+		return nil, err
+	}
+	if s.register, err = c.Register.setup(s); err != nil {
+		return nil, err
+	}
+	if s.identity, err = c.setupIdentity(); err != nil {
 		return nil, err
 	}
 	for name, d := range map[string]time.Duration{"RingTimeout": c.RingTimeout, "InviteTimeout": c.InviteTimeout, "MaxDuration": c.MaxDuration, "MediaTimeout": c.MediaTimeout,

@@ -46,6 +46,7 @@ type Dialer struct {
 	// foreign counts the RTP datagrams every call's media dropped as not
 	// from the far end (media.SessionConfig.Foreign).
 	foreign atomic.Int64
+	reg     *Registration // nil: Config.Register is off (register.go)
 	// srtpAuthFailed counts the SRTP packets every call's media dropped
 	// as failing authentication (media.SessionConfig.SRTPAuthFailed).
 	srtpAuthFailed atomic.Int64
@@ -113,6 +114,10 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	if s.cfg.TrunkPing > 0 {
 		d.wg.Go(func() { d.pingLoop(ctx) })
 	}
+	if s.register != nil {
+		d.reg = newRegistration(d, s.register)
+		go d.reg.run() // ended by Close
+	}
 	d.log.Debug("dialer ready", "local", d.local, "transport", s.transport, "trunk", s.cfg.Trunk)
 	return d, nil
 }
@@ -148,7 +153,8 @@ func (d *Dialer) TrunkHealth() TrunkHealth { return d.trunk.health(d.s.cfg.Trunk
 // modify it. It does not allocate, so a per-request allow-list may call it.
 func (d *Dialer) TrunkAddrs() []netip.Addr { return d.trunk.Addrs() }
 
-// Close hangs up every call in progress (each BYE bounded by 2 s), stops
+// Close hangs up every call in progress (each BYE bounded by 2 s),
+// removes the registration if there is one (bounded by 4 s), stops
 // listening and waits for the dialer's goroutines.
 func (d *Dialer) Close() error {
 	var calls []*Call
@@ -164,6 +170,9 @@ func (d *Dialer) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = c.Hangup(ctx)
 		cancel()
+	}
+	if d.reg != nil {
+		d.reg.close() // un-REGISTER
 	}
 	return d.endpoint.close()
 }
@@ -249,6 +258,7 @@ func (d *Dialer) newInvite(user string, sdp []byte, local netip.Addr) *sipMsg {
 	s := d.s
 	ruri := sipgo_sip.Uri{Scheme: s.trunk.Scheme, User: user, Host: s.trunk.Host, Port: s.trunk.Port, UriParams: s.trunk.UriParams.Clone()}
 	req := d.newRequest(sipgo_sip.INVITE, ruri, local)
+	d.identify(req) // identity.go
 	ct := sipgo_sip.ContentTypeHeader("application/sdp")
 	req.AppendHeader(&ct)
 	req.AppendHeader(sipgo_sip.NewHeader("Supported", "timer")) // RFC 4028: reinvite_timer.go

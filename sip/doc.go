@@ -11,7 +11,9 @@
 // (package media's session does the RTP). In the dialog it answers
 // re-INVITEs and UPDATEs (hold, resume, moved media, session refresh;
 // RFC 3264 §8) and keeps RFC 4028 session timers when the far end asks for
-// them (reinvite*.go).
+// them (reinvite*.go). Optionally the Dialer keeps its contact registered
+// (register.go, RFC 3261 §10) and puts the caller's asserted identity on
+// its INVITEs (identity.go, RFC 3325, RFC 3323).
 //
 // A Phone is the other end: a small UAS that answers (or refuses with a
 // given status), plays silence and presses keys in-band or as RFC 4733
@@ -28,7 +30,8 @@
 //   - Passwords live only in memory: they are never logged and never appear
 //     in errors or in Config.String.
 //   - Every goroutine has an owner: a Call ends its own when it ends, a
-//     Dialer or Phone when it is closed.
+//     Dialer or Phone when it is closed (a Dialer's registration first
+//     removes its binding).
 //   - A Call's end cause is whichever ended it first (the far end's BYE,
 //     the media timeout, MaxDuration, an expired session timer, Hangup),
 //     and Play, Err and Hangup report that one cause: a BYE at any moment

@@ -182,6 +182,9 @@ type callReport struct {
 	Codec    string          `json:"codec,omitempty"`
 	Keys     string          `json:"keys"`
 	Timeline []timelineEvent `json:"timeline"`
+	// Registration is how --register went: "registered …" or
+	// "registration failed: …"; empty without --register.
+	Registration string `json:"registration,omitempty"`
 
 	answered time.Time      // when the call was answered (load.go)
 	result   *enroll.Result // the dialogue's result, when it ran (load.go)
@@ -215,6 +218,10 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
+	registration := awaitRegistration(ctx, dialler)
+	if registration != "" && !o.json {
+		fmt.Fprintln(stdout, registration)
+	}
 	if o.calls != 0 {
 		return runLoadCalls(ctx, stdout, dialler, prompts, dc, number, o)
 	}
@@ -223,6 +230,7 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 			fmt.Fprintf(stdout, "%7.3f %s%s\n", ev.At.Seconds(), ev.What, prefixSpace(ev.Detail))
 		}
 	})
+	rep.Registration = registration
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -239,6 +247,25 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// awaitRegistration waits for d's first registration attempt (bounded by
+// the dialer's INVITE timeout) and says how it went; "" when d does not
+// register. A failed registration does not stop the call: the PBX
+// decides, and the line says why it may refuse.
+func awaitRegistration(ctx context.Context, d *sip.Dialer) string {
+	reg := d.Registration()
+	if reg == nil {
+		return ""
+	}
+	st, err := reg.Wait(ctx, func(s sip.RegistrationState) bool { return s.Attempts > 0 })
+	switch {
+	case err != nil:
+		return "registration: " + err.Error()
+	case st.Err != nil:
+		return "registration failed: " + st.Err.Error()
+	}
+	return fmt.Sprintf("registered until %s", st.Expires.UTC().Format(time.RFC3339))
 }
 
 func prefixSpace(s string) string {

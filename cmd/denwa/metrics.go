@@ -96,6 +96,21 @@ func (m *metrics) rtp(d *sip.Dialer) {
 	}, func() float64 { return float64(d.SRTPAuthFailures()) }))
 }
 
+// registration shows r's state (sip.Registration, --register): whether
+// the contact is registered, and the REGISTERs that failed.
+func (m *metrics) registration(r *sip.Registration) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "denwa_sip_registered", Help: "1 while denwa's contact is registered with the PBX or trunk (--register), else 0.",
+	}, func() float64 {
+		if r.State().Registered {
+			return 1
+		}
+		return 0
+	}), prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "denwa_sip_register_failures_total", Help: "Registrations (REGISTER with its digest answer) that failed; each is retried with backoff.",
+	}, func() float64 { return float64(r.State().Failures) }))
+}
+
 // results shows the calls whose end the store refused so far, which svc
 // keeps and writes again until the store takes them.
 func (m *metrics) results(svc *enroll.Service) {

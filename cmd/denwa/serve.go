@@ -247,6 +247,10 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 	s.addReady("trunk", func() error { return s.dialer.TrunkHealth().Err() })
 	s.metrics.trunk(s.dialer)
 	s.metrics.sip(s.dialer)
+	if reg := s.dialer.Registration(); reg != nil {
+		s.addReady("registration", reg.Ready)
+		s.metrics.registration(reg)
+	}
 
 	cfg := p.Config
 	s.svc, err = enroll.NewService(enroll.ServiceConfig{

@@ -92,7 +92,9 @@ func TestRelay(t *testing.T) {
 			st.ToCaller.Stalled == 0 || st.ToCallee.Stalled == 0 {
 			t.Errorf("phone hangs up %v: stats %+v", phoneHangs, st)
 		}
-		if tr := r.Trace(0, siptest.Caller); len(tr) < 25 || strings.Trim(tr, ".") != "" || r.Trace(1, siptest.Caller) != "" {
+		// At least the packets of the 300 ms before the # (a loaded machine
+		// paces fewer of them than 20 ms apart would give).
+		if tr := r.Trace(0, siptest.Caller); len(tr) < 10 || strings.Trim(tr, ".") != "" || r.Trace(1, siptest.Caller) != "" {
 			t.Errorf("trace of call 0 to the caller %q, of call 1 %q", tr, r.Trace(1, siptest.Caller))
 		}
 	}

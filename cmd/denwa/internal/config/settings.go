@@ -104,6 +104,12 @@ func setText(v reflect.Value, s string) error {
 			return fmt.Errorf("%q is no number from 0 to 255", s)
 		}
 		*p = uint8(n)
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		*p = b
 	default:
 		panic("config: no text form for " + v.Type().String())
 	}
@@ -148,6 +154,8 @@ func bindFlags(fs *pflag.FlagSet, settings []setting, sources bool) {
 			fs.Int64Var(p, s.flag, *p, usage)
 		case *uint8:
 			fs.Uint8Var(p, s.flag, *p, usage)
+		case *bool:
+			fs.BoolVar(p, s.flag, *p, usage)
 		default:
 			panic("config: no flag type for " + s.path)
 		}

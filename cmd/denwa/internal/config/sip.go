@@ -27,6 +27,14 @@ type SIP struct {
 	Contact       string `json:"contact" flag:"contact" doc:"host:port put in Contact and Via (a public address behind NAT); empty: the bound address"`
 	OutboundProxy string `json:"outbound_proxy" flag:"outbound-proxy" doc:"SIP URI every request is sent through"`
 
+	Register       bool     `json:"register" flag:"register" doc:"register denwa's contact with the PBX or trunk (REGISTER, RFC 3261 §10) as the From user, with the digest user and password; refreshed before it runs out, retried with backoff after a failure, removed on exit; denwa call registers before its call, serve's calls do not wait for it"`
+	Registrar      string   `json:"registrar" flag:"registrar" doc:"SIP URI of the registrar; empty: the trunk's host and port"`
+	RegisterExpiry Duration `json:"register_expiry" flag:"register-expiry" doc:"registration lifetime asked for (the registrar may grant another, which is refreshed at half)"`
+
+	AssertedIdentity string `json:"asserted_identity" flag:"asserted-identity" doc:"P-Asserted-Identity on every INVITE (RFC 3325): a sip or tel URI, or \"Name\" <URI>; without a name it takes the display name; empty: none"`
+	Privacy          string `json:"privacy" flag:"privacy" doc:"Privacy header on every INVITE (RFC 3323/3325): id, header, session, user, critical joined by ';', or none; empty: no header"`
+	UserPhone        bool   `json:"user_phone" flag:"user-phone" doc:"add user=phone to the Request-URI, To, From and P-Asserted-Identity whose user is a telephone number"`
+
 	// TLS: how the trunk is trusted over tls, and what denwa shows it.
 	TLSCA         string `json:"tls_ca" flag:"tls-ca" doc:"PEM file of the CA certificates that sign the trunk's TLS certificate; they replace the system's roots; empty: the system's roots"`
 	TLSServerName string `json:"tls_server_name" flag:"tls-server-name" doc:"name the trunk's TLS certificate must hold; empty: the host of the trunk (or of the outbound proxy)"`
@@ -147,7 +155,8 @@ func DefaultSIP() SIP {
 		MaxDuration: Duration(sip.DefaultMaxDuration),
 		EventPT:     sip.DefaultEventPT,
 
-		TrunkRefresh: Duration(sip.DefaultTrunkRefresh),
+		RegisterExpiry: Duration(sip.DefaultRegisterExpiry),
+		TrunkRefresh:   Duration(sip.DefaultTrunkRefresh),
 
 		MediaNetworks: []string{}, // none: wherever the SDP says
 		JitterBuffer:  formatJitter(media.JitterConfig{}),
@@ -224,6 +233,9 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 	if s.EventPT < 96 || s.EventPT > 127 {
 		bad("event_pt", "event-pt", "%d: want a dynamic payload type, 96 to 127", s.EventPT)
 	}
+	if s.RegisterExpiry < Duration(time.Second) {
+		bad("register_expiry", "register-expiry", "%s: want at least 1s", time.Duration(s.RegisterExpiry))
+	}
 	if s.TrunkRefresh <= 0 {
 		bad("trunk_refresh", "trunk-refresh", "must be positive")
 	}
@@ -257,6 +269,8 @@ func (s *SIP) dialerConfig(name func(path, flag string) string) (sip.Config, err
 		MaxDuration: time.Duration(s.MaxDuration), RTPPortFirst: s.RTPPorts.First, RTPPortLast: s.RTPPorts.Last,
 		Codecs: codecs, EventPT: s.EventPT, RTPLearn: s.RTPLearn, MediaNetworks: nets, SRTP: srtp, Jitter: jitter, Guard: guard,
 		TrunkRefresh: time.Duration(s.TrunkRefresh), TrunkPing: time.Duration(s.TrunkPing),
+		Register:         sip.RegisterConfig{Enabled: s.Register, Registrar: s.Registrar, Expiry: time.Duration(s.RegisterExpiry)},
+		AssertedIdentity: s.AssertedIdentity, Privacy: s.Privacy, UserPhone: s.UserPhone,
 	}, nil
 }
 
