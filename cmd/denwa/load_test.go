@@ -79,7 +79,7 @@ func TestLoadSipp(t *testing.T) {
 	limit := time.Duration(float64(calls)/rate*float64(time.Second)) + hold + 60*time.Second
 
 	dir := t.TempDir()
-	const sippRTP = 39000 // sipp's media port (and +2), outside our RTP range
+	const sippRTP = 29000 // sipp's media port (and +2): below the default RTP ranges (sip.DefaultRTPPortFirst, 30000), which other tests draw from at the same time
 	rtpFirst, rtpLast := 40000, 40000+2*min(calls, int(rate*(hold.Seconds()+10)))+400
 	rtpLast = min(rtpLast, 59999)
 
