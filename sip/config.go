@@ -237,6 +237,9 @@ type PhoneConfig struct {
 	KeyDelay, KeyGap, KeyDuration time.Duration
 	// HangupAfter, if non-zero, sends BYE this long after the answer.
 	HangupAfter time.Duration
+	// HangupAfterKeys, if non-zero, sends BYE this long after the last
+	// key was pressed (however late the presses ran).
+	HangupAfterKeys time.Duration
 	// HoldAfter, if non-zero, puts the call on hold this long after the
 	// answer, as a phone without music on hold does: a re-INVITE offering
 	// a=sendonly, and no RTP sent while held; HoldFor later another
@@ -485,7 +488,7 @@ func (c *PhoneConfig) setup() (netip.AddrPort, error) {
 	if c.KeyMode > KeySIPInfo {
 		return bad("KeyMode %d", c.KeyMode)
 	}
-	if c.KeyDelay < 0 || c.KeyGap < 0 || c.KeyDuration < 0 || c.HangupAfter < 0 || c.HoldAfter < 0 || c.HoldFor < 0 {
+	if c.KeyDelay < 0 || c.KeyGap < 0 || c.KeyDuration < 0 || c.HangupAfter < 0 || c.HangupAfterKeys < 0 || c.HoldAfter < 0 || c.HoldFor < 0 {
 		return bad("timing is negative")
 	}
 	c.KeyDelay = orDefault(c.KeyDelay, DefaultKeyDelay)

@@ -303,6 +303,7 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 
 	var sess *media.Session
 	var keysDone chan string
+	afterKeys := make(chan struct{}) // closed HangupAfterKeys after the keys
 	if !p.cfg.Silent {
 		sc := neg.SessionConfig()
 		out := &sendCounter{PacketConn: conn}
@@ -325,6 +326,9 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 				sess.Close()
 			}
 			keysDone <- sent
+			if p.cfg.HangupAfterKeys > 0 && sleepCtx(ctx, p.cfg.HangupAfterKeys) {
+				close(afterKeys)
+			}
 		}()
 	}
 	// In-dialog offers and holds (reinvite_phone.go).
@@ -348,6 +352,9 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 			pc.Outcome = PhoneHungUp
 		}
 	case <-hang:
+		pc.Outcome = PhoneHungUp
+		p.bye(dlg)
+	case <-afterKeys:
 		pc.Outcome = PhoneHungUp
 		p.bye(dlg)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 
 	sipgo_sip "github.com/emiago/sipgo/sip"
 )
@@ -23,39 +22,20 @@ import (
 //
 // routeSipgoLog, run before the first user agent is made, sends that
 // package logger through libLogger (values cut, messages rate-limited) to
-// the logger RouteLibraryLogs set, else slog.Default() — as they are when
-// each line is logged — at Debug, whatever level sipgo used.
+// slog.Default() — as it is when each line is logged — at Debug, whatever
+// level sipgo used. (Not to a command's logger: sipgo's connection
+// goroutines outlive the user agents and log after the command returns.)
 var routeSipgoLog = sync.OnceFunc(func() {
 	sipgo_sip.SetDefaultLogger(libLogger(slog.New(debugHandler{})))
 })
 
-// libTarget is where sipgo's package-level messages go (RouteLibraryLogs);
-// nil: slog.Default().
-var libTarget atomic.Pointer[slog.Logger]
-
-// RouteLibraryLogs sends sipgo's package-level messages (those it logs
-// through its default logger rather than the loggers a Dialer and a Phone
-// give it) to l, component "sip", at Debug; nil sends them to
-// slog.Default() again. A command calls it with its own logger; it may be
-// called at any time.
-func RouteLibraryLogs(l *slog.Logger) {
-	if l != nil {
-		l = l.With("component", "sip")
-	}
-	libTarget.Store(l)
-}
-
-// debugHandler hands records to the handler of libTarget or
-// slog.Default() at Debug; with attrs or a group, to that handler as it
-// was when they were added.
+// debugHandler hands records to slog.Default()'s handler at Debug; with
+// attrs or a group, to that handler as it was when they were added.
 type debugHandler struct{ h slog.Handler }
 
 func (d debugHandler) handler() slog.Handler {
 	if d.h != nil {
 		return d.h
-	}
-	if l := libTarget.Load(); l != nil {
-		return l.Handler()
 	}
 	return slog.Default().Handler()
 }

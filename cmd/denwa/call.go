@@ -198,7 +198,6 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 		return usage(err)
 	}
 	sc.Logger = newLogger(stderr, o.verbose)
-	sip.RouteLibraryLogs(sc.Logger)
 	prompts, err := loadPrompts(o.prompts, o.language)
 	if err != nil {
 		return usage(err)

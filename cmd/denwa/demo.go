@@ -119,7 +119,6 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	default:
 		return usage(fmt.Errorf("--log-format %q: want text or json", o.logFormat))
 	}
-	sip.RouteLibraryLogs(log)
 
 	dir, err := os.MkdirTemp("", "denwa-demo-")
 	if err != nil {

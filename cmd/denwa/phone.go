@@ -116,7 +116,6 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 		return usage(err)
 	}
 	log := newLogger(stderr, o.verbose)
-	sip.RouteLibraryLogs(log)
 	reports := make(chan sip.PhoneCall, 64)
 	phone, err := sip.NewPhone(sip.PhoneConfig{
 		Network: o.network, Listen: o.listen, User: o.user, RingFor: o.ring, Status: o.status,

@@ -104,7 +104,6 @@ func newServeLogger(w io.Writer, p *config.Params) *slog.Logger {
 // addresses).
 func runServe(ctx context.Context, p *config.Params, stderr io.Writer, started func(*server)) error {
 	log := newServeLogger(stderr, p)
-	sip.RouteLibraryLogs(log)
 	s, err := startServer(ctx, p, log)
 	if err != nil {
 		var ee *exitError
