@@ -34,12 +34,15 @@ type Call struct {
 	remoteTag string
 	invite    *sipMsg             // the INVITE that was answered
 	answer    *sipgo_sip.Response // its 2xx
-	inviteTx  sipgo_sip.ClientTransaction
-	neg       media.Answer
-	sess      *media.Session
-	answered  time.Time
-	dm        *dialogMedia  // in-dialog offers (reinvite.go)
-	st        *sessionTimer // RFC 4028 (reinvite_timer.go)
+	// target is the dialog's remote target once a target refresh moved
+	// it (refreshTarget); nil: the 2xx's Contact. Under mu.
+	target   *sipgo_sip.Uri
+	inviteTx sipgo_sip.ClientTransaction
+	neg      media.Answer
+	sess     *media.Session
+	answered time.Time
+	dm       *dialogMedia  // in-dialog offers (reinvite.go)
+	st       *sessionTimer // RFC 4028 (reinvite_timer.go)
 
 	mu      sync.Mutex
 	cseq    uint32
@@ -156,10 +159,16 @@ func finalResponse(ctx context.Context, tx sipgo_sip.ClientTransaction, what str
 }
 
 // inDialog builds a request inside the dialog (RFC 3261 §12.2.1.1): remote
-// target from the 2xx's Contact, route set from its Record-Route reversed.
+// target from the 2xx's Contact or the last target refresh's, route set
+// from the 2xx's Record-Route reversed.
 func (c *Call) inDialog(method sipgo_sip.RequestMethod) *sipMsg {
 	target := c.invite.Recipient
-	if ct := c.answer.Contact(); ct != nil && ct.Address.Host != "" {
+	c.mu.Lock()
+	refreshed := c.target
+	c.mu.Unlock()
+	if refreshed != nil {
+		target = *refreshed.Clone()
+	} else if ct := c.answer.Contact(); ct != nil && ct.Address.Host != "" {
 		target = *ct.Address.Clone()
 	}
 	req := sipgo_sip.NewRequest(method, target)
@@ -193,6 +202,20 @@ func (c *Call) inDialog(method sipgo_sip.RequestMethod) *sipMsg {
 	req.SetBody(nil)
 	req.SetTransport(c.invite.Transport())
 	return req
+}
+
+// refreshTarget makes the Contact of a target refresh request (a
+// re-INVITE or UPDATE) that succeeded, or of the 2xx to ours, the
+// dialog's remote target (RFC 3261 §12.2.1.2, §12.2.2; RFC 3311 §5.1):
+// the far end's later requests of ours go there.
+func (c *Call) refreshTarget(h *sipgo_sip.ContactHeader) {
+	if h == nil || h.Address.Host == "" {
+		return
+	}
+	u := h.Address.Clone()
+	c.mu.Lock()
+	c.target = u
+	c.mu.Unlock()
 }
 
 // end ends the call unless it is ending already: it records why, sends

@@ -41,10 +41,13 @@ func (d *Dialer) onAck(req *sipgo_sip.Request, _ sipgo_sip.ServerTransaction) {
 }
 
 // onOffer answers an in-dialog INVITE or UPDATE; a 2xx counts as a
-// session refresh.
+// session refresh, and its Contact is the dialog's remote target from then.
 func (c *Call) onOffer(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 	reply := c.dm.receive(req)
-	respondOffer(req, tx, reply, c.invite.Contact(), c.d.allow(), func(res *sipgo_sip.Response) { c.st.received(req, res) }, c.stopped, c.dm)
+	respondOffer(req, tx, reply, c.invite.Contact(), c.d.allow(), func(res *sipgo_sip.Response) {
+		c.st.received(req, res)
+		c.refreshTarget(req.Contact())
+	}, c.stopped, c.dm)
 }
 
 // request builds an in-dialog request of ours (a refresh).
@@ -55,7 +58,8 @@ func (c *Call) request(method sipgo_sip.RequestMethod) *sipgo_sip.Request {
 }
 
 // ackReinvite ACKs the 2xx to our re-INVITE req, and its retransmissions.
-func (c *Call) ackReinvite(req *sipgo_sip.Request, _ *sipgo_sip.Response) error {
+func (c *Call) ackReinvite(req *sipgo_sip.Request, res *sipgo_sip.Response) error {
+	c.refreshTarget(res.Contact())
 	ack := c.inDialog(sipgo_sip.ACK)
 	ack.CSeq().SeqNo = req.CSeq().SeqNo
 	c.d.prepare(ack)

@@ -378,3 +378,35 @@ func TestSessionTimer422(t *testing.T) {
 		t.Errorf("%d INVITEs (by CSeq), want the first and one retry", len(invites))
 	}
 }
+
+// A target refresh (RFC 3261 §12.2.2): a re-INVITE whose Contact names
+// another address moves the dialog's remote target, so our BYE goes
+// there, not to the 2xx's Contact.
+func TestReinviteRefreshesTarget(t *testing.T) {
+	f := newFarEnd(t, farSDP(1, 9, ""), nil, nil)
+	_, call := dialFar(t, f, nil, sip.Config{})
+	inv := firstInvite(t, f.ScriptedUAS)
+	moved := rtpSock(t) // the far end's new signalling address
+	f.SendInDialog(inv, "uas1", siptest.InDialog{Method: "INVITE", CSeq: 2, Body: farSDP(1, 9, ""),
+		Contact: moved.LocalAddr().String()})
+	if res := f.WaitResponse("2 INVITE", 5*time.Second); res == nil || res.Status != 200 {
+		t.Fatalf("re-INVITE answered %v", res)
+	}
+	f.SendInDialog(inv, "uas1", siptest.InDialog{Method: "ACK", CSeq: 2})
+	byes := f.Count("BYE")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	go call.Hangup(ctx) // nobody answers the BYE where it goes: it times out
+	moved.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := moved.Read(buf)
+	if err != nil {
+		t.Fatalf("no BYE at the refreshed target: %v", err)
+	}
+	if line, _, _ := strings.Cut(string(buf[:n]), "\r\n"); !strings.HasPrefix(line, "BYE sip:uas@"+moved.LocalAddr().String()) {
+		t.Fatalf("at the refreshed target: %q", line)
+	}
+	if got := f.Count("BYE"); got != byes {
+		t.Errorf("%d BYEs still went to the old target", got-byes)
+	}
+}

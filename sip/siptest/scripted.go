@@ -377,6 +377,9 @@ type InDialog struct {
 	Headers []string
 	// Body, if set, goes with Content-Type application/sdp.
 	Body string
+	// Contact, if set, is the host:port of the request's Contact (a
+	// target refresh elsewhere); empty: the ScriptedUAS's own address.
+	Contact string
 }
 
 // SendInDialog sends r inside the dialog inv set up, answered with toTag
@@ -399,7 +402,11 @@ func (u *ScriptedUAS) SendInDialog(inv *Request, toTag string, r InDialog) error
 	b.WriteString("To: " + inv.Header("From") + "\r\n")
 	b.WriteString("Call-ID: " + inv.Header("Call-ID") + "\r\n")
 	fmt.Fprintf(&b, "CSeq: %d %s\r\nMax-Forwards: 70\r\n", r.CSeq, r.Method)
-	fmt.Fprintf(&b, "Contact: <sip:uas@%s>\r\n", u.addr)
+	at := r.Contact
+	if at == "" {
+		at = u.addr.String()
+	}
+	fmt.Fprintf(&b, "Contact: <sip:uas@%s>\r\n", at)
 	for _, h := range r.Headers {
 		b.WriteString(h + "\r\n")
 	}
