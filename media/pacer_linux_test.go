@@ -105,16 +105,20 @@ func TestPacerThreadPriority(t *testing.T) {
 			s.Close()
 		}
 		p.Close()
-		want := [2]int{2, 0}
+		// The counts are the whole process's: a thread an earlier test's
+		// pacer left may end meanwhile (a count one lower), so this pacer
+		// must add its two where it may and none where it may not.
+		raised, other := fifo, niced
 		if can == priorityNice {
-			want = [2]int{0, 2}
+			raised, other = niced, fifo
 		}
+		ok := raised >= 2 && other <= 0
 		if normal {
-			want = [2]int{0, 0}
+			ok = raised <= 0 && other <= 0
 		}
-		if [2]int{fifo, niced} != want {
-			t.Errorf("NormalPriority %v (may raise to %v): %d SCHED_FIFO threads and %d at nice %d, want %v",
-				normal, can, fifo, niced, pacerNice, want)
+		if !ok {
+			t.Errorf("NormalPriority %v (may raise to %v): %+d SCHED_FIFO threads and %+d at nice %d",
+				normal, can, fifo, niced, pacerNice)
 		}
 	}
 }
