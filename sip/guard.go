@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -376,7 +375,7 @@ func (s *dialerSetup) trunkNetworks() []netip.Prefix {
 	}
 	out := []netip.Prefix{}
 	for _, h := range hosts {
-		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		if a, err := netip.ParseAddr(bareHost(h)); err == nil {
 			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 		}
 	}

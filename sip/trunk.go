@@ -141,7 +141,7 @@ func newTrunk(s *dialerSetup) *trunk {
 	t := &trunk{host: normHost(hop.Host), port: hop.Port, transport: s.transport, scheme: strings.ToLower(hop.Scheme),
 		prefer4: s.bind.Addr().Is4(), route: s.bind.Addr().IsUnspecified() && s.cfg.Contact == "",
 		res: s.cfg.Resolver, refresh: s.cfg.TrunkRefresh, log: s.cfg.Logger, kick: make(chan struct{}, 1)}
-	t.literal, _ = netip.ParseAddr(strings.Trim(hop.Host, "[]"))
+	t.literal, _ = netip.ParseAddr(bareHost(hop.Host))
 	t.literal = t.literal.Unmap()
 	if t.res == nil {
 		t.res = net.DefaultResolver
@@ -438,7 +438,7 @@ func (d *Dialer) sameDomain(u sipgo_sip.Uri) (ok bool, why string) {
 	if host == trunkHost || strings.HasSuffix(host, "."+trunkHost) {
 		return true, ""
 	}
-	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && slices.Contains(d.trunk.Addrs(), a.Unmap()) {
+	if a, err := netip.ParseAddr(bareHost(host)); err == nil && slices.Contains(d.trunk.Addrs(), a.Unmap()) {
 		return true, ""
 	}
 	return false, "other domain"
@@ -456,7 +456,7 @@ func (d *Dialer) resolveTarget(ctx context.Context, u sipgo_sip.Uri) (netip.Addr
 		}
 	}
 	host := normHost(u.Host)
-	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+	if a, err := netip.ParseAddr(bareHost(host)); err == nil {
 		return netip.AddrPortFrom(a.Unmap(), port), nil
 	}
 	if host == normHost(d.s.trunk.Host) && d.s.proxy == nil {
