@@ -39,7 +39,7 @@ func Japan() Plan {
 	for _, t := range []string{"low", "high"} {
 		for _, dev := range []float64{1.5, -1.5} {
 			for _, k := range probeKeys {
-				c := tone(fmt.Sprintf("freq/%s%+.1f%%/%s", t, dev, k), k, -8, -7, 60, 70, "PB signal: frequency within ±1.5 %")
+				c := tone(fmt.Sprintf("freq/%s%+.1f%%/%s", t, dev, k), k, -8, -7, 60, 71, "PB signal: frequency within ±1.5 %")
 				if t == "low" {
 					c.Inband.LowDevPct = dev
 				} else {
@@ -64,7 +64,7 @@ func Japan() Plan {
 	}
 	for _, l := range levels {
 		for _, k := range probeKeys {
-			tone(fmt.Sprintf("level/%s/%s", l.name, k), k, l.lo, l.hi, 60, 70, l.note)
+			tone(fmt.Sprintf("level/%s/%s", l.name, k), k, l.lo, l.hi, 60, 71, l.note)
 		}
 	}
 
@@ -80,7 +80,7 @@ func Japan() Plan {
 		}
 	}
 	for _, k := range probeKeys {
-		c := tone("dialtone/jp/"+string(k), k, -8, -7, 60, 70, "a key pressed over the 400 Hz dial tone")
+		c := tone("dialtone/jp/"+string(k), k, -8, -7, 60, 71, "a key pressed over the 400 Hz dial tone")
 		c.Inband.DialTone, c.Inband.DialToneDBm0 = DialToneJapan, -18
 	}
 

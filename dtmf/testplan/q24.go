@@ -11,11 +11,12 @@ import (
 var probeKeys = []dtmf.Key{'1', '5', '9', 'D'}
 
 // Nominal in-band press of the q24 plan: −10 dBm0 per tone, 60 ms, then
-// 60 ms of silence.
+// 61 ms of silence (the odd millisecond moves each press to another phase
+// of a receiver's 20 ms frames and 5 ms analysis blocks).
 const (
 	q24Level = -10
 	q24Dur   = 60
-	q24Gap   = 60
+	q24Gap   = 61
 )
 
 // Q24 is the ITU-T Q.23/Q.24 reception plan. In-band:

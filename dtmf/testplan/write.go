@@ -58,7 +58,7 @@ func heardText(hs []Heard) string {
 	}
 	parts := make([]string, len(hs))
 	for i, h := range hs {
-		parts[i] = fmt.Sprintf("%s %s +%.0fms %.0fms", keyText(h.Key), h.Source, h.DelayMs, h.DurationMs)
+		parts[i] = fmt.Sprintf("%s %s %+.0fms %.0fms", keyText(h.Key), h.Source, h.DelayMs+0, h.DurationMs)
 	}
 	return strings.Join(parts, "; ")
 }
