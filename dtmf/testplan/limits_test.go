@@ -4,32 +4,45 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
 
+// eachBuiltin runs f on every built-in plan, as a subtest named after it.
+func eachBuiltin(t *testing.T, f func(t *testing.T, p Plan)) {
+	for _, name := range BuiltinNames() {
+		p, _ := Builtin(name)
+		t.Run(name, func(t *testing.T) { f(t, p) })
+	}
+}
+
+// readsBack fails t unless p, written as a plan file, reads back the same.
+func readsBack(t *testing.T, p Plan) {
+	t.Helper()
+	out, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Parse(bytes.NewReader(out))
+	if err != nil {
+		t.Fatalf("written plan does not read back: %v\n%s", err, out)
+	}
+	if !reflect.DeepEqual(p, q) {
+		t.Fatalf("written plan reads back differently:\n%s", out)
+	}
+}
+
 // TestParseBuiltinsRoundTrip: every built-in plan validates, and written
 // as a plan file it reads back the same.
 func TestParseBuiltinsRoundTrip(t *testing.T) {
-	for _, name := range BuiltinNames() {
-		p, _ := Builtin(name)
+	eachBuiltin(t, func(t *testing.T, p Plan) {
 		if err := p.Validate(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		b, err := json.Marshal(p)
-		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := Parse(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !reflect.DeepEqual(p, q) {
-			t.Errorf("%s does not read back the same", name)
-		}
-	}
+		readsBack(t, p)
+	})
 	if _, ok := Builtin("nope"); ok {
 		t.Error("Builtin(nope) found a plan")
 	}
@@ -44,11 +57,11 @@ func planWith(cases ...string) string {
 func TestParseErrors(t *testing.T) {
 	many := make([]string, MaxCases+1)
 	for i := range many {
-		many[i] = strings.Replace(okCase, `"id":"a"`, fmt.Sprintf(`"id":"a%d"`, i), 1)
+		many[i] = strings.Replace(okCase, `"id":"a"`, `"id":"a`+strconv.Itoa(i)+`"`, 1)
 	}
 	long := make([]string, 200)
 	for i := range long {
-		long[i] = fmt.Sprintf(`{"id":"l%d","mode":"rfc4733","key":"1","expect":"detect","duration_ms":10000,"gap_ms":0}`, i)
+		long[i] = `{"id":"l` + strconv.Itoa(i) + `","mode":"rfc4733","key":"1","expect":"detect","duration_ms":10000,"gap_ms":0}`
 	}
 	rc := func(r string) string {
 		return planWith(`{"id":"r","mode":"rfc4733","key":"1","expect":"detect","duration_ms":100,"gap_ms":0,"rfc4733":` + r + `}`)
@@ -135,17 +148,7 @@ func FuzzParse(f *testing.F) {
 		if err := p.Validate(); err != nil {
 			t.Fatalf("Parse accepted a plan Validate refuses: %v", err)
 		}
-		out, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := Parse(bytes.NewReader(out))
-		if err != nil {
-			t.Fatalf("written plan does not read back: %v\n%s", err, out)
-		}
-		if !reflect.DeepEqual(p, q) {
-			t.Fatalf("written plan reads back differently:\n%s", out)
-		}
+		readsBack(t, p)
 		// Keep the run short: synthesis of a few seconds at most.
 		total := 0
 		for i := range p.Cases {

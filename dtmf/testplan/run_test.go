@@ -11,14 +11,13 @@ import (
 // TestRunBuiltins: the built-in detectors meet every case of every built-in
 // plan, offline. A failing case is printed with what was heard.
 func TestRunBuiltins(t *testing.T) {
-	for _, name := range BuiltinNames() {
-		p, _ := Builtin(name)
+	eachBuiltin(t, func(t *testing.T, p Plan) {
 		r, err := Run(p, RunConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.Summary.Cases != len(p.Cases) || r.Mode != "all" {
-			t.Errorf("%s: %d cases in the report, want %d; mode %q", name, r.Summary.Cases, len(p.Cases), r.Mode)
+			t.Errorf("%d cases in the report, want %d; mode %q", r.Summary.Cases, len(p.Cases), r.Mode)
 		}
 		for _, c := range r.Cases {
 			if !c.Pass {
@@ -26,10 +25,10 @@ func TestRunBuiltins(t *testing.T) {
 			}
 		}
 		for _, h := range r.Unmatched {
-			t.Errorf("%s: key outside every case: %s", name, unmatchedText(h))
+			t.Errorf("key outside every case: %s", unmatchedText(h))
 		}
 		t.Log(r.Summary.Line(r.Plan, r.Mode))
-	}
+	})
 }
 
 // TestRunCountsPerPlan keeps the numbers docs/dtmf.md states honest.
