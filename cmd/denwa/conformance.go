@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,26 +53,6 @@ func detectArgs(o *conformanceOptions) cobra.PositionalArgs {
 	}
 }
 
-// loadPlan returns the built-in plan of that name, else reads the file.
-func loadPlan(name string) (testplan.Plan, error) {
-	if p, ok := testplan.Builtin(name); ok {
-		return p, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return testplan.Plan{}, fmt.Errorf("--plan %q: no built-in plan (%s) and no such file", name, strings.Join(testplan.BuiltinNames(), ", "))
-		}
-		return testplan.Plan{}, err
-	}
-	defer f.Close()
-	p, err := testplan.Parse(f)
-	if err != nil {
-		return testplan.Plan{}, fmt.Errorf("%s: %w", name, err)
-	}
-	return p, nil
-}
-
 // ulawChannel is the in-band path of a PCMU call: each frame is encoded to
 // μ-law and decoded back, as the detector hears it on a live call.
 func ulawChannel(frame []int16) {
@@ -90,7 +69,7 @@ func ulawChannel(frame []int16) {
 // exitError with code 1 when a case failed, 2 for a bad plan or flag.
 func runConformance(stdout io.Writer, o conformanceOptions) error {
 	bad := func(err error) error { return &exitError{code: exitDetectBadInput, msg: "detect: " + err.Error()} }
-	p, err := loadPlan(o.plan)
+	p, err := testplan.Load(o.plan, func(name string) (io.ReadCloser, error) { return os.Open(name) })
 	if err != nil {
 		return bad(err)
 	}

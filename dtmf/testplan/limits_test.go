@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // eachBuiltin runs f on every built-in plan, as a subtest named after it.
@@ -160,4 +162,24 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLoad(t *testing.T) {
+	files := fstest.MapFS{
+		"mine.json": {Data: []byte(planWith(okCase))},
+		"bad.json":  {Data: []byte(`{"name":"x"}`)},
+	}
+	open := func(name string) (io.ReadCloser, error) { return files.Open(name) }
+	if p, err := Load("q24", open); err != nil || p.Name != "q24" {
+		t.Errorf("q24: %v %v", p.Name, err)
+	}
+	if p, err := Load("mine.json", open); err != nil || p.Name != "t" || len(p.Cases) != 1 {
+		t.Errorf("mine.json: %+v %v", p, err)
+	}
+	if _, err := Load("bad.json", open); err == nil || !strings.HasPrefix(err.Error(), "bad.json: ") || !errors.Is(err, ErrPlan) {
+		t.Errorf("bad.json: %v", err)
+	}
+	if _, err := Load("q25", open); err == nil || !strings.Contains(err.Error(), "no built-in plan (japan, q24, quick)") {
+		t.Errorf("q25: %v", err)
+	}
 }
