@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"denwa/enroll"
 )
@@ -29,6 +30,16 @@ func (w *where) add(cond string, args ...any) {
 // records strictly older, or as old with a smaller key.
 func (w *where) after(tcol, kcol string, t int64, key string) {
 	w.add("("+tcol+" < ? OR ("+tcol+" = ? AND "+kcol+" < ?))", t, t, key)
+}
+
+// window adds from <= col < to, each bound only when not zero.
+func (w *where) window(col string, from, to time.Time) {
+	if !from.IsZero() {
+		w.add(col+" >= ?", ts(from))
+	}
+	if !to.IsZero() {
+		w.add(col+" < ?", ts(to))
+	}
 }
 
 func (w *where) String() string {
@@ -61,12 +72,7 @@ func (s *Store) ListEnrollments(ctx context.Context, f enroll.EnrollmentFilter) 
 	if f.Outcome != enroll.OutcomeUnknown {
 		w.add("outcome = ?", f.Outcome.String())
 	}
-	if !f.CreatedFrom.IsZero() {
-		w.add("created_at >= ?", ts(f.CreatedFrom))
-	}
-	if !f.CreatedTo.IsZero() {
-		w.add("created_at < ?", ts(f.CreatedTo))
-	}
+	w.window("created_at", f.CreatedFrom, f.CreatedTo)
 	if f.AfterID != "" {
 		w.after("created_at", "id", ts(f.AfterCreated), f.AfterID)
 	}
@@ -83,12 +89,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, f enroll.AuditFilter) ([]en
 	if f.Outcome != enroll.OutcomeUnknown {
 		w.add("outcome = ?", f.Outcome.String())
 	}
-	if !f.From.IsZero() {
-		w.add("at >= ?", ts(f.From))
-	}
-	if !f.To.IsZero() {
-		w.add("at < ?", ts(f.To))
-	}
+	w.window("at", f.From, f.To)
 	if f.AfterID != "" {
 		w.after("at", "id", ts(f.AfterAt), f.AfterID)
 	}
