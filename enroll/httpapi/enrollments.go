@@ -190,6 +190,14 @@ type auditJSON struct {
 	Attempt   int            `json:"attempt"`
 }
 
+func auditOf(ev enroll.AuditEvent) auditJSON {
+	return auditJSON{
+		ID: ev.ID, At: ev.At, Actor: string(ev.Actor), Action: ev.Action, From: ev.From, To: ev.To,
+		Outcome: ev.Outcome, Cause: ev.Cause, KeySource: ev.KeySource, Keys: ev.Keys,
+		RequestID: ev.RequestID, Attempt: ev.Attempt,
+	}
+}
+
 type eventsResponse struct {
 	Events []auditJSON `json:"events"`
 }
@@ -204,15 +212,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := eventsResponse{Events: make([]auditJSON, 0, len(evs))}
-	for _, ev := range evs {
-		out.Events = append(out.Events, auditJSON{
-			ID: ev.ID, At: ev.At, Actor: string(ev.Actor), Action: ev.Action, From: ev.From, To: ev.To,
-			Outcome: ev.Outcome, Cause: ev.Cause, KeySource: ev.KeySource, Keys: ev.Keys,
-			RequestID: ev.RequestID, Attempt: ev.Attempt,
-		})
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, eventsResponse{Events: each(evs, auditOf)})
 	return nil
 }
 
