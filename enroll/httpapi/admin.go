@@ -42,6 +42,9 @@ func (s *Server) adminRoutes() []route {
 	}
 }
 
+// view renders the admin API's answers.
+func (s *Server) view() AdminView { return AdminView{MaxAttempts: s.svc.Config().MaxAttempts} }
+
 // Every admin route needs the admin scope: listed in routeScopes from
 // the table itself, so that none is forgotten.
 func init() {
@@ -132,33 +135,8 @@ func (q query) page() (enroll.Page, error) {
 	return p, nil
 }
 
-// each returns f of every element of in, in order; never nil, so that
-// an empty list is [] in JSON.
-func each[T, U any](in []T, f func(T) U) []U {
-	out := make([]U, 0, len(in))
-	for _, v := range in {
-		out = append(out, f(v))
-	}
-	return out
-}
-
 // pageParams are the parameters of every paged list.
 var pageParams = []string{"cursor", "limit"}
-
-type adminEnrollmentJSON struct {
-	enrollmentJSON
-	ClientIP string `json:"client_ip,omitempty"`
-	Node     string `json:"node,omitempty"`
-}
-
-func (s *Server) adminEnrollmentOf(e enroll.Enrollment) adminEnrollmentJSON {
-	return adminEnrollmentJSON{enrollmentJSON: s.enrollmentJSON(e), ClientIP: e.ClientIP, Node: e.Node}
-}
-
-type adminEnrollmentsResponse struct {
-	Enrollments []adminEnrollmentJSON `json:"enrollments"`
-	NextCursor  string                `json:"next_cursor,omitempty"`
-}
 
 // adminEnrollments: GET /v1/admin/enrollments?user=&phone=&state=&outcome=&from=&to=&cursor=&limit=
 func (s *Server) adminEnrollments(w http.ResponseWriter, r *http.Request) error {
@@ -180,56 +158,8 @@ func (s *Server) adminEnrollments(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return adminErr(err, false)
 	}
-	s.writeJSON(w, http.StatusOK, adminEnrollmentsResponse{Enrollments: each(p.Enrollments, s.adminEnrollmentOf), NextCursor: p.Next})
+	s.writeJSON(w, http.StatusOK, s.view().Enrollments(p))
 	return nil
-}
-
-// timelineJSON is an audit event as the admin API shows it: with the
-// call's node and its answer and key times.
-type timelineJSON struct {
-	auditJSON
-	Node       string    `json:"node,omitempty"`
-	AnsweredAt time.Time `json:"answered_at,omitzero"`
-	KeyAt      time.Time `json:"key_at,omitzero"`
-}
-
-type operatorEventJSON struct {
-	ID           string    `json:"id"`
-	At           time.Time `json:"at"`
-	Actor        string    `json:"actor"`
-	Action       string    `json:"action"`
-	Target       string    `json:"target,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
-	EnrollmentID string    `json:"enrollment_id,omitempty"`
-	RequestID    string    `json:"request_id,omitempty"`
-}
-
-func operatorEventOf(ev enroll.OperatorEvent) operatorEventJSON {
-	return operatorEventJSON{ID: ev.ID, At: ev.At, Actor: string(ev.Actor), Action: ev.Action, Target: ev.Target,
-		Reason: ev.Reason, EnrollmentID: ev.EnrollmentID, RequestID: ev.RequestID}
-}
-
-type blockedJSON struct {
-	Phone        string    `json:"phone"`
-	PhoneDisplay string    `json:"phone_display,omitempty"`
-	Reason       string    `json:"reason"`
-	EnrollmentID string    `json:"enrollment_id,omitempty"`
-	BlockedAt    time.Time `json:"blocked_at"`
-}
-
-func blockedOf(b enroll.BlockedNumber) blockedJSON {
-	j := blockedJSON{Phone: b.Phone, Reason: b.Reason, EnrollmentID: b.EnrollmentID, BlockedAt: b.At}
-	if p, err := enroll.ParseE164(b.Phone); err == nil {
-		j.PhoneDisplay = p.Display
-	}
-	return j
-}
-
-type adminDetailResponse struct {
-	Enrollment     adminEnrollmentJSON `json:"enrollment"`
-	Timeline       []timelineJSON      `json:"timeline"`
-	OperatorEvents []operatorEventJSON `json:"operator_events"`
-	Block          *blockedJSON        `json:"block,omitempty"`
 }
 
 // adminEnrollment: GET /v1/admin/enrollments/{id}, with its timeline.
@@ -245,24 +175,8 @@ func (s *Server) adminEnrollment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := adminDetailResponse{
-		Enrollment: s.adminEnrollmentOf(d.Enrollment),
-		Timeline: each(d.Audit, func(ev enroll.AuditEvent) timelineJSON {
-			return timelineJSON{auditJSON: auditOf(ev), Node: ev.Node, AnsweredAt: ev.AnsweredAt, KeyAt: ev.KeyAt}
-		}),
-		OperatorEvents: each(d.Operator, operatorEventOf),
-	}
-	if d.Block != nil {
-		b := blockedOf(*d.Block)
-		out.Block = &b
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, s.view().Detail(d))
 	return nil
-}
-
-type blockedResponse struct {
-	BlockedNumbers []blockedJSON `json:"blocked_numbers"`
-	NextCursor     string        `json:"next_cursor,omitempty"`
 }
 
 // adminBlocked: GET /v1/admin/blocked-numbers?cursor=&limit=
@@ -279,7 +193,7 @@ func (s *Server) adminBlocked(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return adminErr(err, false)
 	}
-	s.writeJSON(w, http.StatusOK, blockedResponse{BlockedNumbers: each(p.Blocked, blockedOf), NextCursor: p.Next})
+	s.writeJSON(w, http.StatusOK, s.view().Blocked(p))
 	return nil
 }
 
@@ -300,11 +214,6 @@ func reason(r *http.Request) (string, error) {
 	return req.Reason, nil
 }
 
-type unblockResponse struct {
-	Unblocked     blockedJSON       `json:"unblocked"`
-	OperatorEvent operatorEventJSON `json:"operator_event"`
-}
-
 // adminUnblock: DELETE /v1/admin/blocked-numbers/{e164}, with an optional
 // {"reason": "…"}: lifts the block, recorded as an operator event naming
 // the key. 404 when the number is not blocked.
@@ -321,21 +230,8 @@ func (s *Server) adminUnblock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return adminErr(err, true)
 	}
-	s.writeJSON(w, http.StatusOK, unblockResponse{Unblocked: blockedOf(b), OperatorEvent: operatorEventOf(ev)})
+	s.writeJSON(w, http.StatusOK, s.view().Unblocked(b, ev))
 	return nil
-}
-
-type fraudJSON struct {
-	At         time.Time           `json:"at"`
-	Enrollment adminEnrollmentJSON `json:"enrollment"`
-	KeySource  string              `json:"key_source,omitempty"`
-	Keys       string              `json:"keys,omitempty"`
-	Blocked    bool                `json:"blocked"`
-}
-
-type fraudResponse struct {
-	Reports    []fraudJSON `json:"fraud_reports"`
-	NextCursor string      `json:"next_cursor,omitempty"`
 }
 
 // adminFraud: GET /v1/admin/fraud-reports?from=&to=&cursor=&limit=
@@ -358,15 +254,8 @@ func (s *Server) adminFraud(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return adminErr(err, false)
 	}
-	s.writeJSON(w, http.StatusOK, fraudResponse{NextCursor: p.Next, Reports: each(p.Reports, func(rp enroll.FraudReport) fraudJSON {
-		return fraudJSON{At: rp.At, Enrollment: s.adminEnrollmentOf(rp.Enrollment), KeySource: rp.KeySource, Keys: rp.Keys, Blocked: rp.Blocked}
-	})})
+	s.writeJSON(w, http.StatusOK, s.view().Fraud(p))
 	return nil
-}
-
-type operatorEventsResponse struct {
-	Events     []operatorEventJSON `json:"operator_events"`
-	NextCursor string              `json:"next_cursor,omitempty"`
 }
 
 // adminOperatorEvents: GET /v1/admin/operator-events?target=&cursor=&limit=
@@ -383,23 +272,8 @@ func (s *Server) adminOperatorEvents(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return adminErr(err, false)
 	}
-	s.writeJSON(w, http.StatusOK, operatorEventsResponse{Events: each(p.Events, operatorEventOf), NextCursor: p.Next})
+	s.writeJSON(w, http.StatusOK, s.view().OperatorEvents(p))
 	return nil
-}
-
-type apiKeyJSON struct {
-	Name      string    `json:"name"`
-	Scopes    []string  `json:"scopes"`
-	CreatedAt time.Time `json:"created_at"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-}
-
-func apiKeyOf(k enroll.APIKey) apiKeyJSON {
-	return apiKeyJSON{Name: k.Name, Scopes: strings.Split(k.Scopes.String(), ","), CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
-}
-
-type apiKeysResponse struct {
-	APIKeys []apiKeyJSON `json:"api_keys"`
 }
 
 // adminAPIKeys: GET /v1/admin/api-keys: names, scopes and times, never
@@ -412,19 +286,13 @@ func (s *Server) adminAPIKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, http.StatusOK, apiKeysResponse{APIKeys: each(ks, apiKeyOf)})
+	s.writeJSON(w, http.StatusOK, s.view().APIKeys(ks))
 	return nil
 }
 
 type createKeyRequest struct {
 	Name   string   `json:"name"`
 	Scopes []string `json:"scopes"`
-}
-
-type createdKeyResponse struct {
-	APIKey apiKeyJSON `json:"api_key"`
-	// Key is the key itself, shown this once.
-	Key string `json:"key"`
 }
 
 // adminCreateAPIKey: POST /v1/admin/api-keys {"name", "scopes": [...]}:
@@ -449,7 +317,7 @@ func (s *Server) adminCreateAPIKey(w http.ResponseWriter, r *http.Request) error
 		return adminErr(err, true)
 	}
 	w.Header().Set("Location", "/v1/admin/api-keys/"+k.Name)
-	s.writeJSON(w, http.StatusCreated, createdKeyResponse{APIKey: apiKeyOf(k), Key: plain})
+	s.writeJSON(w, http.StatusCreated, s.view().CreatedAPIKey(plain, k))
 	return nil
 }
 
@@ -471,23 +339,6 @@ func (s *Server) adminRevokeAPIKey(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-type webhookJSON struct {
-	ID            int64     `json:"id"`
-	Event         string    `json:"event"`
-	EnrollmentID  string    `json:"enrollment_id,omitempty"`
-	State         string    `json:"state"`
-	CreatedAt     time.Time `json:"created_at"`
-	Attempts      int       `json:"attempts"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	DeadAt        time.Time `json:"dead_at,omitzero"`
-	LastError     string    `json:"last_error,omitempty"`
-}
-
-type webhooksResponse struct {
-	Webhooks   []webhookJSON `json:"webhooks"`
-	NextCursor string        `json:"next_cursor,omitempty"`
-}
-
 // adminWebhooks: GET /v1/admin/webhooks?state=dead|pending|undelivered&cursor=&limit=,
 // oldest first; never the payload.
 func (s *Server) adminWebhooks(w http.ResponseWriter, r *http.Request) error {
@@ -503,11 +354,7 @@ func (s *Server) adminWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return adminErr(err, false)
 	}
-	s.writeJSON(w, http.StatusOK, webhooksResponse{NextCursor: p.Next, Webhooks: each(p.Messages, func(m enroll.OutboxMessage) webhookJSON {
-		return webhookJSON{ID: m.ID, Event: m.Event, EnrollmentID: m.EnrollmentID,
-			State: m.State().String(), CreatedAt: m.CreatedAt, Attempts: m.Attempts, NextAttemptAt: m.NextAttemptAt,
-			DeadAt: m.DeadAt, LastError: m.LastError}
-	})})
+	s.writeJSON(w, http.StatusOK, s.view().Webhooks(p))
 	return nil
 }
 
@@ -530,44 +377,6 @@ func (s *Server) adminRedeliver(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-type summaryJSON struct {
-	From        time.Time         `json:"from"`
-	To          time.Time         `json:"to"`
-	Calls       int               `json:"calls"`
-	Outcomes    map[string]int    `json:"outcomes"`
-	KeySources  map[string]int    `json:"key_sources"`
-	Causes      []causeJSON       `json:"failure_causes"`
-	AnswerToKey durationsJSON     `json:"answer_to_key"`
-	InProgress  int               `json:"calls_in_progress"`
-	Bucket      int64             `json:"bucket_seconds"`
-	Series      []summaryBucketJS `json:"series"`
-}
-
-type causeJSON struct {
-	Cause string `json:"cause"`
-	Count int    `json:"count"`
-}
-
-type durationsJSON struct {
-	Count    int   `json:"count"`
-	MedianMS int64 `json:"median_ms"`
-	P95MS    int64 `json:"p95_ms"`
-}
-
-type summaryBucketJS struct {
-	Start    time.Time      `json:"start"`
-	Calls    int            `json:"calls"`
-	Outcomes map[string]int `json:"outcomes"`
-}
-
-func outcomeCounts(m map[enroll.Outcome]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for o, n := range m {
-		out[o.String()] = n
-	}
-	return out
 }
 
 // adminSummary: GET /v1/admin/summary?from=&to=&bucket= (bucket as a Go
@@ -593,16 +402,6 @@ func (s *Server) adminSummary(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return adminErr(err, false)
 	}
-	out := summaryJSON{
-		From: sum.From, To: sum.To, Calls: sum.Calls,
-		Outcomes: outcomeCounts(sum.Outcomes), KeySources: sum.KeySources,
-		Causes:      each(sum.Causes, func(c enroll.CauseCount) causeJSON { return causeJSON(c) }),
-		AnswerToKey: durationsJSON{sum.AnswerToKey.Count, sum.AnswerToKey.Median.Milliseconds(), sum.AnswerToKey.P95.Milliseconds()},
-		InProgress:  sum.InProgress, Bucket: int64(sum.Bucket / time.Second),
-		Series: each(sum.Series, func(b enroll.SummaryBucket) summaryBucketJS {
-			return summaryBucketJS{Start: b.Start, Calls: b.Calls, Outcomes: outcomeCounts(b.Outcomes)}
-		}),
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, s.view().Summary(sum))
 	return nil
 }

@@ -44,7 +44,7 @@ func TestAdminScopeRefused(t *testing.T) {
 		t.Fatalf("%d admin routes, want 14", n)
 	}
 	// The refusals changed nothing: the key named crm is not revoked.
-	var ks apiKeysResponse
+	var ks APIKeys
 	h.adminGet("/v1/admin/api-keys", &ks)
 	for _, k := range ks.APIKeys {
 		if !k.RevokedAt.IsZero() {
@@ -65,7 +65,7 @@ func TestAdminEnrollments(t *testing.T) {
 	want(t, h.do("POST", "/v1/enrollments/"+made[2].ID+"/call", h.key, nil), 202, "")
 	h.waitState(made[2].ID, enroll.StateVerified)
 
-	ids := func(r adminEnrollmentsResponse) []string {
+	ids := func(r AdminEnrollments) []string {
 		out := []string{}
 		for _, e := range r.Enrollments {
 			out = append(out, e.ID)
@@ -88,7 +88,7 @@ func TestAdminEnrollments(t *testing.T) {
 		{"user=nobody", nil},
 	}
 	for _, tc := range cases {
-		var got adminEnrollmentsResponse
+		var got AdminEnrollments
 		h.adminGet("/v1/admin/enrollments?"+tc.query, &got)
 		var w []string
 		for _, e := range tc.want {
@@ -103,7 +103,7 @@ func TestAdminEnrollments(t *testing.T) {
 	var seen []string
 	path := "/v1/admin/enrollments?limit=2"
 	for range 5 {
-		var got adminEnrollmentsResponse
+		var got AdminEnrollments
 		h.adminGet(path, &got)
 		seen = append(seen, ids(got)...)
 		if got.NextCursor == "" {
@@ -139,7 +139,7 @@ func TestAdminEnrollments(t *testing.T) {
 	}
 
 	// One enrollment with its timeline.
-	var d adminDetailResponse
+	var d AdminEnrollmentDetail
 	h.adminGet("/v1/admin/enrollments/"+made[2].ID, &d)
 	if d.Enrollment.ID != made[2].ID || d.Enrollment.State != enroll.StateVerified || d.Block != nil || len(d.OperatorEvents) != 0 {
 		t.Fatalf("detail %+v", d)
@@ -171,20 +171,20 @@ func TestAdminFraudAndUnblock(t *testing.T) {
 	want(t, h.do("POST", "/v1/enrollments/"+e.ID+"/call", h.key, nil), 202, "")
 	h.waitState(e.ID, enroll.StateFailed)
 
-	var fr fraudResponse
+	var fr FraudReports
 	h.adminGet("/v1/admin/fraud-reports", &fr)
 	if len(fr.Reports) != 1 || fr.Reports[0].Enrollment.ID != e.ID || !fr.Reports[0].Blocked || fr.Reports[0].Keys != "0#" ||
 		fr.Reports[0].Enrollment.Outcome != enroll.OutcomeFraudReported {
 		t.Fatalf("fraud reports %+v", fr)
 	}
-	var none fraudResponse
+	var none FraudReports
 	h.adminGet("/v1/admin/fraud-reports?to="+url.QueryEscape(fr.Reports[0].At.Format(time.RFC3339Nano)), &none)
 	if len(none.Reports) != 0 {
 		t.Fatalf("fraud reports before the report: %+v", none)
 	}
 	want(t, h.do("GET", "/v1/admin/fraud-reports?from=soon", h.key, nil), 400, CodeInvalidQuery)
 
-	var bl blockedResponse
+	var bl BlockedNumbers
 	h.adminGet("/v1/admin/blocked-numbers", &bl)
 	if len(bl.BlockedNumbers) != 1 || bl.BlockedNumbers[0].Phone != "+81312345678" || bl.BlockedNumbers[0].EnrollmentID != e.ID {
 		t.Fatalf("blocked numbers %+v", bl)
@@ -196,7 +196,7 @@ func TestAdminFraudAndUnblock(t *testing.T) {
 	want(t, h.do("DELETE", "/v1/admin/blocked-numbers/%2B81312345678", ops, map[string]string{"why": "x"}), 400, CodeUnknownField)
 	r := h.do("DELETE", "/v1/admin/blocked-numbers/%2B81312345678", ops, map[string]string{"reason": "pressed 0# by mistake"}, "X-Request-ID", "unblock-1")
 	want(t, r, 200, "")
-	var ub unblockResponse
+	var ub Unblocked
 	r.decode(t, &ub)
 	ev := ub.OperatorEvent
 	if ub.Unblocked.Phone != "+81312345678" || ev.Actor != "api-key:ops" || ev.Action != enroll.OpUnblock ||
@@ -207,12 +207,12 @@ func TestAdminFraudAndUnblock(t *testing.T) {
 
 	// The audit of the unblock: on the operator events and on the
 	// enrollment that reported the number.
-	var oe operatorEventsResponse
+	var oe OperatorEvents
 	h.adminGet("/v1/admin/operator-events?target=%2B81312345678", &oe)
 	if len(oe.Events) != 1 || oe.Events[0] != ev {
 		t.Fatalf("operator events %+v, want %+v", oe, ev)
 	}
-	var d adminDetailResponse
+	var d AdminEnrollmentDetail
 	h.adminGet("/v1/admin/enrollments/"+e.ID, &d)
 	if d.Block != nil || len(d.OperatorEvents) != 1 || d.OperatorEvents[0] != ev {
 		t.Fatalf("detail after unblock: block %+v, operator events %+v", d.Block, d.OperatorEvents)
@@ -246,7 +246,7 @@ func TestAdminBlockedPages(t *testing.T) {
 	var seen []string
 	path := "/v1/admin/blocked-numbers?limit=2"
 	for range 5 {
-		var bl blockedResponse
+		var bl BlockedNumbers
 		h.adminGet(path, &bl)
 		for _, b := range bl.BlockedNumbers {
 			seen = append(seen, b.Phone)
@@ -268,7 +268,7 @@ func TestAdminAPIKeysAndAppPasswords(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	r := h.do("POST", "/v1/admin/api-keys", h.key, map[string]any{"name": "portal", "scopes": []string{"enroll", "check"}})
 	want(t, r, 201, "")
-	var created createdKeyResponse
+	var created CreatedAPIKey
 	r.decode(t, &created)
 	if created.APIKey.Name != "portal" || !slices.Equal(created.APIKey.Scopes, []string{"check", "enroll"}) || !strings.HasPrefix(created.Key, "dnw_") {
 		t.Fatalf("created %+v", created.APIKey)
@@ -287,7 +287,7 @@ func TestAdminAPIKeysAndAppPasswords(t *testing.T) {
 	if strings.Contains(string(r.body), created.Key) || strings.Contains(string(r.body), "hash") {
 		t.Fatalf("the key list shows a key or a hash: %s", r.body)
 	}
-	var ks apiKeysResponse
+	var ks APIKeys
 	r.decode(t, &ks)
 	if len(ks.APIKeys) != 2 || ks.APIKeys[1].Name != "portal" {
 		t.Fatalf("keys %+v", ks)
@@ -314,7 +314,7 @@ func TestAdminAPIKeysAndAppPasswords(t *testing.T) {
 		t.Fatalf("after revoke %+v", aps)
 	}
 
-	var oe operatorEventsResponse
+	var oe OperatorEvents
 	h.adminGet("/v1/admin/operator-events", &oe)
 	var got []string
 	for _, ev := range oe.Events {
@@ -329,9 +329,9 @@ func TestAdminAPIKeysAndAppPasswords(t *testing.T) {
 	if !slices.Equal(got, w) {
 		t.Fatalf("operator events\n got %q\nwant %q", got, w)
 	}
-	var page operatorEventsResponse
+	var page OperatorEvents
 	h.adminGet("/v1/admin/operator-events?limit=3", &page)
-	var rest operatorEventsResponse
+	var rest OperatorEvents
 	h.adminGet("/v1/admin/operator-events?limit=3&cursor="+url.QueryEscape(page.NextCursor), &rest)
 	if len(page.Events) != 3 || len(rest.Events) != 1 || rest.Events[0] != oe.Events[3] || rest.NextCursor != "" {
 		t.Fatalf("operator event pages: %d then %+v", len(page.Events), rest)
@@ -363,7 +363,7 @@ func TestAdminWebhooks(t *testing.T) {
 	if strings.Contains(string(r.body), "secret") {
 		t.Fatalf("the webhook list shows a payload: %s", r.body)
 	}
-	var wh webhooksResponse
+	var wh Webhooks
 	r.decode(t, &wh)
 	if len(wh.Webhooks) != 2 || wh.Webhooks[0].ID != dead[0] || wh.Webhooks[0].State != "dead" || wh.Webhooks[0].LastError != "HTTP 500" || wh.NextCursor == "" {
 		t.Fatalf("first page %+v", wh)
@@ -392,7 +392,7 @@ func TestAdminWebhooks(t *testing.T) {
 	if w := []string{fmt.Sprint(dead[0], "dead"), fmt.Sprint(dead[1], "pending"), fmt.Sprint(dead[2], "dead"), fmt.Sprint(pending, "pending")}; !slices.Equal(states, w) {
 		t.Fatalf("undelivered %v, want %v", states, w)
 	}
-	var oe operatorEventsResponse
+	var oe OperatorEvents
 	h.adminGet(fmt.Sprintf("/v1/admin/operator-events?target=%d", dead[1]), &oe)
 	if len(oe.Events) != 1 || oe.Events[0].Action != enroll.OpWebhookRedeliver || oe.Events[0].Actor != "api-key:crm" {
 		t.Fatalf("the redelivery's operator event %+v", oe)
@@ -405,7 +405,7 @@ func TestAdminSummary(t *testing.T) {
 	want(t, h.do("POST", "/v1/enrollments/"+e.ID+"/call", h.key, nil), 202, "")
 	h.waitState(e.ID, enroll.StateVerified)
 
-	var s summaryJSON
+	var s Summary
 	h.adminGet("/v1/admin/summary", &s)
 	if s.Calls != 1 || s.Outcomes["verified"] != 1 || len(s.Outcomes) != 1 || len(s.KeySources) != 1 ||
 		s.AnswerToKey.Count != 1 || s.AnswerToKey.MedianMS <= 0 || s.InProgress != 0 ||
