@@ -55,6 +55,10 @@ type AdminConfig struct {
 // Service's store and clock. Every change (an unblock, a revocation, a
 // key made, a webhook redelivered) is recorded as an OperatorEvent naming
 // the Origin's actor. Admin is safe for concurrent use.
+//
+// Admin shows enrollments as stored: one past its ExpiresAt that nothing
+// has read through the Service since is still listed in its last state
+// (its ExpiresAt tells).
 type Admin struct {
 	st     Store
 	now    func() time.Time
