@@ -2,8 +2,6 @@ package webui
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,8 +63,8 @@ const RequestIDHeader = "X-Request-ID"
 func (s *Server) withRequest(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if !validRequestID(id) {
-			id = newRequestID()
+		if !httpx.ValidRequestID(id) {
+			id = httpx.NewRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
 		sw := httpx.NewStatusRecorder(w)
@@ -87,24 +85,6 @@ func (s *Server) withRequest(h http.Handler) http.Handler {
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(ctxKey{}).(string)
 	return id
-}
-
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func newRequestID() string {
-	var b [10]byte
-	rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 // handle adapts a handler that returns an error: an *HTTPError becomes a
@@ -242,7 +222,7 @@ func (s *Server) startPage(q *req) error {
 		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkUsed, Err: enroll.ErrTokenUsed}
 	}
 	var nonce string
-	if c, err := q.r.Cookie(startCookie); err == nil && validRequestID(c.Value) {
+	if c, err := q.r.Cookie(startCookie); err == nil && httpx.ValidRequestID(c.Value) {
 		nonce = c.Value // another tab's form stays valid
 	} else {
 		nonce = s.setStart(q.w, q.base)
