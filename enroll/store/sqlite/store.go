@@ -188,11 +188,11 @@ func appendAudit(ctx context.Context, db execer, events []enroll.AuditEvent) err
 		if ev.ID == "" || ev.EnrollmentID == "" {
 			return fmt.Errorf("audit event without ID or enrollment ID")
 		}
-		_, err := db.ExecContext(ctx, `INSERT INTO audit_events (id, enrollment_id, at, actor, action,
-			from_state, to_state, outcome, cause, key_source, keys, request_id, attempt)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := db.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ev.ID, ev.EnrollmentID, ts(ev.At), string(ev.Actor), ev.Action, ev.From.String(), ev.To.String(),
-			ev.Outcome.String(), ev.Cause, ev.KeySource, ev.Keys, ev.RequestID, ev.Attempt)
+			ev.Outcome.String(), ev.Cause, ev.KeySource, ev.Keys, ev.RequestID, ev.Attempt,
+			ev.Node, ts(ev.AnsweredAt), ts(ev.KeyAt))
 		if err != nil {
 			return err
 		}
@@ -206,37 +206,48 @@ func (s *Store) AppendAudit(ctx context.Context, events ...enroll.AuditEvent) er
 	return mapErr(err, "append audit")
 }
 
-// ListAudit implements enroll.Store.
-func (s *Store) ListAudit(ctx context.Context, enrollmentID string) ([]enroll.AuditEvent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, enrollment_id, at, actor, action, from_state, to_state,
-		outcome, cause, key_source, keys, request_id, attempt
-		FROM audit_events WHERE enrollment_id = ? ORDER BY seq`, enrollmentID)
-	if err != nil {
-		return nil, mapErr(err, "list audit")
-	}
+// auditColumns are the columns scanAudit reads, in its order.
+const auditColumns = `id, enrollment_id, at, actor, action, from_state, to_state,
+	outcome, cause, key_source, keys, request_id, attempt, node, answered_at, key_at`
+
+// scanAudit reads the events of rows (selected as auditColumns) and
+// closes it.
+func scanAudit(rows *sql.Rows) ([]enroll.AuditEvent, error) {
 	defer rows.Close()
 	var out []enroll.AuditEvent
 	for rows.Next() {
 		var ev enroll.AuditEvent
-		var at int64
+		var at, answered, key int64
 		var actor, from, to, outcome string
 		if err := rows.Scan(&ev.ID, &ev.EnrollmentID, &at, &actor, &ev.Action, &from, &to, &outcome,
-			&ev.Cause, &ev.KeySource, &ev.Keys, &ev.RequestID, &ev.Attempt); err != nil {
-			return nil, mapErr(err, "list audit")
+			&ev.Cause, &ev.KeySource, &ev.Keys, &ev.RequestID, &ev.Attempt, &ev.Node, &answered, &key); err != nil {
+			return nil, err
 		}
-		ev.At, ev.Actor = tm(at), enroll.Actor(actor)
+		ev.At, ev.Actor, ev.AnsweredAt, ev.KeyAt = tm(at), enroll.Actor(actor), tm(answered), tm(key)
+		var err error
 		if ev.From, err = enroll.ParseState(from); err != nil {
-			return nil, mapErr(err, "list audit")
+			return nil, err
 		}
 		if ev.To, err = enroll.ParseState(to); err != nil {
-			return nil, mapErr(err, "list audit")
+			return nil, err
 		}
 		if ev.Outcome, err = enroll.ParseOutcome(outcome); err != nil {
-			return nil, mapErr(err, "list audit")
+			return nil, err
 		}
 		out = append(out, ev)
 	}
-	return out, mapErr(rows.Err(), "list audit")
+	return out, rows.Err()
+}
+
+// ListAudit implements enroll.Store.
+func (s *Store) ListAudit(ctx context.Context, enrollmentID string) ([]enroll.AuditEvent, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+auditColumns+`
+		FROM audit_events WHERE enrollment_id = ? ORDER BY seq`, enrollmentID)
+	if err != nil {
+		return nil, mapErr(err, "list audit")
+	}
+	out, err := scanAudit(rows)
+	return out, mapErr(err, "list audit")
 }
 
 // CreateAppPassword implements enroll.Store.
