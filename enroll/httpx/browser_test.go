@@ -1,6 +1,9 @@
 package httpx
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,5 +91,17 @@ func TestSecurityHeaders(t *testing.T) {
 		if got := w.Header().Get(k); got != want {
 			t.Errorf("%s: %q, want %q", k, got, want)
 		}
+	}
+}
+
+func TestErrorOf(t *testing.T) {
+	cause := errors.New("disk on fire")
+	e := ErrorOf(fmt.Errorf("wrapped: %w", &Error{Code: 404, Msg: "nothing here", Err: cause}), "oops")
+	if e.Code != 404 || e.Msg != "nothing here" || !errors.Is(e, cause) || e.Level() != slog.LevelInfo {
+		t.Errorf("a wrapped *Error: %+v", e)
+	}
+	e = ErrorOf(cause, "oops")
+	if e.Code != 500 || e.Msg != "oops" || !errors.Is(e, cause) || e.Level() != slog.LevelError || strings.Contains(e.Msg, "fire") {
+		t.Errorf("another error: %+v", e)
 	}
 }

@@ -16,20 +16,7 @@ import (
 // HTTPError is a handler's failure: Code is the status, Msg the text shown
 // to the user (already in the page's language), Err the cause that is
 // logged and never shown.
-type HTTPError struct {
-	Code int
-	Msg  string
-	Err  error
-}
-
-func (e *HTTPError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("webui: %d: %v", e.Code, e.Err)
-	}
-	return fmt.Sprintf("webui: %d: %s", e.Code, e.Msg)
-}
-
-func (e *HTTPError) Unwrap() error { return e.Err }
+type HTTPError = httpx.Error
 
 // req is one request's view: its language, request ID and, once loaded,
 // the link, the session and the enrollment.
@@ -102,15 +89,8 @@ func (s *Server) handle(f func(q *req) error) http.Handler {
 		if err == nil {
 			return
 		}
-		var he *HTTPError
-		if !errors.As(err, &he) {
-			he = &HTTPError{Code: http.StatusInternalServerError, Msg: q.t.Internal, Err: err}
-		}
-		lvl := slog.LevelInfo
-		if he.Code >= 500 {
-			lvl = slog.LevelError
-		}
-		s.log.LogAttrs(r.Context(), lvl, "webui error", attrs("route", r.Pattern, "status", he.Code,
+		he := httpx.ErrorOf(err, q.t.Internal)
+		s.log.LogAttrs(r.Context(), he.Level(), "webui error", attrs("route", r.Pattern, "status", he.Code,
 			"request_id", q.id, "error", fmt.Sprint(he.Err))...)
 		if wantsJSON(r) {
 			writeJSON(w, he.Code, map[string]string{"error": he.Msg})
