@@ -89,6 +89,7 @@ func (s *Server) getEnrollments(q *req) error {
 
 type timelineRow struct {
 	Time, Action, ActionName, Change, Outcome, OutcomeName, Cause, Keys, KeySource, Node, Actor, Request string
+	Answered, KeyAt                                                                                      string // of a call's end, when known
 }
 
 type operatorRow struct {
@@ -119,8 +120,17 @@ func (s *Server) getEnrollment(q *req) error {
 	for _, ev := range d.Audit {
 		r := timelineRow{Time: s.timeText(ev.At), Action: ev.Action, ActionName: q.t.actionText(ev.Action),
 			Cause: ev.Cause, Keys: ev.Keys, KeySource: ev.KeySource, Node: ev.Node, Actor: string(ev.Actor), Request: ev.RequestID}
-		if ev.From != ev.To {
+		switch {
+		case ev.From == enroll.StateUnknown:
+			r.Change = "→ " + q.t.stateText(ev.To)
+		case ev.From != ev.To:
 			r.Change = q.t.stateText(ev.From) + " → " + q.t.stateText(ev.To)
+		}
+		if !ev.AnsweredAt.IsZero() {
+			r.Answered = s.timeText(ev.AnsweredAt)
+			if !ev.KeyAt.IsZero() {
+				r.KeyAt = fmt.Sprintf(q.t.AfterAnswer, seconds(ev.KeyAt.Sub(ev.AnsweredAt)))
+			}
 		}
 		if ev.Outcome != enroll.OutcomeUnknown {
 			r.Outcome, r.OutcomeName = ev.Outcome.String(), q.t.outcomeText(ev.Outcome)

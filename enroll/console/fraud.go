@@ -52,8 +52,12 @@ func (s *Server) getFraud(q *req) error {
 			User: r.Enrollment.UserID, EnrollmentID: r.Enrollment.ID, KeySource: r.KeySource, Keys: r.Keys, Blocked: r.Blocked})
 	}
 	for _, b := range blocked.Blocked {
+		reason := b.Reason
+		if reason == enroll.OutcomeFraudReported.String() {
+			reason = q.t.outcomeText(enroll.OutcomeFraudReported)
+		}
 		v.Blocked = append(v.Blocked, blockedRow{E164: b.Phone, Phone: phoneText(b.Phone), Since: s.timeText(b.At),
-			Reason: b.Reason, EnrollmentID: b.EnrollmentID})
+			Reason: reason, EnrollmentID: b.EnrollmentID})
 	}
 	var unblocks []enroll.OperatorEvent
 	for _, ev := range ops.Events {

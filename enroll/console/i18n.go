@@ -11,17 +11,17 @@ type msgs struct {
 
 	NavOverview, NavEnrollments, NavFraud, NavWebhooks, NavKeys, SignOut string
 
-	SignInTitle, SignInLead, KeyLabel, KeyHint, SignIn, SignInFailed, TooManyTries string
+	SignInTitle, SignInLead, SignInHow, KeyLabel, KeyHint, SignIn, SignInFailed, TooManyTries string
 
 	ErrTitle, NotFound, Forbidden, SignInAgain, Internal, BadInput, Conflict string
 
 	OverviewTitle, Window, InProgress, Calls, Verified, FraudReports, Failures  string
 	ChartTitle, ChartNone, FailuresByCause, NoFailures, KeySources, AnswerToKey string
-	Median, P95, Count, Cause, Outcome, Hour                                    string
+	Median, P95, Count, Cause, Outcome, Hour, NotVerified                       string
 
 	EnrollmentsTitle, Search, SearchHint, State, Any, Created, User, Phone, Attempts, Next, First string
 	NoEnrollments, Detail, Timeline, Time, Action, Change, Keys, KeySource, Node, Actor, Request  string
-	Expires, Updated, Country, ID, BackToList                                                     string
+	Expires, Updated, Country, ID, BackToList, Answered, KeyAt, AfterAnswer                       string
 
 	FraudTitle, FraudLead, Blocked, NoBlocked, NoFraud, Reason, ReasonHint, Unblock, Unblocked string
 	BlockedSince, Enrollment, OperatorEvents, Target, Lifted                                   string
@@ -29,7 +29,7 @@ type msgs struct {
 	WebhooksTitle, Pending, Dead, Event, NextAttempt, LastError, Redeliver, Redelivered, NoWebhooks string
 
 	KeysTitle, Name, Scopes, Revoked, Active, Revoke, RevokedDone, CreateKey, CreateKeyLead string
-	NewKeyTitle, NewKeyOnce, NewKeyDone                                                     string
+	NewKeyTitle, NewKeyOnce, NewKeyDone, CreateKeyTitle, ThisSession                        string
 
 	States   map[enroll.State]string
 	Outcomes map[enroll.Outcome]string
@@ -51,7 +51,7 @@ var ja = msgs{
 	NavKeys: "API キー", SignOut: "サインアウト",
 
 	SignInTitle:  "サインイン",
-	SignInLead:   "admin 権限のある API キーでサインインします。キーは `denwa apikey create NAME --scopes admin` で作成できます。",
+	SignInLead:   "admin 権限のある API キーでサインインします。キーは次のコマンドで作成できます:",
 	KeyLabel:     "API キー",
 	KeyHint:      "dnw_ で始まるキー。この画面には二度と表示されません。",
 	SignIn:       "サインイン",
@@ -71,13 +71,14 @@ var ja = msgs{
 	ChartTitle: "1 時間ごとの通話結果", ChartNone: "この期間の通話はありません。",
 	FailuresByCause: "失敗の原因", NoFailures: "失敗した通話はありません。", KeySources: "キーの受信方法",
 	AnswerToKey: "応答からキー入力までの時間", Median: "中央値", P95: "95 パーセンタイル", Count: "件数",
-	Cause: "原因", Outcome: "結果", Hour: "時刻",
+	Cause: "原因", Outcome: "結果", Hour: "時刻", NotVerified: "確認できなかった通話",
 
 	EnrollmentsTitle: "登録", Search: "検索", SearchHint: "ユーザー ID または電話番号", State: "状態", Any: "すべて",
 	Created: "作成", User: "ユーザー", Phone: "電話番号", Attempts: "発信回数", Next: "次へ", First: "最初へ",
-	NoEnrollments: "該当する登録はありません。", Detail: "詳細", Timeline: "経過", Time: "時刻", Action: "操作",
+	NoEnrollments: "該当する登録はありません。", Detail: "登録の詳細", Timeline: "経過", Time: "時刻", Action: "操作",
 	Change: "状態の変化", Keys: "キー", KeySource: "受信方法", Node: "ノード", Actor: "実行者", Request: "リクエスト",
 	Expires: "有効期限", Updated: "更新", Country: "国", ID: "ID", BackToList: "一覧へ戻る",
+	Answered: "応答", KeyAt: "キー入力", AfterAnswer: "応答から %s",
 
 	FraudTitle: "不正報告とブロック", FraudLead: "「0」「#」で報告された電話番号はブロックされ、登録に使えません。本人の操作ミスと確認できた場合は、ブロックを解除できます。解除は監査記録に残ります。",
 	Blocked: "ブロック中の電話番号", NoBlocked: "ブロック中の電話番号はありません。", NoFraud: "不正報告はありません。",
@@ -92,7 +93,7 @@ var ja = msgs{
 	KeysTitle: "API キー", Name: "名前", Scopes: "権限", Revoked: "失効", Active: "有効", Revoke: "失効させる",
 	RevokedDone: "API キー %s を失効させました。", CreateKey: "作成", CreateKeyLead: "新しい API キーを作成します。キーは作成直後に一度だけ表示されます。",
 	NewKeyTitle: "API キーを作成しました", NewKeyOnce: "このキーは二度と表示されません。今すぐ安全な場所に控えてください。",
-	NewKeyDone: "API キーの一覧へ",
+	NewKeyDone: "API キーの一覧へ", CreateKeyTitle: "API キーを作成", ThisSession: "サインイン中",
 
 	States: map[enroll.State]string{
 		enroll.StatePending: "未発信", enroll.StateCalling: "通話中", enroll.StateVerified: "確認済み",
@@ -119,7 +120,7 @@ var en = msgs{
 	NavKeys: "API keys", SignOut: "Sign out",
 
 	SignInTitle:  "Sign in",
-	SignInLead:   "Sign in with an API key that has the admin scope. Make one with `denwa apikey create NAME --scopes admin`.",
+	SignInLead:   "Sign in with an API key that has the admin scope. Make one with:",
 	KeyLabel:     "API key",
 	KeyHint:      "The key starting with dnw_. It is never shown on these pages.",
 	SignIn:       "Sign in",
@@ -139,13 +140,14 @@ var en = msgs{
 	ChartTitle: "Call outcomes per hour", ChartNone: "No calls in this window.",
 	FailuresByCause: "Failures by cause", NoFailures: "No failed calls.", KeySources: "Key sources",
 	AnswerToKey: "Time from answer to key", Median: "Median", P95: "95th percentile", Count: "Count",
-	Cause: "Cause", Outcome: "Outcome", Hour: "Hour",
+	Cause: "Cause", Outcome: "Outcome", Hour: "Hour", NotVerified: "Calls not verified",
 
 	EnrollmentsTitle: "Enrollments", Search: "Search", SearchHint: "User ID or phone number", State: "State", Any: "Any",
 	Created: "Created", User: "User", Phone: "Phone", Attempts: "Calls", Next: "Next", First: "First",
-	NoEnrollments: "No enrollments match.", Detail: "Details", Timeline: "Timeline", Time: "Time", Action: "Action",
+	NoEnrollments: "No enrollments match.", Detail: "Enrollment", Timeline: "Timeline", Time: "Time", Action: "Action",
 	Change: "State change", Keys: "Keys", KeySource: "Key source", Node: "Node", Actor: "Actor", Request: "Request",
 	Expires: "Expires", Updated: "Updated", Country: "Country", ID: "ID", BackToList: "Back to the list",
+	Answered: "Answered", KeyAt: "Key pressed", AfterAnswer: "%s after the answer",
 
 	FraudTitle: "Fraud reports and blocked numbers", FraudLead: "A number reported with 「0」 「#」 is blocked and cannot be enrolled. When the report turns out to be the user's mistake, lift the block; the unblock is audited.",
 	Blocked: "Blocked numbers", NoBlocked: "No number is blocked.", NoFraud: "No fraud reports.",
@@ -160,7 +162,7 @@ var en = msgs{
 	KeysTitle: "API keys", Name: "Name", Scopes: "Scopes", Revoked: "Revoked", Active: "Active", Revoke: "Revoke",
 	RevokedDone: "The API key %s was revoked.", CreateKey: "Create", CreateKeyLead: "Create a new API key. It is shown once, right after it is made.",
 	NewKeyTitle: "API key created", NewKeyOnce: "This key will never be shown again. Store it somewhere safe now.",
-	NewKeyDone: "Back to the API keys",
+	NewKeyDone: "Back to the API keys", CreateKeyTitle: "Create an API key", ThisSession: "signed in",
 
 	States: map[enroll.State]string{
 		enroll.StatePending: "pending", enroll.StateCalling: "calling", enroll.StateVerified: "verified",
