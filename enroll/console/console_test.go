@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -632,5 +633,33 @@ func TestCreateKey(t *testing.T) {
 	}
 	if k, _ := e.svc.APIKey(context.Background(), hash); k.RevokedAt.IsZero() {
 		t.Error("not revoked")
+	}
+}
+
+// The enrollments list pages by cursor, keeping the search.
+func TestEnrollmentPages(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	origin := enroll.Origin{Actor: enroll.ActorAPIKey("crm")}
+	for i := range enroll.DefaultPageSize + 5 {
+		if _, err := e.svc.Create(ctx, enroll.CreateRequest{UserID: "u-" + strconv.Itoa(i), Phone: "03-1234-" + strconv.Itoa(1000+i), Origin: origin}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := e.browser()
+	b.mustSignIn(e.admin)
+	rows := regexp.MustCompile(`<tr data-id="`)
+	next := regexp.MustCompile(`href="([^"]+)" id="next"`)
+	r := b.get("/console/enrollments?state=pending")
+	m := next.FindStringSubmatch(r.body)
+	if n := len(rows.FindAllString(r.body, -1)); n != enroll.DefaultPageSize || m == nil {
+		t.Fatalf("first page: %d rows, next %v", n, m)
+	}
+	r = b.get(strings.ReplaceAll(m[1], "&amp;", "&"))
+	if n := len(rows.FindAllString(r.body, -1)); r.code != 200 || n != 5 || next.MatchString(r.body) {
+		t.Fatalf("second page: %d, %d rows\n%.500s", r.code, n, r.body)
+	}
+	if !strings.Contains(r.body, `href="/console/enrollments?state=pending">`) {
+		t.Error("no link to the first page of the same search")
 	}
 }

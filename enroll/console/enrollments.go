@@ -40,7 +40,7 @@ type enrollmentsView struct {
 	Outcomes    []option
 	Rows        []enrollmentRow
 	Next        string // the URL of the next page, if any
-	Paged       bool   // this is not the first page
+	First       string // the URL of the first page, when this is not it
 }
 
 // getEnrollments lists the enrollments, newest first, searched by user,
@@ -55,7 +55,7 @@ func (s *Server) getEnrollments(q *req) error {
 	if err != nil {
 		return s.serviceError(q, err)
 	}
-	v := enrollmentsView{User: eq.UserID, Phone: eq.Phone, Paged: eq.Cursor != ""}
+	v := enrollmentsView{User: eq.UserID, Phone: eq.Phone}
 	v.States = append(v.States, option{"", q.t.Any, eq.State == ""})
 	for _, st := range []enroll.State{enroll.StatePending, enroll.StateCalling, enroll.StateVerified,
 		enroll.StateFailed, enroll.StateCompleted, enroll.StateExpired} {
@@ -72,14 +72,18 @@ func (s *Server) getEnrollments(q *req) error {
 			Outcome: e.Outcome.String(), OutcomeName: q.t.outcomeText(e.Outcome), Attempts: e.Attempts,
 		})
 	}
-	if res.Next != "" {
-		next := url.Values{}
-		for k, val := range map[string]string{"user": eq.UserID, "phone": eq.Phone, "state": eq.State, "outcome": eq.Outcome, "cursor": res.Next} {
-			if val != "" {
-				next.Set(k, val)
-			}
+	search := url.Values{}
+	for k, val := range map[string]string{"user": eq.UserID, "phone": eq.Phone, "state": eq.State, "outcome": eq.Outcome} {
+		if val != "" {
+			search.Set(k, val)
 		}
-		v.Next = Prefix + "/enrollments?" + next.Encode()
+	}
+	if eq.Cursor != "" {
+		v.First = Prefix + "/enrollments?" + search.Encode()
+	}
+	if res.Next != "" {
+		search.Set("cursor", res.Next)
+		v.Next = Prefix + "/enrollments?" + search.Encode()
 	}
 	p := s.newPage(q, q.t.EnrollmentsTitle)
 	p.Nav, p.Data = "enrollments", v
@@ -169,7 +173,7 @@ func (s *Server) operatorTable(q *req, evs []enroll.OperatorEvent) *operatorTabl
 // serviceError turns an error of the Service or its Admin into a page:
 // what the operator asked wrong (400, with what is wrong), what is not
 // there (404), what another request changed first (409), the rest 503.
-func (s *Server) serviceError(q *req, err error) error {
+func (s *Server) serviceError(q *req, err error) *HTTPError {
 	switch {
 	case errors.Is(err, enroll.ErrInvalidInput):
 		return &HTTPError{Code: http.StatusBadRequest, Msg: fmt.Sprintf("%s (%v)", q.t.BadInput, err), Err: err}

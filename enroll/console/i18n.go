@@ -11,17 +11,17 @@ type msgs struct {
 
 	NavOverview, NavEnrollments, NavFraud, NavWebhooks, NavKeys, SignOut string
 
-	SignInTitle, SignInLead, SignInHow, KeyLabel, KeyHint, SignIn, SignInFailed, TooManyTries string
+	SignInTitle, SignInLead, KeyLabel, KeyHint, SignIn, SignInFailed, TooManyTries string
 
 	ErrTitle, NotFound, Forbidden, SignInAgain, Internal, BadInput, Conflict string
 
 	OverviewTitle, Window, InProgress, Calls, Verified, FraudReports, Failures  string
 	ChartTitle, ChartNone, FailuresByCause, NoFailures, KeySources, AnswerToKey string
-	Median, P95, Count, Cause, Outcome, Hour, NotVerified                       string
+	Median, P95, Count, Cause, Outcome, NotVerified                             string
 
-	EnrollmentsTitle, Search, SearchHint, State, Any, Created, User, Phone, Attempts, Next, First string
-	NoEnrollments, Detail, Timeline, Time, Action, Change, Keys, KeySource, Node, Actor, Request  string
-	Expires, Updated, Country, ID, BackToList, Answered, KeyAt, AfterAnswer                       string
+	EnrollmentsTitle, Search, State, Any, Created, User, Phone, Attempts, Next, First    string
+	NoEnrollments, Detail, Timeline, Time, Action, Keys, KeySource, Node, Actor, Request string
+	Expires, Updated, ID, BackToList, Answered, KeyAt, AfterAnswer                       string
 
 	FraudTitle, FraudLead, Blocked, NoBlocked, NoFraud, Reason, ReasonHint, Unblock, Unblocked string
 	BlockedSince, Enrollment, OperatorEvents, Target, Lifted                                   string
@@ -71,13 +71,13 @@ var ja = msgs{
 	ChartTitle: "1 時間ごとの通話結果", ChartNone: "この期間の通話はありません。",
 	FailuresByCause: "失敗の原因", NoFailures: "失敗した通話はありません。", KeySources: "キーの受信方法",
 	AnswerToKey: "応答からキー入力までの時間", Median: "中央値", P95: "95 パーセンタイル", Count: "件数",
-	Cause: "原因", Outcome: "結果", Hour: "時刻", NotVerified: "確認できなかった通話",
+	Cause: "原因", Outcome: "結果", NotVerified: "確認できなかった通話",
 
-	EnrollmentsTitle: "登録", Search: "検索", SearchHint: "ユーザー ID または電話番号", State: "状態", Any: "すべて",
+	EnrollmentsTitle: "登録", Search: "検索", State: "状態", Any: "すべて",
 	Created: "作成", User: "ユーザー", Phone: "電話番号", Attempts: "発信回数", Next: "次へ", First: "最初へ",
 	NoEnrollments: "該当する登録はありません。", Detail: "登録の詳細", Timeline: "経過", Time: "時刻", Action: "操作",
-	Change: "状態の変化", Keys: "キー", KeySource: "受信方法", Node: "ノード", Actor: "実行者", Request: "リクエスト",
-	Expires: "有効期限", Updated: "更新", Country: "国", ID: "ID", BackToList: "一覧へ戻る",
+	Keys: "キー", KeySource: "受信方法", Node: "ノード", Actor: "実行者", Request: "リクエスト",
+	Expires: "有効期限", Updated: "更新", ID: "ID", BackToList: "一覧へ戻る",
 	Answered: "応答", KeyAt: "キー入力", AfterAnswer: "応答から %s",
 
 	FraudTitle: "不正報告とブロック", FraudLead: "「0」「#」で報告された電話番号はブロックされ、登録に使えません。本人の操作ミスと確認できた場合は、ブロックを解除できます。解除は監査記録に残ります。",
@@ -140,13 +140,13 @@ var en = msgs{
 	ChartTitle: "Call outcomes per hour", ChartNone: "No calls in this window.",
 	FailuresByCause: "Failures by cause", NoFailures: "No failed calls.", KeySources: "Key sources",
 	AnswerToKey: "Time from answer to key", Median: "Median", P95: "95th percentile", Count: "Count",
-	Cause: "Cause", Outcome: "Outcome", Hour: "Hour", NotVerified: "Calls not verified",
+	Cause: "Cause", Outcome: "Outcome", NotVerified: "Calls not verified",
 
-	EnrollmentsTitle: "Enrollments", Search: "Search", SearchHint: "User ID or phone number", State: "State", Any: "Any",
+	EnrollmentsTitle: "Enrollments", Search: "Search", State: "State", Any: "Any",
 	Created: "Created", User: "User", Phone: "Phone", Attempts: "Calls", Next: "Next", First: "First",
 	NoEnrollments: "No enrollments match.", Detail: "Enrollment", Timeline: "Timeline", Time: "Time", Action: "Action",
-	Change: "State change", Keys: "Keys", KeySource: "Key source", Node: "Node", Actor: "Actor", Request: "Request",
-	Expires: "Expires", Updated: "Updated", Country: "Country", ID: "ID", BackToList: "Back to the list",
+	Keys: "Keys", KeySource: "Key source", Node: "Node", Actor: "Actor", Request: "Request",
+	Expires: "Expires", Updated: "Updated", ID: "ID", BackToList: "Back to the list",
 	Answered: "Answered", KeyAt: "Key pressed", AfterAnswer: "%s after the answer",
 
 	FraudTitle: "Fraud reports and blocked numbers", FraudLead: "A number reported with 「0」 「#」 is blocked and cannot be enrolled. When the report turns out to be the user's mistake, lift the block; the unblock is audited.",

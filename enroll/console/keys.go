@@ -76,7 +76,7 @@ func (s *Server) postKey(q *req) error {
 	}
 	plain, k, err := s.admin.CreateAPIKey(q.r.Context(), name, scopes, q.origin())
 	if err != nil {
-		he := s.serviceError(q, err).(*HTTPError)
+		he := s.serviceError(q, err)
 		if he.Code >= 500 {
 			return he
 		}
