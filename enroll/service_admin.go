@@ -98,7 +98,7 @@ func encodeCursor(t time.Time, key string) string {
 }
 
 func decodeCursor(c string) (time.Time, string, error) {
-	bad := fmt.Errorf("%w: cursor %q is not one this list gave (pass next_cursor back as it came)", ErrInvalidInput, c)
+	bad := fmt.Errorf("%w: cursor %.40q is not one this list gave (pass next_cursor back as it came)", ErrInvalidInput, c)
 	if len(c) > 512 {
 		return time.Time{}, "", bad
 	}
@@ -168,7 +168,7 @@ func (a *Admin) phone(input string) (string, error) {
 	if IsE164(input) {
 		return input, nil
 	}
-	return "", fmt.Errorf("%w: phone %q is no number (want E.164, as +81312345678)", ErrInvalidInput, input)
+	return "", fmt.Errorf("%w: phone %.40q is no number (want E.164, as +81312345678)", ErrInvalidInput, input)
 }
 
 // EnrollmentQuery picks enrollments for Admin.Enrollments. Each empty
@@ -211,12 +211,12 @@ func (a *Admin) Enrollments(ctx context.Context, q EnrollmentQuery) (EnrollmentP
 	}
 	if q.State != "" {
 		if f.State, err = ParseState(q.State); err != nil || f.State == StateUnknown {
-			return EnrollmentPage{}, fmt.Errorf("%w: state %q: want one of %s", ErrInvalidInput, q.State, strings.Join(stateNames[1:], ", "))
+			return EnrollmentPage{}, fmt.Errorf("%w: state %.40q: want one of %s", ErrInvalidInput, q.State, strings.Join(stateNames[1:], ", "))
 		}
 	}
 	if q.Outcome != "" {
 		if f.Outcome, err = ParseOutcome(q.Outcome); err != nil || f.Outcome == OutcomeUnknown {
-			return EnrollmentPage{}, fmt.Errorf("%w: outcome %q: want one of %s", ErrInvalidInput, q.Outcome, strings.Join(outcomeNames[1:], ", "))
+			return EnrollmentPage{}, fmt.Errorf("%w: outcome %.40q: want one of %s", ErrInvalidInput, q.Outcome, strings.Join(outcomeNames[1:], ", "))
 		}
 	}
 	if err := checkWindow(q.From, q.To); err != nil {
@@ -322,19 +322,27 @@ func (a *Admin) event(o Origin, action, target, reason string) OperatorEvent {
 // transaction. It returns the block lifted. Errors: ErrInvalidInput;
 // ErrNotFound (the number is not blocked).
 func (a *Admin) Unblock(ctx context.Context, phone, reason string, o Origin) (BlockedNumber, error) {
+	b, _, err := a.UnblockRecorded(ctx, phone, reason, o)
+	return b, err
+}
+
+// UnblockRecorded is Unblock, returning also the OperatorEvent recorded.
+func (a *Admin) UnblockRecorded(ctx context.Context, phone, reason string, o Origin) (BlockedNumber, OperatorEvent, error) {
 	if err := o.checkOperator(reason); err != nil {
-		return BlockedNumber{}, err
+		return BlockedNumber{}, OperatorEvent{}, err
 	}
 	n, err := a.phone(phone)
 	if err != nil {
-		return BlockedNumber{}, err
+		return BlockedNumber{}, OperatorEvent{}, err
 	}
-	b, err := a.st.LiftBlock(ctx, n, a.event(o, OpUnblock, n, reason))
+	ev := a.event(o, OpUnblock, n, reason)
+	b, err := a.st.LiftBlock(ctx, n, ev)
 	if err != nil {
-		return BlockedNumber{}, fmt.Errorf("enroll: unblock: %w", err)
+		return BlockedNumber{}, OperatorEvent{}, fmt.Errorf("enroll: unblock: %w", err)
 	}
+	ev.EnrollmentID = b.EnrollmentID
 	a.log.Info("enroll: number unblocked", "enrollment", b.EnrollmentID, "actor", string(o.Actor), "request", o.RequestID)
-	return b, nil
+	return b, ev, nil
 }
 
 // FraudReport is a call whose person pressed 0#: this phone never asked
@@ -481,7 +489,7 @@ func (a *Admin) CreateAPIKey(ctx context.Context, name string, scopes Scopes, o 
 		return "", APIKey{}, err
 	}
 	if !ActorAPIKey(name).Valid() {
-		return "", APIKey{}, fmt.Errorf("%w: API key name %q: want 1 to 64 characters from A-Z a-z 0-9 . _ -", ErrInvalidInput, name)
+		return "", APIKey{}, fmt.Errorf("%w: API key name %.70q: want 1 to 64 characters from A-Z a-z 0-9 . _ -", ErrInvalidInput, name)
 	}
 	if scopes == 0 || scopes&^AllScopes != 0 {
 		return "", APIKey{}, fmt.Errorf("%w: API key scopes: want admin, check or enroll", ErrInvalidInput)
@@ -536,7 +544,7 @@ func (a *Admin) Webhooks(ctx context.Context, q WebhookQuery) (WebhookPage, erro
 	var after int64
 	if key != "" {
 		if after, err = strconv.ParseInt(key, 10, 64); err != nil {
-			return WebhookPage{}, fmt.Errorf("%w: cursor %q is not one this list gave", ErrInvalidInput, q.Cursor)
+			return WebhookPage{}, fmt.Errorf("%w: cursor %.40q is not one this list gave", ErrInvalidInput, q.Cursor)
 		}
 	}
 	var states []OutboxState
@@ -548,7 +556,7 @@ func (a *Admin) Webhooks(ctx context.Context, q WebhookQuery) (WebhookPage, erro
 	case "undelivered":
 		states = []OutboxState{OutboxPending, OutboxDead}
 	default:
-		return WebhookPage{}, fmt.Errorf("%w: webhook state %q: want dead, pending or undelivered", ErrInvalidInput, q.State)
+		return WebhookPage{}, fmt.Errorf("%w: webhook state %.40q: want dead, pending or undelivered", ErrInvalidInput, q.State)
 	}
 	var ms []OutboxMessage
 	for _, st := range states {
@@ -562,7 +570,7 @@ func (a *Admin) Webhooks(ctx context.Context, q WebhookQuery) (WebhookPage, erro
 	i, _ := slices.BinarySearchFunc(ms, after+1, func(m OutboxMessage, id int64) int { return cmp.Compare(m.ID, id) })
 	var p WebhookPage
 	p.Messages, p.Next = cut(ms[i:], limit, func(m OutboxMessage) (time.Time, string) {
-		return time.Time{}, strconv.FormatInt(m.ID, 10)
+		return time.UnixMicro(0), strconv.FormatInt(m.ID, 10) // the ID alone orders them
 	})
 	return p, nil
 }
