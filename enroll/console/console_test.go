@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -661,5 +662,57 @@ func TestEnrollmentPages(t *testing.T) {
 	}
 	if !strings.Contains(r.body, `href="/console/enrollments?state=pending">`) {
 		t.Error("no link to the first page of the same search")
+	}
+}
+
+// An app password of the enrollment's user is listed on the enrollment
+// and revoked from there, recorded with the signed-in key.
+func TestRevokeAppPassword(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	e.dialer.AnswerWith(func(l *enrolltest.FakeLine) {
+		l.SetPromptLength(enroll.PromptSuccess, 10*time.Millisecond)
+		l.PressAt(10*time.Millisecond, "#")
+	})
+	origin := enroll.Origin{Actor: enroll.ActorAPIKey("crm")}
+	en, err := e.svc.Create(ctx, enroll.CreateRequest{UserID: "u-7", Phone: "03-1234-5678", Origin: origin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.StartCall(ctx, en.ID, origin); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, e.svc, en.ID, enroll.StateVerified)
+	plain, ap, err := e.svc.IssueAppPassword(ctx, en.ID, "iPhone mail", origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	csrf := b.mustSignIn(e.admin)
+	r := b.get("/console/enrollments/" + en.ID)
+	if !strings.Contains(r.body, `<tr data-id="`+ap.ID+`"><td>iPhone mail</td>`) || strings.Contains(r.body, plain) {
+		t.Fatalf("the app password row (or the password itself):\n%.3000s", r.body)
+	}
+	form := url.Values{"csrf": {csrf}, "user": {"u-7"}, "id": {ap.ID}, "enrollment": {en.ID}}
+	if r := b.do(http.MethodPost, "/console/app-passwords/revoke", url.Values{"user": {"u-7"}, "id": {ap.ID}}, nil); r.code != http.StatusForbidden {
+		t.Errorf("without the token: %d", r.code)
+	}
+	r = b.do(http.MethodPost, "/console/app-passwords/revoke", form, nil)
+	if r.code != http.StatusSeeOther || r.h.Get("Location") != "/console/enrollments/"+en.ID+"?revoked=1" {
+		t.Fatalf("revoke: %d %q", r.code, r.h.Get("Location"))
+	}
+	if ok, err := e.svc.CheckAppPassword(ctx, "u-7", plain, netip.Addr{}); ok || err != nil {
+		t.Fatalf("the revoked password still checks: %v %v", ok, err)
+	}
+	evs, err := e.svc.Admin().OperatorEvents(ctx, "", enroll.Page{})
+	if err != nil || len(evs.Events) != 1 || evs.Events[0].Action != enroll.OpAppPasswordRevoke || evs.Events[0].Actor != "api-key:ops" {
+		t.Fatalf("recorded: %+v %v", evs, err)
+	}
+	if r := b.get(r.h.Get("Location")); !strings.Contains(r.body, `id="notice"`) {
+		t.Error("no notice after the revocation")
+	}
+	form.Set("user", "u-8") // another user's password: not found
+	if r := b.do(http.MethodPost, "/console/app-passwords/revoke", form, nil); r.code != http.StatusNotFound {
+		t.Errorf("another user's password: %d", r.code)
 	}
 }

@@ -12,7 +12,9 @@
 //	                                  time from answer to key (?window=24h|7d|30d)
 //	GET  /console/enrollments         search by user, number, state, outcome; cursor pages
 //	GET  /console/enrollments/{id}    one enrollment and its call timeline (states, calls, keys
-//	                                  and their source, outcomes, causes, nodes, actors)
+//	                                  and their source, outcomes, causes, nodes, actors), and
+//	                                  the user's app passwords
+//	POST /console/app-passwords/revoke revokes one of them
 //	GET  /console/fraud               blocked numbers, each with 「ブロック解除」; fraud reports;
 //	                                  recent unblocks
 //	POST /console/blocked/unblock     lifts a block (phone, optional reason), audited

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"denwa/enroll"
 )
@@ -12,15 +13,16 @@ import (
 // pageRoutes are the routes of the pages behind the sign-in.
 func (s *Server) pageRoutes() map[string]http.Handler {
 	return map[string]http.Handler{
-		"GET " + Prefix + "/enrollments":         s.handle(s.getEnrollments, view),
-		"GET " + Prefix + "/enrollments/{id}":    s.handle(s.getEnrollment, view),
-		"GET " + Prefix + "/fraud":               s.handle(s.getFraud, view),
-		"POST " + Prefix + "/blocked/unblock":    s.handle(s.postUnblock, action),
-		"GET " + Prefix + "/webhooks":            s.handle(s.getWebhooks, view),
-		"POST " + Prefix + "/webhooks/redeliver": s.handle(s.postRedeliver, action),
-		"GET " + Prefix + "/keys":                s.handle(s.getKeys, view),
-		"POST " + Prefix + "/keys":               s.handle(s.postKey, action),
-		"POST " + Prefix + "/keys/revoke":        s.handle(s.postRevokeKey, action),
+		"GET " + Prefix + "/enrollments":           s.handle(s.getEnrollments, view),
+		"GET " + Prefix + "/enrollments/{id}":      s.handle(s.getEnrollment, view),
+		"GET " + Prefix + "/fraud":                 s.handle(s.getFraud, view),
+		"POST " + Prefix + "/blocked/unblock":      s.handle(s.postUnblock, action),
+		"GET " + Prefix + "/webhooks":              s.handle(s.getWebhooks, view),
+		"POST " + Prefix + "/webhooks/redeliver":   s.handle(s.postRedeliver, action),
+		"GET " + Prefix + "/keys":                  s.handle(s.getKeys, view),
+		"POST " + Prefix + "/keys":                 s.handle(s.postKey, action),
+		"POST " + Prefix + "/keys/revoke":          s.handle(s.postRevokeKey, action),
+		"POST " + Prefix + "/app-passwords/revoke": s.handle(s.postRevokeAppPassword, action),
 	}
 }
 
@@ -108,6 +110,12 @@ type enrollmentView struct {
 	Operator                                  *operatorTable // nil: none
 	Blocked                                   bool
 	BlockedSince                              string
+	AppPasswords                              []appPasswordRow // the user's
+}
+
+type appPasswordRow struct {
+	ID, Name, Created, LastUsed, Revoked string
+	Active                               bool
 }
 
 // getEnrollment shows one enrollment with its call timeline: each state,
@@ -145,7 +153,18 @@ func (s *Server) getEnrollment(q *req) error {
 	if d.Block != nil {
 		v.Blocked, v.BlockedSince = true, s.timeText(d.Block.At)
 	}
+	aps, err := s.admin.AppPasswords(q.r.Context(), e.UserID)
+	if err != nil {
+		return s.serviceError(q, err)
+	}
+	for _, ap := range aps {
+		v.AppPasswords = append(v.AppPasswords, appPasswordRow{ID: ap.ID, Name: ap.Name, Created: s.timeText(ap.CreatedAt),
+			LastUsed: s.timeText(ap.LastUsedAt), Revoked: s.timeText(ap.RevokedAt), Active: ap.RevokedAt.IsZero()})
+	}
 	p := s.newPage(q, q.t.Detail)
+	if q.r.URL.Query().Get("revoked") != "" {
+		p.Notice = q.t.AppPasswordRevoked
+	}
 	p.Nav, p.Data = "enrollments", v
 	s.render(q, http.StatusOK, "enrollment", p)
 	return nil
@@ -183,4 +202,17 @@ func (s *Server) serviceError(q *req, err error) *HTTPError {
 		return &HTTPError{Code: http.StatusConflict, Msg: q.t.Conflict, Err: err}
 	}
 	return &HTTPError{Code: http.StatusServiceUnavailable, Msg: q.t.Internal, Err: err}
+}
+
+// postRevokeAppPassword is 「失効させる」 on an app password of the user
+// of an enrollment (a lost phone, a departed user): the password stops
+// working at once (Admin.RevokeAppPassword, recorded with the signed-in
+// key), and the browser goes back to the enrollment.
+func (s *Server) postRevokeAppPassword(q *req) error {
+	f := q.r.PostForm
+	if err := s.admin.RevokeAppPassword(q.r.Context(), f.Get("user"), f.Get("id"), strings.TrimSpace(f.Get("reason")), q.origin()); err != nil {
+		return s.serviceError(q, err)
+	}
+	http.Redirect(q.w, q.r, Prefix+"/enrollments/"+url.PathEscape(f.Get("enrollment"))+"?revoked=1", http.StatusSeeOther)
+	return nil
 }

@@ -31,6 +31,8 @@ type msgs struct {
 	KeysTitle, Name, Scopes, Revoked, Active, Revoke, RevokedDone, CreateKey, CreateKeyLead string
 	NewKeyTitle, NewKeyOnce, NewKeyDone, CreateKeyTitle, ThisSession                        string
 
+	AppPasswords, LastUsed, AppPasswordRevoked, NoAppPasswords, VerifiedAt, CompletedAt string
+
 	States   map[enroll.State]string
 	Outcomes map[enroll.Outcome]string
 	Actions  map[string]string
@@ -94,6 +96,9 @@ var ja = msgs{
 	RevokedDone: "API キー %s を失効させました。", CreateKey: "作成", CreateKeyLead: "新しい API キーを作成します。キーは作成直後に一度だけ表示されます。",
 	NewKeyTitle: "API キーを作成しました", NewKeyOnce: "このキーは二度と表示されません。今すぐ安全な場所に控えてください。",
 	NewKeyDone: "API キーの一覧へ", CreateKeyTitle: "API キーを作成", ThisSession: "サインイン中",
+
+	AppPasswords: "このユーザーのアプリ パスワード", LastUsed: "最終使用", AppPasswordRevoked: "アプリ パスワードを失効させました。",
+	NoAppPasswords: "アプリ パスワードはありません。", VerifiedAt: "確認", CompletedAt: "完了",
 
 	States: map[enroll.State]string{
 		enroll.StatePending: "未発信", enroll.StateCalling: "通話中", enroll.StateVerified: "確認済み",
@@ -163,6 +168,9 @@ var en = msgs{
 	RevokedDone: "The API key %s was revoked.", CreateKey: "Create", CreateKeyLead: "Create a new API key. It is shown once, right after it is made.",
 	NewKeyTitle: "API key created", NewKeyOnce: "This key will never be shown again. Store it somewhere safe now.",
 	NewKeyDone: "Back to the API keys", CreateKeyTitle: "Create an API key", ThisSession: "signed in",
+
+	AppPasswords: "The user's app passwords", LastUsed: "Last used", AppPasswordRevoked: "The app password was revoked.",
+	NoAppPasswords: "No app passwords.", VerifiedAt: "Verified", CompletedAt: "Completed",
 
 	States: map[enroll.State]string{
 		enroll.StatePending: "pending", enroll.StateCalling: "calling", enroll.StateVerified: "verified",
