@@ -99,7 +99,7 @@ type timelineRow struct {
 }
 
 type operatorRow struct {
-	Time, Action, Actor, Target, Reason, Request string
+	Time, Action, ActionName, Actor, Target, Reason, Request string
 }
 
 type enrollmentView struct {
@@ -183,7 +183,11 @@ func (s *Server) operatorTable(q *req, evs []enroll.OperatorEvent) *operatorTabl
 	}
 	t := &operatorTable{T: q.t}
 	for _, ev := range evs {
-		t.Rows = append(t.Rows, operatorRow{Time: s.timeText(ev.At), Action: ev.Action, Actor: string(ev.Actor),
+		name := q.t.OpActions[ev.Action]
+		if name == "" {
+			name = ev.Action
+		}
+		t.Rows = append(t.Rows, operatorRow{Time: s.timeText(ev.At), Action: ev.Action, ActionName: name, Actor: string(ev.Actor),
 			Target: ev.Target, Reason: ev.Reason, Request: ev.RequestID})
 	}
 	return t

@@ -36,6 +36,8 @@ type msgs struct {
 	States   map[enroll.State]string
 	Outcomes map[enroll.Outcome]string
 	Actions  map[string]string
+	// OpActions names the actions of operator events.
+	OpActions map[string]string
 }
 
 func messages(lang string) *msgs {
@@ -115,6 +117,10 @@ var ja = msgs{
 		enroll.ActionBlock: "番号をブロック", enroll.ActionComplete: "アプリ パスワード発行", enroll.ActionExpire: "期限切れ",
 		enroll.ActionRecover: "中断の記録",
 	},
+	OpActions: map[string]string{
+		enroll.OpUnblock: "ブロック解除", enroll.OpAPIKeyCreate: "API キー作成", enroll.OpAPIKeyRevoke: "API キー失効",
+		enroll.OpAppPasswordRevoke: "アプリ パスワード失効", enroll.OpWebhookRedeliver: "Webhook 再送",
+	},
 }
 
 var en = msgs{
@@ -186,5 +192,9 @@ var en = msgs{
 		enroll.ActionCreate: "created", enroll.ActionCallStart: "call started", enroll.ActionCallEnd: "call ended",
 		enroll.ActionBlock: "number blocked", enroll.ActionComplete: "app password issued", enroll.ActionExpire: "expired",
 		enroll.ActionRecover: "interrupted call recorded",
+	},
+	OpActions: map[string]string{
+		enroll.OpUnblock: "unblock", enroll.OpAPIKeyCreate: "API key created", enroll.OpAPIKeyRevoke: "API key revoked",
+		enroll.OpAppPasswordRevoke: "app password revoked", enroll.OpWebhookRedeliver: "webhook redelivered",
 	},
 }
