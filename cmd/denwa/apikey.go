@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
+	"denwa/enroll/httpapi"
 	"denwa/enroll/store/sqlite"
 )
 
@@ -98,12 +99,12 @@ A-Z a-z 0-9 . _ -, unique among the keys. --scope says what the key may do
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return withStore(cmd.Context(), storePath(), false, func(ctx context.Context, st *sqlite.Store) error {
-					err := st.RevokeAPIKey(ctx, args[0], time.Now())
-					if errors.Is(err, enroll.ErrNotFound) {
-						return &exitError{code: 1, msg: fmt.Sprintf("apikey revoke: no key named %q", args[0])}
-					}
+					a, err := localAdmin(st)
 					if err != nil {
 						return err
+					}
+					if err := a.RevokeAPIKey(ctx, args[0], "", localOrigin); err != nil {
+						return keyError("apikey revoke", args[0], err)
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "revoked %s\n", args[0])
 					return nil
@@ -137,25 +138,40 @@ func withStore(ctx context.Context, path string, create bool, fn func(context.Co
 }
 
 // createAPIKey stores a new key named name with scopes and prints it to
-// stdout, once.
+// stdout, once; it is recorded as an operator event of the local actor.
 func createAPIKey(ctx context.Context, st enroll.Store, stdout, stderr io.Writer, name string, scopes enroll.Scopes, now time.Time) error {
-	if !enroll.ActorAPIKey(name).Valid() {
-		return &exitError{code: 2, msg: fmt.Sprintf("apikey create: name %q: want 1 to 64 characters from A-Z a-z 0-9 . _ -", name)}
-	}
-	plain, rec, err := enroll.NewAPIKey(name)
+	a, err := enroll.NewAdmin(enroll.AdminConfig{Store: st, Now: func() time.Time { return now }})
 	if err != nil {
 		return err
 	}
-	err = st.CreateAPIKey(ctx, enroll.APIKey{Name: rec.Name, Hash: rec.SecretHash, Scopes: scopes, CreatedAt: enroll.Now(now)})
-	if errors.Is(err, enroll.ErrConflict) {
-		return &exitError{code: 1, msg: fmt.Sprintf("apikey create: a key named %q exists (revoke it, or choose another name)", name)}
-	}
+	plain, k, err := a.CreateAPIKey(ctx, name, scopes, localOrigin)
 	if err != nil {
-		return err
+		return keyError("apikey create", name, err)
 	}
-	fmt.Fprintln(stdout, plain)
-	fmt.Fprintf(stderr, "created API key %q with scopes %s: it is shown this once; give it to the system as \"Authorization: Bearer <key>\"\n", name, scopes)
+	printCreatedKey(stdout, stderr, httpapi.AdminView{}.CreatedAPIKey(plain, k))
 	return nil
+}
+
+// keyError turns an error of creating or revoking the key name into the
+// command's message and exit code.
+func keyError(what, name string, err error) error {
+	switch {
+	case errors.Is(err, enroll.ErrConflict):
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: a key named %q exists (revoke it, or choose another name)", what, name)}
+	case errors.Is(err, enroll.ErrNotFound):
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: no key named %q", what, name)}
+	case errors.Is(err, enroll.ErrInvalidInput):
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: name %q: want 1 to 64 characters from A-Z a-z 0-9 . _ -", what, name)}
+	}
+	return err
+}
+
+// printCreatedKey prints a new key on stdout (nothing else goes there,
+// so that it can be captured) and what it is on stderr.
+func printCreatedKey(stdout, stderr io.Writer, k httpapi.CreatedAPIKey) {
+	fmt.Fprintln(stdout, k.Key)
+	fmt.Fprintf(stderr, "created API key %q with scopes %s: it is shown this once; give it to the system as \"Authorization: Bearer <key>\"\n",
+		k.APIKey.Name, strings.Join(k.APIKey.Scopes, ","))
 }
 
 func listAPIKeys(ctx context.Context, st enroll.Store, stdout io.Writer) error {
@@ -163,14 +179,5 @@ func listAPIKeys(ctx context.Context, st enroll.Store, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSCOPES\tCREATED\tREVOKED")
-	for _, k := range keys {
-		revoked := "-"
-		if !k.RevokedAt.IsZero() {
-			revoked = k.RevokedAt.Local().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Scopes, k.CreatedAt.Local().Format(time.RFC3339), revoked)
-	}
-	return tw.Flush()
+	return writeKeyTable(stdout, httpapi.AdminView{}.APIKeys(keys).APIKeys)
 }

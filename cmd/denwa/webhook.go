@@ -2,19 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
+	"denwa/enroll/httpapi"
 	"denwa/enroll/store/sqlite"
 )
 
@@ -115,7 +114,11 @@ opened.`,
 						return nil
 					}
 				}
-				return redeliverOutbox(ctx, s, cmd.ErrOrStderr(), ids, time.Now())
+				a, err := localAdmin(s)
+				if err != nil {
+					return err
+				}
+				return redeliverOutbox(ctx, localRedeliver(a), cmd.ErrOrStderr(), ids)
 			})
 		},
 	}
@@ -164,13 +167,14 @@ func openExistingStore(ctx context.Context, path string, fn func(context.Context
 	return fn(ctx, st)
 }
 
-// redeliverOutbox redelivers each message of ids, reporting each on
-// stderr; an unknown or undead message fails the command (exit 1) after
-// the others are done.
-func redeliverOutbox(ctx context.Context, st enroll.Store, stderr io.Writer, ids []int64, now time.Time) error {
+// redeliverOutbox redelivers each message of ids through redeliver (an
+// enroll.Admin's, or the admin API's), reporting each on stderr; an
+// unknown or undead message fails the command (exit 1) after the others
+// are done.
+func redeliverOutbox(ctx context.Context, redeliver func(context.Context, int64) error, stderr io.Writer, ids []int64) error {
 	failed := 0
 	for _, id := range ids {
-		err := st.RedeliverOutbox(ctx, id, enroll.Now(now))
+		err := redeliver(ctx, id)
 		switch {
 		case err == nil:
 			fmt.Fprintf(stderr, "redelivered %d\n", id)
@@ -190,27 +194,9 @@ func redeliverOutbox(ctx context.Context, st enroll.Store, stderr io.Writer, ids
 	return nil
 }
 
-// writeOutboxTable prints one line a message; AT is when it was
-// delivered, when it died, or its next attempt.
+// writeOutboxTable prints one line a message.
 func writeOutboxTable(w io.Writer, ms []enroll.OutboxMessage) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tEVENT\tENROLLMENT\tCREATED\tATTEMPTS\tAT\tLAST ERROR")
-	for _, m := range ms {
-		at := m.NextAttemptAt
-		switch m.State() {
-		case enroll.OutboxDelivered:
-			at = m.DeliveredAt
-		case enroll.OutboxDead:
-			at = m.DeadAt
-		}
-		lastErr := m.LastError
-		if lastErr == "" {
-			lastErr = "-"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.State(), m.Event, orDash(m.EnrollmentID),
-			m.CreatedAt.Local().Format(time.RFC3339), m.Attempts, timeOrDash(at), lastErr)
-	}
-	return tw.Flush()
+	return writeWebhookTable(w, httpapi.Webhooks{Webhooks: httpapi.WebhooksOf(ms)})
 }
 
 func orDash(s string) string {
@@ -227,33 +213,10 @@ func timeOrDash(t time.Time) string {
 	return t.Local().Format(time.RFC3339)
 }
 
-// outboxJSON is a message as `webhook list --json` prints it.
-type outboxJSON struct {
-	ID            int64     `json:"id"`
-	State         string    `json:"state"`
-	Event         string    `json:"event"`
-	EnrollmentID  string    `json:"enrollment_id,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	Attempts      int       `json:"attempts"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"` // pending only
-	DeliveredAt   time.Time `json:"delivered_at,omitzero"`
-	DeadAt        time.Time `json:"dead_at,omitzero"`
-	LastError     string    `json:"last_error,omitempty"`
-}
+// outboxJSON is a message as `webhook list --json` prints it: as the
+// admin API shows it.
+type outboxJSON = httpapi.Webhook
 
 func writeOutboxJSON(w io.Writer, ms []enroll.OutboxMessage) error {
-	out := make([]outboxJSON, len(ms))
-	for i, m := range ms {
-		out[i] = outboxJSON{
-			ID: m.ID, State: m.State().String(), Event: m.Event, EnrollmentID: m.EnrollmentID,
-			CreatedAt: m.CreatedAt, Attempts: m.Attempts,
-			DeliveredAt: m.DeliveredAt, DeadAt: m.DeadAt, LastError: m.LastError,
-		}
-		if m.State() == enroll.OutboxPending {
-			out[i].NextAttemptAt = m.NextAttemptAt
-		}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return printJSON(w, httpapi.WebhooksOf(ms))
 }

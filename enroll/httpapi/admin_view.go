@@ -205,7 +205,8 @@ type Webhook struct {
 	State         string    `json:"state"`
 	CreatedAt     time.Time `json:"created_at"`
 	Attempts      int       `json:"attempts"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"` // pending only
+	DeliveredAt   time.Time `json:"delivered_at,omitzero"`    // never in the admin API, which lists undelivered messages
 	DeadAt        time.Time `json:"dead_at,omitzero"`
 	LastError     string    `json:"last_error,omitempty"`
 }
@@ -218,11 +219,21 @@ type Webhooks struct {
 
 // Webhooks renders p.
 func (AdminView) Webhooks(p enroll.WebhookPage) Webhooks {
-	return Webhooks{NextCursor: p.Next, Webhooks: each(p.Messages, func(m enroll.OutboxMessage) Webhook {
-		return Webhook{ID: m.ID, Event: m.Event, EnrollmentID: m.EnrollmentID,
-			State: m.State().String(), CreatedAt: m.CreatedAt, Attempts: m.Attempts, NextAttemptAt: m.NextAttemptAt,
-			DeadAt: m.DeadAt, LastError: m.LastError}
-	})}
+	return Webhooks{Webhooks: WebhooksOf(p.Messages), NextCursor: p.Next}
+}
+
+// WebhooksOf renders messages in any state (`denwa webhook list` shows
+// delivered ones too).
+func WebhooksOf(ms []enroll.OutboxMessage) []Webhook {
+	return each(ms, func(m enroll.OutboxMessage) Webhook {
+		w := Webhook{ID: m.ID, Event: m.Event, EnrollmentID: m.EnrollmentID,
+			State: m.State().String(), CreatedAt: m.CreatedAt, Attempts: m.Attempts,
+			DeliveredAt: m.DeliveredAt, DeadAt: m.DeadAt, LastError: m.LastError}
+		if m.State() == enroll.OutboxPending {
+			w.NextAttemptAt = m.NextAttemptAt
+		}
+		return w
+	})
 }
 
 // Summary is how the calls of a window went.
