@@ -208,7 +208,7 @@ func (q *req) origin() enroll.Origin {
 type access int
 
 const (
-	public access = iota // anyone: sign-in, static files, 404
+	public access = iota // anyone: the sign-in form
 	view                 // a live session (GET): without one, the sign-in page
 	action               // a live session and the CSRF token (POST)
 )
@@ -272,8 +272,9 @@ func (s *Server) handle(f func(q *req) error, need access) http.Handler {
 	})
 }
 
-// authorize loads what the route needs; a GET without a session is sent
-// to the sign-in page (nil error, the answer written).
+// authorize loads what the route needs. A GET without a live session is
+// sent to the sign-in page, which leads back to it (errAnswered: the
+// answer is written); anything else without one gets 403.
 func (s *Server) authorize(q *req, need access) error {
 	if need == public {
 		return nil

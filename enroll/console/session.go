@@ -58,7 +58,7 @@ func deriveKeys(secret []byte) keys {
 	return keys{seal: aead, mac: derive("csrf")}
 }
 
-// maxCookieLen bounds a session cookie we read (ours are under 300 bytes).
+// maxCookieLen bounds a session cookie we read (ours are under 600 bytes).
 const maxCookieLen = 1024
 
 func (s *Server) sealSession(ss session) string {
