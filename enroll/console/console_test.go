@@ -518,20 +518,7 @@ func TestHostileRequests(t *testing.T) {
 // report on the fraud page, and the number blocked.
 func TestFraudFlow(t *testing.T) {
 	e := newEnv(t, nil)
-	ctx := context.Background()
-	e.dialer.AnswerWith(func(l *enrolltest.FakeLine) {
-		l.SetPromptLength(enroll.PromptFraud, 10*time.Millisecond)
-		l.PressAt(10*time.Millisecond, "0#")
-	})
-	origin := enroll.Origin{Actor: enroll.ActorAPIKey("crm"), RequestID: "req-1"}
-	en, err := e.svc.Create(ctx, enroll.CreateRequest{UserID: "u-1001", Phone: "03-1234-5678", Country: "JP", Origin: origin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.StartCall(ctx, en.ID, origin); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, e.svc, en.ID, enroll.StateFailed)
+	en := e.call("u-1001", "0#", enroll.StateFailed)
 
 	b := e.browser()
 	b.mustSignIn(e.admin)
@@ -559,6 +546,29 @@ func TestFraudFlow(t *testing.T) {
 			t.Errorf("overview lacks %s\n%.3000s", want, r.body)
 		}
 	}
+}
+
+// call makes an enrollment of user for 03-1234-5678 (through an API key
+// called crm, request req-1) and places its call, whose far end presses
+// keys; it returns once the enrollment is in want.
+func (e *env) call(user, keys string, want enroll.State) enroll.Enrollment {
+	e.t.Helper()
+	ctx := context.Background()
+	e.dialer.AnswerWith(func(l *enrolltest.FakeLine) {
+		l.SetPromptLength(enroll.PromptFraud, 10*time.Millisecond)
+		l.SetPromptLength(enroll.PromptSuccess, 10*time.Millisecond)
+		l.PressAt(10*time.Millisecond, keys)
+	})
+	origin := enroll.Origin{Actor: enroll.ActorAPIKey("crm"), RequestID: "req-1"}
+	en, err := e.svc.Create(ctx, enroll.CreateRequest{UserID: user, Phone: "03-1234-5678", Country: "JP", Origin: origin})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.StartCall(ctx, en.ID, origin); err != nil {
+		e.t.Fatal(err)
+	}
+	waitState(e.t, e.svc, en.ID, want)
+	return en
 }
 
 func waitState(t *testing.T, svc *enroll.Service, id string, want enroll.State) {
@@ -670,19 +680,8 @@ func TestEnrollmentPages(t *testing.T) {
 func TestRevokeAppPassword(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	e.dialer.AnswerWith(func(l *enrolltest.FakeLine) {
-		l.SetPromptLength(enroll.PromptSuccess, 10*time.Millisecond)
-		l.PressAt(10*time.Millisecond, "#")
-	})
+	en := e.call("u-7", "#", enroll.StateVerified)
 	origin := enroll.Origin{Actor: enroll.ActorAPIKey("crm")}
-	en, err := e.svc.Create(ctx, enroll.CreateRequest{UserID: "u-7", Phone: "03-1234-5678", Origin: origin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.StartCall(ctx, en.ID, origin); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, e.svc, en.ID, enroll.StateVerified)
 	plain, ap, err := e.svc.IssueAppPassword(ctx, en.ID, "iPhone mail", origin)
 	if err != nil {
 		t.Fatal(err)
