@@ -35,7 +35,8 @@ func newDemoCmd() *cobra.Command {
 		Short: "the whole flow on this machine, nothing to configure: web UI, service, simulated phone",
 		Long: `demo runs the whole verification flow on loopback with nothing to configure:
 a temporary SQLite store (removed on exit), the enrollment service with its
-HTTP API, the web UI, /metrics (on a listener of its own), and a simulated
+HTTP API, the web UI, /metrics and the operators' console (on a listener of
+their own; it prints an admin API key to sign in with), and a simulated
 phone standing in for the user's phone. It prints an enrollment link; open it
 in a browser, press 「続ける」, type any Japanese number (03-1234-5678), press
 「次へ」: the service calls the simulated
@@ -76,7 +77,11 @@ type demoRun struct {
 	URL     string // the web UI's base URL
 	Link    string // the enrollment link printed
 	Metrics string // the URL of /metrics, on the operators' listener
-	srv     *server
+	Console string // the URL of the operators' console, on the same listener
+	// AdminKey is an API key with the admin scope, made in the demo's
+	// store, to sign in to the console with.
+	AdminKey string
+	srv      *server
 }
 
 // runDemo runs the demo until ctx ends. It reuses serve's wiring
@@ -188,6 +193,12 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 		return err
 	}
 	run := &demoRun{URL: s.baseURL, Link: s.baseURL + "/e/" + tok, Metrics: "http://" + s.OpsAddr() + "/metrics", srv: s}
+	// The operators' console, with an admin key of the throwaway store.
+	run.Console = "http://" + s.OpsAddr() + "/console/"
+	run.AdminKey, _, err = s.svc.Admin().CreateAPIKey(ctx, "demo-admin", enroll.ScopeAdmin, enroll.Origin{Actor: enroll.ActorLocal})
+	if err != nil {
+		return err
+	}
 	how := "presses # (RFC 4733)"
 	switch {
 	case o.challenge != 0 && o.keys == "":
@@ -201,6 +212,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions, start
 	fmt.Fprintf(stdout, "simulated phone on %s: answers after 1 s and %s %s later\n", phone.URI(), how, o.keyDelay)
 	fmt.Fprintf(stdout, "open the link, press 「続ける」, type 03-1234-5678 and press 「次へ」 (the link works once; Ctrl-C ends the demo)\n")
 	fmt.Fprintf(stdout, "enrollment link: %s\n", run.Link)
+	fmt.Fprintf(stdout, "operators' console: %s (sign in with the admin API key %s; with denwa serve, make one with 'denwa apikey create NAME --scope admin')\n", run.Console, run.AdminKey)
 	if started != nil {
 		started(run)
 	}

@@ -89,6 +89,13 @@ var layerRules = []layerRule{
 		reason:              "enroll is the service and its policy, written against its own Dialer/Line/Store interfaces",
 	},
 	{
+		pkg:                 "denwa/enroll/console",
+		directForbidden:     []string{"os", "database/sql"},
+		transitiveForbidden: []string{"denwa/enroll/store/", "denwa/enroll/httpapi", "denwa/enroll/webui", "github.com/spf13/"},
+		thirdParty:          []string{},
+		reason:              "the operators' console is a front door like webui: it works through enroll's Service and Admin and the shared httpx, never a store, the API or the user's screens, and pulls in nothing from outside",
+	},
+	{
 		pkg:                 "denwa/cmd/denwa/internal/config",
 		transitiveForbidden: []string{"github.com/spf13/cobra", "denwa/enroll/store/", "denwa/enroll/httpapi", "denwa/enroll/webui"},
 		thirdParty:          []string{"github.com/spf13/pflag"},

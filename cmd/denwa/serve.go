@@ -36,7 +36,8 @@ func newServeCmd() *cobra.Command {
 		Long: `serve runs the enrollment service against a real PBX or SIP trunk: the HTTP API
 under /v1/ (systems authenticate with API keys made by 'denwa apikey create'),
 /healthz and /readyz, the user's screens under /e/, the verification calls,
-and the signed webhooks. /metrics is served apart, on the operators' listener
+and the signed webhooks. /metrics and the operators' console (/console/, signed
+in with an admin-scoped API key) are served apart, on the operators' listener
 (--ops-http, loopback by default).
 
 Settings come from defaults, a JSON config file (--config or DENWA_CONFIG), the
@@ -345,8 +346,12 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		readTimeout: readTimeout, maxBody: cfg.HTTP.MaxBodyBytes,
 	}.wrap(s.http.Handler)
 	if s.opsLn != nil {
+		ops, err := withConsole(s, opsHandler(s.metrics, p.OpsToken)) // /console/ (console_wiring.go)
+		if err != nil {
+			return nil, err
+		}
 		s.ops = &http.Server{
-			Handler:     opsHandler(s.metrics, p.OpsToken),
+			Handler:     ops,
 			ReadTimeout: readTimeout, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 			MaxHeaderBytes: maxHeaderBytes, ErrorLog: httpLog,
 		}

@@ -1,6 +1,6 @@
 // Package httpx holds the HTTP plumbing shared by denwa's front doors
-// (enroll/httpapi, enroll/webui) and the wiring in cmd/denwa. It imports
-// only the standard library.
+// (enroll/httpapi, enroll/webui, enroll/console) and the wiring in
+// cmd/denwa. It imports only the standard library.
 package httpx
 
 import "net/http"

@@ -2,8 +2,6 @@ package webui
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,20 +16,7 @@ import (
 // HTTPError is a handler's failure: Code is the status, Msg the text shown
 // to the user (already in the page's language), Err the cause that is
 // logged and never shown.
-type HTTPError struct {
-	Code int
-	Msg  string
-	Err  error
-}
-
-func (e *HTTPError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("webui: %d: %v", e.Code, e.Err)
-	}
-	return fmt.Sprintf("webui: %d: %s", e.Code, e.Msg)
-}
-
-func (e *HTTPError) Unwrap() error { return e.Err }
+type HTTPError = httpx.Error
 
 // req is one request's view: its language, request ID and, once loaded,
 // the link, the session and the enrollment.
@@ -65,8 +50,8 @@ const RequestIDHeader = "X-Request-ID"
 func (s *Server) withRequest(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if !validRequestID(id) {
-			id = newRequestID()
+		if !httpx.ValidRequestID(id) {
+			id = httpx.NewRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
 		sw := httpx.NewStatusRecorder(w)
@@ -89,24 +74,6 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func newRequestID() string {
-	var b [10]byte
-	rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
-
 // handle adapts a handler that returns an error: an *HTTPError becomes a
 // page with its message (or JSON, for fetch), anything else a 500 page.
 // The cause is logged, never shown.
@@ -122,15 +89,8 @@ func (s *Server) handle(f func(q *req) error) http.Handler {
 		if err == nil {
 			return
 		}
-		var he *HTTPError
-		if !errors.As(err, &he) {
-			he = &HTTPError{Code: http.StatusInternalServerError, Msg: q.t.Internal, Err: err}
-		}
-		lvl := slog.LevelInfo
-		if he.Code >= 500 {
-			lvl = slog.LevelError
-		}
-		s.log.LogAttrs(r.Context(), lvl, "webui error", attrs("route", r.Pattern, "status", he.Code,
+		he := httpx.ErrorOf(err, q.t.Internal)
+		s.log.LogAttrs(r.Context(), he.Level(), "webui error", attrs("route", r.Pattern, "status", he.Code,
 			"request_id", q.id, "error", fmt.Sprint(he.Err))...)
 		if wantsJSON(r) {
 			writeJSON(w, he.Code, map[string]string{"error": he.Msg})
@@ -242,7 +202,7 @@ func (s *Server) startPage(q *req) error {
 		return &HTTPError{Code: http.StatusGone, Msg: q.t.LinkUsed, Err: enroll.ErrTokenUsed}
 	}
 	var nonce string
-	if c, err := q.r.Cookie(startCookie); err == nil && validRequestID(c.Value) {
+	if c, err := q.r.Cookie(startCookie); err == nil && httpx.ValidRequestID(c.Value) {
 		nonce = c.Value // another tab's form stays valid
 	} else {
 		nonce = s.setStart(q.w, q.base)

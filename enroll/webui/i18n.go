@@ -2,9 +2,9 @@ package webui
 
 import (
 	"net/http"
-	"strings"
 
 	"denwa/enroll"
+	"denwa/enroll/httpx"
 )
 
 // lang is a language the screens are written in.
@@ -19,66 +19,9 @@ const (
 const langCookie = "denwa_lang"
 
 // pickLang chooses the page language: ?lang=ja|en, then the cookie an
-// earlier ?lang= set, then Accept-Language (the first of ja and en it
-// names, by quality), then Japanese.
-func pickLang(r *http.Request) lang {
-	switch r.URL.Query().Get("lang") {
-	case "en":
-		return langEN
-	case "ja":
-		return langJA
-	}
-	if c, err := r.Cookie(langCookie); err == nil {
-		switch c.Value {
-		case "en":
-			return langEN
-		case "ja":
-			return langJA
-		}
-	}
-	best, bestQ := langJA, -1.0
-	for part := range strings.SplitSeq(r.Header.Get("Accept-Language"), ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		tag = strings.ToLower(strings.TrimSpace(tag))
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			q = parseQ(v)
-		}
-		var l lang
-		switch {
-		case tag == "ja" || strings.HasPrefix(tag, "ja-"):
-			l = langJA
-		case tag == "en" || strings.HasPrefix(tag, "en-"):
-			l = langEN
-		default:
-			continue
-		}
-		if q > bestQ {
-			best, bestQ = l, q
-		}
-	}
-	return best
-}
-
-// parseQ reads a quality value ("0.8"); anything odd is 0.
-func parseQ(s string) float64 {
-	s = strings.TrimSpace(s)
-	if s == "1" || strings.HasPrefix(s, "1.") {
-		return 1
-	}
-	if !strings.HasPrefix(s, "0") {
-		return 0
-	}
-	q, scale := 0.0, 0.1
-	for _, c := range strings.TrimPrefix(strings.TrimPrefix(s, "0"), ".") {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		q += float64(c-'0') * scale
-		scale /= 10
-	}
-	return q
-}
+// earlier ?lang= set, then Accept-Language, then Japanese
+// (httpx.PickLanguage).
+func pickLang(r *http.Request) lang { return lang(httpx.PickLanguage(r, langCookie)) }
 
 // msgs is every text of the screens in one language.
 type msgs struct {

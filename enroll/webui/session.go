@@ -3,13 +3,13 @@ package webui
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"denwa/enroll/httpx"
 )
 
 // sessionCookie is the cookie that binds a redeemed link to the browser
@@ -95,7 +95,7 @@ func (s *Server) startToken(linkID, nonce string) string {
 // setStart gives the browser a new start cookie for the link page base
 // and returns its nonce.
 func (s *Server) setStart(w http.ResponseWriter, base string) string {
-	nonce := newRequestID()
+	nonce := httpx.NewRequestID()
 	http.SetCookie(w, &http.Cookie{
 		Name: startCookie, Value: nonce, Path: base, MaxAge: int(s.cfg.SessionTTL / time.Second),
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
@@ -108,10 +108,10 @@ func (s *Server) setStart(w http.ResponseWriter, base string) string {
 // cookie's nonce.
 func (s *Server) checkStart(r *http.Request, linkID string) bool {
 	c, err := r.Cookie(startCookie)
-	if err != nil || c.Value == "" || len(c.Value) > 64 || !sameOrigin(r) {
+	if err != nil || c.Value == "" || len(c.Value) > 64 || !httpx.SameOrigin(r) {
 		return false
 	}
-	return tokenEqual(r.PostFormValue("csrf"), s.startToken(linkID, c.Value))
+	return httpx.TokenEqual(r.PostFormValue("csrf"), s.startToken(linkID, c.Value))
 }
 
 // csrfToken is the anti-CSRF token of a link's session: an HMAC of the
@@ -124,33 +124,12 @@ func (s *Server) csrfToken(linkID string) string {
 // fetch metadata, an Origin (when sent) of this host, and the token of
 // this link's session in the form field csrf or the X-CSRF-Token header.
 func (s *Server) checkCSRF(r *http.Request, linkID string) bool {
-	if !sameOrigin(r) {
+	if !httpx.SameOrigin(r) {
 		return false
 	}
 	got := r.Header.Get("X-CSRF-Token")
 	if got == "" {
 		got = r.PostFormValue("csrf")
 	}
-	return tokenEqual(got, s.csrfToken(linkID))
-}
-
-// sameOrigin reports whether r may come from our own pages: no cross-site
-// fetch metadata, and an Origin (when sent) of this host.
-func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
-		return false
-	}
-	// With Referrer-Policy no-referrer, browsers send "Origin: null" on
-	// form posts; the token and Sec-Fetch-Site still hold then.
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
-			return false
-		}
-	}
-	return true
-}
-
-func tokenEqual(got, want string) bool {
-	return len(got) == len(want) && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	return httpx.TokenEqual(got, s.csrfToken(linkID))
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"denwa/enroll"
+	"denwa/enroll/httpx"
 )
 
 // Defaults of Config.
@@ -203,30 +204,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /e/{token}/call", s.handle(s.postCall))
 	mux.Handle("POST /e/{token}/password", s.handle(s.postPassword))
 	mux.Handle("GET /e/{token}/events", s.handle(s.events))
-	return s.withRequest(securityHeaders(mux))
+	return s.withRequest(httpx.SecurityHeaders(mux))
 }
 
 func staticCache(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// csp is the Content-Security-Policy of every response: no inline script
-// or style, nothing from elsewhere, no framing.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-func securityHeaders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", csp)
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		hd.Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
 	})
 }
