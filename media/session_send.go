@@ -60,6 +60,8 @@ type keyPress struct {
 	i       int    // RFC 4733: packets sent
 	base    uint32 // RFC 4733: timestamp of the press's first frame
 	started bool
+	timed   bool  // RFC 4733: each packet at its Time (SendEvents)
+	tick    int64 // timed: ticks since the press's first frame
 	done    chan struct{}
 }
 
@@ -150,6 +152,11 @@ func (s *Session) SendKey(ctx context.Context, key dtmf.Key, mode KeyMode, durat
 	default:
 		return fmt.Errorf("%w: key mode %v", ErrConfig, mode)
 	}
+	return s.sendPress(ctx, p)
+}
+
+// sendPress sends p, as SendKey describes, once the presses before it are done.
+func (s *Session) sendPress(ctx context.Context, p *keyPress) error {
 	if err := s.acquire(ctx, s.keySem); err != nil {
 		return err
 	}
@@ -213,6 +220,10 @@ func (s *Session) sendTick(now time.Time) bool {
 	n := s.nextPacketLocked()
 	to := s.remote
 	s.mu.Unlock()
+	if n == 0 { // a timed press with nothing due (SendEvents)
+		s.checkTimeout(now)
+		return false
+	}
 	sent := false
 	out, err := s.pkt[:n], error(nil)
 	if s.srtp != nil {
@@ -233,7 +244,8 @@ func (s *Session) sendTick(now time.Time) bool {
 }
 
 // nextPacketLocked writes the next packet into s.pkt and returns its
-// length. Called with s.mu held, by the pacer's walk.
+// length, or 0 when the tick sends nothing (a timed press between its
+// packets). Called with s.mu held, by the pacer's walk.
 func (s *Session) nextPacketLocked() int {
 	ts := s.ts
 	s.ts += FrameSamples
@@ -242,6 +254,13 @@ func (s *Session) nextPacketLocked() int {
 	if p := s.press; p != nil && p.mode == RFC4733 {
 		if !p.started {
 			p.started, p.base = true, ts
+		}
+		if p.timed {
+			due := p.events[p.i].Time <= p.tick*FrameSamples
+			p.tick++
+			if !due {
+				return 0
+			}
 		}
 		ev := &p.events[p.i]
 		h.PayloadType, h.Marker, h.Timestamp = s.eventPT, ev.Marker, p.base+uint32(ev.Timestamp)
