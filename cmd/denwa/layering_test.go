@@ -32,10 +32,25 @@ type layerRule struct {
 var layerRules = []layerRule{
 	{
 		pkg:                 "denwa/dtmf",
+		only:                true,
 		directForbidden:     []string{"os", "time", "sync", "log/slog"},
 		transitiveForbidden: []string{"net", "net/http", "github.com/emiago/", "github.com/pion/", "denwa/"},
 		thirdParty:          []string{},
 		reason:              "dtmf is pure signal processing: no I/O, no wall clock, no locks, no denwa or network dependency",
+	},
+	{
+		pkg:                 "denwa/dtmf/dtmftest",
+		directForbidden:     []string{"os", "time", "sync", "log/slog"},
+		transitiveForbidden: []string{"net", "net/http", "github.com/emiago/", "github.com/pion/", "denwa/"},
+		thirdParty:          []string{},
+		reason:              "dtmftest synthesizes test signals: pure math like dtmf, which it does not even import",
+	},
+	{
+		pkg:                 "denwa/dtmf/testplan",
+		directForbidden:     []string{"os", "time", "sync", "log/slog"},
+		transitiveForbidden: []string{"net", "net/http", "github.com/emiago/", "github.com/pion/", "denwa/audio", "denwa/media", "denwa/sip", "denwa/enroll", "denwa/cmd"},
+		thirdParty:          []string{},
+		reason:              "testplan is the DTMF bench's vocabulary over dtmf and dtmftest only: plans, synthesis, matching and reports, with no network, clock or call layer, so the sender, the far end and the offline runner share it",
 	},
 	{
 		pkg:                 "denwa/audio",
