@@ -247,6 +247,7 @@ type Session struct {
 	// audio after it resumes with the marker).
 	seq      uint16
 	ts       uint32 // timestamp of the next frame
+	ts0      uint32 // timestamp of the stream's first frame (SentTimestamps)
 	markNext bool
 	hdr      rtp.Header
 	pcm      [FrameSamples]int16
@@ -355,6 +356,7 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		pkt:      make([]byte, 12+FrameSamples),
 	}
 	s.remote, s.source = s.sdp, s.sdp
+	s.ts0 = s.ts
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

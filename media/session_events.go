@@ -21,10 +21,12 @@ import (
 // Marker. Ticks from tick 0 to the last packet that send no packet send
 // nothing (the audio is suspended while the event lasts, RFC 4733
 // §2.5.1.1); audio resumes after the last packet with the marker bit.
-// Times must not be negative nor decrease. It needs a negotiated EventPT
-// (ErrNoTelephoneEvent otherwise). Cancelling ctx stops at the next tick
+// Times must not be negative nor decrease. The packets go with payload
+// type pt (a sender's quirk: one the far end did not negotiate), or with
+// the negotiated EventPT when pt is 0 (ErrNoTelephoneEvent when there is
+// none). Cancelling ctx stops at the next tick
 // and returns ctx.Err(). SendEvents and SendKey take turns; evs is copied.
-func (s *Session) SendEvents(ctx context.Context, evs []dtmf.EventPacket) error {
+func (s *Session) SendEvents(ctx context.Context, pt uint8, evs []dtmf.EventPacket) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -38,11 +40,27 @@ func (s *Session) SendEvents(ctx context.Context, evs []dtmf.EventPacket) error 
 		}
 		own[i] = ev
 	}
+	if pt > 127 {
+		return fmt.Errorf("%w: SendEvents payload type %d", ErrConfig, pt)
+	}
 	s.mu.Lock()
 	ev := s.eventPT
 	s.mu.Unlock()
-	if ev == 0 {
+	if ev == 0 && pt == 0 {
 		return ErrNoTelephoneEvent
 	}
-	return s.sendPress(ctx, &keyPress{mode: RFC4733, events: own, timed: true, done: make(chan struct{})})
+	return s.sendPress(ctx, &keyPress{mode: RFC4733, events: own, timed: true, pt: pt, done: make(chan struct{})})
+}
+
+// SentTimestamps returns the RTP timestamp of the stream's first frame
+// and of the next frame the session will send (a tick sends a frame, or
+// nothing while SendEvents waits between its packets, or while held; the
+// next frame's timestamp advances 160 a tick either way, and not for
+// ticks the pacer skipped). A test bench reads it right after Play or
+// SendEvents to place what it sent on the stream's timeline, the one
+// the far end's receiver dates keys on.
+func (s *Session) SentTimestamps() (first, next uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ts0, s.ts
 }

@@ -59,10 +59,11 @@ func (c *Call) Request(ctx context.Context, method, contentType string, body []b
 
 // SendEvents sends telephone-event packets as given, in place of audio
 // (media.Session.SendEvents: each at its Time, with its Marker, its
-// Timestamp from the first packet's frame), and returns once the last one
-// went out. Like Play, it returns the call's end cause when the call ends.
-func (c *Call) SendEvents(ctx context.Context, evs []dtmf.EventPacket) error {
-	err := c.sess.SendEvents(ctx, evs)
+// Timestamp from the press's first frame), with payload type pt (0: the
+// negotiated one), and returns once the last one went out. Like Play, it
+// returns the call's end cause when the call ends.
+func (c *Call) SendEvents(ctx context.Context, pt uint8, evs []dtmf.EventPacket) error {
+	err := c.sess.SendEvents(ctx, pt, evs)
 	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}
@@ -72,3 +73,7 @@ func (c *Call) SendEvents(ctx context.Context, evs []dtmf.EventPacket) error {
 	<-c.done
 	return c.Err()
 }
+
+// SentTimestamps returns the RTP timestamps of the first frame the call
+// sent and of the next one (media.Session.SentTimestamps).
+func (c *Call) SentTimestamps() (first, next uint32) { return c.sess.SentTimestamps() }

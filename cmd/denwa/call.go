@@ -192,12 +192,10 @@ type callReport struct {
 
 func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o callOptions) error {
 	usage := func(err error) error { return &exitError{code: 2, msg: "call: " + err.Error()} }
-	o.sip.Password = config.NewSecret([]byte(os.Getenv(passwordEnv)), "env "+passwordEnv)
-	sc, err := o.sip.DialerConfig()
+	sc, err := callDialerConfig(o.sip, stderr, o.verbose)
 	if err != nil {
 		return usage(err)
 	}
-	sc.Logger = newLogger(stderr, o.verbose)
 	prompts, err := loadPrompts(o.prompts, o.language)
 	if err != nil {
 		return usage(err)
@@ -206,14 +204,11 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 	if _, err := enroll.NewDialogue(dc); err != nil {
 		return usage(fmt.Errorf("--challenge: %w", err))
 	}
-	dialler, err := sip.NewDialer(sc)
+	dialler, err := openDialer(sc, stderr, o.verbose)
 	if err != nil {
 		return usage(err)
 	}
 	defer dialler.Close()
-	if dialler.KeysInClear() && !o.verbose { // verbose: logged already
-		fmt.Fprintln(stderr, "warning: "+sip.ClearKeysWarning)
-	}
 
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
@@ -246,6 +241,32 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// callDialerConfig is the dialer configuration of the shared SIP flags,
+// with the password from the environment and a logger on stderr when
+// verbose (call and dtmftest).
+func callDialerConfig(o config.SIP, stderr io.Writer, verbose bool) (sip.Config, error) {
+	o.Password = config.NewSecret([]byte(os.Getenv(passwordEnv)), "env "+passwordEnv)
+	sc, err := o.DialerConfig()
+	if err != nil {
+		return sc, err
+	}
+	sc.Logger = newLogger(stderr, verbose)
+	return sc, nil
+}
+
+// openDialer starts the dialer and warns on stderr when keys would cross
+// in clear (verbose: logged already).
+func openDialer(sc sip.Config, stderr io.Writer, verbose bool) (*sip.Dialer, error) {
+	d, err := sip.NewDialer(sc)
+	if err != nil {
+		return nil, err
+	}
+	if d.KeysInClear() && !verbose {
+		fmt.Fprintln(stderr, "warning: "+sip.ClearKeysWarning)
+	}
+	return d, nil
 }
 
 // awaitRegistration waits for d's first registration attempt (bounded by

@@ -20,6 +20,7 @@ hearing keys both as RFC 4733 telephone-events and as in-band tones.`,
 		},
 	}
 	root.AddCommand(newDetectCmd(), newCallCmd(), newPhoneCmd(), newServeCmd(), newAPIKeyCmd(), newWebhookCmd(), newDemoCmd())
+	root.AddCommand(newDTMFTestCmd())
 	return root
 }
 
