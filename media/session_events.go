@@ -52,15 +52,24 @@ func (s *Session) SendEvents(ctx context.Context, pt uint8, evs []dtmf.EventPack
 	return s.sendPress(ctx, &keyPress{mode: RFC4733, events: own, timed: true, pt: pt, done: make(chan struct{})})
 }
 
-// SentTimestamps returns the RTP timestamp of the stream's first frame
-// and of the next frame the session will send (a tick sends a frame, or
-// nothing while SendEvents waits between its packets, or while held; the
-// next frame's timestamp advances 160 a tick either way, and not for
-// ticks the pacer skipped). A test bench reads it right after Play or
-// SendEvents to place what it sent on the stream's timeline, the one
-// the far end's receiver dates keys on.
-func (s *Session) SentTimestamps() (first, next uint32) {
+// SendTimeline says where what a session sent lies on its stream's
+// timeline, in RTP timestamps: the timeline the far end's receiver dates
+// keys on. A frame goes out each tick (or nothing, while SendEvents waits
+// between its packets, or while held); the timestamp advances 160 a tick
+// either way, and not for ticks the pacer skipped, so on a loaded machine
+// it falls behind the wall clock.
+type SendTimeline struct {
+	First uint32 // the stream's first frame
+	Next  uint32 // the next frame to go
+	Play  uint32 // the first frame of the latest Play
+	Press uint32 // the first frame (tick 0) of the latest RFC 4733 press (SendKey, SendEvents)
+}
+
+// SendTimeline returns where the stream and its latest Play and press
+// began: a test bench reads it after Play or SendEvents to place what it
+// sent.
+func (s *Session) SendTimeline() SendTimeline {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ts0, s.ts
+	return SendTimeline{First: s.ts0, Next: s.ts, Play: s.playTS, Press: s.pressTS}
 }

@@ -27,9 +27,15 @@ func TestSessionSendEvents(t *testing.T) {
 			{Time: 480, Payload: dtmf.EventPayload{Code: 5, Volume: 20, Duration: 480}},
 			{Time: 480, Timestamp: 160, Payload: dtmf.EventPayload{Code: 5, End: true, Volume: 20, Duration: 640}},
 		}
-		if err := s.SendEvents(t.Context(), evs); err != nil {
+		if err := s.SendEvents(t.Context(), 0, evs); err != nil {
 			t.Fatal(err)
 		}
+		press := s.SendTimeline().Press
+		frame := make([]byte, FrameSamples)
+		if err := s.Play(t.Context(), [][]byte{frame, frame}); err != nil {
+			t.Fatal(err)
+		}
+		tl := s.SendTimeline()
 		time.Sleep(40 * time.Millisecond)
 		s.Close()
 		pkts := drain(t, b)
@@ -73,6 +79,16 @@ func TestSessionSendEvents(t *testing.T) {
 		}
 		if after := got[3]; after.PayloadType != 0 || after.Timestamp != start+5*FrameSamples || !after.Marker {
 			t.Errorf("audio after: pt %d ts %d marker %v; want 0, %d, marker", after.PayloadType, after.Timestamp, after.Marker, start+5*FrameSamples)
+		}
+		if press != start || tl.Play < start+5*FrameSamples || tl.Next != tl.Play+2*FrameSamples || tl.First != pkts[0].Timestamp {
+			t.Errorf("timeline %+v, press %d: want press %d, play after it, next two frames on, first %d", tl, press, start, pkts[0].Timestamp)
+		}
+		var played bool
+		for _, p := range pkts {
+			played = played || p.Timestamp == tl.Play && p.PayloadType == 0
+		}
+		if !played {
+			t.Errorf("no audio packet at the Play's timestamp %d", tl.Play)
 		}
 		if st := s.Stats(); st.PacketsSent != int64(len(pkts)) {
 			t.Errorf("sent %d, received %d", st.PacketsSent, len(pkts))

@@ -62,6 +62,7 @@ type keyPress struct {
 	started bool
 	timed   bool  // RFC 4733: each packet at its Time (SendEvents)
 	tick    int64 // timed: ticks since the press's first frame
+	pt      uint8 // timed: the payload type to send; 0: the negotiated one
 	done    chan struct{}
 }
 
@@ -254,6 +255,7 @@ func (s *Session) nextPacketLocked() int {
 	if p := s.press; p != nil && p.mode == RFC4733 {
 		if !p.started {
 			p.started, p.base = true, ts
+			s.pressTS = ts
 		}
 		if p.timed {
 			due := p.events[p.i].Time <= p.tick*FrameSamples
@@ -264,6 +266,9 @@ func (s *Session) nextPacketLocked() int {
 		}
 		ev := &p.events[p.i]
 		h.PayloadType, h.Marker, h.Timestamp = s.eventPT, ev.Marker, p.base+uint32(ev.Timestamp)
+		if p.pt != 0 {
+			h.PayloadType = p.pt
+		}
 		ev.Payload.MarshalTo(s.evbuf[:]) // 4 bytes; the volume is the generator's, in range
 		payload = s.evbuf[:]
 		if p.i++; p.i == len(p.events) {
@@ -274,6 +279,9 @@ func (s *Session) nextPacketLocked() int {
 	} else {
 		payload = s.silence[:]
 		if pb := s.play; pb != nil {
+			if pb.next == 0 {
+				s.playTS = ts
+			}
 			payload = pb.frames[pb.next]
 			if pb.next++; pb.next == len(pb.frames) {
 				s.play = nil

@@ -8,6 +8,7 @@ import (
 	sipgo_sip "github.com/emiago/sipgo/sip"
 
 	"denwa/dtmf"
+	"denwa/media"
 )
 
 // Requests of the caller inside an answered call, other than BYE: an
@@ -74,6 +75,6 @@ func (c *Call) SendEvents(ctx context.Context, pt uint8, evs []dtmf.EventPacket)
 	return c.Err()
 }
 
-// SentTimestamps returns the RTP timestamps of the first frame the call
-// sent and of the next one (media.Session.SentTimestamps).
-func (c *Call) SentTimestamps() (first, next uint32) { return c.sess.SentTimestamps() }
+// SendTimeline says where the call's stream and its latest Play and
+// press began (media.Session.SendTimeline).
+func (c *Call) SendTimeline() media.SendTimeline { return c.sess.SendTimeline() }

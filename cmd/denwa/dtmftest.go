@@ -354,10 +354,10 @@ type sender struct {
 
 func newSender(call *sip.Call, answered time.Time, progress io.Writer) *sender {
 	s := &sender{call: call, answered: answered, codec: audioCodec(call.Codec()), progress: progress}
-	first, next := call.SentTimestamps()
-	s.firstTS = first
+	tl := call.SendTimeline()
+	s.firstTS = tl.First
 	// The frames sent so far went one a tick, the last just now.
-	if ticks := int64(next-first) / media.FrameSamples; ticks > 0 {
+	if ticks := int64(tl.Next-tl.First) / media.FrameSamples; ticks > 0 {
 		s.originMs = durationMs(time.Since(answered) - time.Duration(ticks-1)*frameTime)
 	}
 	return s
@@ -414,10 +414,10 @@ func (s *sender) run(ctx context.Context, wire []wireCase, leadIn, tail time.Dur
 }
 
 // send sends one case and returns when its press began on the wire, on
-// the wall clock (to pace the next case) and on the call's timeline: the
-// tick of its first frame (in-band), of the frame its events replace
-// first (RFC 4733), the request's sending (SIP INFO). Play and SendEvents
-// return right after their last tick, which dates the first.
+// the wall clock (to pace the next case: Play and SendEvents return right
+// after their last tick, which dates the first) and on the call's
+// timeline: the timestamp of its first frame (in-band), of the frame its
+// events replace first (RFC 4733), or when the request went (SIP INFO).
 func (s *sender) send(ctx context.Context, w *wireCase) (time.Time, float64, error) {
 	t0 := time.Now()
 	switch w.c.Mode {
@@ -426,9 +426,8 @@ func (s *sender) send(ctx context.Context, w *wireCase) (time.Time, float64, err
 		if err := s.call.Play(ctx, frames); err != nil {
 			return t0, 0, s.callErr(err)
 		}
-		_, next := s.call.SentTimestamps()
 		began := latest(t0, time.Now().Add(-time.Duration(len(frames)-1)*frameTime))
-		return began, s.rtpMs(next - uint32(len(frames))*media.FrameSamples), nil
+		return began, s.rtpMs(s.call.SendTimeline().Play), nil
 	case testplan.ModeRFC4733:
 		var pt uint8
 		if w.c.RFC4733 != nil {
@@ -440,10 +439,8 @@ func (s *sender) send(ctx context.Context, w *wireCase) (time.Time, float64, err
 			}
 			return t0, 0, s.callErr(err)
 		}
-		_, next := s.call.SentTimestamps()
-		last := lastTick(w.events)
-		began := latest(t0, time.Now().Add(-time.Duration(last)*frameTime))
-		return began, s.rtpMs(next - uint32(last+1)*media.FrameSamples), nil
+		began := latest(t0, time.Now().Add(-time.Duration(lastTick(w.events))*frameTime))
+		return began, s.rtpMs(s.call.SendTimeline().Press), nil
 	default:
 		s.infos.Add(1)
 		go func() {
