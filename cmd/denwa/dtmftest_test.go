@@ -340,10 +340,11 @@ func TestDTMFTestFarReport(t *testing.T) {
 // answers the request for the report 415: exit 4 with the reason; a far
 // end whose report is malformed: exit 4 saying so, no crash.
 func TestDTMFTestNoReport(t *testing.T) {
+	one := onePlan(t)
 	t.Run("plain phone", func(t *testing.T) {
 		r := portRange()
 		phone := siptest.NewPhone(t, sip.PhoneConfig{Keys: "", RTPPortFirst: r.First, RTPPortLast: r.Last})
-		_, code, _, stderr := dtmftestRun(t, phone.URI(), "--plan", "quick", "--mode", "sip-info", "--lead-in", "0s", "--tail", "100ms")
+		_, code, _, stderr := dtmftestRun(t, phone.URI(), "--plan", one, "--lead-in", "0s", "--tail", "100ms")
 		if code != dtmftestNoReport || !strings.Contains(stderr, "no report from the far end: the request for it was answered 415") ||
 			!strings.Contains(stderr, "--far-report") {
 			t.Fatalf("exit %d: %s", code, stderr)
@@ -359,12 +360,28 @@ func TestDTMFTestNoReport(t *testing.T) {
 			r := portRange()
 			phone := siptest.NewPhone(t, sip.PhoneConfig{Keys: "", RTPPortFirst: r.First, RTPPortLast: r.Last,
 				Hear: func(sip.PhoneCall) sip.Hearing { return badHearing(body) }})
-			_, code, _, stderr := dtmftestRun(t, phone.URI(), "--plan", "quick", "--mode", "sip-info", "--lead-in", "0s", "--tail", "100ms")
+			_, code, _, stderr := dtmftestRun(t, phone.URI(), "--plan", one, "--lead-in", "0s", "--tail", "100ms")
 			if code != dtmftestNoReport || !strings.Contains(stderr, "no report from the far end: far-end report: ") {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 		})
 	}
+}
+
+// onePlan writes a plan of one SIP INFO case and returns its path.
+func onePlan(t *testing.T) string {
+	t.Helper()
+	p := testplan.Quick().Only(testplan.ModeSIPInfo)
+	p.Name, p.Cases = "one", p.Cases[:1]
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(t.TempDir(), "one.json")
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
 
 // badHearing answers the request for the report with body.
@@ -380,7 +397,7 @@ func (b badHearing) End() {}
 func TestDTMFTestCallFails(t *testing.T) {
 	r := portRange()
 	phone := siptest.NewPhone(t, sip.PhoneConfig{Status: 486, RTPPortFirst: r.First, RTPPortLast: r.Last})
-	_, code, _, stderr := dtmftestRun(t, phone.URI(), "--plan", "quick")
+	_, code, _, stderr := dtmftestRun(t, phone.URI(), "--plan", onePlan(t))
 	if code != dtmftestNoCall || !strings.Contains(stderr, "the call failed (busy)") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
