@@ -34,6 +34,7 @@ type detectOptions struct {
 	expect string
 	stream string
 	hasExp bool
+	conf   conformanceOptions
 }
 
 func newDetectCmd() *cobra.Command {
@@ -58,13 +59,21 @@ direction, sip/SRC->DST, after the RTP streams, each retransmitted request
 counted once. With several files each line starts with the file name.
 
 Exit codes: 0 done (and --expect matched), 1 --expect did not match,
-2 a file could not be read as a capture or audio.`,
+2 a file could not be read as a capture or audio.
+
+--conformance runs a DTMF test plan (--plan q24, japan, quick or a JSON
+file) through the same detectors, offline, and prints one row per case; exit
+0 only when every case met its expectation (see docs/dtmf.md).`,
 		Example: `  denwa detect call.pcap
   denwa detect --format digits call.pcap
   denwa detect --expect '*#' call.pcap     # exit 0 only when exactly * then # was pressed
-  denwa detect --format json keys.wav`,
-		Args: cobra.MinimumNArgs(1),
+  denwa detect --format json keys.wav
+  denwa detect --conformance --plan q24 --junit q24.xml`,
+		Args: detectArgs(&o.conf),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.conf.on {
+				return runConformance(cmd.OutOrStdout(), o.conf)
+			}
 			switch o.format {
 			case "lines", "digits", "json":
 			default:
@@ -84,6 +93,7 @@ Exit codes: 0 done (and --expect matched), 1 --expect did not match,
 	f.StringVar(&o.format, "format", "lines", "output: lines (SECONDS KEY SOURCE STREAM), digits (one line of keys per stream) or json (JSON lines)")
 	f.StringVar(&o.expect, "expect", "", "exit 0 only if the keys found, in time order, are exactly these (e.g. '*#'; '' for none)")
 	f.StringVar(&o.stream, "stream", "", "only this stream: its number in order of first packet (1, 2, …), its SSRC (0x…) or its name as printed")
+	addConformanceFlags(f, &o.conf)
 	return cmd
 }
 

@@ -1,8 +1,12 @@
 package testplan
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"sort"
+	"strings"
 
 	"denwa/dtmf"
 )
@@ -32,6 +36,28 @@ func Builtin(name string) (Plan, bool) {
 		return Plan{}, false
 	}
 	return f(), true
+}
+
+// Load returns the built-in plan called name, else the plan file open
+// gives for name (os.Open, for a command), read by [Parse]. Errors name
+// the plan; a name that is neither says which plans are built in.
+func Load(name string, open func(name string) (io.ReadCloser, error)) (Plan, error) {
+	if p, ok := Builtin(name); ok {
+		return p, nil
+	}
+	f, err := open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Plan{}, fmt.Errorf("testplan: %q is no built-in plan (%s) and no file", name, strings.Join(BuiltinNames(), ", "))
+		}
+		return Plan{}, fmt.Errorf("testplan: %w", err)
+	}
+	defer f.Close()
+	p, err := Parse(f)
+	if err != nil {
+		return Plan{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return p, nil
 }
 
 // Quick is the smoke test: the 16 keys once in each mode, nominal (in-band

@@ -8,7 +8,7 @@
 // receiver must do with it ([Expect]: detect it exactly once, reject it, or
 // either). Built-in plans come from [Builtin] ("q24", "japan", "quick"); any
 // other plan is a JSON file read by [Parse], which refuses hostile input with
-// a clear error and enforces the limits in limits.go.
+// a clear error and enforces the limits in limits.go; [Load] takes either.
 //
 // Senders turn a case into what goes on the wire: [Case.AppendSamples] (in-band
 // audio at 8000 Hz, deterministic for a case ID), [Case.AppendEvents] (the

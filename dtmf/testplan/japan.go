@@ -7,16 +7,18 @@ import (
 )
 
 // Japan is the plan for the Japanese network's push-button (PB) signal
-// limits, as a terminal must send them in Japan (the Terminal Equipment
-// Rules, 端末設備等規則, PB dial signal conditions; NTT's line interface
-// follows them):
+// limits: the PB dial signal conditions of the Terminal Equipment Rules
+// (端末設備等規則, 別表第二号), which terminals on NTT lines meet, as they
+// are commonly quoted:
 //
 //   - frequency within ±1.5 % of Q.23 → detect (each tone alone, both ways);
-//   - level at the terminal: low group −15.4 to −3.5 dBm, high group −14 to
-//     −2.5 dBm, the two within 5 dB, the high tone not weaker than the low
-//     one; and the same 7 dB quieter (the line loss L the rules allow
-//     for). docs/dtmf.md and the detector also accept 5 dB of normal twist
-//     on these lines → detect;
+//   - level sent by the terminal, with L the line loss at 1500 Hz from the
+//     exchange to the terminal: low group −16.5+0.8L to −6.5+0.8L dBm (at
+//     most −3.5), high group −16+L to −6.5+L dBm (at most −2.5). At the
+//     exchange, L dB lower: the plan takes L = 0 and L = 7 (low −16.5 to
+//     −6.5 and −17.9 to −10.5, high −16 to −6.5 and −16 to −9.5), the
+//     corners of each range and twist of 5 dB either way within it (the
+//     twist docs/dtmf.md gives for NTT lines) → detect;
 //   - timing: signal ≥ 50 ms, minimum pause ≥ 30 ms, period ≥ 120 ms: every
 //     key at 50 ms on / 70 ms off and at 90 ms on / 30 ms off, and one key
 //     pressed four times 30 ms apart → each detected;
@@ -25,8 +27,10 @@ import (
 // RFC 4733 and SIP INFO cases send every key with the same timing
 // (50 ms presses, 70 ms and 30 ms apart) → detect.
 //
-// The levels are dBm at the terminal, used here as dBm0 (a digital trunk
-// with the usual 0 dB relative level at the exchange).
+// The levels are dBm at the exchange, used here as dBm0 (a digital trunk
+// with the usual 0 dB relative level there). The level ranges alone would
+// let a terminal send the low tone at its minimum and the high tone at its
+// maximum (up to 10 dB of reverse twist at L = 0); the plan keeps to 5 dB.
 func Japan() Plan {
 	p := Plan{Name: "japan"}
 	add := func(c Case) { p.Cases = append(p.Cases, c) }
@@ -39,7 +43,7 @@ func Japan() Plan {
 	for _, t := range []string{"low", "high"} {
 		for _, dev := range []float64{1.5, -1.5} {
 			for _, k := range probeKeys {
-				c := tone(fmt.Sprintf("freq/%s%+.1f%%/%s", t, dev, k), k, -8, -7, 60, 70, "PB signal: frequency within ±1.5 %")
+				c := tone(fmt.Sprintf("freq/%s%+.1f%%/%s", t, dev, k), k, -8, -7, 60, 71, "PB signal: frequency within ±1.5 %")
 				if t == "low" {
 					c.Inband.LowDevPct = dev
 				} else {
@@ -54,17 +58,18 @@ func Japan() Plan {
 		lo, hi float64
 		note   string
 	}{
-		{"loudest", -3.5, -2.5, "PB signal: low −3.5 dBm, high −2.5 dBm (the top of the range)"},
-		{"quietest", -15.4, -14, "PB signal: low −15.4 dBm, high −14 dBm (the bottom of the range)"},
-		{"reverse5", -15.4, -10.4, "PB signal: the high tone 5 dB above the low one"},
-		{"flat", -8, -8, "PB signal: both tones equal"},
-		{"normal5", -8, -13, "5 dB of normal twist, which NTT lines also show"},
-		{"loss7/quietest", -22.4, -21, "the quietest signal after 7 dB of line loss"},
-		{"loss7/reverse5", -22.4, -17.4, "5 dB reverse twist after 7 dB of line loss"},
+		{"L0/max", -6.5, -6.5, "PB signal, no line loss: both tones at their maximum"},
+		{"L0/min", -16.5, -16, "PB signal, no line loss: both tones at their minimum"},
+		{"L0/normal5", -11, -16, "PB signal, no line loss: high tone at its minimum, 5 dB below the low one"},
+		{"L0/reverse5", -16.5, -11.5, "PB signal, no line loss: low tone at its minimum, 5 dB below the high one"},
+		{"L7/max", -10.5, -9.5, "PB signal after 7 dB of line loss: both tones at their maximum"},
+		{"L7/min", -17.9, -16, "PB signal after 7 dB of line loss: both tones at their minimum"},
+		{"L7/normal5", -10.5, -15.5, "PB signal after 7 dB of line loss: 5 dB normal twist"},
+		{"L7/reverse5", -14.5, -9.5, "PB signal after 7 dB of line loss: 5 dB reverse twist"},
 	}
 	for _, l := range levels {
 		for _, k := range probeKeys {
-			tone(fmt.Sprintf("level/%s/%s", l.name, k), k, l.lo, l.hi, 60, 70, l.note)
+			tone(fmt.Sprintf("level/%s/%s", l.name, k), k, l.lo, l.hi, 60, 71, l.note)
 		}
 	}
 
@@ -80,7 +85,7 @@ func Japan() Plan {
 		}
 	}
 	for _, k := range probeKeys {
-		c := tone("dialtone/jp/"+string(k), k, -8, -7, 60, 70, "a key pressed over the 400 Hz dial tone")
+		c := tone("dialtone/jp/"+string(k), k, -8, -7, 60, 71, "a key pressed over the 400 Hz dial tone")
 		c.Inband.DialTone, c.Inband.DialToneDBm0 = DialToneJapan, -18
 	}
 

@@ -24,17 +24,14 @@ func (m Mode) Valid() bool {
 	return m == ModeInband || m == ModeRFC4733 || m == ModeSIPInfo
 }
 
-// Source is the dtmf key source a receiver reports for keys of this mode.
-func (m Mode) Source() dtmf.Source {
-	switch m {
-	case ModeInband:
-		return dtmf.SourceInband
-	case ModeRFC4733:
-		return dtmf.SourceRFC4733
-	case ModeSIPInfo:
-		return dtmf.SourceSIPInfo
-	}
-	return dtmf.SourceUnknown
+// Source is the dtmf key source a receiver reports for keys of this mode
+// (dtmf.SourceUnknown for an invalid mode).
+func (m Mode) Source() dtmf.Source { return modeSources[m] }
+
+var modeSources = map[Mode]dtmf.Source{
+	ModeInband:  dtmf.SourceInband,
+	ModeRFC4733: dtmf.SourceRFC4733,
+	ModeSIPInfo: dtmf.SourceSIPInfo,
 }
 
 // Expect is what a correct receiver does with a case.

@@ -11,19 +11,22 @@ import (
 var probeKeys = []dtmf.Key{'1', '5', '9', 'D'}
 
 // Nominal in-band press of the q24 plan: −10 dBm0 per tone, 60 ms, then
-// 60 ms of silence.
+// 61 ms of silence (the odd millisecond moves each press to another phase
+// of a receiver's 20 ms frames and 5 ms analysis blocks).
 const (
 	q24Level = -10
 	q24Dur   = 60
-	q24Gap   = 60
+	q24Gap   = 61
 )
 
 // Q24 is the ITU-T Q.23/Q.24 reception plan. In-band:
 //
 //   - frequency: each tone alone 1.5 % off either way → detect, 3.5 % off
-//     → reject (Q.24 §2), on keys that use all eight frequencies;
+//     → reject, on keys that use all eight frequencies; both tones 1.5 %
+//     off, the same or opposite ways → detect;
 //   - twist: the high tone from 8 dB below to 4 dB above the low one →
-//     detect; 12 dB below or 9 dB above → reject;
+//     detect; 12 dB below or 9 dB above → reject; 8 dB normal and 4 dB
+//     reverse twist at −36 dBm0 and near 0 dBm0 → detect;
 //   - level: 0 to −36 dBm0 per tone → detect; −50 and −55 dBm0 → reject
 //     (−40 and −45: either, between the operate and non-operate levels);
 //   - duration: 40 ms → detect, 25 ms → reject, 30 ms → either (Q.24
@@ -35,7 +38,7 @@ const (
 //   - dial tone under the key, 10 dB below it: 400 Hz (Japan) and
 //     350+440 Hz (ITU-T E.180, North America) → detect.
 //
-// RFC 4733 (the receiver's duties of RFC 4733 §2.5.2, with the senders
+// RFC 4733 (what a receiver must accept under RFC 4733 §2.5, with the senders
 // found in the field): events of 0 to 500 ms (RFC 4733 sets no minimum
 // duration: a 25 ms event is a key), volumes 0 to 36 → detect and 63 →
 // either (RFC 4733 sets no threshold), no marker bit, END packets only,
@@ -73,6 +76,15 @@ func Q24() Plan {
 		}
 	}
 
+	// Both tones off at once, the same way and opposite ways.
+	for _, d := range [][2]float64{{1.5, 1.5}, {-1.5, -1.5}, {1.5, -1.5}, {-1.5, 1.5}} {
+		for _, k := range probeKeys {
+			c := nominal(fmt.Sprintf("freq/both%+.1f%%%+.1f%%/%s", d[0], d[1], k), k, ExpectDetect, "Q.24: accept both tones 1.5 % off")
+			c.Inband.LowDevPct, c.Inband.HighDevPct = d[0], d[1]
+			add(c)
+		}
+	}
+
 	// Twist, both directions; the low tone at −10 dBm0.
 	for _, tw := range []float64{-8, -6, -4, 0, 2, 4, -12, 9} {
 		e, note := ExpectDetect, "Q.24: twist from 8 dB normal to 4 dB reverse"
@@ -98,6 +110,16 @@ func Q24() Plan {
 		for _, k := range probeKeys {
 			c := nominal(fmt.Sprintf("level/%gdBm0/%s", lv, k), k, e, note)
 			c.Inband.LowDBm0, c.Inband.HighDBm0 = lv, lv
+			add(c)
+		}
+	}
+
+	// The corners of the operating range: twist at the weakest and the
+	// loudest levels.
+	for _, lv := range [][2]float64{{-36, -44}, {-36, -32}, {-3, -11}, {-7, -3}} {
+		for _, k := range probeKeys {
+			c := nominal(fmt.Sprintf("corner/%g%gdBm0/%s", lv[0], lv[1], k), k, ExpectDetect, "Q.24: twist limits hold across the level range")
+			c.Inband.LowDBm0, c.Inband.HighDBm0 = lv[0], lv[1]
 			add(c)
 		}
 	}
@@ -187,11 +209,11 @@ func Q24() Plan {
 		r    RFC4733
 		note string
 	}{
-		{"no-marker", RFC4733{Volume: 10, NoMarker: true}, "RFC 4733 §2.5.2.1: events are told apart by timestamp, not marker"},
+		{"no-marker", RFC4733{Volume: 10, NoMarker: true}, "RFC 4733 §2.5: an event is known by its timestamp; the marker may be lost with the first packet"},
 		{"end-only", RFC4733{Volume: 10, EndOnly: true}, "a sender that sends only the END packets"},
 		{"end-x1", RFC4733{Volume: 10, EndRepeats: 1}, "one END packet instead of three"},
 		{"end-x5", RFC4733{Volume: 10, EndRepeats: 5}, "five END packets: still one key"},
-		{"ends-lost", RFC4733{Volume: 10, EndsLost: true}, "RFC 4733 §2.5.2.2: every END lost, the key ends on the receiver's timeout"},
+		{"ends-lost", RFC4733{Volume: 10, EndsLost: true}, "every END lost: the receiver ends the key on its own timeout (RFC 4733 §2.5)"},
 		{"interval-50ms", RFC4733{Volume: 10, IntervalMs: 50}, "updates every 50 ms (RFC 4733 §2.5.1.2 allows it)"},
 	}
 	for _, q := range quirks {

@@ -99,10 +99,11 @@ type Window struct {
 }
 
 // Assign gives each heard key to the case it belongs to: among the slots
-// whose window holds its AtMs, those of the same key first, and among
-// them the one that started last at or before AtMs (else the earliest).
-// It sets each assigned key's DelayMs and returns the keys per slot (in
-// the order heard) and those no window holds. heard need not be sorted.
+// whose window holds its AtMs, those of the same key first; among them the
+// one that started last, by AtMs+BeforeMs (a key belongs to the press
+// before it, its delay being the path's), else the earliest. It sets each
+// assigned key's DelayMs and returns the keys per slot (in the order
+// heard) and those no window holds. heard need not be sorted.
 func Assign(slots []Slot, heard []Heard, w Window) (perSlot [][]Heard, unmatched []Heard) {
 	perSlot = make([][]Heard, len(slots))
 	hs := append([]Heard(nil), heard...)
@@ -117,12 +118,7 @@ func Assign(slots []Slot, heard []Heard, w Window) (perSlot [][]Heard, unmatched
 				if pass == 0 && s.Key != h.Key {
 					continue
 				}
-				switch {
-				case best < 0:
-					best = i
-				case s.StartMs <= h.AtMs && s.StartMs >= slots[best].StartMs:
-					best = i
-				case slots[best].StartMs > h.AtMs && s.StartMs < slots[best].StartMs:
+				if best < 0 || better(s, slots[best], h.AtMs+w.BeforeMs) {
 					best = i
 				}
 			}
@@ -135,6 +131,21 @@ func Assign(slots []Slot, heard []Heard, w Window) (perSlot [][]Heard, unmatched
 		perSlot[best] = append(perSlot[best], h)
 	}
 	return perSlot, unmatched
+}
+
+// better reports whether slot a is a better home than b for a key heard
+// by t: one that had started beats one that had not; of two that had, the
+// later; of two that had not, the earlier.
+func better(a, b Slot, t float64) bool {
+	aStarted, bStarted := a.StartMs <= t, b.StartMs <= t
+	switch {
+	case aStarted != bStarted:
+		return aStarted
+	case aStarted:
+		return a.StartMs > b.StartMs
+	default:
+		return a.StartMs < b.StartMs
+	}
 }
 
 // Judge tells whether what was heard for a case meets its expectation:

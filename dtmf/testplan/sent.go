@@ -40,7 +40,7 @@ func (c *Case) Sent() Sent {
 	switch c.Mode {
 	case ModeInband:
 		in := c.inband()
-		s.LowDBm0, s.HighDBm0, s.TwistDB = ptr(in.LowDBm0), ptr(in.HighDBm0), ptr(in.TwistDB())
+		s.LowDBm0, s.HighDBm0, s.TwistDB = ptr(in.LowDBm0), ptr(in.HighDBm0), ptr(round3(in.TwistDB()))
 		s.LowDevPct, s.HighDevPct = ptr(in.LowDevPct), ptr(in.HighDevPct)
 		s.BreakMs, s.SNRdB, s.DialTone = in.BreakMs, in.SNRdB, in.DialTone
 		if in.DialTone != DialToneNone {
@@ -88,7 +88,7 @@ func (s Sent) String() string {
 	}
 	fmt.Fprintf(&b, " gap %dms", s.GapMs)
 	if s.LowDBm0 != nil {
-		fmt.Fprintf(&b, " %g/%g dBm0 twist %+g", *s.LowDBm0, *s.HighDBm0, *s.TwistDB)
+		fmt.Fprintf(&b, " %g/%g dBm0 twist %+g", *s.LowDBm0, *s.HighDBm0, round3(*s.TwistDB))
 		if *s.LowDevPct != 0 || *s.HighDevPct != 0 {
 			fmt.Fprintf(&b, " dev %+g%%/%+g%%", *s.LowDevPct, *s.HighDevPct)
 		}

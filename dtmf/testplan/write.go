@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 )
@@ -18,7 +19,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", verdict(c.Pass), c.ID, c.Expect, c.Sent, heardText(c.Heard))
 	}
 	for _, h := range r.Unmatched {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", "FAIL", "(no case)", "-", "-", heardText([]Heard{h}))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", "FAIL", "(no case)", "-", "-", unmatchedText(h))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -58,9 +59,14 @@ func heardText(hs []Heard) string {
 	}
 	parts := make([]string, len(hs))
 	for i, h := range hs {
-		parts[i] = fmt.Sprintf("%s %s +%.0fms %.0fms", keyText(h.Key), h.Source, h.DelayMs, h.DurationMs)
+		parts[i] = fmt.Sprintf("%s %s %+.0fms %.0fms", keyText(h.Key), h.Source, math.Round(h.DelayMs)+0, h.DurationMs) // +0: no "-0"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// unmatchedText describes a key heard outside every case.
+func unmatchedText(h Heard) string {
+	return fmt.Sprintf("%s %s at %.0fms %.0fms", keyText(h.Key), h.Source, h.AtMs, h.DurationMs)
 }
 
 // WriteJSON writes the report as one indented JSON object: plan, mode,
@@ -116,7 +122,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		suite.Cases = append(suite.Cases, jc)
 	}
 	for i, h := range r.Unmatched {
-		msg := "key heard outside every case: " + heardText([]Heard{h})
+		msg := "key heard outside every case: " + unmatchedText(h)
 		suite.Cases = append(suite.Cases, junitCase{Name: fmt.Sprintf("unmatched/%d", i+1), ClassName: class,
 			Failure: &junitFailure{Message: msg, Type: "unmatched", Text: msg}})
 	}
