@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	sipgo_sip "github.com/emiago/sipgo/sip"
@@ -64,15 +63,7 @@ func (c *Call) Request(ctx context.Context, method, contentType string, body []b
 // negotiated one), and returns once the last one went out. Like Play, it
 // returns the call's end cause when the call ends.
 func (c *Call) SendEvents(ctx context.Context, pt uint8, evs []dtmf.EventPacket) error {
-	err := c.sess.SendEvents(ctx, pt, evs)
-	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return err
-	}
-	if c.sess.Err() == nil && c.Err() == nil {
-		return err // the packets were not sendable
-	}
-	<-c.done
-	return c.Err()
+	return c.sendErr(ctx, c.sess.SendEvents(ctx, pt, evs))
 }
 
 // SendTimeline says where the call's stream and its latest Play and

@@ -192,10 +192,6 @@ type callReport struct {
 
 func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o callOptions) error {
 	usage := func(err error) error { return &exitError{code: 2, msg: "call: " + err.Error()} }
-	sc, err := callDialerConfig(o.sip, stderr, o.verbose)
-	if err != nil {
-		return usage(err)
-	}
 	prompts, err := loadPrompts(o.prompts, o.language)
 	if err != nil {
 		return usage(err)
@@ -204,7 +200,7 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 	if _, err := enroll.NewDialogue(dc); err != nil {
 		return usage(fmt.Errorf("--challenge: %w", err))
 	}
-	dialler, err := openDialer(sc, stderr, o.verbose)
+	dialler, err := openCallDialer(o.sip, stderr, o.verbose)
 	if err != nil {
 		return usage(err)
 	}
@@ -243,22 +239,17 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 	return nil
 }
 
-// callDialerConfig is the dialer configuration of the shared SIP flags,
-// with the password from the environment and a logger on stderr when
-// verbose (call and dtmftest).
-func callDialerConfig(o config.SIP, stderr io.Writer, verbose bool) (sip.Config, error) {
+// openCallDialer starts the dialer of the shared SIP flags (call and
+// dtmftest), with the password from the environment and a logger on
+// stderr when verbose, and warns on stderr when keys would cross in clear
+// (verbose: logged already).
+func openCallDialer(o config.SIP, stderr io.Writer, verbose bool) (*sip.Dialer, error) {
 	o.Password = config.NewSecret([]byte(os.Getenv(passwordEnv)), "env "+passwordEnv)
 	sc, err := o.DialerConfig()
 	if err != nil {
-		return sc, err
+		return nil, err
 	}
 	sc.Logger = newLogger(stderr, verbose)
-	return sc, nil
-}
-
-// openDialer starts the dialer and warns on stderr when keys would cross
-// in clear (verbose: logged already).
-func openDialer(sc sip.Config, stderr io.Writer, verbose bool) (*sip.Dialer, error) {
 	d, err := sip.NewDialer(sc)
 	if err != nil {
 		return nil, err

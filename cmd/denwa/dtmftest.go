@@ -85,24 +85,6 @@ heard; 1 a case failed (or a key was heard outside every case); 2 usage;
 	return cmd
 }
 
-// loadPlan returns the built-in plan of that name, or the plan in the
-// file.
-func loadPlan(name string) (testplan.Plan, error) {
-	if p, ok := testplan.Builtin(name); ok {
-		return p, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return testplan.Plan{}, fmt.Errorf("--plan %s: not a built-in plan (%s), and %w", name, strings.Join(testplan.BuiltinNames(), ", "), err)
-	}
-	defer f.Close()
-	p, err := testplan.Parse(f)
-	if err != nil {
-		return testplan.Plan{}, fmt.Errorf("--plan %s: %w", name, err)
-	}
-	return p, nil
-}
-
 // planCases returns the plan's cases of the chosen mode, or of every mode
 // in turn for "all".
 func planCases(p testplan.Plan, mode string) ([]testplan.Case, error) {
@@ -173,9 +155,11 @@ func g711Frames(samples []int16, codec audio.Codec) [][]byte {
 
 func runDTMFTest(ctx context.Context, stdout, stderr io.Writer, number string, o dtmftestOptions) error {
 	usage := func(err error) error { return &exitError{code: 2, msg: "dtmftest: " + err.Error()} }
-	plan, err := loadPlan(o.plan)
+	ctx, cancel := signalContext(ctx) // Ctrl-C hangs up
+	defer cancel()
+	plan, err := testplan.Load(o.plan, func(name string) (io.ReadCloser, error) { return os.Open(name) })
 	if err != nil {
-		return usage(err)
+		return usage(fmt.Errorf("--plan: %w", err))
 	}
 	cases, err := planCases(plan, o.mode)
 	if err != nil {
@@ -195,17 +179,11 @@ func runDTMFTest(ctx context.Context, stdout, stderr io.Writer, number string, o
 		}
 		f.Close()
 	}
-	sc, err := callDialerConfig(o.sip, stderr, o.verbose)
-	if err != nil {
-		return usage(err)
-	}
-	dialler, err := openDialer(sc, stderr, o.verbose)
+	dialler, err := openCallDialer(o.sip, stderr, o.verbose)
 	if err != nil {
 		return usage(err)
 	}
 	defer dialler.Close()
-	ctx, cancel := signalContext(ctx)
-	defer cancel()
 	if reg := awaitRegistration(ctx, dialler); reg != "" {
 		fmt.Fprintln(stderr, reg)
 	}
@@ -227,7 +205,7 @@ func runDTMFTest(ctx context.Context, stdout, stderr io.Writer, number string, o
 	var repErr error
 	if sendErr == nil && o.farReport == "" {
 		pageMax := pageBytes
-		if streamTransport(sc) {
+		if streamTransport(o.sip.Transport, o.sip.Trunk) {
 			pageMax = maxPageBytes
 		}
 		rep, repErr = askReport(ctx, call, plan.Name, len(cases), pageMax, o.waitTime)
@@ -266,12 +244,13 @@ func runDTMFTest(ctx context.Context, stdout, stderr io.Writer, number string, o
 	return nil
 }
 
-// streamTransport reports whether the dialer's SIP goes over TCP or TLS,
-// where a message may exceed a UDP datagram's 1,300 bytes.
-func streamTransport(sc sip.Config) bool {
-	t := strings.ToLower(sc.Transport)
+// streamTransport reports whether SIP goes over TCP or TLS (the
+// transport, else the trunk URI's), where a message may exceed a UDP
+// datagram's 1,300 bytes.
+func streamTransport(transport, trunk string) bool {
+	t := strings.ToLower(transport)
 	if t == "" {
-		trunk := strings.ToLower(sc.Trunk)
+		trunk = strings.ToLower(trunk)
 		return strings.HasPrefix(trunk, "sips:") || strings.Contains(trunk, "transport=tcp") || strings.Contains(trunk, "transport=tls")
 	}
 	return t == "tcp" || t == "tls"

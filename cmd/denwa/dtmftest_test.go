@@ -411,7 +411,7 @@ func TestDTMFTestUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--plan", "nope"}, "not a built-in plan"},
+		{[]string{"--plan", "nope"}, "no built-in plan"},
 		{[]string{"--plan", bad}, "key \"Z\""},
 		{[]string{"--mode", "smoke"}, "--mode \"smoke\""},
 		{[]string{"--plan", "quick", "--junit", "/nonexistent/dir/x.xml"}, "--junit"},
