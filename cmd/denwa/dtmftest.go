@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -172,12 +173,10 @@ func runDTMFTest(ctx context.Context, stdout, stderr io.Writer, number string, o
 	if err != nil {
 		return usage(err)
 	}
-	if o.junit != "" { // fail before the call, not after it
-		f, err := os.OpenFile(o.junit, os.O_WRONLY|os.O_CREATE, 0o644)
-		if err != nil {
-			return usage(fmt.Errorf("--junit: %w", err))
+	if o.junit != "" { // a folder that is not there fails before the call, not after it
+		if st, err := os.Stat(filepath.Dir(o.junit)); err != nil || !st.IsDir() {
+			return usage(fmt.Errorf("--junit %s: no such folder", o.junit))
 		}
-		f.Close()
 	}
 	dialler, err := openCallDialer(o.sip, stderr, o.verbose)
 	if err != nil {
