@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"denwa/cmd/denwa/internal/config"
 	"denwa/dtmf/testplan"
 	"denwa/sip"
 	"denwa/sip/siptest"
@@ -436,4 +440,32 @@ func mustAddrPort(t *testing.T, s string) netip.AddrPort {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestDTMFTestSIPFlags: dtmftest takes every SIP flag of call, with the
+// same default and help.
+func TestDTMFTestSIPFlags(t *testing.T) {
+	var call, dt *cobra.Command
+	for _, c := range newRootCmd().Commands() {
+		switch c.Name() {
+		case "call":
+			call = c
+		case "dtmftest":
+			dt = c
+		}
+	}
+	n := 0
+	s := config.DefaultSIP()
+	fs := pflag.NewFlagSet("sip", pflag.ContinueOnError)
+	config.BindSIPFlags(fs, &s)
+	fs.VisitAll(func(want *pflag.Flag) {
+		n++
+		c, d := call.Flags().Lookup(want.Name), dt.Flags().Lookup(want.Name)
+		if c == nil || d == nil || d.DefValue != c.DefValue || d.Usage != c.Usage {
+			t.Errorf("--%s: call %+v, dtmftest %+v", want.Name, c, d)
+		}
+	})
+	if n < 14 {
+		t.Errorf("only %d SIP flags", n)
+	}
 }

@@ -43,13 +43,17 @@ telephone-events or as SIP INFO requests (application/dtmf-relay, Duration from
 answer and stay silent. It prints one line per call when the call ends.
 
 It is what denwa demo and the tests call, and what a test bench uses to check
-a PBX route end to end.`,
+a PBX route end to end. With --report it is the far end of denwa dtmftest: it
+hears every key the caller sends (in-band, RFC 4733, SIP INFO) with its time
+and measured length, prints them after each call, and hands them to dtmftest
+in the dialog (--report-file also writes them to a file).`,
 		Example: `  denwa phone --listen 127.0.0.1:5070 --keys '#'
   denwa phone --listen 127.0.0.1:5070 --keys '*#' --mode inband --codec pcma
   denwa phone --listen 127.0.0.1:5070 --keys '#' --mode sip-info
   denwa phone --listen 127.0.0.1:5070 --keys '{code}#'             # challenge mode: the code it hears, then #
   denwa phone --listen 127.0.0.1:5070 --ring 3s --status 486      # busy
-  denwa phone --listen 127.0.0.1:5070 --hangup-after 2s           # hangs up during the greeting`,
+  denwa phone --listen 127.0.0.1:5070 --hangup-after 2s           # hangs up during the greeting
+  denwa phone --listen 127.0.0.1:5070 --report                    # the far end of denwa dtmftest`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.report && !cmd.Flags().Changed("keys") {
