@@ -81,7 +81,7 @@ heard; 1 a case failed (or a key was heard outside every case); 2 usage;
 	f.StringVar(&o.farReport, "far-report", "", "read the far end's report from this file (written by denwa phone --report --report-file) instead of asking in the dialog")
 	f.DurationVar(&o.leadIn, "lead-in", time.Second, "audio before the first case, for the path to settle")
 	f.DurationVar(&o.tail, "tail", time.Second, "audio after the last case, before asking for the report")
-	f.DurationVar(&o.waitTime, "report-timeout", 10*time.Second, "wait this long for the far end's report")
+	f.DurationVar(&o.waitTime, "report-timeout", 10*time.Second, "wait this long for each page of the far end's report (with --far-report: for the file)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log SIP and media events to stderr")
 	return cmd
 }
@@ -484,15 +484,16 @@ func sleepUntil(ctx context.Context, call *sip.Call, t time.Time) error {
 }
 
 // askReport asks the far end for what it heard, in the dialog, page by
-// page (phone_report.go); pageMax bounds each page's keys in bytes.
+// page (phone_report.go), waiting for each page at most wait; pageMax
+// bounds each page's keys in bytes.
 func askReport(ctx context.Context, call *sip.Call, plan string, cases, pageMax int, wait time.Duration) (farReport, error) {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
 	hint := " (is the far end denwa phone --report? On a path that drops in-dialog requests use its --report-file and --far-report)"
 	var all farReport
 	for {
 		body, _ := json.Marshal(reportRequest{Request: "report", Plan: plan, Cases: cases, From: len(all.Heard), MaxBytes: pageMax})
-		res, err := call.Request(ctx, "INFO", reportRequestType, body)
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		res, err := call.Request(pctx, "INFO", reportRequestType, body)
+		cancel()
 		if err != nil {
 			return farReport{}, fmt.Errorf("%w%s", err, hint)
 		}
