@@ -163,27 +163,7 @@ func TestDTMFTestDirect(t *testing.T) {
 					}
 				}
 			}
-			b, err := os.ReadFile(junit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Tests    int `xml:"tests,attr"`
-				Failures int `xml:"failures,attr"`
-				Suites   []struct {
-					Cases []struct {
-						Name    string    `xml:"name,attr"`
-						Failure *struct{} `xml:"failure"`
-					} `xml:"testcase"`
-				} `xml:"testsuite"`
-			}
-			if err := xml.Unmarshal(b, &doc); err != nil {
-				t.Fatalf("JUnit: %v\n%s", err, b)
-			}
-			if doc.Tests != len(rep.Cases) || doc.Failures != 0 || len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != len(rep.Cases) ||
-				doc.Suites[0].Cases[0].Name != rep.Cases[0].ID {
-				t.Errorf("JUnit: %d tests, %d failures:\n%s", doc.Tests, doc.Failures, b)
-			}
+			checkJUnit(t, junit, rep)
 			// The far end printed what it heard: one line per key.
 			deadline := time.Now().Add(5 * time.Second)
 			for !strings.Contains(phone.stdout.String(), "heard ") && time.Now().Before(deadline) {
@@ -193,6 +173,39 @@ func TestDTMFTestDirect(t *testing.T) {
 				t.Errorf("the phone printed:\n%s", out)
 			}
 		})
+	}
+}
+
+// checkJUnit checks that the JUnit file parses and holds one testcase per
+// case of rep, in order, failing where rep's cases failed, then one
+// failing testcase per key heard outside every case.
+func checkJUnit(t *testing.T, name string, rep testplan.Report) {
+	t.Helper()
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	b, err := os.ReadFile(name)
+	if err == nil {
+		err = xml.Unmarshal(b, &doc)
+	}
+	if err != nil {
+		t.Fatalf("JUnit: %v\n%s", err, b)
+	}
+	n := len(rep.Cases) + len(rep.Unmatched) // a key outside every case is a failing testcase
+	if doc.Tests != n || doc.Failures != rep.Summary.Failed+len(rep.Unmatched) || len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != n {
+		t.Fatalf("JUnit: %d tests, %d failures:\n%s", doc.Tests, doc.Failures, b)
+	}
+	for i, c := range doc.Suites[0].Cases[:len(rep.Cases)] {
+		if c.Name != rep.Cases[i].ID || (c.Failure != nil) == rep.Cases[i].Pass {
+			t.Errorf("JUnit testcase %d: %s failure %v; the report: %s pass %v", i, c.Name, c.Failure != nil, rep.Cases[i].ID, rep.Cases[i].Pass)
+		}
 	}
 }
 
@@ -258,7 +271,7 @@ func mustOpen(t *testing.T, name string) io.Reader {
 // TestDTMFTestLoss: q24 in-band and RFC 4733 through a relay that drops
 // 5% of the RTP towards the far end (seeded): the JSON and the table
 // report each case that failed as failing (pass false, counted in the
-// summary, a FAIL row, exit 1) rather than hiding it. In-band cases fail
+// summary, a FAIL row, a JUnit failure, exit 1) rather than hiding it. In-band cases fail
 // there (a 40 ms tone is two packets); which ones depends on where the
 // losses fall, which moves with the timing of the sender, so a seed that
 // happens to spare every case is followed by the next one, up to three.
@@ -275,8 +288,10 @@ func TestDTMFTestLoss(t *testing.T) {
 			for seed := uint64(15); ; seed++ {
 				relay := siptest.NewRelay(t, siptest.RelayConfig{Callee: mustAddrPort(t, phone.addr),
 					ToCallee: siptest.Impairment{Loss: 0.05}, Seed: seed})
-				rep, code, _, stderr := dtmftestRun(t, relay.URI(), "--plan", "q24", "--mode", string(m))
+				junit := filepath.Join(t.TempDir(), "dtmf.xml")
+				rep, code, _, stderr := dtmftestRun(t, relay.URI(), "--plan", "q24", "--mode", string(m), "--junit", junit)
 				failed := checkReport(t, rep)
+				checkJUnit(t, junit, rep)
 				if st := relay.Stats(); st.ToCallee.Dropped == 0 {
 					t.Fatalf("the relay dropped nothing: %+v", st)
 				}
