@@ -247,6 +247,9 @@ type Session struct {
 	// audio after it resumes with the marker).
 	seq      uint16
 	ts       uint32 // timestamp of the next frame
+	ts0      uint32 // timestamp of the stream's first frame (SendTimeline)
+	playTS   uint32 // timestamp of the latest Play's first frame
+	pressTS  uint32 // timestamp of the latest RFC 4733 press's first frame
 	markNext bool
 	hdr      rtp.Header
 	pcm      [FrameSamples]int16
@@ -355,6 +358,7 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		pkt:      make([]byte, 12+FrameSamples),
 	}
 	s.remote, s.source = s.sdp, s.sdp
+	s.ts0 = s.ts
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

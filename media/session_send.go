@@ -60,6 +60,9 @@ type keyPress struct {
 	i       int    // RFC 4733: packets sent
 	base    uint32 // RFC 4733: timestamp of the press's first frame
 	started bool
+	timed   bool  // RFC 4733: each packet at its Time (SendEvents)
+	tick    int64 // timed: ticks since the press's first frame
+	pt      uint8 // timed: the payload type to send; 0: the negotiated one
 	done    chan struct{}
 }
 
@@ -150,6 +153,11 @@ func (s *Session) SendKey(ctx context.Context, key dtmf.Key, mode KeyMode, durat
 	default:
 		return fmt.Errorf("%w: key mode %v", ErrConfig, mode)
 	}
+	return s.sendPress(ctx, p)
+}
+
+// sendPress sends p, as SendKey describes, once the presses before it are done.
+func (s *Session) sendPress(ctx context.Context, p *keyPress) error {
 	if err := s.acquire(ctx, s.keySem); err != nil {
 		return err
 	}
@@ -213,6 +221,10 @@ func (s *Session) sendTick(now time.Time) bool {
 	n := s.nextPacketLocked()
 	to := s.remote
 	s.mu.Unlock()
+	if n == 0 { // a timed press with nothing due (SendEvents)
+		s.checkTimeout(now)
+		return false
+	}
 	sent := false
 	out, err := s.pkt[:n], error(nil)
 	if s.srtp != nil {
@@ -233,7 +245,8 @@ func (s *Session) sendTick(now time.Time) bool {
 }
 
 // nextPacketLocked writes the next packet into s.pkt and returns its
-// length. Called with s.mu held, by the pacer's walk.
+// length, or 0 when the tick sends nothing (a timed press between its
+// packets). Called with s.mu held, by the pacer's walk.
 func (s *Session) nextPacketLocked() int {
 	ts := s.ts
 	s.ts += FrameSamples
@@ -242,9 +255,20 @@ func (s *Session) nextPacketLocked() int {
 	if p := s.press; p != nil && p.mode == RFC4733 {
 		if !p.started {
 			p.started, p.base = true, ts
+			s.pressTS = ts
+		}
+		if p.timed {
+			due := p.events[p.i].Time <= p.tick*FrameSamples
+			p.tick++
+			if !due {
+				return 0
+			}
 		}
 		ev := &p.events[p.i]
 		h.PayloadType, h.Marker, h.Timestamp = s.eventPT, ev.Marker, p.base+uint32(ev.Timestamp)
+		if p.pt != 0 {
+			h.PayloadType = p.pt
+		}
 		ev.Payload.MarshalTo(s.evbuf[:]) // 4 bytes; the volume is the generator's, in range
 		payload = s.evbuf[:]
 		if p.i++; p.i == len(p.events) {
@@ -255,6 +279,9 @@ func (s *Session) nextPacketLocked() int {
 	} else {
 		payload = s.silence[:]
 		if pb := s.play; pb != nil {
+			if pb.next == 0 {
+				s.playTS = ts
+			}
 			payload = pb.frames[pb.next]
 			if pb.next++; pb.next == len(pb.frames) {
 				s.play = nil

@@ -74,12 +74,19 @@ func (c *Call) AnsweredAt() time.Time { return c.answered }
 // Done is closed, with the call's end cause (Err): the far end's BYE gives
 // ErrRemoteHangup, never the media session's closing.
 func (c *Call) Play(ctx context.Context, frames [][]byte) error {
-	err := c.sess.Play(ctx, frames)
+	return c.sendErr(ctx, c.sess.Play(ctx, frames))
+}
+
+// sendErr is the error of a send on the call's media (Play, SendEvents)
+// that returned err: err itself when nil, ctx's or not about the call
+// (what was given could not be sent), else the call's end cause once the
+// call has ended.
+func (c *Call) sendErr(ctx context.Context, err error) error {
 	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}
 	if c.sess.Err() == nil && c.Err() == nil {
-		return err // the frames were not playable
+		return err
 	}
 	// Media ended: either the call is ending and closed it, or it ended by
 	// itself (media timeout) and the watcher is ending the call. (The

@@ -270,6 +270,14 @@ type PhoneConfig struct {
 	// Calls, if not nil, receives a PhoneCall for every call once it has
 	// ended. Sends do not block: a full channel drops the report.
 	Calls chan<- PhoneCall
+	// Hear, if not nil, makes the Phone listen to each call it answers
+	// (not Silent) as the far end of a DTMF test: it is called with the
+	// call so far once the call is answered, and the Hearing it returns
+	// hears the caller's keys from RTP (in-band, RFC 4733; plain RTP only:
+	// SRTP is not decrypted for it) and SIP INFO, and answers the
+	// caller's other INFO requests (see Hearing, phone_hear.go). Nil: the
+	// Phone drops the keys it is sent.
+	Hear func(PhoneCall) Hearing
 	// Guard protects the SIP port (see Guard): loopback (127.0.0.0/8,
 	// ::1) and Guard.Allow may call. Its zero Rate and MaxTransactions
 	// are DefaultPhoneGuardRate and DefaultPhoneGuardMaxTransactions.

@@ -12,7 +12,6 @@ import (
 	sipgo_sip "github.com/emiago/sipgo/sip"
 
 	"denwa/dtmf"
-	"denwa/media"
 )
 
 // SIP INFO keys (RFC 6086 requests without Info-Package, the "legacy" use
@@ -36,28 +35,34 @@ func (d *Dialer) onInfo(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) 
 		respond(req, tx, 481)
 		return
 	}
-	answerInfo(req, tx, c.sess, c.log)
+	answerInfo(req, tx, func(k dtmf.Key, dur time.Duration) error {
+		return c.sess.OutOfBandKey(k, dtmf.SourceSIPInfo, dur)
+	}, c.log)
 }
 
 // onInfo answers an INFO sent to the Phone: in a call, as answerInfo does
-// (the Phone does not listen for keys: it checks the body and drops the
-// key); outside every call, 481.
+// (unless it listens, PhoneConfig.Hear, the Phone checks the body and
+// drops the key); outside every call, 481.
 func (p *Phone) onInfo(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction) {
 	if _, err := p.ds.MatchDialogRequest(req); err != nil {
 		respond(req, tx, 481)
 		return
 	}
+	if hr := p.hearingOf(req); hr != nil {
+		hr.onInfo(req, tx, p) // phone_hear.go
+		return
+	}
 	answerInfo(req, tx, nil, p.log)
 }
 
-// answerInfo answers an INFO in a call whose media is sess (nil: keys are
-// dropped). A body that is a key goes to sess as a key from
-// dtmf.SourceSIPInfo and gets 200; a signal that is not a key (flash) is
+// answerInfo answers an INFO in a call whose keys go to deliver (nil: keys
+// are dropped). A body that is a key goes to deliver, lasting the body's
+// Duration (0 when none), and gets 200; a signal that is not a key (flash) is
 // dropped with 200 as well, since the request was understood. An INFO
 // without a body (some send it to probe the dialog) gets 200. A body in
 // another format gets 415 with Accept, an unreadable key body 400. The key
 // is never logged: it may be a digit of a code.
-func answerInfo(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction, sess *media.Session, log *slog.Logger) {
+func answerInfo(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction, deliver func(dtmf.Key, time.Duration) error, log *slog.Logger) {
 	body := req.Body()
 	if len(body) == 0 {
 		respond(req, tx, 200)
@@ -86,9 +91,9 @@ func answerInfo(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction, sess *me
 		respond(req, tx, 400)
 		return
 	}
-	if sess != nil {
+	if deliver != nil {
 		dur := time.Duration(k.Duration) * time.Second / dtmf.SampleRate
-		if err := sess.OutOfBandKey(k.Key, dtmf.SourceSIPInfo, dur); err != nil {
+		if err := deliver(k.Key, dur); err != nil {
 			respond(req, tx, 481) // the call is ending
 			return
 		}

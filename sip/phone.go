@@ -95,8 +95,8 @@ type Phone struct {
 	cancels map[uint64]context.CancelFunc
 	next    uint64
 	// dialogs finds a call in progress by Call-ID (*phoneDialog,
-	// reinvite_phone.go).
-	dialogs sync.Map
+	// reinvite_phone.go); hearings a call's *hearing (phone_hear.go).
+	dialogs, hearings sync.Map
 }
 
 // NewPhone validates cfg and binds the SIP listener; Serve runs it.
@@ -312,6 +312,20 @@ func (p *Phone) onInvite(req *sipgo_sip.Request, tx sipgo_sip.ServerTransaction)
 		if p.ear != nil {
 			heard = newEar(p.ear, neg.Codec)
 			sc.Conn = &earConn{sendCounter: out, from: neg.Remote, ear: heard}
+		}
+		if p.cfg.Hear != nil { // phone_hear.go
+			hr, err := newHearing(p.cfg.Hear(pc), neg)
+			if err != nil {
+				pc.Outcome, pc.Err = PhoneFailed, err
+				p.bye(dlg)
+				return
+			}
+			sc.Conn = &hearConn{PacketConn: sc.Conn, hr: hr}
+			p.hearings.Store(pc.CallID, hr)
+			defer func() {
+				p.hearings.Delete(pc.CallID)
+				hr.end()
+			}()
 		}
 		if sess, err = media.NewSession(sc); err != nil {
 			pc.Outcome, pc.Err = PhoneFailed, err

@@ -192,12 +192,6 @@ type callReport struct {
 
 func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o callOptions) error {
 	usage := func(err error) error { return &exitError{code: 2, msg: "call: " + err.Error()} }
-	o.sip.Password = config.NewSecret([]byte(os.Getenv(passwordEnv)), "env "+passwordEnv)
-	sc, err := o.sip.DialerConfig()
-	if err != nil {
-		return usage(err)
-	}
-	sc.Logger = newLogger(stderr, o.verbose)
 	prompts, err := loadPrompts(o.prompts, o.language)
 	if err != nil {
 		return usage(err)
@@ -206,14 +200,11 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 	if _, err := enroll.NewDialogue(dc); err != nil {
 		return usage(fmt.Errorf("--challenge: %w", err))
 	}
-	dialler, err := sip.NewDialer(sc)
+	dialler, err := openCallDialer(o.sip, stderr, o.verbose)
 	if err != nil {
 		return usage(err)
 	}
 	defer dialler.Close()
-	if dialler.KeysInClear() && !o.verbose { // verbose: logged already
-		fmt.Fprintln(stderr, "warning: "+sip.ClearKeysWarning)
-	}
 
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
@@ -246,6 +237,27 @@ func runCall(ctx context.Context, stdout, stderr io.Writer, number string, o cal
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// openCallDialer starts the dialer of the shared SIP flags (call and
+// dtmftest), with the password from the environment and a logger on
+// stderr when verbose, and warns on stderr when keys would cross in clear
+// (verbose: logged already).
+func openCallDialer(o config.SIP, stderr io.Writer, verbose bool) (*sip.Dialer, error) {
+	o.Password = config.NewSecret([]byte(os.Getenv(passwordEnv)), "env "+passwordEnv)
+	sc, err := o.DialerConfig()
+	if err != nil {
+		return nil, err
+	}
+	sc.Logger = newLogger(stderr, verbose)
+	d, err := sip.NewDialer(sc)
+	if err != nil {
+		return nil, err
+	}
+	if d.KeysInClear() && !verbose {
+		fmt.Fprintln(stderr, "warning: "+sip.ClearKeysWarning)
+	}
+	return d, nil
 }
 
 // awaitRegistration waits for d's first registration attempt (bounded by

@@ -13,6 +13,7 @@ import (
 	"denwa/audio"
 	"denwa/cmd/denwa/internal/config"
 	"denwa/dtmf"
+	"denwa/media"
 	"denwa/sip"
 )
 
@@ -25,6 +26,8 @@ type phoneOptions struct {
 	status, calls                                    int
 	eventPT                                          uint8
 	silent, verbose                                  bool
+	report                                           bool   // --report (phone_report.go)
+	reportFile                                       string // --report-file
 }
 
 func newPhoneCmd() *cobra.Command {
@@ -40,15 +43,22 @@ telephone-events or as SIP INFO requests (application/dtmf-relay, Duration from
 answer and stay silent. It prints one line per call when the call ends.
 
 It is what denwa demo and the tests call, and what a test bench uses to check
-a PBX route end to end.`,
+a PBX route end to end. With --report it is the far end of denwa dtmftest: it
+hears every key the caller sends (in-band, RFC 4733, SIP INFO) with its time
+and measured length, prints them after each call, and hands them to dtmftest
+in the dialog (--report-file also writes them to a file).`,
 		Example: `  denwa phone --listen 127.0.0.1:5070 --keys '#'
   denwa phone --listen 127.0.0.1:5070 --keys '*#' --mode inband --codec pcma
   denwa phone --listen 127.0.0.1:5070 --keys '#' --mode sip-info
   denwa phone --listen 127.0.0.1:5070 --keys '{code}#'             # challenge mode: the code it hears, then #
   denwa phone --listen 127.0.0.1:5070 --ring 3s --status 486      # busy
-  denwa phone --listen 127.0.0.1:5070 --hangup-after 2s           # hangs up during the greeting`,
+  denwa phone --listen 127.0.0.1:5070 --hangup-after 2s           # hangs up during the greeting
+  denwa phone --listen 127.0.0.1:5070 --report                    # the far end of denwa dtmftest`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.report && !cmd.Flags().Changed("keys") {
+				o.keys = "" // the far end of a DTMF test listens
+			}
 			return runPhone(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -72,6 +82,8 @@ a PBX route end to end.`,
 	f.BoolVar(&o.silent, "silent", false, "answer but send no RTP and press nothing")
 	f.IntVar(&o.calls, "calls", 0, "exit after this many calls (0: run until interrupted)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log SIP and media events to stderr")
+	f.BoolVar(&o.report, "report", false, "the far end of denwa dtmftest: hear every key (in-band, RFC 4733, SIP INFO) with its time and length, print them per call and answer dtmftest's request for the report (presses no keys unless --keys is given)")
+	f.StringVar(&o.reportFile, "report-file", "", "with --report: also write each call's report (JSON) to this file, for dtmftest --far-report")
 	return cmd
 }
 
@@ -115,13 +127,27 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 	if err != nil {
 		return usage(err)
 	}
+	if o.reportFile != "" && !o.report {
+		return usage(errors.New("--report-file needs --report"))
+	}
+	if o.report && srtp != media.SRTPOff {
+		return usage(errors.New("--report hears keys in plain RTP only: use --srtp off"))
+	}
 	log := newLogger(stderr, o.verbose)
 	reports := make(chan sip.PhoneCall, 64)
+	var heard phoneReports
+	var hear func(sip.PhoneCall) sip.Hearing
+	if o.report {
+		hear = func(pc sip.PhoneCall) sip.Hearing {
+			return newReportHearing(pc, o.reportFile, heard.put, heard.fail(stderr))
+		}
+	}
 	phone, err := sip.NewPhone(sip.PhoneConfig{
 		Network: o.network, Listen: o.listen, User: o.user, RingFor: o.ring, Status: o.status,
 		Keys: o.keys, KeyMode: mode, KeyDelay: o.keyDelay, KeyGap: o.keyGap, KeyDuration: o.keyDuration,
 		HangupAfter: o.hangupAfter, Silent: o.silent, Codecs: codecs, EventPT: o.eventPT, Digits: digits, SRTP: srtp,
 		RTPPortFirst: o.rtp.RTPPorts.First, RTPPortLast: o.rtp.RTPPorts.Last, Calls: reports, Logger: log, Guard: guard,
+		Hear: hear,
 	})
 	if err != nil {
 		return usage(err)
@@ -152,6 +178,9 @@ func runPhone(ctx context.Context, stdout, stderr io.Writer, o phoneOptions) err
 				line += " (" + pc.Err.Error() + ")"
 			}
 			fmt.Fprintln(stdout, line)
+			if r, ok := heard.take(pc.CallID); ok {
+				printFarReport(stdout, r)
+			}
 			if o.calls > 0 && n >= o.calls {
 				cancel()
 				<-served
@@ -172,6 +201,8 @@ func describePhone(o phoneOptions) string {
 		return fmt.Sprintf("refuses with %d", o.status)
 	case o.silent:
 		return "answers and stays silent"
+	case o.report && o.keys == "":
+		return "answers and reports the keys it hears"
 	case o.keys == "":
 		return "answers and presses nothing"
 	}

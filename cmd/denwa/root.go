@@ -14,13 +14,13 @@ hearing keys both as RFC 4733 telephone-events and as in-band tones.`,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			switch cmd.Name() {
-			case "call", "phone", "serve", "demo":
+			case "call", "phone", "serve", "demo", "dtmftest":
 				mediaProcs()
 			}
 		},
 	}
 	root.AddCommand(newDetectCmd(), newCallCmd(), newPhoneCmd(), newServeCmd(), newAPIKeyCmd(), newWebhookCmd(), newDemoCmd())
-	root.AddCommand(newAdminCmd())
+	root.AddCommand(newAdminCmd(), newDTMFTestCmd())
 	return root
 }
 
