@@ -124,4 +124,12 @@ DROP INDEX outbox_due;
 CREATE INDEX outbox_pending ON outbox (next_attempt_at, id) WHERE delivered_at = 0 AND dead_at = 0;
 CREATE INDEX outbox_dead ON outbox (id) WHERE delivered_at = 0 AND dead_at <> 0;
 `,
+	// 4: nodes hold leases; a node whose lease lapsed with calls in
+	// calling is lost, and another node ends its calls.
+	`
+CREATE TABLE nodes (
+	name        TEXT PRIMARY KEY,
+	lease_until INTEGER NOT NULL
+) STRICT;
+`,
 }

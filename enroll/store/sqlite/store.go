@@ -646,3 +646,42 @@ func (s *Store) PruneTokens(ctx context.Context, before time.Time) error {
 	})
 	return mapErr(err, "prune tokens")
 }
+
+// RenewNodeLease implements enroll.Store.
+func (s *Store) RenewNodeLease(ctx context.Context, node string, until time.Time) error {
+	if node == "" {
+		return fmt.Errorf("sqlite: renew node lease: %w: empty node name", enroll.ErrInvalidInput)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (name, lease_until) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET lease_until = excluded.lease_until`, node, ts(until))
+		return err
+	})
+	return mapErr(err, "renew node lease "+node)
+}
+
+// LostNodes implements enroll.Store.
+func (s *Store) LostNodes(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM nodes WHERE lease_until <= ?
+		AND EXISTS (SELECT 1 FROM enrollments WHERE state = ? AND node = nodes.name)
+		ORDER BY name`, ts(now), enroll.StateCalling.String())
+	if err != nil {
+		return nil, mapErr(err, "lost nodes")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, mapErr(err, "lost nodes")
+		}
+		out = append(out, name)
+	}
+	return out, mapErr(rows.Err(), "lost nodes")
+}
+
+// Ping implements enroll.Store: a query on a read connection.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return mapErr(s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one), "ping")
+}

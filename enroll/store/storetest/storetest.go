@@ -54,6 +54,9 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 		{"Outbox", testOutbox},
 		{"OutboxDeadAndRedeliver", testOutboxDead},
 		{"Tokens", testTokens},
+		{"NodeLeases", testNodeLeases},
+		{"LostNodes", testLostNodes},
+		{"Ping", testPing},
 		{"CancelledContext", testCancelled},
 	}
 	for _, tc := range tests {
@@ -712,5 +715,99 @@ func testCancelled(t *testing.T, st enroll.Store) {
 	}
 	if _, err := st.GetEnrollment(ctx, e.ID); !errors.Is(err, context.Canceled) {
 		t.Fatalf("GetEnrollment with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// A lease is created by the first renewal and replaced by each later
+// one, even with an earlier time; an empty name is refused.
+func testNodeLeases(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	wantErr(t, "RenewNodeLease without a name", st.RenewNodeLease(ctx, "", T0), enroll.ErrInvalidInput)
+	e := NewEnrollment("user-1", "+81312345678")
+	mustCreate(t, st, e)
+	e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, "a"
+	must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, e, nil, nil))
+	lost := func(now time.Time) []string {
+		t.Helper()
+		names, err := st.LostNodes(ctx, now)
+		must(t, "LostNodes", err)
+		return names
+	}
+
+	must(t, "RenewNodeLease", st.RenewNodeLease(ctx, "a", T0.Add(15*time.Second)))
+	if got := lost(T0.Add(14 * time.Second)); len(got) != 0 {
+		t.Fatalf("LostNodes before the lease ends = %v, want none", got)
+	}
+	if got := lost(T0.Add(15 * time.Second)); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("LostNodes when the lease ends = %v, want [a] (at or before now)", got)
+	}
+	must(t, "RenewNodeLease later", st.RenewNodeLease(ctx, "a", T0.Add(time.Minute)))
+	if got := lost(T0.Add(59 * time.Second)); len(got) != 0 {
+		t.Fatalf("LostNodes after a renewal = %v, want none", got)
+	}
+	// A renewal replaces the lease even with an earlier time.
+	must(t, "RenewNodeLease earlier", st.RenewNodeLease(ctx, "a", T0.Add(5*time.Second)))
+	if got := lost(T0.Add(5 * time.Second)); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("LostNodes after a renewal to an earlier time = %v, want [a]", got)
+	}
+}
+
+// LostNodes lists, by name, only the nodes whose lease lapsed and that
+// still have calls in calling.
+func testLostNodes(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	calling := func(node string) enroll.Enrollment {
+		e := NewEnrollment("user-"+node, "+81312345678")
+		mustCreate(t, st, e)
+		e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, node
+		must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, e, nil, nil))
+		return e
+	}
+	now := T0.Add(time.Hour)
+	if got, err := st.LostNodes(ctx, now); err != nil || len(got) != 0 {
+		t.Fatalf("LostNodes with no node = %v, %v; want none", got, err)
+	}
+	calling("c")
+	calling("a")
+	calling("a")
+	ended := calling("b")
+	calling("never-leased")
+	calling("") // an unnamed node's call
+	mustCreate(t, st, NewEnrollment("user-p", "+81312345679"))
+	for _, n := range []string{"a", "b", "c"} {
+		must(t, "RenewNodeLease "+n, st.RenewNodeLease(ctx, n, now.Add(-time.Second)))
+	}
+	must(t, "RenewNodeLease alive", st.RenewNodeLease(ctx, "alive", now.Add(time.Second)))
+	calling("alive")
+	must(t, "RenewNodeLease idle", st.RenewNodeLease(ctx, "idle", now.Add(-time.Minute))) // lapsed, no calls
+
+	// b's only call ends: b is lapsed but has nothing left in calling.
+	ended.State, ended.Version = enroll.StateFailed, 3
+	must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, ended, nil, nil))
+
+	got, err := st.LostNodes(ctx, now)
+	must(t, "LostNodes", err)
+	if !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("LostNodes = %v, want [a c]", got)
+	}
+	// Once their calls are recovered, the lapsed nodes are no longer lost.
+	for _, n := range got {
+		if _, err := st.RecoverCalling(ctx, n, now); err != nil {
+			t.Fatalf("RecoverCalling %s: %v", n, err)
+		}
+	}
+	if got, err := st.LostNodes(ctx, now); err != nil || len(got) != 0 {
+		t.Fatalf("LostNodes after recovery = %v, %v; want none", got, err)
+	}
+}
+
+// Ping succeeds on an open store and fails with the context's error once
+// the context ended.
+func testPing(t *testing.T, st enroll.Store) {
+	must(t, "Ping", st.Ping(t.Context()))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := st.Ping(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Ping with a cancelled context: %v, want context.Canceled", err)
 	}
 }
