@@ -232,8 +232,20 @@ func (l *meteredLine) Play(ctx context.Context, p enroll.PromptID) error {
 }
 
 // store wraps st: each call's end, once stored, counts its outcome and
-// the source of its deciding key.
-func (m *metrics) store(st enroll.Store) enroll.Store { return &meteredStore{Store: st, m: m} }
+// the source of its deciding key. A Watcher (PostgreSQL) stays one.
+func (m *metrics) store(st enroll.Store) enroll.Store {
+	ms := &meteredStore{Store: st, m: m}
+	if w, ok := st.(enroll.Watcher); ok {
+		return meteredWatcher{ms, w}
+	}
+	return ms
+}
+
+// meteredWatcher is a meteredStore over a Store that is also a Watcher.
+type meteredWatcher struct {
+	*meteredStore
+	enroll.Watcher
+}
 
 type meteredStore struct {
 	enroll.Store
