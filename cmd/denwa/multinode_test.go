@@ -35,7 +35,7 @@ import (
 // long as the test needs. In order:
 //
 //  1. enrollments created on a, called from b: verified, and a's event
-//     streams see each of b's changes (LISTEN/NOTIFY);
+//     streams see each of b's changes (LISTEN/NOTIFY); a's links open on b;
 //  2. the database stops for longer than the lease and comes back: /readyz
 //     says "store" meanwhile and recovers by itself, b's call that ended
 //     during the outage is recorded once the database is back, and a's call
@@ -124,6 +124,17 @@ func TestMultiNode(t *testing.T) {
 	// …through notifications: each node LISTENs on a connection of its own.
 	if n := sqlCount(t, dbURL, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`, postgres.WatchApplicationName); n != 2 {
 		t.Fatalf("%d watching connections, want one per node", n)
+	}
+
+	// A link made on a opens on b (the nodes share the link key).
+	var made struct {
+		Link struct {
+			Token string `json:"token"`
+		} `json:"link"`
+	}
+	apiA.do(t, "POST", "/v1/enrollments", `{"user_id":"u-link","phone":"03-1234-9999","country":"JP"}`, http.StatusCreated, &made)
+	if code := getStatus(t, "http://"+b.http+"/e/"+made.Link.Token); code != http.StatusOK {
+		t.Fatalf("a's link on b: %d", code)
 	}
 
 	// 2. The database goes away for longer than the lease, with a call
