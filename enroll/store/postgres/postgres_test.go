@@ -40,7 +40,9 @@ func closeChecked(t *testing.T, st *postgres.Store) {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) enroll.Store {
+		t.Parallel() // each subtest has a database of its own
 		return open(t, pgtest.URL(t))
 	})
 }
@@ -54,6 +56,7 @@ func twoNodes(t *testing.T) (a, b *postgres.Store) {
 // Two nodes racing for one limit of 10 admit exactly 10, and the refused
 // takes leave the other counter alone.
 func TestTwoNodesAddCounters(t *testing.T) {
+	t.Parallel()
 	a, b := twoNodes(t)
 	ctx := t.Context()
 	w := storetest.T0.Truncate(time.Minute)
@@ -98,6 +101,7 @@ func TestTwoNodesAddCounters(t *testing.T) {
 
 // Two nodes claiming the same outbox never get one message both.
 func TestTwoNodesClaimOutbox(t *testing.T) {
+	t.Parallel()
 	a, b := twoNodes(t)
 	ctx := t.Context()
 	const n = 200
@@ -144,6 +148,7 @@ func TestTwoNodesClaimOutbox(t *testing.T) {
 
 // Nodes starting together on a new database apply each migration once.
 func TestConcurrentMigrations(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	const n = 6
 	stores := make([]*postgres.Store, n)
@@ -174,6 +179,7 @@ func TestConcurrentMigrations(t *testing.T) {
 
 // A database a newer denwa migrated is refused, and left as it was.
 func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	open(t, url)
 	conn := connect(t, url)
@@ -192,6 +198,7 @@ func TestSchemaTooNew(t *testing.T) {
 }
 
 func TestOpenInvalid(t *testing.T) {
+	t.Parallel()
 	_, err := postgres.Open(t.Context(), "postgres://u:secret@[::1", postgres.Options{})
 	if !errors.Is(err, enroll.ErrInvalidInput) {
 		t.Fatalf("Open with a bad URL = %v, want ErrInvalidInput", err)
@@ -241,6 +248,7 @@ func next(t *testing.T, ids <-chan string) string {
 // A watcher on one node hears of each write another node makes, and after
 // its connection is killed it reports changed("") and goes on hearing.
 func TestWatchEnrollments(t *testing.T) {
+	t.Parallel()
 	a, b := twoNodes(t)
 	ctx := t.Context()
 	ids := watch(t, a)
@@ -291,6 +299,7 @@ func TestWatchEnrollments(t *testing.T) {
 
 // Close ends the watchers, and WatchEnrollments on a closed store fails.
 func TestWatchEndsAtClose(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	st, err := postgres.Open(t.Context(), url, postgres.Options{})
 	if err != nil {
@@ -327,6 +336,7 @@ func TestWatchEndsAtClose(t *testing.T) {
 // Ping fails while the server is down and succeeds again once it is back,
 // with no help; so does the watcher, which then reports changed("").
 func TestPingServerDown(t *testing.T) {
+	t.Parallel()
 	c := pgtest.Start(t)
 	st, err := postgres.Open(t.Context(), c.URL(t), postgres.Options{ReconnectDelay: 200 * time.Millisecond})
 	if err != nil {
