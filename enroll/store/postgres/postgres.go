@@ -45,6 +45,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"denwa/enroll"
+	"denwa/enroll/store/internal/storesql"
 )
 
 // SchemaVersion is the schema version this package writes.
@@ -205,20 +206,8 @@ func (s *Store) tx(ctx context.Context, f func(pgx.Tx) error) error {
 	}
 }
 
-// ts and tm convert times to and from the stored microseconds.
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func tm(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
+// ts converts a time to the stored microseconds.
+var ts = storesql.Micros
 
 // PostgreSQL error codes (SQLSTATE) that map to domain errors or retries.
 const (

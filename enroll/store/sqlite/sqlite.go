@@ -245,21 +245,6 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// ts and tm convert times to and from the stored microseconds.
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func tm(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
-
 // SQLite result codes that map to domain errors.
 const (
 	codeConstraint = 19   // SQLITE_CONSTRAINT, the primary code
