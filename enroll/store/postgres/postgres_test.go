@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -48,102 +47,22 @@ func TestConformance(t *testing.T) {
 }
 
 // Two stores on one database are two nodes.
+func TestNodes(t *testing.T) {
+	t.Parallel()
+	storetest.RunNodes(t, func(t *testing.T, n int) []enroll.Store {
+		t.Parallel()
+		url := pgtest.URL(t)
+		var nodes []enroll.Store
+		for range n {
+			nodes = append(nodes, open(t, url))
+		}
+		return nodes
+	})
+}
+
 func twoNodes(t *testing.T) (a, b *postgres.Store) {
 	url := pgtest.URL(t)
 	return open(t, url), open(t, url)
-}
-
-// Two nodes racing for one limit of 10 admit exactly 10, and the refused
-// takes leave the other counter alone.
-func TestTwoNodesAddCounters(t *testing.T) {
-	t.Parallel()
-	a, b := twoNodes(t)
-	ctx := t.Context()
-	w := storetest.T0.Truncate(time.Minute)
-	const n, max = 60, 10
-	var mu sync.Mutex
-	taken := 0
-	var wg sync.WaitGroup
-	for i := range n {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		wg.Go(func() {
-			// The two buckets in either order: the deadlocks that gives are
-			// the store's to retry.
-			changes := []enroll.CounterChange{
-				{Bucket: "global", Window: w, Delta: 1, Max: 1000},
-				{Bucket: "number:+81312345678", Window: w, Delta: 1, Max: max},
-			}
-			if i%3 == 0 {
-				changes[0], changes[1] = changes[1], changes[0]
-			}
-			_, ok, err := st.AddCounters(ctx, changes)
-			if err != nil {
-				t.Errorf("AddCounters: %v", err)
-			}
-			if ok {
-				mu.Lock()
-				taken++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if taken != max {
-		t.Fatalf("%d of %d takes from two nodes succeeded, want %d", taken, n, max)
-	}
-	if g, _ := a.AddCounter(ctx, "global", w, 0); g != max {
-		t.Fatalf("global = %d, want %d", g, max)
-	}
-}
-
-// Two nodes claiming the same outbox never get one message both.
-func TestTwoNodesClaimOutbox(t *testing.T) {
-	t.Parallel()
-	a, b := twoNodes(t)
-	ctx := t.Context()
-	const n = 200
-	for i := range n {
-		if _, err := a.EnqueueOutbox(ctx, enroll.OutboxMessage{Event: "e", Payload: []byte(fmt.Sprint(i)),
-			CreatedAt: storetest.T0, NextAttemptAt: storetest.T0}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var mu sync.Mutex
-	claimedBy := map[int64]int{}
-	var wg sync.WaitGroup
-	for g := range 8 {
-		st := a
-		if g%2 == 1 {
-			st = b
-		}
-		wg.Go(func() {
-			for {
-				ms, err := st.ClaimOutbox(ctx, storetest.T0, time.Hour, 7)
-				if err != nil {
-					t.Errorf("ClaimOutbox: %v", err)
-					return
-				}
-				if len(ms) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, m := range ms {
-					if prev, ok := claimedBy[m.ID]; ok {
-						t.Errorf("message %d claimed by claimers %d and %d", m.ID, prev, g)
-					}
-					claimedBy[m.ID] = g
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(claimedBy) != n {
-		t.Fatalf("%d messages claimed, want all %d", len(claimedBy), n)
-	}
 }
 
 // Nodes starting together on a new database apply each migration once.

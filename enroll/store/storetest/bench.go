@@ -17,21 +17,15 @@ const benchParallelism = 4
 // from concurrent goroutines spread over the stores, which are nodes
 // sharing one database (or a single store); it reports enrollments/s.
 func BenchCreateEnrollment(b *testing.B, stores ...enroll.Store) {
-	var worker atomic.Int64
-	b.SetParallelism(benchParallelism)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		st := stores[int(worker.Add(1))%len(stores)]
+	benchParallel(b, stores, "enrollments/s", func(st enroll.Store, _ int, pb *testing.PB) error {
 		for pb.Next() {
 			e := NewEnrollment("bench-user", "+81312345678")
 			if err := st.CreateEnrollment(b.Context(), e, []enroll.AuditEvent{event(e, enroll.ActionCreate, 0, e.State)}); err != nil {
-				b.Error(err)
-				return
+				return err
 			}
 		}
+		return nil
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "enrollments/s")
 }
 
 // BenchStartCall measures what starting a call asks of the store: taking
@@ -41,18 +35,11 @@ func BenchCreateEnrollment(b *testing.B, stores ...enroll.Store) {
 // enrollment of its own and moves it on, version after version; the
 // goroutines are spread over the stores. It reports calls/s.
 func BenchStartCall(b *testing.B, stores ...enroll.Store) {
-	var worker atomic.Int64
-	b.SetParallelism(benchParallelism)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		w := int(worker.Add(1))
-		st := stores[w%len(stores)]
+	benchParallel(b, stores, "calls/s", func(st enroll.Store, w int, pb *testing.PB) error {
 		ctx := b.Context()
 		e := NewEnrollment(fmt.Sprint("bench-user-", w), fmt.Sprintf("+8131234%04d", w))
 		if err := st.CreateEnrollment(ctx, e, nil); err != nil {
-			b.Error(err)
-			return
+			return err
 		}
 		window := T0.Truncate(time.Hour)
 		for pb.Next() {
@@ -63,8 +50,7 @@ func BenchStartCall(b *testing.B, stores ...enroll.Store) {
 				{Bucket: "calls:ip:" + e.ClientIP, Window: window, Delta: 1, Max: 1 << 40},
 			})
 			if err != nil || !ok {
-				b.Errorf("AddCounters: %v, taken %v", err, ok)
-				return
+				return fmt.Errorf("AddCounters: %v, taken %v", err, ok)
 			}
 			next := e
 			next.Version++
@@ -73,11 +59,27 @@ func BenchStartCall(b *testing.B, stores ...enroll.Store) {
 				next.State = enroll.StatePending // back, so the next iteration starts a call again
 			}
 			if err := st.UpdateEnrollment(ctx, next, []enroll.AuditEvent{event(next, enroll.ActionCallStart, e.State, next.State)}, nil); err != nil {
-				b.Error(err)
-				return
+				return err
 			}
 			e = next
 		}
+		return nil
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// benchParallel runs work in benchParallelism goroutines per CPU, worker w
+// on stores[w%len(stores)], and reports the operations per second as
+// unit.
+func benchParallel(b *testing.B, stores []enroll.Store, unit string, work func(st enroll.Store, w int, pb *testing.PB) error) {
+	var worker atomic.Int64
+	b.SetParallelism(benchParallelism)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := int(worker.Add(1))
+		if err := work(stores[w%len(stores)], w, pb); err != nil {
+			b.Error(err)
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
 }
