@@ -134,6 +134,11 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// String names the store for logs, without the URL's password.
+func (s *Store) String() string {
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", s.conn.User, s.conn.Host, s.conn.Port, s.conn.Database)
+}
+
 // Version returns the schema version recorded in the database.
 func (s *Store) Version(ctx context.Context) (int, error) {
 	var v int
@@ -223,17 +228,19 @@ func mapErr(ctx context.Context, err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("postgres: %s: %w (%w)", what, cerr, err)
-	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case codeForeignKey:
-			return fmt.Errorf("postgres: %s: %w (%v)", what, enroll.ErrNotFound, err)
+			err = fmt.Errorf("%w (%v)", enroll.ErrNotFound, err)
 		case codeUniqueViolation:
-			return fmt.Errorf("postgres: %s: %w (%v)", what, enroll.ErrConflict, err)
+			err = fmt.Errorf("%w (%v)", enroll.ErrConflict, err)
 		}
+	}
+	// A statement cut short by ctx fails with pgx's own error (or the
+	// server's "canceling statement"), which may not wrap ctx.Err().
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w: %w", cerr, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", what, err)
 }

@@ -29,11 +29,18 @@ func open(t *testing.T, url string) *postgres.Store {
 }
 
 // closeChecked closes st, failing t if a connection of its pool was never
-// given back.
+// given back. A connection the pool destroys (one whose query a context
+// cut short) counts as acquired until a goroutine of the pool has closed
+// it, so the check waits a little for that.
 func closeChecked(t *testing.T, st *postgres.Store) {
 	t.Helper()
-	if n := postgres.AcquiredConns(st); n != 0 {
-		t.Errorf("%d connections of the pool still acquired when the test ended", n)
+	start := time.Now()
+	for n := postgres.AcquiredConns(st); n != 0; n = postgres.AcquiredConns(st) {
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("%d connections of the pool still acquired 5 s after the test ended", n)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	st.Close()
 }
@@ -292,5 +299,40 @@ func TestPingServerDown(t *testing.T) {
 	}
 	if id := next(t, ids); id != "" {
 		t.Fatalf("watcher after the server came back: %q, want \"\"", id)
+	}
+}
+
+// A write that waits on a lock another node holds gives up when its
+// context ends, with an error wrapping the context's, and leaves the pool
+// whole: the store works again once the lock is released.
+func TestContextEndsWhileWaiting(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	st := open(t, url)
+	ctx := t.Context()
+	e := storetest.NewEnrollment("u1", "+81312345678")
+	if err := st.CreateEnrollment(ctx, e, nil); err != nil {
+		t.Fatal(err)
+	}
+	holder := connect(t, url)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM enrollments WHERE id = $1 FOR UPDATE`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	next := e
+	next.State, next.Version = enroll.StateCalling, 2
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := st.UpdateEnrollment(short, next, nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UpdateEnrollment on a locked row past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateEnrollment(ctx, next, nil, nil); err != nil {
+		t.Fatalf("UpdateEnrollment once the lock is gone: %v", err)
 	}
 }

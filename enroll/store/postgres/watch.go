@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,9 +98,4 @@ func (s *Store) relisten(ctx context.Context) *pgx.Conn {
 		}
 		pause = min(2*pause, s.reconnect)
 	}
-}
-
-// String names the store for logs, without the URL's password.
-func (s *Store) String() string {
-	return fmt.Sprintf("postgres://%s@%s:%d/%s", s.conn.User, s.conn.Host, s.conn.Port, s.conn.Database)
 }

@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 		{"Tokens", testTokens},
 		{"ConcurrentTokenUse", oneNode(testConcurrentTokenUse)},
 		{"ConcurrentOutboxClaims", oneNode(testConcurrentClaims)},
+		{"ConcurrentAppPasswords", oneNode(testConcurrentAppPasswords)},
+		{"ConcurrentRecovery", oneNode(testConcurrentRecovery)},
 		{"NodeLeases", testNodeLeases},
 		{"LostNodes", testLostNodes},
 		{"Ping", testPing},
@@ -83,6 +85,8 @@ func RunNodes(t *testing.T, open func(t *testing.T, n int) []enroll.Store) {
 		{"ConcurrentLimitedCounters", testConcurrentAddCounters},
 		{"ConcurrentTokenUse", testConcurrentTokenUse},
 		{"ConcurrentOutboxClaims", testConcurrentClaims},
+		{"ConcurrentAppPasswords", testConcurrentAppPasswords},
+		{"ConcurrentRecovery", testConcurrentRecovery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t, 2)) })
@@ -899,5 +903,87 @@ func testConcurrentClaims(t *testing.T, nodes []enroll.Store) {
 	wg.Wait()
 	if len(claimedBy) != n {
 		t.Fatalf("%d messages claimed, want all %d", len(claimedBy), n)
+	}
+}
+
+// Of 12 concurrent creations of one user's app passwords with a cap of 3,
+// spread over the nodes, exactly 3 succeed and the others give ErrLimit.
+func testConcurrentAppPasswords(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const n, max = 12, 3
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st := nodes[i%len(nodes)]
+		wg.Go(func() {
+			errs[i] = st.CreateAppPassword(ctx, enroll.AppPassword{ID: enroll.NewID(), UserID: "u1", Name: fmt.Sprint("pw", i),
+				Hash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", CreatedAt: T0}, max)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, enroll.ErrLimit) {
+			t.Fatalf("CreateAppPassword: %v", err)
+		}
+	}
+	if c, err := nodes[0].CountAppPasswords(ctx, "u1"); ok != max || err != nil || c != max {
+		t.Fatalf("%d of %d concurrent creations succeeded, %d stored (%v); want %d", ok, n, c, err, max)
+	}
+}
+
+// Every node recovering the same calls at once recovers each exactly once:
+// one failed state, one recovery audit event, one webhook per call.
+func testConcurrentRecovery(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const calls = 5
+	ids := map[string]bool{}
+	for i := range calls {
+		e := NewEnrollment(fmt.Sprint("user-", i), "+81312345678")
+		mustCreate(t, nodes[0], e)
+		e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, "lost"
+		must(t, "UpdateEnrollment", nodes[0].UpdateEnrollment(ctx, e, nil, nil))
+		ids[e.ID] = true
+	}
+	now := T0.Add(time.Hour)
+	const racers = 6
+	got := make([][]enroll.Enrollment, racers)
+	var wg sync.WaitGroup
+	for r := range racers {
+		st := nodes[r%len(nodes)]
+		wg.Go(func() {
+			var err error
+			if got[r], err = st.RecoverCalling(ctx, "lost", now); err != nil {
+				t.Errorf("RecoverCalling: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, es := range got {
+		for _, e := range es {
+			seen[e.ID]++
+		}
+	}
+	for id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("enrollment %s recovered %d times, want once", id, seen[id])
+		}
+		evs, err := nodes[0].ListAudit(ctx, id)
+		must(t, "ListAudit", err)
+		recovered := 0
+		for _, ev := range evs {
+			if ev.Action == enroll.ActionRecover {
+				recovered++
+			}
+		}
+		if recovered != 1 {
+			t.Errorf("enrollment %s has %d recovery audit events, want 1", id, recovered)
+		}
+	}
+	if ms, err := nodes[0].ListOutbox(ctx, enroll.OutboxAny, 0); err != nil || len(ms) != calls {
+		t.Errorf("%d webhooks queued (%v), want one per call: %d", len(ms), err, calls)
 	}
 }
