@@ -221,6 +221,7 @@ func RecoveredCall(e Enrollment, now time.Time) (Enrollment, AuditEvent, OutboxM
 		Outcome:      OutcomeFailed,
 		Cause:        CauseInterrupted,
 		Attempt:      e.Attempts,
+		Node:         e.Node,
 	}
 	return next, ev, webhookMessage(EventFailed, next, now)
 }

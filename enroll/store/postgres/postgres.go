@@ -87,6 +87,8 @@ type Store struct {
 	closing  context.Context
 	close    context.CancelFunc
 	watchers sync.WaitGroup
+
+	storesql.Lister // the lists of the operators' view
 }
 
 var (
@@ -118,6 +120,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	s := &Store{pool: pool, conn: cfg.ConnConfig.Copy(), reconnect: opts.ReconnectDelay, closing: closing, close: cancel}
+	s.Lister = s.lister()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, mapErr(ctx, err, "migrate")

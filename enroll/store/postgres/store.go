@@ -81,6 +81,15 @@ func (t txn) AppendAudit(events []enroll.AuditEvent) error   { return appendAudi
 func (t txn) Enqueue(m *enroll.OutboxMessage) (int64, error) { return enqueue(t.ctx, t.tx, m) }
 func (t txn) Changed(id string) error                        { return notify(t.ctx, t.tx, id) }
 
+func (t txn) Exec(query string, args ...any) error {
+	_, err := t.tx.Exec(t.ctx, storesql.Dollar(query), args...)
+	return err
+}
+func (t txn) QueryRow(query string, args ...any) storesql.Scanner {
+	return t.tx.QueryRow(t.ctx, storesql.Dollar(query), args...)
+}
+func (txn) NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
 // updateEnrollment is the compare-and-set on version. A concurrent writer
 // of the same row makes the UPDATE wait for its commit and then test the
 // version it stored.
@@ -150,7 +159,7 @@ func appendAudit(ctx context.Context, tx pgx.Tx, events []enroll.AuditEvent) err
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO audit_events (`+storesql.AuditColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, args...); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, args...); err != nil {
 			return err
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"modernc.org/sqlite"
 
 	"denwa/enroll"
+	"denwa/enroll/store/internal/storesql"
 )
 
 // SchemaVersion is the schema version this package writes.
@@ -55,7 +56,8 @@ type Options struct {
 // use; several processes may open the same file (they serialize their
 // writes through SQLite's lock, waiting up to BusyTimeout).
 type Store struct {
-	w, r *sql.DB
+	w, r            *sql.DB
+	storesql.Lister // the lists of the operators' view
 }
 
 var _ enroll.Store = (*Store)(nil)
@@ -119,6 +121,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
 	s.r = r
+	s.Lister = s.lister()
 	return s, nil
 }
 

@@ -62,6 +62,15 @@ func (t txn) AppendAudit(events []enroll.AuditEvent) error   { return appendAudi
 func (t txn) Enqueue(m *enroll.OutboxMessage) (int64, error) { return enqueue(t.ctx, t.tx, m) }
 func (txn) Changed(string) error                             { return nil } // no watchers
 
+func (t txn) Exec(query string, args ...any) error {
+	_, err := t.tx.ExecContext(t.ctx, query, args...)
+	return err
+}
+func (t txn) QueryRow(query string, args ...any) storesql.Scanner {
+	return t.tx.QueryRowContext(t.ctx, query, args...)
+}
+func (txn) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
 // updateEnrollment is the compare-and-set on version.
 func updateEnrollment(ctx context.Context, tx *sql.Tx, e *enroll.Enrollment) error {
 	args := storesql.EnrollmentArgs(e)
@@ -131,7 +140,7 @@ func appendAudit(ctx context.Context, db execer, events []enroll.AuditEvent) err
 			return err
 		}
 		if _, err := db.ExecContext(ctx, `INSERT INTO audit_events (`+storesql.AuditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 			return err
 		}
 	}

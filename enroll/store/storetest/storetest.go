@@ -67,6 +67,10 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 		{"LostNodes", testLostNodes},
 		{"Ping", testPing},
 		{"CancelledContext", testCancelled},
+		{"ListEnrollments", testListEnrollments},
+		{"ListAuditEvents", testListAuditEvents},
+		{"ListBlockedNumbersAndLiftBlock", testListBlocked},
+		{"OperatorEvents", testOperatorEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
@@ -257,6 +261,7 @@ func testAudit(t *testing.T, st enroll.Store) {
 		ID: enroll.NewID(), EnrollmentID: e.ID, At: T0.Add(time.Minute), Actor: enroll.ActorSystem,
 		Action: enroll.ActionCallEnd, From: enroll.StateCalling, To: enroll.StateFailed,
 		Outcome: enroll.OutcomeFraudReported, Cause: "c", KeySource: "inband", Keys: "0#", RequestID: "r", Attempt: 2,
+		Node: "node-a", AnsweredAt: T0.Add(40 * time.Second), KeyAt: T0.Add(50 * time.Second),
 	}
 	ev2 := ev
 	ev2.ID, ev2.Action, ev2.At = enroll.NewID(), enroll.ActionBlock, T0 // earlier time, appended later

@@ -125,6 +125,12 @@ type Tx interface {
 	// Changed is told of each enrollment the transaction changes, for the
 	// watchers of a store that has them.
 	Changed(id string) error
+
+	// Exec and QueryRow run a statement written with ? placeholders;
+	// NoRows reports whether QueryRow's Scan found no row.
+	Exec(query string, args ...any) error
+	QueryRow(query string, args ...any) Scanner
+	NoRows(err error) bool
 }
 
 // Change is what Store.UpdateEnrollment stores, in tx: the
@@ -189,7 +195,7 @@ func AddEach(changes []enroll.CounterChange, add func(enroll.CounterChange) (int
 // AuditColumns are the columns of an audit event, in the order of
 // AuditArgs and ScanAudit.
 const AuditColumns = `id, enrollment_id, at, actor, action, from_state, to_state, outcome, cause, key_source,
-	keys, request_id, attempt`
+	keys, request_id, attempt, node, answered_at, key_at`
 
 // AuditArgs are ev's values in AuditColumns order; an event without ID or
 // enrollment ID is refused.
@@ -198,20 +204,21 @@ func AuditArgs(ev *enroll.AuditEvent) ([]any, error) {
 		return nil, fmt.Errorf("audit event without ID or enrollment ID")
 	}
 	return []any{ev.ID, ev.EnrollmentID, Micros(ev.At), string(ev.Actor), ev.Action, ev.From.String(), ev.To.String(),
-		ev.Outcome.String(), ev.Cause, ev.KeySource, ev.Keys, ev.RequestID, ev.Attempt}, nil
+		ev.Outcome.String(), ev.Cause, ev.KeySource, ev.Keys, ev.RequestID, ev.Attempt,
+		ev.Node, Micros(ev.AnsweredAt), Micros(ev.KeyAt)}, nil
 }
 
 // ScanAudit reads an audit event selected as AuditColumns.
 func ScanAudit(sc Scanner) (enroll.AuditEvent, error) {
 	var ev enroll.AuditEvent
-	var at int64
+	var at, answered, key int64
 	var actor, from, to, outcome string
 	err := sc.Scan(&ev.ID, &ev.EnrollmentID, &at, &actor, &ev.Action, &from, &to, &outcome,
-		&ev.Cause, &ev.KeySource, &ev.Keys, &ev.RequestID, &ev.Attempt)
+		&ev.Cause, &ev.KeySource, &ev.Keys, &ev.RequestID, &ev.Attempt, &ev.Node, &answered, &key)
 	if err != nil {
 		return ev, err
 	}
-	ev.At, ev.Actor = Time(at), enroll.Actor(actor)
+	ev.At, ev.Actor, ev.AnsweredAt, ev.KeyAt = Time(at), enroll.Actor(actor), Time(answered), Time(key)
 	if ev.From, err = enroll.ParseState(from); err != nil {
 		return ev, err
 	}
