@@ -83,10 +83,13 @@ type Store struct {
 	conn      *pgx.ConnConfig // what a watcher connects with
 	reconnect time.Duration
 
-	// closing ends the watchers; watchers counts them, for Close.
+	// closing ends the watchers; watchers counts them, for Close; closed,
+	// guarded by mu, refuses new ones once Close began.
 	closing  context.Context
 	close    context.CancelFunc
 	watchers sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
 
 	storesql.Lister // the lists of the operators' view
 }
@@ -131,6 +134,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 // Close ends the watchers, waits for them, and closes the pool once the
 // queries in progress have given their connections back.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.close()
 	s.watchers.Wait()
 	s.pool.Close()
