@@ -9,7 +9,8 @@ import (
 // Actor names who caused a change, as the audit trail records it:
 // "api-key:<name>" for a system calling the API with the named key,
 // "user-link" for a user on the screens reached through a one-time link,
-// "system" for denwa itself (a call ending, expiry, recovery). An Actor
+// "system" for denwa itself (a call ending, expiry, recovery), "local"
+// for an operator working on the store itself (ActorLocal). An Actor
 // never holds a secret: an API key is named, never quoted.
 type Actor string
 
@@ -17,17 +18,20 @@ type Actor string
 const (
 	ActorSystem   Actor = "system"
 	ActorUserLink Actor = "user-link"
+	// ActorLocal is an operator using `denwa admin --store`: someone with
+	// access to the store itself, whom no API key names.
+	ActorLocal Actor = "local"
 )
 
 // ActorAPIKey returns the actor for a request authenticated with the API
 // key called name (its configured name, never the key itself).
 func ActorAPIKey(name string) Actor { return Actor("api-key:" + name) }
 
-// Valid reports whether a is one of the three forms, with an API key name
+// Valid reports whether a is one of the forms above, with an API key name
 // of 1 to 64 characters from [A-Za-z0-9._-].
 func (a Actor) Valid() bool {
 	switch a {
-	case ActorSystem, ActorUserLink:
+	case ActorSystem, ActorUserLink, ActorLocal:
 		return true
 	}
 	name, ok := strings.CutPrefix(string(a), "api-key:")
@@ -80,6 +84,41 @@ type AuditEvent struct {
 	RequestID string
 	// Attempt is the enrollment's attempt count after the change.
 	Attempt int
+	// Node names the node that placed the call, for the call's events
+	// (call.start, call.end, block, recover); empty otherwise, and for a
+	// deployment of one unnamed node.
+	Node string
+	// AnsweredAt is when the call was answered (the dialogue began), and
+	// KeyAt when its deciding key (the one KeySource tells of) was
+	// pressed; for call.end (and the block event that follows it), zero
+	// when there was none.
+	AnsweredAt, KeyAt time.Time
+}
+
+// The actions an OperatorEvent records.
+const (
+	OpUnblock           = "unblock"             // a block on a number was lifted; Target is the number
+	OpAPIKeyCreate      = "api-key.create"      // Target is the key's name
+	OpAPIKeyRevoke      = "api-key.revoke"      // Target is the key's name
+	OpAppPasswordRevoke = "app-password.revoke" // Target is "<user>/<app password ID>"
+	OpWebhookRedeliver  = "webhook.redeliver"   // Target is the message ID
+)
+
+// OperatorEvent records what an operator did through the admin API or
+// `denwa admin`: who (an API key, or a local user of the command line on
+// the store itself), what, to what and why. Like an AuditEvent, it never
+// holds a secret.
+type OperatorEvent struct {
+	ID     string // random, see NewID
+	At     time.Time
+	Actor  Actor  // ActorAPIKey, or ActorLocal for the command line on the store
+	Action string // one of the Op constants
+	Target string
+	Reason string // the operator's words, at most 512 bytes; may be empty
+	// EnrollmentID is the enrollment the target belongs to, if any (for
+	// an unblock, the enrollment whose fraud report blocked the number).
+	EnrollmentID string
+	RequestID    string
 }
 
 // The webhook events, as OutboxMessage.Event and the payload's "event".

@@ -241,6 +241,7 @@ func lostCall(e Enrollment, now time.Time, cause string) (Enrollment, AuditEvent
 		Outcome:      OutcomeFailed,
 		Cause:        cause,
 		Attempt:      e.Attempts,
+		Node:         e.Node,
 	}
 	return next, ev, webhookMessage(EventFailed, next, now)
 }

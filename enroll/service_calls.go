@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The call runner: StartCall places a verification call on a goroutine
@@ -102,7 +103,7 @@ func (s *Service) StartCall(ctx context.Context, id string, o Origin) (Enrollmen
 	next.Attempts++
 	next.Node = s.cfg.Node
 	next.Outcome, next.Cause, next.KeySource = OutcomeUnknown, "", ""
-	ev.Attempt = next.Attempts
+	ev.Attempt, ev.Node = next.Attempts, next.Node
 
 	if err := s.st.UpdateEnrollment(ctx, next, []AuditEvent{ev}, nil); err != nil {
 		s.endCall(id)
@@ -178,9 +179,13 @@ func (s *Service) endOf(e Enrollment, res Result) *callEnd {
 		cause = s.redact(res.Cause.Error())
 	}
 	var keySource, keys string
+	var keyAt time.Time
 	if ks := res.Keys(); len(ks) > 0 {
 		if res.Outcome == OutcomeVerified || res.Outcome == OutcomeFraudReported {
 			keySource = ks[len(ks)-1].Source.String()
+			if at := ks[len(ks)-1].At; !at.IsZero() {
+				keyAt = Now(at)
+			}
 		}
 		var b strings.Builder
 		for _, k := range ks {
@@ -202,6 +207,10 @@ func (s *Service) endOf(e Enrollment, res Result) *callEnd {
 	next, ev := s.change(e, to, Origin{Actor: ActorSystem}, ActionCallEnd, now)
 	next.Outcome, next.Cause, next.KeySource = res.Outcome, cause, keySource
 	ev.Outcome, ev.Cause, ev.KeySource, ev.Keys = res.Outcome, cause, keySource, keys
+	ev.Node, ev.KeyAt = e.Node, keyAt
+	if !res.Start.IsZero() {
+		ev.AnsweredAt = Now(res.Start)
+	}
 	c.audit = []AuditEvent{ev}
 	event := EventFailed
 	switch res.Outcome {

@@ -195,6 +195,36 @@ type Store interface {
 	// Ping checks that the store can be reached now (for /readyz): a round
 	// trip to the database, bounded by ctx.
 	Ping(ctx context.Context) error
+
+	// The operators' view (see Admin). Each List method returns up to
+	// f.Limit records (every one for 0 or less), newest first, ties
+	// broken by the key named, descending; a cursor (f.After…) makes it
+	// start strictly after that record in this order.
+
+	// ListEnrollments returns the enrollments f picks, newest CreatedAt
+	// first, then by ID.
+	ListEnrollments(ctx context.Context, f EnrollmentFilter) ([]Enrollment, error)
+
+	// ListAuditEvents returns the audit events of every enrollment that f
+	// picks, newest At first, then by ID.
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// ListBlockedNumbers returns the blocks, newest At first, then by
+	// Phone.
+	ListBlockedNumbers(ctx context.Context, f BlockedFilter) ([]BlockedNumber, error)
+
+	// LiftBlock deletes the block on phone and, in the same transaction,
+	// appends ev to the operator events with ev.EnrollmentID set to the
+	// block's; it returns the block lifted. No block gives ErrNotFound and
+	// records nothing.
+	LiftBlock(ctx context.Context, phone string, ev OperatorEvent) (BlockedNumber, error)
+
+	// AppendOperatorEvent records what an operator did.
+	AppendOperatorEvent(ctx context.Context, ev OperatorEvent) error
+
+	// ListOperatorEvents returns the operator events f picks, newest At
+	// first, then by ID.
+	ListOperatorEvents(ctx context.Context, f OperatorEventFilter) ([]OperatorEvent, error)
 }
 
 // Watcher is implemented by a Store that can tell, without polling, that
@@ -209,6 +239,54 @@ type Watcher interface {
 	// changed". It keeps reconnecting until ctx ends. It returns an error
 	// only when it cannot start listening at all.
 	WatchEnrollments(ctx context.Context, changed func(id string)) error
+}
+
+// EnrollmentFilter picks enrollments for Store.ListEnrollments. Each zero
+// field picks every enrollment.
+type EnrollmentFilter struct {
+	UserID  string
+	Phone   string  // E.164
+	State   State   // StateUnknown: any
+	Outcome Outcome // OutcomeUnknown: any
+	// CreatedFrom and CreatedTo bound CreatedAt: From <= CreatedAt < To.
+	CreatedFrom, CreatedTo time.Time
+	// AfterCreated and AfterID, when AfterID is set, are the cursor: the
+	// last enrollment of the previous page.
+	AfterCreated time.Time
+	AfterID      string
+	Limit        int
+}
+
+// AuditFilter picks audit events for Store.ListAuditEvents. Each zero
+// field picks every event.
+type AuditFilter struct {
+	Action  string  // one of the Action constants
+	Outcome Outcome // OutcomeUnknown: any
+	// From and To bound At: From <= At < To.
+	From, To time.Time
+	// AfterAt and AfterID, when AfterID is set, are the cursor.
+	AfterAt time.Time
+	AfterID string
+	Limit   int
+}
+
+// BlockedFilter pages Store.ListBlockedNumbers.
+type BlockedFilter struct {
+	// AfterAt and AfterPhone, when AfterPhone is set, are the cursor.
+	AfterAt    time.Time
+	AfterPhone string
+	Limit      int
+}
+
+// OperatorEventFilter picks operator events for Store.ListOperatorEvents.
+// Each zero field picks every event.
+type OperatorEventFilter struct {
+	EnrollmentID string
+	Target       string
+	// AfterAt and AfterID, when AfterID is set, are the cursor.
+	AfterAt time.Time
+	AfterID string
+	Limit   int
 }
 
 // AppPassword is the stored record of an app password: never the password,

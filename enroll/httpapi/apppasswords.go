@@ -183,6 +183,12 @@ func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	s.writeJSON(w, http.StatusOK, appPasswordList(ps))
+	return nil
+}
+
+// appPasswordList is the answer listing ps.
+func appPasswordList(ps []enroll.AppPassword) listResponse {
 	out := listResponse{AppPasswords: make([]appPasswordJSON, 0, len(ps)), Max: enroll.MaxAppPasswordsPerUser}
 	for _, p := range ps {
 		out.AppPasswords = append(out.AppPasswords, appPasswordOf(p))
@@ -190,12 +196,13 @@ func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request) error 
 			out.Active++
 		}
 	}
-	s.writeJSON(w, http.StatusOK, out)
-	return nil
+	return out
 }
 
-// revokeAppPassword: DELETE /v1/users/{user}/app-passwords/{id}. 204;
-// revoking again is 204 too.
+// revokeAppPassword: DELETE /v1/users/{user}/app-passwords/{id} (and
+// /v1/admin/users/…), with an optional {"reason": "…"}; recorded as an
+// operator event naming the key (enroll.Admin). 204; revoking again is
+// 204 too.
 func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request) error {
 	user, err := pathUser(r)
 	if err != nil {
@@ -205,8 +212,12 @@ func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := s.svc.RevokeAppPassword(r.Context(), user, id); err != nil {
+	rsn, err := reason(r)
+	if err != nil {
 		return err
+	}
+	if err := s.admin.RevokeAppPassword(r.Context(), user, id, rsn, info(r).origin()); err != nil {
+		return adminErr(err, true)
 	}
 	s.log.Info("httpapi: app password revoked", "request_id", info(r).id, "app_password", id, "actor", string(info(r).actor))
 	w.WriteHeader(http.StatusNoContent)

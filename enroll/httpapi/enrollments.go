@@ -32,10 +32,15 @@ type enrollmentJSON struct {
 }
 
 func (s *Server) enrollmentJSON(e enroll.Enrollment) enrollmentJSON {
-	max := s.svc.Config().MaxAttempts
+	return enrollmentOf(e, s.svc.Config().MaxAttempts)
+}
+
+// enrollmentOf renders e for a service that places at most max calls an
+// enrollment.
+func enrollmentOf(e enroll.Enrollment, max int) enrollmentJSON {
 	j := enrollmentJSON{
 		ID: e.ID, UserID: e.UserID, Phone: e.Phone, Country: e.Country,
-		State: e.State, Final: s.final(e), Attempts: e.Attempts, MaxAttempts: max,
+		State: e.State, Final: finalFor(e, max), Attempts: e.Attempts, MaxAttempts: max,
 		Outcome: e.Outcome, Cause: e.Cause, KeySource: e.KeySource,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, ExpiresAt: e.ExpiresAt,
 		VerifiedAt: e.VerifiedAt, CompletedAt: e.CompletedAt,
@@ -48,8 +53,12 @@ func (s *Server) enrollmentJSON(e enroll.Enrollment) enrollmentJSON {
 
 // final reports whether nothing more will happen to e: completed,
 // expired, or failed with no retry left.
-func (s *Server) final(e enroll.Enrollment) bool {
-	return e.State.Final() || (e.State == enroll.StateFailed && !e.Retryable(s.svc.Config().MaxAttempts))
+func (s *Server) final(e enroll.Enrollment) bool { return finalFor(e, s.svc.Config().MaxAttempts) }
+
+// finalFor is final for a service that places at most max calls an
+// enrollment.
+func finalFor(e enroll.Enrollment, max int) bool {
+	return e.State.Final() || (e.State == enroll.StateFailed && !e.Retryable(max))
 }
 
 type linkJSON struct {
@@ -190,6 +199,14 @@ type auditJSON struct {
 	Attempt   int            `json:"attempt"`
 }
 
+func auditOf(ev enroll.AuditEvent) auditJSON {
+	return auditJSON{
+		ID: ev.ID, At: ev.At, Actor: string(ev.Actor), Action: ev.Action, From: ev.From, To: ev.To,
+		Outcome: ev.Outcome, Cause: ev.Cause, KeySource: ev.KeySource, Keys: ev.Keys,
+		RequestID: ev.RequestID, Attempt: ev.Attempt,
+	}
+}
+
 type eventsResponse struct {
 	Events []auditJSON `json:"events"`
 }
@@ -204,15 +221,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := eventsResponse{Events: make([]auditJSON, 0, len(evs))}
-	for _, ev := range evs {
-		out.Events = append(out.Events, auditJSON{
-			ID: ev.ID, At: ev.At, Actor: string(ev.Actor), Action: ev.Action, From: ev.From, To: ev.To,
-			Outcome: ev.Outcome, Cause: ev.Cause, KeySource: ev.KeySource, Keys: ev.Keys,
-			RequestID: ev.RequestID, Attempt: ev.Attempt,
-		})
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, eventsResponse{Events: each(evs, auditOf)})
 	return nil
 }
 

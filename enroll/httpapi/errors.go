@@ -68,6 +68,9 @@ const (
 	CodeRateLimited          = "rate_limited"           // 429, with Retry-After
 	CodeUnavailable          = "unavailable"            // 503: shutting down, or the store is unreachable
 	CodeInternal             = "internal_error"         // 500
+	CodeInvalidQuery         = "invalid_query"          // 400: an admin list's query parameter is unknown or has a bad value (the message says which)
+	CodeNameTaken            = "name_taken"             // 409: an API key of that name exists
+	CodeNotDead              = "not_dead"               // 409: only a dead webhook message is redelivered
 )
 
 // errorCodes lists every code the API sends, the phone codes included;
@@ -78,6 +81,7 @@ var errorCodes = []string{
 	CodeBodyTooLarge, CodeUnsupportedMediaType, CodeAlreadyCalling, CodeInvalidState,
 	CodeNotVerified, CodeEnrollmentMismatch, CodeAppPasswordLimit, CodeEnrollmentExpired,
 	CodeLinkUsed, CodeLinkExpired, CodeRateLimited, CodeUnavailable, CodeInternal,
+	CodeInvalidQuery, CodeNameTaken, CodeNotDead,
 
 	enroll.PhoneErrEmpty, enroll.PhoneErrTooLong, enroll.PhoneErrInvalidCharacter,
 	enroll.PhoneErrInvalidCountry, enroll.PhoneErrInvalidNumber, enroll.PhoneErrTooShort,
@@ -111,6 +115,9 @@ var messages = map[string][2]string{
 	CodeRateLimited:          {"回数の上限に達しました。しばらくしてからお試しください。", "Too many requests. Please try again later."},
 	CodeUnavailable:          {"ただいまサービスを利用できません。しばらくしてからお試しください。", "The service is unavailable. Please try again later."},
 	CodeInternal:             {"内部エラーが発生しました。", "An internal error occurred."},
+	CodeInvalidQuery:         {"検索条件が正しくありません。", "The query is not valid."},
+	CodeNameTaken:            {"その名前の API キーはすでにあります。", "An API key of that name exists."},
+	CodeNotDead:              {"配信を諦めた Webhook だけを再送できます。", "Only a webhook that was given up can be redelivered."},
 }
 
 // apiError returns the HTTPError for code with its standard messages.

@@ -158,7 +158,7 @@ func schemas() obj {
 			"enrollment_id":    str("the enrollment this issue completed"),
 		},
 	}}}
-	return obj{
+	out := obj{
 		"Error": obj{
 			"type": "object", "required": []string{"error"},
 			"properties": obj{"error": obj{
@@ -245,6 +245,10 @@ func schemas() obj {
 
 		"WebhookPayload": webhookPayload(states, outcomes),
 	}
+	for name, sc := range adminSchemas() {
+		out[name] = sc
+	}
+	return out
 }
 
 func openAPIDocument() obj {
@@ -293,13 +297,17 @@ func openAPIDocument() obj {
 				secKey, []obj{pUser}, nil, 200, jsonResp("app passwords", ref("AppPasswords")),
 				[]errResp{e400id, e401}, eCommon),
 		},
-		"/v1/users/{user}/app-passwords/{id}": obj{"delete": operation("revokeAppPassword", "Revoke an app password (again: 204 too)",
+		"/v1/users/{user}/app-passwords/{id}": obj{"delete": optionalReason(operation("revokeAppPassword",
+			"Revoke an app password (again: 204 too), with an optional reason; recorded as an operator event",
 			secKey, []obj{pUser, pAppPwID}, nil, 204, obj{"description": "revoked"},
-			[]errResp{e400id, e401, e404}, eCommon)},
+			eBody, []errResp{e400id, e401, e404}, eCommon))},
 		"/v1/app-passwords/check": obj{"post": operation("checkAppPassword",
 			"Check a user's app password (for a mail gateway or RADIUS bridge); failed checks are limited per user, per client address and in all, per minute",
 			secKey, nil, ref("CheckAppPassword"), 200, jsonResp("whether it is valid", ref("CheckResult")),
 			eBody, []errResp{e401, e422, {429, []string{CodeRateLimited}}}, eCommon)},
+	}
+	for p, ops := range adminPaths() {
+		paths[p] = ops
 	}
 	documentScopes(paths)
 	return obj{

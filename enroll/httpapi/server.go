@@ -73,6 +73,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	svc     *enroll.Service
+	admin   *enroll.Admin // the operators' view of svc's store (admin.go)
 	log     *slog.Logger
 	handler http.Handler
 	routes  []route
@@ -115,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, svc: cfg.Service, log: log,
+		cfg: cfg, svc: cfg.Service, admin: cfg.Service.Admin(), log: log,
 		checks: make(chan struct{}, cfg.MaxConcurrentChecks),
 		done:   make(chan struct{}),
 	}
@@ -156,7 +157,7 @@ type route struct {
 }
 
 func (s *Server) routeTable() []route {
-	return []route{
+	rts := []route{
 		{"GET", "/healthz", authNone, s.healthz},
 		{"GET", "/readyz", authNone, s.readyz},
 		{"GET", "/v1/openapi.json", authNone, s.openapi},
@@ -172,6 +173,7 @@ func (s *Server) routeTable() []route {
 		{"DELETE", "/v1/users/{user}/app-passwords/{id}", authKey, s.revokeAppPassword},
 		{"POST", "/v1/app-passwords/check", authKey, s.checkAppPassword},
 	}
+	return append(rts, s.adminRoutes()...)
 }
 
 // buildHandler registers the routes, one ServeMux pattern per path with

@@ -9,7 +9,7 @@ package postgres
 // set"; states and outcomes are their String forms. Text is collated "C"
 // (byte-wise), as SQLite's BINARY, so that orders and comparisons do not
 // depend on the database's locale. The tables are those of the SQLite
-// store at its version 4, column for column.
+// store at its version 5, column for column.
 var migrations = []string{
 	// 1: the first schema.
 	`
@@ -34,6 +34,7 @@ CREATE TABLE enrollments (
 );
 CREATE INDEX enrollments_state_node ON enrollments (state, node);
 CREATE INDEX enrollments_user ON enrollments (user_id);
+CREATE INDEX enrollments_created ON enrollments (created_at, id);
 
 CREATE TABLE audit_events (
 	seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -49,9 +50,13 @@ CREATE TABLE audit_events (
 	key_source    text COLLATE "C" NOT NULL DEFAULT '',
 	keys          text COLLATE "C" NOT NULL DEFAULT '',
 	request_id    text COLLATE "C" NOT NULL DEFAULT '',
-	attempt       integer NOT NULL DEFAULT 0
+	attempt       integer NOT NULL DEFAULT 0,
+	node          text COLLATE "C" NOT NULL DEFAULT '',
+	answered_at   bigint  NOT NULL DEFAULT 0,
+	key_at        bigint  NOT NULL DEFAULT 0
 );
 CREATE INDEX audit_events_enrollment ON audit_events (enrollment_id, seq);
+CREATE INDEX audit_events_at ON audit_events (at, id);
 
 CREATE TABLE app_passwords (
 	id           text COLLATE "C" PRIMARY KEY,
@@ -78,6 +83,7 @@ CREATE TABLE blocked_numbers (
 	enrollment_id text COLLATE "C" NOT NULL DEFAULT '',
 	blocked_at    bigint NOT NULL
 );
+CREATE INDEX blocked_numbers_at ON blocked_numbers (blocked_at, phone);
 
 CREATE TABLE rate_counters (
 	bucket       text COLLATE "C" NOT NULL,
@@ -107,6 +113,18 @@ CREATE TABLE used_tokens (
 	used_at    bigint NOT NULL,
 	expires_at bigint NOT NULL
 );
+
+CREATE TABLE operator_events (
+	id            text COLLATE "C" PRIMARY KEY,
+	at            bigint NOT NULL,
+	actor         text COLLATE "C" NOT NULL,
+	action        text COLLATE "C" NOT NULL,
+	target        text COLLATE "C" NOT NULL DEFAULT '',
+	reason        text COLLATE "C" NOT NULL DEFAULT '',
+	enrollment_id text COLLATE "C" NOT NULL DEFAULT '',
+	request_id    text COLLATE "C" NOT NULL DEFAULT ''
+);
+CREATE INDEX operator_events_at ON operator_events (at, id);
 
 CREATE TABLE nodes (
 	name        text COLLATE "C" PRIMARY KEY,

@@ -45,6 +45,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"denwa/enroll"
+	"denwa/enroll/store/internal/storesql"
 )
 
 // SchemaVersion is the schema version this package writes.
@@ -82,10 +83,15 @@ type Store struct {
 	conn      *pgx.ConnConfig // what a watcher connects with
 	reconnect time.Duration
 
-	// closing ends the watchers; watchers counts them, for Close.
+	// closing ends the watchers; watchers counts them, for Close; closed,
+	// guarded by mu, refuses new ones once Close began.
 	closing  context.Context
 	close    context.CancelFunc
 	watchers sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
+
+	storesql.Lister // the lists of the operators' view
 }
 
 var (
@@ -117,6 +123,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	s := &Store{pool: pool, conn: cfg.ConnConfig.Copy(), reconnect: opts.ReconnectDelay, closing: closing, close: cancel}
+	s.Lister = s.lister()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, mapErr(ctx, err, "migrate")
@@ -127,10 +134,18 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 // Close ends the watchers, waits for them, and closes the pool once the
 // queries in progress have given their connections back.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.close()
 	s.watchers.Wait()
 	s.pool.Close()
 	return nil
+}
+
+// String names the store for logs, without the URL's password.
+func (s *Store) String() string {
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", s.conn.User, s.conn.Host, s.conn.Port, s.conn.Database)
 }
 
 // Version returns the schema version recorded in the database.
@@ -205,20 +220,8 @@ func (s *Store) tx(ctx context.Context, f func(pgx.Tx) error) error {
 	}
 }
 
-// ts and tm convert times to and from the stored microseconds.
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func tm(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
+// ts converts a time to the stored microseconds.
+var ts = storesql.Micros
 
 // PostgreSQL error codes (SQLSTATE) that map to domain errors or retries.
 const (
@@ -234,17 +237,19 @@ func mapErr(ctx context.Context, err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("postgres: %s: %w (%w)", what, cerr, err)
-	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case codeForeignKey:
-			return fmt.Errorf("postgres: %s: %w (%v)", what, enroll.ErrNotFound, err)
+			err = fmt.Errorf("%w (%v)", enroll.ErrNotFound, err)
 		case codeUniqueViolation:
-			return fmt.Errorf("postgres: %s: %w (%v)", what, enroll.ErrConflict, err)
+			err = fmt.Errorf("%w (%v)", enroll.ErrConflict, err)
 		}
+	}
+	// A statement cut short by ctx fails with pgx's own error (or the
+	// server's "canceling statement"), which may not wrap ctx.Err().
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w: %w", cerr, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", what, err)
 }

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -30,120 +29,52 @@ func open(t *testing.T, url string) *postgres.Store {
 }
 
 // closeChecked closes st, failing t if a connection of its pool was never
-// given back.
+// given back. A connection the pool destroys (one whose query a context
+// cut short) counts as acquired until a goroutine of the pool has closed
+// it, so the check waits a little for that.
 func closeChecked(t *testing.T, st *postgres.Store) {
 	t.Helper()
-	if n := postgres.AcquiredConns(st); n != 0 {
-		t.Errorf("%d connections of the pool still acquired when the test ended", n)
+	start := time.Now()
+	for n := postgres.AcquiredConns(st); n != 0; n = postgres.AcquiredConns(st) {
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("%d connections of the pool still acquired 5 s after the test ended", n)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	st.Close()
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) enroll.Store {
+		t.Parallel() // each subtest has a database of its own
 		return open(t, pgtest.URL(t))
 	})
 }
 
 // Two stores on one database are two nodes.
+func TestNodes(t *testing.T) {
+	t.Parallel()
+	storetest.RunNodes(t, func(t *testing.T, n int) []enroll.Store {
+		t.Parallel()
+		url := pgtest.URL(t)
+		var nodes []enroll.Store
+		for range n {
+			nodes = append(nodes, open(t, url))
+		}
+		return nodes
+	})
+}
+
 func twoNodes(t *testing.T) (a, b *postgres.Store) {
 	url := pgtest.URL(t)
 	return open(t, url), open(t, url)
 }
 
-// Two nodes racing for one limit of 10 admit exactly 10, and the refused
-// takes leave the other counter alone.
-func TestTwoNodesAddCounters(t *testing.T) {
-	a, b := twoNodes(t)
-	ctx := t.Context()
-	w := storetest.T0.Truncate(time.Minute)
-	const n, max = 60, 10
-	var mu sync.Mutex
-	taken := 0
-	var wg sync.WaitGroup
-	for i := range n {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		wg.Go(func() {
-			// The two buckets in either order: the deadlocks that gives are
-			// the store's to retry.
-			changes := []enroll.CounterChange{
-				{Bucket: "global", Window: w, Delta: 1, Max: 1000},
-				{Bucket: "number:+81312345678", Window: w, Delta: 1, Max: max},
-			}
-			if i%3 == 0 {
-				changes[0], changes[1] = changes[1], changes[0]
-			}
-			_, ok, err := st.AddCounters(ctx, changes)
-			if err != nil {
-				t.Errorf("AddCounters: %v", err)
-			}
-			if ok {
-				mu.Lock()
-				taken++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if taken != max {
-		t.Fatalf("%d of %d takes from two nodes succeeded, want %d", taken, n, max)
-	}
-	if g, _ := a.AddCounter(ctx, "global", w, 0); g != max {
-		t.Fatalf("global = %d, want %d", g, max)
-	}
-}
-
-// Two nodes claiming the same outbox never get one message both.
-func TestTwoNodesClaimOutbox(t *testing.T) {
-	a, b := twoNodes(t)
-	ctx := t.Context()
-	const n = 200
-	for i := range n {
-		if _, err := a.EnqueueOutbox(ctx, enroll.OutboxMessage{Event: "e", Payload: []byte(fmt.Sprint(i)),
-			CreatedAt: storetest.T0, NextAttemptAt: storetest.T0}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var mu sync.Mutex
-	claimedBy := map[int64]int{}
-	var wg sync.WaitGroup
-	for g := range 8 {
-		st := a
-		if g%2 == 1 {
-			st = b
-		}
-		wg.Go(func() {
-			for {
-				ms, err := st.ClaimOutbox(ctx, storetest.T0, time.Hour, 7)
-				if err != nil {
-					t.Errorf("ClaimOutbox: %v", err)
-					return
-				}
-				if len(ms) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, m := range ms {
-					if prev, ok := claimedBy[m.ID]; ok {
-						t.Errorf("message %d claimed by claimers %d and %d", m.ID, prev, g)
-					}
-					claimedBy[m.ID] = g
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(claimedBy) != n {
-		t.Fatalf("%d messages claimed, want all %d", len(claimedBy), n)
-	}
-}
-
 // Nodes starting together on a new database apply each migration once.
 func TestConcurrentMigrations(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	const n = 6
 	stores := make([]*postgres.Store, n)
@@ -174,6 +105,7 @@ func TestConcurrentMigrations(t *testing.T) {
 
 // A database a newer denwa migrated is refused, and left as it was.
 func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	open(t, url)
 	conn := connect(t, url)
@@ -192,6 +124,7 @@ func TestSchemaTooNew(t *testing.T) {
 }
 
 func TestOpenInvalid(t *testing.T) {
+	t.Parallel()
 	_, err := postgres.Open(t.Context(), "postgres://u:secret@[::1", postgres.Options{})
 	if !errors.Is(err, enroll.ErrInvalidInput) {
 		t.Fatalf("Open with a bad URL = %v, want ErrInvalidInput", err)
@@ -241,6 +174,7 @@ func next(t *testing.T, ids <-chan string) string {
 // A watcher on one node hears of each write another node makes, and after
 // its connection is killed it reports changed("") and goes on hearing.
 func TestWatchEnrollments(t *testing.T) {
+	t.Parallel()
 	a, b := twoNodes(t)
 	ctx := t.Context()
 	ids := watch(t, a)
@@ -291,6 +225,7 @@ func TestWatchEnrollments(t *testing.T) {
 
 // Close ends the watchers, and WatchEnrollments on a closed store fails.
 func TestWatchEndsAtClose(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	st, err := postgres.Open(t.Context(), url, postgres.Options{})
 	if err != nil {
@@ -327,6 +262,7 @@ func TestWatchEndsAtClose(t *testing.T) {
 // Ping fails while the server is down and succeeds again once it is back,
 // with no help; so does the watcher, which then reports changed("").
 func TestPingServerDown(t *testing.T) {
+	t.Parallel()
 	c := pgtest.Start(t)
 	st, err := postgres.Open(t.Context(), c.URL(t), postgres.Options{ReconnectDelay: 200 * time.Millisecond})
 	if err != nil {
@@ -363,5 +299,40 @@ func TestPingServerDown(t *testing.T) {
 	}
 	if id := next(t, ids); id != "" {
 		t.Fatalf("watcher after the server came back: %q, want \"\"", id)
+	}
+}
+
+// A write that waits on a lock another node holds gives up when its
+// context ends, with an error wrapping the context's, and leaves the pool
+// whole: the store works again once the lock is released.
+func TestContextEndsWhileWaiting(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	st := open(t, url)
+	ctx := t.Context()
+	e := storetest.NewEnrollment("u1", "+81312345678")
+	if err := st.CreateEnrollment(ctx, e, nil); err != nil {
+		t.Fatal(err)
+	}
+	holder := connect(t, url)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM enrollments WHERE id = $1 FOR UPDATE`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	next := e
+	next.State, next.Version = enroll.StateCalling, 2
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := st.UpdateEnrollment(short, next, nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UpdateEnrollment on a locked row past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateEnrollment(ctx, next, nil, nil); err != nil {
+		t.Fatalf("UpdateEnrollment once the lock is gone: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"denwa/enroll"
+	"denwa/enroll/store/internal/storesql"
 )
 
 // querier is what *pgxpool.Pool and pgx.Tx have in common.
@@ -20,43 +21,6 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-const enrollmentColumns = `id, user_id, phone, country, client_ip, state, version, attempts, outcome, cause,
-	key_source, node, created_at, updated_at, expires_at, verified_at, completed_at`
-
-func scanEnrollment(sc pgx.Row) (enroll.Enrollment, error) {
-	var e enroll.Enrollment
-	var state, outcome string
-	var created, updated, expires, verified, completed int64
-	err := sc.Scan(&e.ID, &e.UserID, &e.Phone, &e.Country, &e.ClientIP, &state, &e.Version, &e.Attempts,
-		&outcome, &e.Cause, &e.KeySource, &e.Node, &created, &updated, &expires, &verified, &completed)
-	if err != nil {
-		return e, err
-	}
-	if e.State, err = enroll.ParseState(state); err != nil {
-		return e, err
-	}
-	if e.Outcome, err = enroll.ParseOutcome(outcome); err != nil {
-		return e, err
-	}
-	e.CreatedAt, e.UpdatedAt, e.ExpiresAt = tm(created), tm(updated), tm(expires)
-	e.VerifiedAt, e.CompletedAt = tm(verified), tm(completed)
-	return e, nil
-}
-
-// enrollmentArgs are e's values in enrollmentColumns order.
-func enrollmentArgs(e *enroll.Enrollment) []any {
-	return []any{e.ID, e.UserID, e.Phone, e.Country, e.ClientIP, e.State.String(), e.Version, e.Attempts,
-		e.Outcome.String(), e.Cause, e.KeySource, e.Node, ts(e.CreatedAt), ts(e.UpdatedAt), ts(e.ExpiresAt),
-		ts(e.VerifiedAt), ts(e.CompletedAt)}
-}
-
-func checkEnrollment(e *enroll.Enrollment) error {
-	if e.ID == "" || !e.State.Valid() || e.State == enroll.StateUnknown || !e.Outcome.Valid() {
-		return fmt.Errorf("invalid enrollment (id %q, state %v, outcome %v)", e.ID, e.State, e.Outcome)
-	}
-	return nil
 }
 
 // notify tells the watchers of every node, once tx commits, that the
@@ -68,15 +32,15 @@ func notify(ctx context.Context, tx pgx.Tx, id string) error {
 
 // CreateEnrollment implements enroll.Store.
 func (s *Store) CreateEnrollment(ctx context.Context, e enroll.Enrollment, audit []enroll.AuditEvent) error {
-	if err := checkEnrollment(&e); err != nil {
+	if err := storesql.CheckEnrollment(&e); err != nil {
 		return fmt.Errorf("postgres: create enrollment: %w", err)
 	}
 	if e.Version != 1 {
 		return fmt.Errorf("postgres: create enrollment %s: version %d, want 1", e.ID, e.Version)
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO enrollments (`+enrollmentColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, enrollmentArgs(&e)...)
+		_, err := tx.Exec(ctx, `INSERT INTO enrollments (`+storesql.EnrollmentColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, storesql.EnrollmentArgs(&e)...)
 		if err != nil {
 			return err
 		}
@@ -90,7 +54,7 @@ func (s *Store) CreateEnrollment(ctx context.Context, e enroll.Enrollment, audit
 
 // GetEnrollment implements enroll.Store.
 func (s *Store) GetEnrollment(ctx context.Context, id string) (enroll.Enrollment, error) {
-	e, err := scanEnrollment(s.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, id))
+	e, err := storesql.ScanEnrollment(s.pool.QueryRow(ctx, `SELECT `+storesql.EnrollmentColumns+` FROM enrollments WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("postgres: enrollment %s: %w", id, enroll.ErrNotFound)
 	}
@@ -99,31 +63,38 @@ func (s *Store) GetEnrollment(ctx context.Context, id string) (enroll.Enrollment
 
 // UpdateEnrollment implements enroll.Store.
 func (s *Store) UpdateEnrollment(ctx context.Context, e enroll.Enrollment, audit []enroll.AuditEvent, outbox []enroll.OutboxMessage) error {
-	if err := checkEnrollment(&e); err != nil {
+	if err := storesql.CheckEnrollment(&e); err != nil {
 		return fmt.Errorf("postgres: update enrollment: %w", err)
 	}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if err := updateEnrollment(ctx, tx, &e); err != nil {
-			return err
-		}
-		if err := appendAudit(ctx, tx, audit); err != nil {
-			return err
-		}
-		for _, m := range outbox {
-			if _, err := enqueue(ctx, tx, &m); err != nil {
-				return err
-			}
-		}
-		return notify(ctx, tx, e.ID)
-	})
+	err := s.tx(ctx, func(tx pgx.Tx) error { return storesql.Change(txn{ctx, tx}, &e, audit, outbox) })
 	return mapErr(ctx, err, "update enrollment "+e.ID)
 }
+
+// txn is a write transaction as storesql's shared steps take it.
+type txn struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func (t txn) CompareAndSet(e *enroll.Enrollment) error       { return updateEnrollment(t.ctx, t.tx, e) }
+func (t txn) AppendAudit(events []enroll.AuditEvent) error   { return appendAudit(t.ctx, t.tx, events) }
+func (t txn) Enqueue(m *enroll.OutboxMessage) (int64, error) { return enqueue(t.ctx, t.tx, m) }
+func (t txn) Changed(id string) error                        { return notify(t.ctx, t.tx, id) }
+
+func (t txn) Exec(query string, args ...any) error {
+	_, err := t.tx.Exec(t.ctx, storesql.Dollar(query), args...)
+	return err
+}
+func (t txn) QueryRow(query string, args ...any) storesql.Scanner {
+	return t.tx.QueryRow(t.ctx, storesql.Dollar(query), args...)
+}
+func (txn) NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 // updateEnrollment is the compare-and-set on version. A concurrent writer
 // of the same row makes the UPDATE wait for its commit and then test the
 // version it stored.
 func updateEnrollment(ctx context.Context, tx pgx.Tx, e *enroll.Enrollment) error {
-	args := enrollmentArgs(e)
+	args := storesql.EnrollmentArgs(e)
 	tag, err := tx.Exec(ctx, `UPDATE enrollments SET
 		user_id = $2, phone = $3, country = $4, client_ip = $5, state = $6, version = $7, attempts = $8,
 		outcome = $9, cause = $10, key_source = $11, node = $12, created_at = $13, updated_at = $14,
@@ -137,13 +108,10 @@ func updateEnrollment(ctx context.Context, tx pgx.Tx, e *enroll.Enrollment) erro
 	}
 	var v int64
 	err = tx.QueryRow(ctx, `SELECT version FROM enrollments WHERE id = $1`, e.ID).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return enroll.ErrNotFound
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	return fmt.Errorf("%w: stored version %d, expected %d", enroll.ErrConflict, v, e.Version-1)
+	return storesql.VersionMissed(e, v, err == nil)
 }
 
 // RecoverCalling implements enroll.Store. The calls are locked (FOR
@@ -152,32 +120,13 @@ func updateEnrollment(ctx context.Context, tx pgx.Tx, e *enroll.Enrollment) erro
 func (s *Store) RecoverCalling(ctx context.Context, node string, now time.Time) ([]enroll.Enrollment, error) {
 	var out []enroll.Enrollment
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		out = out[:0]
 		found, err := queryEnrollments(ctx, tx, `WHERE state = $1 AND (node = $2 OR $2 = '') ORDER BY created_at, id FOR UPDATE`,
 			enroll.StateCalling.String(), node)
 		if err != nil {
 			return err
 		}
-		for _, e := range found {
-			if e.State != enroll.StateCalling {
-				continue
-			}
-			next, ev, m := enroll.RecoveredCall(e, now)
-			if err := updateEnrollment(ctx, tx, &next); err != nil {
-				return err
-			}
-			if err := appendAudit(ctx, tx, []enroll.AuditEvent{ev}); err != nil {
-				return err
-			}
-			if _, err := enqueue(ctx, tx, &m); err != nil {
-				return err
-			}
-			if err := notify(ctx, tx, next.ID); err != nil {
-				return err
-			}
-			out = append(out, next)
-		}
-		return nil
+		out, err = storesql.Recover(txn{ctx, tx}, found, now)
+		return err
 	})
 	if err != nil {
 		return nil, mapErr(ctx, err, "recover calling")
@@ -195,33 +144,22 @@ func (s *Store) CallingEnrollments(ctx context.Context, node string) ([]enroll.E
 // queryEnrollments returns the enrollments that the rest of a SELECT,
 // where (WHERE …, ORDER BY …), picks.
 func queryEnrollments(ctx context.Context, db querier, where string, args ...any) ([]enroll.Enrollment, error) {
-	rows, err := db.Query(ctx, `SELECT `+enrollmentColumns+` FROM enrollments `+where, args...)
+	rows, err := db.Query(ctx, `SELECT `+storesql.EnrollmentColumns+` FROM enrollments `+where, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []enroll.Enrollment
-	for rows.Next() {
-		e, err := scanEnrollment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return storesql.Collect(rows, storesql.ScanEnrollment)
 }
 
 func appendAudit(ctx context.Context, tx pgx.Tx, events []enroll.AuditEvent) error {
 	for _, ev := range events {
-		if ev.ID == "" || ev.EnrollmentID == "" {
-			return fmt.Errorf("audit event without ID or enrollment ID")
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO audit_events (id, enrollment_id, at, actor, action,
-			from_state, to_state, outcome, cause, key_source, keys, request_id, attempt)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			ev.ID, ev.EnrollmentID, ts(ev.At), string(ev.Actor), ev.Action, ev.From.String(), ev.To.String(),
-			ev.Outcome.String(), ev.Cause, ev.KeySource, ev.Keys, ev.RequestID, ev.Attempt)
+		args, err := storesql.AuditArgs(&ev)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_events (`+storesql.AuditColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, args...); err != nil {
 			return err
 		}
 	}
@@ -236,35 +174,14 @@ func (s *Store) AppendAudit(ctx context.Context, events ...enroll.AuditEvent) er
 
 // ListAudit implements enroll.Store.
 func (s *Store) ListAudit(ctx context.Context, enrollmentID string) ([]enroll.AuditEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, enrollment_id, at, actor, action, from_state, to_state,
-		outcome, cause, key_source, keys, request_id, attempt
+	rows, err := s.pool.Query(ctx, `SELECT `+storesql.AuditColumns+`
 		FROM audit_events WHERE enrollment_id = $1 ORDER BY seq`, enrollmentID)
 	if err != nil {
 		return nil, mapErr(ctx, err, "list audit")
 	}
 	defer rows.Close()
-	var out []enroll.AuditEvent
-	for rows.Next() {
-		var ev enroll.AuditEvent
-		var at int64
-		var actor, from, to, outcome string
-		if err := rows.Scan(&ev.ID, &ev.EnrollmentID, &at, &actor, &ev.Action, &from, &to, &outcome,
-			&ev.Cause, &ev.KeySource, &ev.Keys, &ev.RequestID, &ev.Attempt); err != nil {
-			return nil, mapErr(ctx, err, "list audit")
-		}
-		ev.At, ev.Actor = tm(at), enroll.Actor(actor)
-		if ev.From, err = enroll.ParseState(from); err != nil {
-			return nil, mapErr(ctx, err, "list audit")
-		}
-		if ev.To, err = enroll.ParseState(to); err != nil {
-			return nil, mapErr(ctx, err, "list audit")
-		}
-		if ev.Outcome, err = enroll.ParseOutcome(outcome); err != nil {
-			return nil, mapErr(ctx, err, "list audit")
-		}
-		out = append(out, ev)
-	}
-	return out, mapErr(ctx, rows.Err(), "list audit")
+	evs, err := storesql.Collect(rows, storesql.ScanAudit)
+	return evs, mapErr(ctx, err, "list audit")
 }
 
 // CreateAppPassword implements enroll.Store. The count and the insert run
@@ -283,8 +200,8 @@ func (s *Store) CreateAppPassword(ctx context.Context, p enroll.AppPassword, max
 		if n >= max {
 			return fmt.Errorf("%w: user has %d app passwords, at most %d", enroll.ErrLimit, n, max)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO app_passwords (id, user_id, name, hash, created_at, last_used_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, p.ID, p.UserID, p.Name, p.Hash, ts(p.CreatedAt), ts(p.LastUsedAt), ts(p.RevokedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO app_passwords (`+storesql.AppPasswordColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, storesql.AppPasswordArgs(&p)...)
 		return err
 	})
 	return mapErr(ctx, err, "create app password")
@@ -292,23 +209,14 @@ func (s *Store) CreateAppPassword(ctx context.Context, p enroll.AppPassword, max
 
 // ListAppPasswords implements enroll.Store.
 func (s *Store) ListAppPasswords(ctx context.Context, userID string) ([]enroll.AppPassword, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, user_id, name, hash, created_at, last_used_at, revoked_at
+	rows, err := s.pool.Query(ctx, `SELECT `+storesql.AppPasswordColumns+`
 		FROM app_passwords WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, mapErr(ctx, err, "list app passwords")
 	}
 	defer rows.Close()
-	var out []enroll.AppPassword
-	for rows.Next() {
-		var p enroll.AppPassword
-		var c, u, r int64
-		if err := rows.Scan(&p.ID, &p.UserID, &p.Name, &p.Hash, &c, &u, &r); err != nil {
-			return nil, mapErr(ctx, err, "list app passwords")
-		}
-		p.CreatedAt, p.LastUsedAt, p.RevokedAt = tm(c), tm(u), tm(r)
-		out = append(out, p)
-	}
-	return out, mapErr(ctx, rows.Err(), "list app passwords")
+	ps, err := storesql.Collect(rows, storesql.ScanAppPassword)
+	return ps, mapErr(ctx, err, "list app passwords")
 }
 
 // CountAppPasswords implements enroll.Store.
@@ -334,32 +242,17 @@ func (s *Store) TouchAppPassword(ctx context.Context, id string, at time.Time) e
 
 // CreateAPIKey implements enroll.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k enroll.APIKey) error {
-	if k.Scopes == 0 || k.Scopes&^enroll.AllScopes != 0 {
-		return fmt.Errorf("postgres: create API key %s: %w: scopes %#x", k.Name, enroll.ErrInvalidInput, uint8(k.Scopes))
+	args, err := storesql.APIKeyArgs(&k)
+	if err != nil {
+		return fmt.Errorf("postgres: create API key %s: %w", k.Name, err)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (name, hash, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
-		k.Name, k.Hash, k.Scopes.String(), ts(k.CreatedAt), ts(k.RevokedAt))
+	_, err = s.pool.Exec(ctx, `INSERT INTO api_keys (`+storesql.APIKeyColumns+`) VALUES ($1, $2, $3, $4, $5)`, args...)
 	return mapErr(ctx, err, "create API key "+k.Name)
 }
 
-func scanAPIKey(sc pgx.Row) (enroll.APIKey, error) {
-	var k enroll.APIKey
-	var c, r int64
-	var scopes string
-	if err := sc.Scan(&k.Name, &k.Hash, &scopes, &c, &r); err != nil {
-		return k, err
-	}
-	k.CreatedAt, k.RevokedAt = tm(c), tm(r)
-	var err error
-	k.Scopes, err = enroll.ParseScopes(scopes)
-	return k, err
-}
-
-const apiKeyColumns = `name, hash, scopes, created_at, revoked_at`
-
 // APIKeyByHash implements enroll.Store.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (enroll.APIKey, error) {
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = $1`, hash))
+	k, err := storesql.ScanAPIKey(s.pool.QueryRow(ctx, `SELECT `+storesql.APIKeyColumns+` FROM api_keys WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, fmt.Errorf("postgres: API key: %w", enroll.ErrNotFound)
 	}
@@ -368,20 +261,13 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (enroll.APIKey, e
 
 // ListAPIKeys implements enroll.Store.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]enroll.APIKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY name`)
+	rows, err := s.pool.Query(ctx, `SELECT `+storesql.APIKeyColumns+` FROM api_keys ORDER BY name`)
 	if err != nil {
 		return nil, mapErr(ctx, err, "list API keys")
 	}
 	defer rows.Close()
-	var out []enroll.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, mapErr(ctx, err, "list API keys")
-		}
-		out = append(out, k)
-	}
-	return out, mapErr(ctx, rows.Err(), "list API keys")
+	ks, err := storesql.Collect(rows, storesql.ScanAPIKey)
+	return ks, mapErr(ctx, err, "list API keys")
 }
 
 // RevokeAPIKey implements enroll.Store.
@@ -393,21 +279,18 @@ func (s *Store) RevokeAPIKey(ctx context.Context, name string, at time.Time) err
 
 // BlockNumber implements enroll.Store.
 func (s *Store) BlockNumber(ctx context.Context, b enroll.BlockedNumber) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO blocked_numbers (phone, reason, enrollment_id, blocked_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (phone) DO NOTHING`, b.Phone, b.Reason, b.EnrollmentID, ts(b.At))
+	_, err := s.pool.Exec(ctx, `INSERT INTO blocked_numbers (`+storesql.BlockedNumberColumns+`)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (phone) DO NOTHING`, storesql.BlockedNumberArgs(&b)...)
 	return mapErr(ctx, err, "block number")
 }
 
 // BlockedNumber implements enroll.Store.
 func (s *Store) BlockedNumber(ctx context.Context, phone string) (enroll.BlockedNumber, error) {
-	var b enroll.BlockedNumber
-	var at int64
-	err := s.pool.QueryRow(ctx, `SELECT phone, reason, enrollment_id, blocked_at FROM blocked_numbers WHERE phone = $1`,
-		phone).Scan(&b.Phone, &b.Reason, &b.EnrollmentID, &at)
+	b, err := storesql.ScanBlockedNumber(s.pool.QueryRow(ctx, `SELECT `+storesql.BlockedNumberColumns+`
+		FROM blocked_numbers WHERE phone = $1`, phone))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, fmt.Errorf("postgres: blocked number: %w", enroll.ErrNotFound)
 	}
-	b.At = tm(at)
 	return b, mapErr(ctx, err, "blocked number")
 }
 
@@ -431,10 +314,6 @@ func (s *Store) AddCounter(ctx context.Context, bucket string, window time.Time,
 	return n, mapErr(ctx, err, "add counter")
 }
 
-// errRefused rolls back the transaction of AddCounters when a change
-// passes its Max.
-var errRefused = errors.New("refused")
-
 // AddCounters implements enroll.Store: the changes in one transaction,
 // each an upsert that locks its row; the first to pass its Max rolls them
 // all back. Several changes first take an advisory lock per counter, in
@@ -454,7 +333,6 @@ func (s *Store) AddCounters(ctx context.Context, changes []enroll.CounterChange)
 		}
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		counts = counts[:0]
 		if len(buckets) > 0 {
 			// unnest gives the rows in the arrays' order, which the locks
 			// are taken in.
@@ -463,26 +341,18 @@ func (s *Store) AddCounters(ctx context.Context, changes []enroll.CounterChange)
 				return err
 			}
 		}
-		for _, c := range changes {
-			var n int64
-			if err := tx.QueryRow(ctx, addCounterSQL, c.Bucket, ts(c.Window), c.Delta).Scan(&n); err != nil {
-				return err
-			}
-			counts = append(counts, n)
-			if c.Max > 0 && n > c.Max {
-				return errRefused
-			}
-		}
-		return nil
+		var err error
+		counts, err = storesql.AddEach(changes, func(c enroll.CounterChange) (n int64, err error) {
+			err = tx.QueryRow(ctx, addCounterSQL, c.Bucket, ts(c.Window), c.Delta).Scan(&n)
+			return n, err
+		})
+		return err
 	})
-	if errors.Is(err, errRefused) {
+	if errors.Is(err, storesql.ErrRefused) {
 		return counts, false, nil
 	}
 	if err != nil {
 		return nil, false, mapErr(ctx, err, "add counters")
-	}
-	if counts == nil {
-		counts = []int64{}
 	}
 	return counts, true, nil
 }
@@ -494,14 +364,9 @@ func (s *Store) PruneCounters(ctx context.Context, before time.Time) error {
 }
 
 func enqueue(ctx context.Context, db querier, m *enroll.OutboxMessage) (int64, error) {
-	payload := m.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
 	var id int64
-	err := db.QueryRow(ctx, `INSERT INTO outbox (event, enrollment_id, payload, created_at, attempts,
-		next_attempt_at, delivered_at, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		m.Event, m.EnrollmentID, payload, ts(m.CreatedAt), m.Attempts, ts(m.NextAttemptAt), ts(m.DeliveredAt), m.LastError).Scan(&id)
+	err := db.QueryRow(ctx, `INSERT INTO outbox (`+storesql.OutboxInsertColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, storesql.OutboxArgs(m)...).Scan(&id)
 	return id, err
 }
 
@@ -511,25 +376,11 @@ func (s *Store) EnqueueOutbox(ctx context.Context, m enroll.OutboxMessage) (int6
 	return id, mapErr(ctx, err, "enqueue outbox")
 }
 
-// outboxColumns are the columns scanOutbox reads, in its order.
-const outboxColumns = `id, event, enrollment_id, payload, created_at, attempts,
-	next_attempt_at, delivered_at, dead_at, last_error`
-
-// scanOutbox reads the messages of rows (selected as outboxColumns) and
-// closes it.
+// scanOutbox reads the messages of rows (selected as
+// storesql.OutboxColumns) and closes it.
 func scanOutbox(rows pgx.Rows) ([]enroll.OutboxMessage, error) {
 	defer rows.Close()
-	var out []enroll.OutboxMessage
-	for rows.Next() {
-		var m enroll.OutboxMessage
-		var c, n, d, dead int64
-		if err := rows.Scan(&m.ID, &m.Event, &m.EnrollmentID, &m.Payload, &c, &m.Attempts, &n, &d, &dead, &m.LastError); err != nil {
-			return nil, err
-		}
-		m.CreatedAt, m.NextAttemptAt, m.DeliveredAt, m.DeadAt = tm(c), tm(n), tm(d), tm(dead)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return storesql.Collect(rows, storesql.ScanOutbox)
 }
 
 // ClaimOutbox implements enroll.Store: one statement picks the due
@@ -549,7 +400,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 			RETURNING o.id, o.event, o.enrollment_id, o.payload, o.created_at, o.attempts,
 				o.next_attempt_at, o.delivered_at, o.dead_at, o.last_error, due.was
 		)
-		SELECT `+outboxColumns+` FROM claimed ORDER BY was, id`, ts(now), limit, ts(now.Add(lease)))
+		SELECT `+storesql.OutboxColumns+` FROM claimed ORDER BY was, id`, ts(now), limit, ts(now.Add(lease)))
 	if err != nil {
 		return nil, mapErr(ctx, err, "claim outbox")
 	}
@@ -591,8 +442,8 @@ func (s *Store) RedeliverOutbox(ctx context.Context, id int64, now time.Time) er
 		if err != nil {
 			return err
 		}
-		if st := (enroll.OutboxMessage{DeliveredAt: tm(delivered), DeadAt: tm(dead)}).State(); st != enroll.OutboxDead {
-			return fmt.Errorf("%w: it is %s", enroll.ErrOutboxNotDead, st)
+		if err := storesql.CheckRedeliverable(delivered, dead); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE outbox SET attempts = 0, dead_at = 0, next_attempt_at = $1 WHERE id = $2`, ts(now), id)
 		return err
@@ -602,24 +453,15 @@ func (s *Store) RedeliverOutbox(ctx context.Context, id int64, now time.Time) er
 
 // ListOutbox implements enroll.Store.
 func (s *Store) ListOutbox(ctx context.Context, state enroll.OutboxState, limit int) ([]enroll.OutboxMessage, error) {
-	var where string
-	switch state {
-	case enroll.OutboxAny:
-		where = "true"
-	case enroll.OutboxPending:
-		where = "delivered_at = 0 AND dead_at = 0"
-	case enroll.OutboxDead:
-		where = "delivered_at = 0 AND dead_at <> 0"
-	case enroll.OutboxDelivered:
-		where = "delivered_at <> 0"
-	default:
-		return nil, fmt.Errorf("postgres: list outbox: %w: state %v", enroll.ErrInvalidInput, state)
+	where, err := storesql.OutboxWhere(state)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list outbox: %w", err)
 	}
 	var lim *int // NULL: no limit
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE `+where+` ORDER BY id LIMIT $1`, lim)
+	rows, err := s.pool.Query(ctx, `SELECT `+storesql.OutboxColumns+` FROM outbox WHERE `+where+` ORDER BY id LIMIT $1`, lim)
 	if err != nil {
 		return nil, mapErr(ctx, err, "list outbox")
 	}
@@ -630,9 +472,7 @@ func (s *Store) ListOutbox(ctx context.Context, state enroll.OutboxState, limit 
 // CountOutbox implements enroll.Store. Both counts read a partial index
 // that holds only the undelivered messages.
 func (s *Store) CountOutbox(ctx context.Context) (pending, dead int64, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT
-		(SELECT COUNT(*) FROM outbox WHERE delivered_at = 0 AND dead_at = 0),
-		(SELECT COUNT(*) FROM outbox WHERE delivered_at = 0 AND dead_at <> 0)`).Scan(&pending, &dead)
+	err = s.pool.QueryRow(ctx, storesql.CountOutboxSQL).Scan(&pending, &dead)
 	if err != nil {
 		return 0, 0, mapErr(ctx, err, "count outbox")
 	}

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,18 +19,24 @@ const WatchApplicationName = "denwa-watch"
 // It ends when ctx ends or the Store is closed; Close waits for it, and so
 // for a call of changed in progress.
 func (s *Store) WatchEnrollments(ctx context.Context, changed func(id string)) error {
-	if s.closing.Err() != nil {
+	// Counted from the start, so that Close waits for a watcher still
+	// connecting too.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return errors.New("postgres: watch enrollments: the store is closed")
 	}
+	s.watchers.Add(1)
+	s.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.closing, cancel)
 	conn, err := s.listen(ctx)
 	if err != nil {
 		stop()
 		cancel()
+		s.watchers.Done()
 		return mapErr(ctx, err, "watch enrollments")
 	}
-	s.watchers.Add(1)
 	go func() {
 		defer s.watchers.Done()
 		defer stop()
@@ -99,9 +104,4 @@ func (s *Store) relisten(ctx context.Context) *pgx.Conn {
 		}
 		pause = min(2*pause, s.reconnect)
 	}
-}
-
-// String names the store for logs, without the URL's password.
-func (s *Store) String() string {
-	return fmt.Sprintf("postgres://%s@%s:%d/%s", s.conn.User, s.conn.Host, s.conn.Port, s.conn.Database)
 }

@@ -132,4 +132,28 @@ CREATE TABLE nodes (
 	lease_until INTEGER NOT NULL
 ) STRICT;
 `,
+	// 5: the operators' view. Audit events name the call's node and when
+	// it was answered and its deciding key pressed; what operators do is
+	// recorded in operator_events; the lists the admin API pages through
+	// (newest first) get their indexes.
+	`
+ALTER TABLE audit_events ADD COLUMN node TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_events ADD COLUMN answered_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit_events ADD COLUMN key_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX audit_events_at ON audit_events (at, id);
+CREATE INDEX enrollments_created ON enrollments (created_at, id);
+CREATE INDEX blocked_numbers_at ON blocked_numbers (blocked_at, phone);
+
+CREATE TABLE operator_events (
+	id            TEXT PRIMARY KEY,
+	at            INTEGER NOT NULL,
+	actor         TEXT    NOT NULL,
+	action        TEXT    NOT NULL,
+	target        TEXT    NOT NULL DEFAULT '',
+	reason        TEXT    NOT NULL DEFAULT '',
+	enrollment_id TEXT    NOT NULL DEFAULT '',
+	request_id    TEXT    NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX operator_events_at ON operator_events (at, id);
+`,
 }

@@ -14,6 +14,11 @@
 //	}
 //
 // Each subtest asks for a new, empty store.
+//
+// RunNodes runs the cases where nodes race (compare-and-set, limits,
+// one-time tokens, outbox claims) against several stores sharing one
+// database, as the nodes of one deployment do; Run runs the same cases
+// with one store.
 package storetest
 
 import (
@@ -41,7 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 	}{
 		{"Enrollment", testEnrollment},
 		{"CompareAndSet", testCompareAndSet},
-		{"ConcurrentCompareAndSet", testConcurrentCAS},
+		{"ConcurrentCompareAndSet", oneNode(testConcurrentCAS)},
 		{"Audit", testAudit},
 		{"RecoverCalling", testRecoverCalling},
 		{"CallingEnrollments", testCallingEnrollments},
@@ -50,18 +55,51 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 		{"BlockedNumbers", testBlocked},
 		{"Counters", testCounters},
 		{"CountersTakenTogether", testAddCounters},
-		{"ConcurrentLimitedCounters", testConcurrentAddCounters},
+		{"ConcurrentLimitedCounters", oneNode(testConcurrentAddCounters)},
 		{"Outbox", testOutbox},
 		{"OutboxDeadAndRedeliver", testOutboxDead},
 		{"Tokens", testTokens},
+		{"ConcurrentTokenUse", oneNode(testConcurrentTokenUse)},
+		{"ConcurrentOutboxClaims", oneNode(testConcurrentClaims)},
+		{"ConcurrentAppPasswords", oneNode(testConcurrentAppPasswords)},
+		{"ConcurrentRecovery", oneNode(testConcurrentRecovery)},
 		{"NodeLeases", testNodeLeases},
 		{"LostNodes", testLostNodes},
 		{"Ping", testPing},
 		{"CancelledContext", testCancelled},
+		{"ListEnrollments", testListEnrollments},
+		{"ListAuditEvents", testListAuditEvents},
+		{"ListBlockedNumbersAndLiftBlock", testListBlocked},
+		{"OperatorEvents", testOperatorEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
 	}
+}
+
+// RunNodes runs the cases where nodes race against several stores on one
+// database: open returns n stores sharing a new, empty database (the
+// nodes), and arranges their closing with t.Cleanup.
+func RunNodes(t *testing.T, open func(t *testing.T, n int) []enroll.Store) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, nodes []enroll.Store)
+	}{
+		{"ConcurrentCompareAndSet", testConcurrentCAS},
+		{"ConcurrentLimitedCounters", testConcurrentAddCounters},
+		{"ConcurrentTokenUse", testConcurrentTokenUse},
+		{"ConcurrentOutboxClaims", testConcurrentClaims},
+		{"ConcurrentAppPasswords", testConcurrentAppPasswords},
+		{"ConcurrentRecovery", testConcurrentRecovery},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t, 2)) })
+	}
+}
+
+// oneNode runs a case of RunNodes with one store.
+func oneNode(f func(*testing.T, []enroll.Store)) func(*testing.T, enroll.Store) {
+	return func(t *testing.T, st enroll.Store) { f(t, []enroll.Store{st}) }
 }
 
 // NewEnrollment returns a pending enrollment (version 1) created at T0,
@@ -171,14 +209,18 @@ func testCompareAndSet(t *testing.T, st enroll.Store) {
 	wantErr(t, "UpdateEnrollment unknown", st.UpdateEnrollment(ctx, unknown, nil, nil), enroll.ErrNotFound)
 }
 
-func testConcurrentCAS(t *testing.T, st enroll.Store) {
+// Of 50 concurrent compare-and-sets from one version, spread over the
+// nodes, exactly one wins.
+func testConcurrentCAS(t *testing.T, nodes []enroll.Store) {
 	ctx := t.Context()
+	st := nodes[0]
 	e := NewEnrollment("user-1", "+81312345678")
 	mustCreate(t, st, e)
 	const n = 50
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
+		st := nodes[i%len(nodes)]
 		wg.Go(func() {
 			next := e
 			next.State, next.Version, next.Attempts, next.Node = enroll.StateCalling, 2, 1, fmt.Sprint("node-", i)
@@ -219,6 +261,7 @@ func testAudit(t *testing.T, st enroll.Store) {
 		ID: enroll.NewID(), EnrollmentID: e.ID, At: T0.Add(time.Minute), Actor: enroll.ActorSystem,
 		Action: enroll.ActionCallEnd, From: enroll.StateCalling, To: enroll.StateFailed,
 		Outcome: enroll.OutcomeFraudReported, Cause: "c", KeySource: "inband", Keys: "0#", RequestID: "r", Attempt: 2,
+		Node: "node-a", AnsweredAt: T0.Add(40 * time.Second), KeyAt: T0.Add(50 * time.Second),
 	}
 	ev2 := ev
 	ev2.ID, ev2.Action, ev2.At = enroll.NewID(), enroll.ActionBlock, T0 // earlier time, appended later
@@ -502,21 +545,28 @@ func testAddCounters(t *testing.T, st enroll.Store) {
 	}
 }
 
-// Of many concurrent takes from a counter limited to 10, exactly 10 are
-// taken: the check and the increment are one step.
-func testConcurrentAddCounters(t *testing.T, st enroll.Store) {
+// Of many concurrent takes from a counter limited to 10, spread over the
+// nodes, exactly 10 are taken: the check and the increment are one step.
+// Some take the two counters in the other order, which must not deadlock
+// (or the store must resolve it).
+func testConcurrentAddCounters(t *testing.T, nodes []enroll.Store) {
 	ctx := t.Context()
 	w := T0.Truncate(time.Minute)
 	const n, max = 30, 10
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	taken := 0
-	for range n {
+	for i := range n {
+		st := nodes[i%len(nodes)]
+		changes := []enroll.CounterChange{
+			{Bucket: "global", Window: w, Delta: 1, Max: 1000},
+			{Bucket: "limited", Window: w, Delta: 1, Max: max},
+		}
+		if i%3 == 0 {
+			changes[0], changes[1] = changes[1], changes[0]
+		}
 		wg.Go(func() {
-			_, ok, err := st.AddCounters(ctx, []enroll.CounterChange{
-				{Bucket: "global", Window: w, Delta: 1, Max: 1000},
-				{Bucket: "limited", Window: w, Delta: 1, Max: max},
-			})
+			_, ok, err := st.AddCounters(ctx, changes)
 			if err != nil {
 				t.Errorf("AddCounters: %v", err)
 			}
@@ -531,7 +581,7 @@ func testConcurrentAddCounters(t *testing.T, st enroll.Store) {
 	if taken != max {
 		t.Fatalf("%d of %d concurrent takes succeeded, want %d", taken, n, max)
 	}
-	if g, _ := st.AddCounter(ctx, "global", w, 0); g != max {
+	if g, _ := nodes[0].AddCounter(ctx, "global", w, 0); g != max {
 		t.Fatalf("global = %d, want %d (refused takes leave it alone)", g, max)
 	}
 }
@@ -681,24 +731,6 @@ func testTokens(t *testing.T, st enroll.Store) {
 		t.Fatalf("TokenUsed after use: %v, %v", used, err)
 	}
 	wantErr(t, "UseToken again", st.UseToken(ctx, "tok-1", exp, T0.Add(time.Second)), enroll.ErrTokenUsed)
-	const n = 20
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = st.UseToken(ctx, "tok-2", exp, T0) })
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		if err == nil {
-			ok++
-		} else if !errors.Is(err, enroll.ErrTokenUsed) {
-			t.Fatalf("UseToken: %v", err)
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d concurrent uses of one token succeeded, want 1", ok)
-	}
 	must(t, "PruneTokens", st.PruneTokens(ctx, exp.Add(time.Second)))
 	if used, err := st.TokenUsed(ctx, "tok-1"); err != nil || used {
 		t.Fatalf("TokenUsed after prune: %v, %v", used, err)
@@ -809,5 +841,154 @@ func testPing(t *testing.T, st enroll.Store) {
 	cancel()
 	if err := st.Ping(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Ping with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// Of 20 concurrent uses of one token, spread over the nodes, exactly one
+// succeeds and the others give ErrTokenUsed.
+func testConcurrentTokenUse(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st := nodes[i%len(nodes)]
+		wg.Go(func() { errs[i] = st.UseToken(ctx, "tok-2", T0.Add(time.Hour), T0) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, enroll.ErrTokenUsed) {
+			t.Fatalf("UseToken: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent uses of one token succeeded, want 1", ok)
+	}
+}
+
+// Deliverers on every node claiming the outbox at once never get one
+// message both, and together get every message.
+func testConcurrentClaims(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const n = 100
+	for i := range n {
+		_, err := nodes[i%len(nodes)].EnqueueOutbox(ctx, enroll.OutboxMessage{Event: "e", Payload: []byte(fmt.Sprint(i)),
+			CreatedAt: T0, NextAttemptAt: T0})
+		must(t, "EnqueueOutbox", err)
+	}
+	var mu sync.Mutex
+	claimedBy := map[int64]int{}
+	var wg sync.WaitGroup
+	for d := range 6 {
+		st := nodes[d%len(nodes)]
+		wg.Go(func() {
+			for {
+				ms, err := st.ClaimOutbox(ctx, T0, time.Hour, 7)
+				if err != nil {
+					t.Errorf("ClaimOutbox: %v", err)
+					return
+				}
+				if len(ms) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range ms {
+					if prev, ok := claimedBy[m.ID]; ok {
+						t.Errorf("message %d claimed by deliverers %d and %d", m.ID, prev, d)
+					}
+					claimedBy[m.ID] = d
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimedBy) != n {
+		t.Fatalf("%d messages claimed, want all %d", len(claimedBy), n)
+	}
+}
+
+// Of 12 concurrent creations of one user's app passwords with a cap of 3,
+// spread over the nodes, exactly 3 succeed and the others give ErrLimit.
+func testConcurrentAppPasswords(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const n, max = 12, 3
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st := nodes[i%len(nodes)]
+		wg.Go(func() {
+			errs[i] = st.CreateAppPassword(ctx, enroll.AppPassword{ID: enroll.NewID(), UserID: "u1", Name: fmt.Sprint("pw", i),
+				Hash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", CreatedAt: T0}, max)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, enroll.ErrLimit) {
+			t.Fatalf("CreateAppPassword: %v", err)
+		}
+	}
+	if c, err := nodes[0].CountAppPasswords(ctx, "u1"); ok != max || err != nil || c != max {
+		t.Fatalf("%d of %d concurrent creations succeeded, %d stored (%v); want %d", ok, n, c, err, max)
+	}
+}
+
+// Every node recovering the same calls at once recovers each exactly once:
+// one failed state, one recovery audit event, one webhook per call.
+func testConcurrentRecovery(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const calls = 5
+	ids := map[string]bool{}
+	for i := range calls {
+		e := NewEnrollment(fmt.Sprint("user-", i), "+81312345678")
+		mustCreate(t, nodes[0], e)
+		e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, "lost"
+		must(t, "UpdateEnrollment", nodes[0].UpdateEnrollment(ctx, e, nil, nil))
+		ids[e.ID] = true
+	}
+	now := T0.Add(time.Hour)
+	const racers = 6
+	got := make([][]enroll.Enrollment, racers)
+	var wg sync.WaitGroup
+	for r := range racers {
+		st := nodes[r%len(nodes)]
+		wg.Go(func() {
+			var err error
+			if got[r], err = st.RecoverCalling(ctx, "lost", now); err != nil {
+				t.Errorf("RecoverCalling: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, es := range got {
+		for _, e := range es {
+			seen[e.ID]++
+		}
+	}
+	for id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("enrollment %s recovered %d times, want once", id, seen[id])
+		}
+		evs, err := nodes[0].ListAudit(ctx, id)
+		must(t, "ListAudit", err)
+		recovered := 0
+		for _, ev := range evs {
+			if ev.Action == enroll.ActionRecover {
+				recovered++
+			}
+		}
+		if recovered != 1 {
+			t.Errorf("enrollment %s has %d recovery audit events, want 1", id, recovered)
+		}
+	}
+	if ms, err := nodes[0].ListOutbox(ctx, enroll.OutboxAny, 0); err != nil || len(ms) != calls {
+		t.Errorf("%d webhooks queued (%v), want one per call: %d", len(ms), err, calls)
 	}
 }
