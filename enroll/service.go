@@ -96,7 +96,7 @@ type ServiceConfig struct {
 	// PollInterval is how often subscriptions read the store, to see
 	// changes made by other nodes, when the Store is no Watcher; with a
 	// Watcher, changes arrive as they are committed and subscriptions are
-	// read again only every watchPollFactor PollIntervals (for expiry).
+	// read again only every ten PollIntervals (for expiry).
 	// Zero means a second (DefaultPollInterval).
 	PollInterval time.Duration
 	// SweepInterval is how often the Service fails the enrollments this
