@@ -336,3 +336,13 @@ func TestContextEndsWhileWaiting(t *testing.T) {
 		t.Fatalf("UpdateEnrollment once the lock is gone: %v", err)
 	}
 }
+
+// The store names itself without the URL's password.
+func TestStringHidesPassword(t *testing.T) {
+	t.Parallel()
+	url := strings.Replace(pgtest.URL(t), "postgres@", "postgres:s3cret@", 1) // trust: any password
+	st := open(t, url)
+	if s := st.String(); strings.Contains(s, "s3cret") || !strings.HasPrefix(s, "postgres://postgres@127.0.0.1:") {
+		t.Fatalf("String() = %q", s)
+	}
+}

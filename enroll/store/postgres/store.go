@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -314,37 +315,58 @@ func (s *Store) AddCounter(ctx context.Context, bucket string, window time.Time,
 	return n, mapErr(ctx, err, "add counter")
 }
 
-// AddCounters implements enroll.Store: the changes in one transaction,
-// each an upsert that locks its row; the first to pass its Max rolls them
-// all back. Several changes first take an advisory lock per counter, in
-// the order of their names, so that two nodes taking the same counters
-// in different orders wait for each other instead of deadlocking.
+// AddCounters implements enroll.Store in one statement: every counter
+// the changes name is upserted once, with the sum of its deltas, in the
+// order of the counters' names, so two nodes taking the same counters in
+// different orders lock them in the same order and cannot deadlock. Each
+// row stays locked until the transaction ends, so a concurrent taker
+// waits and then adds to the committed count; the counts after each
+// change, in the changes' order, follow from the final ones, and the first
+// to pass its Max rolls the transaction back.
 func (s *Store) AddCounters(ctx context.Context, changes []enroll.CounterChange) ([]int64, bool, error) {
-	var counts []int64
-	var buckets []string
-	var windows []int64
-	if len(changes) > 1 {
-		sorted := slices.Clone(changes)
-		slices.SortFunc(sorted, func(a, b enroll.CounterChange) int {
-			return cmp.Or(strings.Compare(a.Bucket, b.Bucket), cmp.Compare(ts(a.Window), ts(b.Window)))
-		})
-		for _, c := range sorted {
-			buckets, windows = append(buckets, c.Bucket), append(windows, ts(c.Window))
-		}
+	if len(changes) == 0 {
+		return []int64{}, true, nil
 	}
+	type key struct {
+		bucket string
+		window int64
+	}
+	sum := map[key]int64{}
+	for _, c := range changes {
+		sum[key{c.Bucket, ts(c.Window)}] += c.Delta
+	}
+	keys := slices.SortedFunc(maps.Keys(sum), func(a, b key) int {
+		return cmp.Or(strings.Compare(a.bucket, b.bucket), cmp.Compare(a.window, b.window))
+	})
+	buckets, windows, deltas := make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		buckets[i], windows[i], deltas[i] = k.bucket, k.window, sum[k]
+	}
+	var counts []int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if len(buckets) > 0 {
-			// unnest gives the rows in the arrays' order, which the locks
-			// are taken in.
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('rate_counters:' || b || ':' || w, 0))
-				FROM unnest($1::text[], $2::bigint[]) AS x (b, w)`, buckets, windows); err != nil {
-				return err
-			}
+		// unnest gives the rows in the arrays' order, which the upserts
+		// lock them in.
+		rows, err := tx.Query(ctx, `INSERT INTO rate_counters AS c (bucket, window_start, count)
+			SELECT b, w, d FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS x (b, w, d)
+			ON CONFLICT (bucket, window_start) DO UPDATE SET count = c.count + excluded.count
+			RETURNING bucket, window_start, count`, buckets, windows, deltas)
+		if err != nil {
+			return err
 		}
-		var err error
-		counts, err = storesql.AddEach(changes, func(c enroll.CounterChange) (n int64, err error) {
-			err = tx.QueryRow(ctx, addCounterSQL, c.Bucket, ts(c.Window), c.Delta).Scan(&n)
-			return n, err
+		// running starts at each counter's count before the changes.
+		running := map[key]int64{}
+		var k key
+		var n int64
+		if _, err := pgx.ForEachRow(rows, []any{&k.bucket, &k.window, &n}, func() error {
+			running[k] = n - sum[k]
+			return nil
+		}); err != nil {
+			return err
+		}
+		counts, err = storesql.AddEach(changes, func(c enroll.CounterChange) (int64, error) {
+			k := key{c.Bucket, ts(c.Window)}
+			running[k] += c.Delta
+			return running[k], nil
 		})
 		return err
 	})

@@ -543,6 +543,23 @@ func testAddCounters(t *testing.T, st enroll.Store) {
 	if counts, ok, err := st.AddCounters(ctx, nil); err != nil || !ok || len(counts) != 0 {
 		t.Fatalf("AddCounters(nil) = %v, %v, %v", counts, ok, err)
 	}
+	// One counter twice: each change sees the ones before it.
+	twice := func(max int64) ([]int64, bool) {
+		t.Helper()
+		counts, ok, err := st.AddCounters(ctx, []enroll.CounterChange{
+			{Bucket: "a", Window: w, Delta: 1},
+			{Bucket: "b", Window: w, Delta: 5},
+			{Bucket: "a", Window: w, Delta: 1, Max: max},
+		})
+		must(t, "AddCounters", err)
+		return counts, ok
+	}
+	if counts, ok := twice(1); ok || !slices.Equal(counts, []int64{1, 5, 2}) {
+		t.Fatalf("one counter twice over its max = %v, %v; want [1 5 2], false", counts, ok)
+	}
+	if counts, ok := twice(2); !ok || !slices.Equal(counts, []int64{1, 5, 2}) {
+		t.Fatalf("one counter twice = %v, %v; want [1 5 2], true", counts, ok)
+	}
 }
 
 // Of many concurrent takes from a counter limited to 10, spread over the
