@@ -17,15 +17,19 @@
 // never holds a secret, queues webhooks in an outbox, and pushes state
 // changes to subscribers ([Service.Subscribe]). A `0#` fraud report blocks
 // the number. The [Store] interface is the one source of truth: SQLite
-// (package store/sqlite) by default; [Service.Recover] fails calls a crash
-// left in calling. App passwords are 16 letters from crypto/rand stored only
+// (package store/sqlite) for one node, PostgreSQL (store/postgres) for
+// several; [Service.Recover] fails calls a crash left in calling, and a
+// named node holds a lease in the Store and ends the calls of nodes whose
+// lease lapsed ([Service.ReapLostNodes]). App passwords are 16 letters from crypto/rand stored only
 // as argon2id hashes ([NewAppPassword], [HashAppPassword]); one-time
 // enrollment links are HMAC-signed, expiring tokens ([LinkSigner]) used once
 // ([Service.UseLink]); API keys are stored hashed ([NewAPIKey]).
 //
 // The Service is split by role: service.go (configuration and lifecycle),
 // service_enrollments.go, service_calls.go (the call runner),
-// service_subscribe.go (publish/subscribe), service_credentials.go (API
+// service_subscribe.go (publish/subscribe, following a [Watcher] store),
+// service_results.go (call ends the store refused, the sweep),
+// service_nodes.go (leases and lost nodes), service_credentials.go (API
 // keys, links, app passwords); errors.go holds every error value.
 //
 // # Outcomes

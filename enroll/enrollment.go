@@ -196,18 +196,38 @@ func Now(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 // call was in progress (see Store.RecoverCalling).
 const CauseInterrupted = "interrupted by restart"
 
+// CauseNodeLost is the cause stored when another node ends a call because
+// the node that placed it lost its lease in the store (it died, or lost
+// the database for longer than the lease): see NodeLostCall.
+const CauseNodeLost = "node lost"
+
 // RecoveredCall returns what [Store.RecoverCalling] stores for e, an
 // enrollment found in calling: the enrollment failed with outcome failed
 // and cause [CauseInterrupted] (Version one more), the audit event of the
 // change (actor system, action "recover"), and the webhook message. Store
 // implementations call it so that every store records the same thing.
 func RecoveredCall(e Enrollment, now time.Time) (Enrollment, AuditEvent, OutboxMessage) {
+	return lostCall(e, now, CauseInterrupted)
+}
+
+// NodeLostCall returns what a node stores for e, an enrollment in calling
+// placed by another node whose lease lapsed: as RecoveredCall, with cause
+// [CauseNodeLost]. Like every failed call it may be retried while attempts
+// are left. The Service writes it with Store.UpdateEnrollment, whose
+// compare-and-set makes it happen once however many nodes try.
+func NodeLostCall(e Enrollment, now time.Time) (Enrollment, AuditEvent, OutboxMessage) {
+	return lostCall(e, now, CauseNodeLost)
+}
+
+// lostCall is e, in calling, failed with cause by the system (action
+// "recover"): the enrollment, its audit event and its webhook.
+func lostCall(e Enrollment, now time.Time, cause string) (Enrollment, AuditEvent, OutboxMessage) {
 	now = Now(now)
 	next := e
 	next.State = StateFailed
 	next.Version = e.Version + 1
 	next.Outcome = OutcomeFailed
-	next.Cause = CauseInterrupted
+	next.Cause = cause
 	next.KeySource = ""
 	next.UpdatedAt = now
 	ev := AuditEvent{
@@ -219,7 +239,7 @@ func RecoveredCall(e Enrollment, now time.Time) (Enrollment, AuditEvent, OutboxM
 		From:         e.State,
 		To:           StateFailed,
 		Outcome:      OutcomeFailed,
-		Cause:        CauseInterrupted,
+		Cause:        cause,
 		Attempt:      e.Attempts,
 		Node:         e.Node,
 	}

@@ -24,6 +24,7 @@ const (
 	DefaultCallTimeout    = 3 * time.Minute
 	DefaultPollInterval   = time.Second
 	DefaultSweepInterval  = time.Minute
+	DefaultNodeLease      = 15 * time.Second
 )
 
 // ServiceConfig configures a Service. Store and Dialer are required; every
@@ -63,7 +64,17 @@ type ServiceConfig struct {
 	// own. Each node of a several-node deployment needs a stable name of
 	// its own; empty (one node) makes Recover take back every call left in
 	// calling.
+	//
+	// A named node holds a lease in the Store, renewed about every third
+	// of NodeLease, and places calls only while it holds it; it ends, as
+	// failed with cause CauseNodeLost, the calls of other nodes whose
+	// lease lapsed (see service_nodes.go).
 	Node string
+	// NodeLease is how long a named node's lease lasts without renewal:
+	// about how long after a node dies its calls in progress are ended by
+	// another node. Zero means 15 seconds (DefaultNodeLease). Unused
+	// without Node.
+	NodeLease time.Duration
 
 	// TTL is how long a new enrollment has to be verified. Zero means 15
 	// minutes (DefaultTTL).
@@ -83,8 +94,10 @@ type ServiceConfig struct {
 	// died) and failed like a call interrupted by a restart.
 	CallTimeout time.Duration
 	// PollInterval is how often subscriptions read the store, to see
-	// changes made by other nodes. Zero means a second
-	// (DefaultPollInterval).
+	// changes made by other nodes, when the Store is no Watcher; with a
+	// Watcher, changes arrive as they are committed and subscriptions are
+	// read again only every ten PollIntervals (for expiry).
+	// Zero means a second (DefaultPollInterval).
 	PollInterval time.Duration
 	// SweepInterval is how often the Service fails the enrollments this
 	// node left in calling with no call in progress here (see Sweep).
@@ -104,9 +117,11 @@ type ServiceConfig struct {
 // concurrent use, and several Services (nodes) may share one Store.
 //
 // Goroutines: one per call in progress, started by StartCall, one that
-// polls the Store for subscriptions, and the keeper, which writes again
-// the call ends the Store refused and sweeps (service_results.go). Close
-// stops them.
+// polls the Store for subscriptions (and, when the Store is a Watcher, the
+// watcher's own, service_subscribe.go), the keeper, which writes again
+// the call ends the Store refused and sweeps (service_results.go), and
+// for a named node the lease holder, which renews the node's lease and
+// ends the calls of lost nodes (service_nodes.go). Close stops them.
 type Service struct {
 	cfg      ServiceConfig
 	st       Store
@@ -121,7 +136,12 @@ type Service struct {
 	pollExited chan struct{} // closed by the poller when it has stopped
 	keepStop   chan struct{} // closed by Close once the calls ended: the keeper stops
 	keepExited chan struct{} // closed by the keeper when it has stopped
-	kick       chan struct{} // (capacity 1) a call's end joined pending
+	// leaseExited is closed by the lease holder when it has stopped (at
+	// once without Node); it stops with the keeper, once the calls ended.
+	leaseExited chan struct{}
+	wake        chan struct{} // (capacity 1) the watcher saw a change: the poller reads
+	reaped      atomic.Int64  // calls of lost nodes this node ended
+	kick        chan struct{} // (capacity 1) a call's end joined pending
 
 	dummyOnce sync.Once
 	dummy     string       // see dummyHash
@@ -137,11 +157,17 @@ type Service struct {
 	writeErr      error
 	keeperStopped bool
 	subs          map[string]map[*subscriber]struct{}
+	// dirty holds the subscribed IDs the watcher said changed, all of
+	// them when dirtyAll; the poller reads them again.
+	dirty    map[string]bool
+	dirtyAll bool
+	lease    leaseState
 }
 
 // NewService checks cfg, fills in its defaults and returns a running
 // Service, or an error wrapping ErrInvalidConfig. Call Recover once
-// before serving, and Close at the end.
+// before serving (a named node takes its lease there, and places no call
+// before), and Close at the end.
 func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("%w: Store is required", ErrInvalidConfig)
@@ -167,6 +193,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		{"CallTimeout", &cfg.CallTimeout, DefaultCallTimeout},
 		{"PollInterval", &cfg.PollInterval, DefaultPollInterval},
 		{"SweepInterval", &cfg.SweepInterval, DefaultSweepInterval},
+		{"NodeLease", &cfg.NodeLease, DefaultNodeLease},
 	}
 	for _, f := range durs {
 		if *f.v < 0 {
@@ -175,6 +202,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if cfg.NodeLease < minNodeLease {
+		return nil, fmt.Errorf("%w: NodeLease %v is shorter than %v", ErrInvalidConfig, cfg.NodeLease, minNodeLease)
 	}
 	if cfg.MaxAttempts < 0 {
 		return nil, fmt.Errorf("%w: MaxAttempts %d is negative", ErrInvalidConfig, cfg.MaxAttempts)
@@ -198,23 +228,31 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	cfg.DefaultCountry = region
 	cfg.Secrets = slices.Clone(cfg.Secrets)
 	s := &Service{
-		cfg:        cfg,
-		st:         cfg.Store,
-		dialogue:   d,
-		limits:     cfg.Limits.withDefaults(),
-		log:        log,
-		pollDone:   make(chan struct{}),
-		pollExited: make(chan struct{}),
-		keepStop:   make(chan struct{}),
-		keepExited: make(chan struct{}),
-		kick:       make(chan struct{}, 1),
-		pending:    map[string]*callEnd{},
-		calling:    map[string]bool{},
-		subs:       map[string]map[*subscriber]struct{}{},
+		cfg:         cfg,
+		st:          cfg.Store,
+		dialogue:    d,
+		limits:      cfg.Limits.withDefaults(),
+		log:         log,
+		pollDone:    make(chan struct{}),
+		pollExited:  make(chan struct{}),
+		keepStop:    make(chan struct{}),
+		keepExited:  make(chan struct{}),
+		leaseExited: make(chan struct{}),
+		wake:        make(chan struct{}, 1),
+		dirty:       map[string]bool{},
+		kick:        make(chan struct{}, 1),
+		pending:     map[string]*callEnd{},
+		calling:     map[string]bool{},
+		subs:        map[string]map[*subscriber]struct{}{},
 	}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	go s.poll()
 	go s.keep()
+	if cfg.Node != "" {
+		go s.holdLease()
+	} else {
+		close(s.leaseExited)
+	}
 	return s, nil
 }
 
@@ -236,9 +274,15 @@ func (s *Service) isClosed() bool {
 
 // Recover fails the calls this node's previous run left in calling (a
 // crash, a kill): outcome failed, cause "interrupted by restart", audited
-// and sent as webhooks. cmd/denwa calls it once at start, before serving.
+// and sent as webhooks. A named node first takes its lease, without which
+// it places no call. cmd/denwa calls it once at start, before serving.
 // It returns the enrollments it recovered.
 func (s *Service) Recover(ctx context.Context) ([]Enrollment, error) {
+	if s.cfg.Node != "" {
+		if err := s.renewLease(ctx); err != nil {
+			return nil, fmt.Errorf("enroll: recover calls: %w", err)
+		}
+	}
 	es, err := s.st.RecoverCalling(ctx, s.cfg.Node, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("enroll: recover calls: %w", err)
@@ -289,6 +333,7 @@ func (s *Service) Close(ctx context.Context) error {
 		close(s.keepStop)
 	}
 	<-s.keepExited
+	<-s.leaseExited
 	s.flushEnds()
 	s.cancelBase()
 	<-s.pollExited

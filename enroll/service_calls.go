@@ -41,7 +41,8 @@ func (f DialerFunc) Dial(ctx context.Context, e164 string) (Line, error) { retur
 // on any nodes, exactly one starts a call; the others get ErrConflict.
 // Other errors: ErrNotFound; ErrExpired; ErrInvalidTransition (verified,
 // completed, or failed and not retryable); ErrBlocked; a *LimitError
-// (wrapping ErrLimit); ErrClosed; ErrInvalidInput for a bad Origin.
+// (wrapping ErrLimit); ErrClosed, or ErrNoLease (which wraps it) while a
+// named node does not hold its lease; ErrInvalidInput for a bad Origin.
 //
 // The call runs on a goroutine the Service owns, with a context that is
 // cancelled only by CallTimeout or by Close giving up waiting, never by
@@ -61,6 +62,9 @@ func (s *Service) StartCall(ctx context.Context, id string, o Origin) (Enrollmen
 			id, ErrInvalidTransition, e.Outcome, e.Attempts)
 	}
 	if err := CheckTransition(e.State, StateCalling); err != nil {
+		return e, fmt.Errorf("enroll: start call %s: %w", id, err)
+	}
+	if err := s.checkLease(); err != nil {
 		return e, fmt.Errorf("enroll: start call %s: %w", id, err)
 	}
 	// Registering the call here first keeps Close from missing it, and

@@ -299,9 +299,8 @@ func (s *Service) Sweep(ctx context.Context) ([]Enrollment, error) {
 			continue
 		}
 		now := s.now()
-		next, ev, _ := RecoveredCall(e, now)
-		next.Cause, ev.Cause = CauseLost, CauseLost
-		err := s.st.UpdateEnrollment(ctx, next, []AuditEvent{ev}, []OutboxMessage{webhookMessage(EventFailed, next, now)})
+		next, ev, m := lostCall(e, now, CauseLost)
+		err := s.st.UpdateEnrollment(ctx, next, []AuditEvent{ev}, []OutboxMessage{m})
 		if errors.Is(err, ErrConflict) {
 			continue // it changed since it was read: no longer lost
 		}

@@ -180,6 +180,22 @@ type Store interface {
 	// given time.
 	PruneTokens(ctx context.Context, before time.Time) error
 
+	// RenewNodeLease records that node holds its lease until until,
+	// creating the node's record on the first call; a later call replaces
+	// until (even with an earlier time). An empty node name gives
+	// ErrInvalidInput.
+	RenewNodeLease(ctx context.Context, node string, until time.Time) error
+
+	// LostNodes returns, by name, the nodes whose lease ended at or before
+	// now and that still have enrollments in calling (a node whose lease
+	// lapsed with no call in calling is not listed; nodes that never took a
+	// lease are never listed).
+	LostNodes(ctx context.Context, now time.Time) ([]string, error)
+
+	// Ping checks that the store can be reached now (for /readyz): a round
+	// trip to the database, bounded by ctx.
+	Ping(ctx context.Context) error
+
 	// The operators' view (see Admin). Each List method returns up to
 	// f.Limit records (every one for 0 or less), newest first, ties
 	// broken by the key named, descending; a cursor (f.After…) makes it
@@ -209,6 +225,20 @@ type Store interface {
 	// ListOperatorEvents returns the operator events f picks, newest At
 	// first, then by ID.
 	ListOperatorEvents(ctx context.Context, f OperatorEventFilter) ([]OperatorEvent, error)
+}
+
+// Watcher is implemented by a Store that can tell, without polling, that
+// enrollments changed on any node sharing it.
+type Watcher interface {
+	// WatchEnrollments calls changed with the ID of each enrollment whose
+	// stored record a write from any node changed (CreateEnrollment,
+	// UpdateEnrollment, RecoverCalling), from when it returns nil until ctx
+	// ends, from one goroutine of its own; calls are not concurrent. When
+	// changes may have been missed (the connection to the database was lost
+	// and is back), it calls changed("") meaning "anything may have
+	// changed". It keeps reconnecting until ctx ends. It returns an error
+	// only when it cannot start listening at all.
+	WatchEnrollments(ctx context.Context, changed func(id string)) error
 }
 
 // EnrollmentFilter picks enrollments for Store.ListEnrollments. Each zero

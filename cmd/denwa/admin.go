@@ -16,7 +16,6 @@ import (
 
 	"denwa/enroll"
 	"denwa/enroll/httpapi"
-	"denwa/enroll/store/sqlite"
 )
 
 // The environment `denwa admin` reads to reach a running service. The key
@@ -128,9 +127,10 @@ func (f *adminFlags) with(cmd *cobra.Command, fn func(context.Context, adminBack
 	return adminError(fn(ctx, c))
 }
 
-// withAdminStore opens the store at path as `denwa apikey` does.
+// withAdminStore opens the store at path (a file or a postgres:// URL) as
+// `denwa apikey` does.
 func withAdminStore(ctx context.Context, path string, fn func(context.Context, enroll.Store) error) error {
-	return withStore(ctx, path, false, func(ctx context.Context, st *sqlite.Store) error { return fn(ctx, st) })
+	return withStore(ctx, "admin", path, false, fn)
 }
 
 // adminError gives enroll's sentinels their exit codes and messages.

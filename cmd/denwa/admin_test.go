@@ -54,6 +54,9 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := svc.Recover(ctx); err != nil { // a named node takes its lease first
+		t.Fatal(err)
+	}
 	links, err := enroll.NewLinkSigner(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

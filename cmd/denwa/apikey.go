@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/enroll/httpapi"
-	"denwa/enroll/store/sqlite"
 )
 
 // storePathEnv names the store for `denwa apikey` as for `denwa serve`.
@@ -44,14 +42,17 @@ without it):
   admin   issue, list and revoke app passwords, and operator routes
 Keys made before scopes existed have all three.
 
-The store is --store, else ` + storePathEnv + `, else ./denwa.db.`,
+The store is --store, else ` + storePathEnv + `, else ./denwa.db: a SQLite file, or
+the postgres:// URL of the database several nodes share (the password from
+PGPASSWORD or PGPASSFILE).`,
 		Example: `  denwa apikey create crm --store /var/lib/denwa/denwa.db
   denwa apikey create mail-gateway --scope check
+  PGPASSWORD=… denwa apikey create crm --store 'postgres://denwa@db.example.com/denwa?sslmode=verify-full'
   denwa apikey create portal --scope enroll,admin
   denwa apikey list
   denwa apikey revoke crm`,
 	}
-	cmd.PersistentFlags().StringVar(&path, "store", "", "SQLite database file (default: "+storePathEnv+", else ./denwa.db)")
+	cmd.PersistentFlags().StringVar(&path, "store", "", "SQLite database file, or postgres:// URL (default: "+storePathEnv+", else ./denwa.db)")
 	storePath := func() string {
 		if path != "" {
 			return path
@@ -75,7 +76,7 @@ A-Z a-z 0-9 . _ -, unique among the keys. --scope says what the key may do
 			if err != nil {
 				return &exitError{code: 2, msg: fmt.Sprintf("apikey create: --scope %q: want enroll, check or admin, comma-separated", scope)}
 			}
-			return withStore(cmd.Context(), storePath(), true, func(ctx context.Context, st *sqlite.Store) error {
+			return withStore(cmd.Context(), "apikey", storePath(), true, func(ctx context.Context, st enroll.Store) error {
 				return createAPIKey(ctx, st, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], scopes, time.Now())
 			})
 		},
@@ -88,7 +89,7 @@ A-Z a-z 0-9 . _ -, unique among the keys. --scope says what the key may do
 			Short: "list the keys: name, scopes, created, revoked (never the keys)",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return withStore(cmd.Context(), storePath(), false, func(ctx context.Context, st *sqlite.Store) error {
+				return withStore(cmd.Context(), "apikey", storePath(), false, func(ctx context.Context, st enroll.Store) error {
 					return listAPIKeys(ctx, st, cmd.OutOrStdout())
 				})
 			},
@@ -98,7 +99,7 @@ A-Z a-z 0-9 . _ -, unique among the keys. --scope says what the key may do
 			Short: "revoke the key named NAME: requests with it are refused from now on",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return withStore(cmd.Context(), storePath(), false, func(ctx context.Context, st *sqlite.Store) error {
+				return withStore(cmd.Context(), "apikey", storePath(), false, func(ctx context.Context, st enroll.Store) error {
 					a, err := localAdmin(st)
 					if err != nil {
 						return err
@@ -113,28 +114,6 @@ A-Z a-z 0-9 . _ -, unique among the keys. --scope says what the key may do
 		},
 	)
 	return cmd
-}
-
-// withStore opens the store at path for fn. create says whether a missing
-// file may be created (only `apikey create` makes a new store).
-func withStore(ctx context.Context, path string, create bool, fn func(context.Context, *sqlite.Store) error) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if !create {
-		if _, err := os.Stat(path); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("apikey: store %s: %v", path, err)}
-		}
-	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("apikey: store %s: %v", path, err)}
-	}
-	err = fn(ctx, st)
-	if cerr := st.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // createAPIKey stores a new key named name with scopes and prints it to

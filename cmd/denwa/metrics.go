@@ -120,6 +120,32 @@ func (m *metrics) results(svc *enroll.Service) {
 	}, func() float64 { return float64(svc.PendingResults()) }))
 }
 
+// node shows which node this is (denwa_node_info, its name as a label;
+// "" for a single unnamed node), the calls in progress it owns, whether it
+// holds its lease in the store, and the calls of lost nodes it ended.
+func (m *metrics) node(svc *enroll.Service) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "denwa_node_info", Help: "Always 1; its node label is this node's name (calls.node, --node), empty for a single unnamed node.",
+			ConstLabels: prometheus.Labels{"node": svc.Config().Node},
+		}, func() float64 { return 1 }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "denwa_node_calls_in_progress", Help: "Verification calls in progress placed by this node (ringing or answered), which it owns until they end.",
+		}, func() float64 { return float64(svc.NodeStats().Calls) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "denwa_node_lease_held", Help: "1 while this node holds its lease in the store (always, for an unnamed node); 0 while it lapsed: it places no call and other nodes may end its calls.",
+		}, func() float64 {
+			if svc.NodeStats().LeaseHeld {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "denwa_node_lost_calls_ended_total", Help: "Calls of other nodes whose lease lapsed (lost nodes) that this node ended as failed, cause node lost.",
+		}, func() float64 { return float64(svc.NodeStats().Reaped) }),
+	)
+}
+
 // trunk shows the trunk's health (sip.Dialer.TrunkHealth): resolved,
 // up by the OPTIONS ping, and the failures of each.
 func (m *metrics) trunk(d *sip.Dialer) {
@@ -206,8 +232,20 @@ func (l *meteredLine) Play(ctx context.Context, p enroll.PromptID) error {
 }
 
 // store wraps st: each call's end, once stored, counts its outcome and
-// the source of its deciding key.
-func (m *metrics) store(st enroll.Store) enroll.Store { return &meteredStore{Store: st, m: m} }
+// the source of its deciding key. A Watcher (PostgreSQL) stays one.
+func (m *metrics) store(st enroll.Store) enroll.Store {
+	ms := &meteredStore{Store: st, m: m}
+	if w, ok := st.(enroll.Watcher); ok {
+		return meteredWatcher{ms, w}
+	}
+	return ms
+}
+
+// meteredWatcher is a meteredStore over a Store that is also a Watcher.
+type meteredWatcher struct {
+	*meteredStore
+	enroll.Watcher
+}
 
 type meteredStore struct {
 	enroll.Store

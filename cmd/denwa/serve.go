@@ -21,7 +21,6 @@ import (
 	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/enroll/httpapi"
-	"denwa/enroll/store/sqlite"
 	"denwa/sip"
 )
 
@@ -129,7 +128,7 @@ type server struct {
 	log *slog.Logger
 
 	ln      net.Listener // the public one: API and screens, capped at http.max_conns
-	store   *sqlite.Store
+	store   openedStore  // SQLite or PostgreSQL (store.go)
 	dialer  *sip.Dialer
 	svc     *enroll.Service
 	api     apiServer
@@ -150,6 +149,9 @@ type server struct {
 	// ready holds the other parts /readyz asks, in order (addReady).
 	ready []readyCheck
 }
+
+// storePingTimeout bounds the store's round trip for /readyz.
+const storePingTimeout = 2 * time.Second
 
 // readyCheck is one part of the service /readyz asks: check returns nil
 // while the part works, else an error that says what is wrong (its text
@@ -226,12 +228,19 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		s.baseURL = "http://" + s.ln.Addr().String()
 	}
 
-	s.store, err = sqlite.Open(ctx, p.Config.Store.Path, sqlite.Options{})
+	s.store, err = openStore(ctx, p.Config.Store.Path, true)
 	if err != nil {
-		return nil, fmt.Errorf("store.path %s: %w", p.Config.Store.Path, err)
+		return nil, fmt.Errorf("store.path %s: %w", config.RedactStore(p.Config.Store.Path), err)
 	}
 	undo = append(undo, func() { s.store.Close() })
 	s.metrics.outbox(s.store)
+	// The database answers (a round trip, bounded): while it does not,
+	// this node is not ready; it is again by itself once it does.
+	s.addReady("store", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), storePingTimeout)
+		defer cancel()
+		return s.store.Ping(ctx)
+	})
 
 	sc := p.SIP
 	sc.Logger = log.With("component", "sip")
@@ -265,6 +274,7 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 		DefaultCountry: cfg.Phone.DefaultCountry,
 		Logger:         log.With("component", "enroll"),
 		Node:           cfg.Calls.Node,
+		NodeLease:      time.Duration(cfg.Calls.NodeLease),
 		TTL:            time.Duration(cfg.Phone.EnrollmentTTL),
 		MaxAttempts:    cfg.Calls.MaxAttempts,
 		CallTimeout:    time.Duration(cfg.Calls.Timeout),
@@ -279,6 +289,11 @@ func startServer(ctx context.Context, p *config.Params, log *slog.Logger) (_ *se
 	// them, this node is not ready.
 	s.addReady("store writes", s.svc.WriteHealth)
 	s.metrics.results(s.svc)
+	if cfg.Calls.Node != "" {
+		// A node places calls only while it holds its lease in the store.
+		s.addReady("node lease", s.svc.LeaseHealth)
+	}
+	s.metrics.node(s.svc)
 
 	recovered, err := s.svc.Recover(ctx)
 	if err != nil {
@@ -427,7 +442,7 @@ func (s *server) run(ctx context.Context) error {
 		close(hookDone)
 	}
 	s.log.Info("serve: ready", "http", s.HTTPAddr(), "base_url", s.baseURL, "ops", s.OpsAddr(), "sip", s.SIPAddr(),
-		"trunk", s.p.Config.SIP.Trunk, "store", s.p.Config.Store.Path, "webhook", s.p.HookURL != "")
+		"trunk", s.p.Config.SIP.Trunk, "store", config.RedactStore(s.p.Config.Store.Path), "node", s.p.Config.Calls.Node, "webhook", s.p.HookURL != "")
 
 	var failed error
 	select {

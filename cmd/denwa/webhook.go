@@ -14,7 +14,6 @@ import (
 	"denwa/cmd/denwa/internal/config"
 	"denwa/enroll"
 	"denwa/enroll/httpapi"
-	"denwa/enroll/store/sqlite"
 )
 
 func newWebhookCmd() *cobra.Command {
@@ -40,9 +39,9 @@ opened.`,
   denwa webhook redeliver 17 18
   denwa webhook redeliver --all-dead`,
 	}
-	cmd.PersistentFlags().StringVar(&storeFlag, "store", "", "SQLite database file (default: the serve configuration's store.path)")
+	cmd.PersistentFlags().StringVar(&storeFlag, "store", "", "SQLite database file, or postgres:// URL (default: the serve configuration's store.path)")
 	cmd.PersistentFlags().StringVar(&configFlag, "config", "", "the serve JSON config file whose store.path to use (also "+config.FileEnv+")")
-	open := func(cmd *cobra.Command, fn func(context.Context, *sqlite.Store) error) error {
+	open := func(cmd *cobra.Command, fn func(context.Context, enroll.Store) error) error {
 		path, err := webhookStorePath(storeFlag, configFlag)
 		if err != nil {
 			return err
@@ -65,7 +64,7 @@ opened.`,
 			if limit < 0 {
 				return &exitError{code: 2, msg: "webhook list: --limit must be 0 (all) or more"}
 			}
-			return open(cmd, func(ctx context.Context, s *sqlite.Store) error {
+			return open(cmd, func(ctx context.Context, s enroll.Store) error {
 				ms, err := s.ListOutbox(ctx, st, limit)
 				if err != nil {
 					return err
@@ -100,7 +99,7 @@ opened.`,
 				}
 				ids[i] = id
 			}
-			return open(cmd, func(ctx context.Context, s *sqlite.Store) error {
+			return open(cmd, func(ctx context.Context, s enroll.Store) error {
 				if allDead {
 					ms, err := s.ListOutbox(ctx, enroll.OutboxDead, 0)
 					if err != nil {
@@ -152,19 +151,8 @@ func webhookStorePath(storeFlag, configFlag string) (string, error) {
 
 // openExistingStore opens the store at path for fn; a missing file is an
 // error (these commands never create a store).
-func openExistingStore(ctx context.Context, path string, fn func(context.Context, *sqlite.Store) error) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if _, err := os.Stat(path); err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("webhook: store %s: %v", path, err)}
-	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("webhook: store %s: %v", path, err)}
-	}
-	defer st.Close()
-	return fn(ctx, st)
+func openExistingStore(ctx context.Context, path string, fn func(context.Context, enroll.Store) error) error {
+	return withStore(ctx, "webhook", path, false, fn)
 }
 
 // redeliverOutbox redelivers each message of ids through redeliver (an

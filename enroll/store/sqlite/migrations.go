@@ -124,7 +124,15 @@ DROP INDEX outbox_due;
 CREATE INDEX outbox_pending ON outbox (next_attempt_at, id) WHERE delivered_at = 0 AND dead_at = 0;
 CREATE INDEX outbox_dead ON outbox (id) WHERE delivered_at = 0 AND dead_at <> 0;
 `,
-	// 4: the operators' view. Audit events name the call's node and when
+	// 4: nodes hold leases; a node whose lease lapsed with calls in
+	// calling is lost, and another node ends its calls.
+	`
+CREATE TABLE nodes (
+	name        TEXT PRIMARY KEY,
+	lease_until INTEGER NOT NULL
+) STRICT;
+`,
+	// 5: the operators' view. Audit events name the call's node and when
 	// it was answered and its deciding key pressed; what operators do is
 	// recorded in operator_events; the lists the admin API pages through
 	// (newest first) get their indexes.

@@ -32,6 +32,7 @@ import (
 	"modernc.org/sqlite"
 
 	"denwa/enroll"
+	"denwa/enroll/store/internal/storesql"
 )
 
 // SchemaVersion is the schema version this package writes.
@@ -55,7 +56,8 @@ type Options struct {
 // use; several processes may open the same file (they serialize their
 // writes through SQLite's lock, waiting up to BusyTimeout).
 type Store struct {
-	w, r *sql.DB
+	w, r            *sql.DB
+	storesql.Lister // the lists of the operators' view
 }
 
 var _ enroll.Store = (*Store)(nil)
@@ -119,6 +121,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
 	s.r = r
+	s.Lister = s.lister()
 	return s, nil
 }
 
@@ -243,21 +246,6 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// ts and tm convert times to and from the stored microseconds.
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func tm(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
 }
 
 // SQLite result codes that map to domain errors.

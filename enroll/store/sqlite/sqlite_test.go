@@ -399,3 +399,18 @@ func TestMigrateParkedWebhookToDead(t *testing.T) {
 		t.Errorf("ClaimOutbox after redelivering the migrated message = %+v, %v", ms, err)
 	}
 }
+
+// Two Stores on one file are two nodes (two processes, as far as SQLite
+// can tell).
+func TestNodes(t *testing.T) {
+	storetest.RunNodes(t, func(t *testing.T, n int) []enroll.Store {
+		path := filepath.Join(t.TempDir(), "denwa.db")
+		var nodes []enroll.Store
+		for range n {
+			st := open(t, path)
+			t.Cleanup(func() { st.Close() })
+			nodes = append(nodes, st)
+		}
+		return nodes
+	})
+}

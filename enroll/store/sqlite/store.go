@@ -8,56 +8,23 @@ import (
 	"time"
 
 	"denwa/enroll"
+	"denwa/enroll/store/internal/storesql"
 )
 
-const enrollmentColumns = `id, user_id, phone, country, client_ip, state, version, attempts, outcome, cause,
-	key_source, node, created_at, updated_at, expires_at, verified_at, completed_at`
-
-func scanEnrollment(sc interface{ Scan(...any) error }) (enroll.Enrollment, error) {
-	var e enroll.Enrollment
-	var state, outcome string
-	var created, updated, expires, verified, completed int64
-	err := sc.Scan(&e.ID, &e.UserID, &e.Phone, &e.Country, &e.ClientIP, &state, &e.Version, &e.Attempts,
-		&outcome, &e.Cause, &e.KeySource, &e.Node, &created, &updated, &expires, &verified, &completed)
-	if err != nil {
-		return e, err
-	}
-	if e.State, err = enroll.ParseState(state); err != nil {
-		return e, err
-	}
-	if e.Outcome, err = enroll.ParseOutcome(outcome); err != nil {
-		return e, err
-	}
-	e.CreatedAt, e.UpdatedAt, e.ExpiresAt = tm(created), tm(updated), tm(expires)
-	e.VerifiedAt, e.CompletedAt = tm(verified), tm(completed)
-	return e, nil
-}
-
-// enrollmentArgs are e's values in enrollmentColumns order.
-func enrollmentArgs(e *enroll.Enrollment) []any {
-	return []any{e.ID, e.UserID, e.Phone, e.Country, e.ClientIP, e.State.String(), e.Version, e.Attempts,
-		e.Outcome.String(), e.Cause, e.KeySource, e.Node, ts(e.CreatedAt), ts(e.UpdatedAt), ts(e.ExpiresAt),
-		ts(e.VerifiedAt), ts(e.CompletedAt)}
-}
-
-func checkEnrollment(e *enroll.Enrollment) error {
-	if e.ID == "" || !e.State.Valid() || e.State == enroll.StateUnknown || !e.Outcome.Valid() {
-		return fmt.Errorf("invalid enrollment (id %q, state %v, outcome %v)", e.ID, e.State, e.Outcome)
-	}
-	return nil
-}
+// ts and tm convert times to and from the stored microseconds.
+var ts, tm = storesql.Micros, storesql.Time
 
 // CreateEnrollment implements enroll.Store.
 func (s *Store) CreateEnrollment(ctx context.Context, e enroll.Enrollment, audit []enroll.AuditEvent) error {
-	if err := checkEnrollment(&e); err != nil {
+	if err := storesql.CheckEnrollment(&e); err != nil {
 		return fmt.Errorf("sqlite: create enrollment: %w", err)
 	}
 	if e.Version != 1 {
 		return fmt.Errorf("sqlite: create enrollment %s: version %d, want 1", e.ID, e.Version)
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+enrollmentColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, enrollmentArgs(&e)...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+storesql.EnrollmentColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, storesql.EnrollmentArgs(&e)...)
 		if err != nil {
 			return err
 		}
@@ -68,7 +35,7 @@ func (s *Store) CreateEnrollment(ctx context.Context, e enroll.Enrollment, audit
 
 // GetEnrollment implements enroll.Store.
 func (s *Store) GetEnrollment(ctx context.Context, id string) (enroll.Enrollment, error) {
-	e, err := scanEnrollment(s.r.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = ?`, id))
+	e, err := storesql.ScanEnrollment(s.r.QueryRowContext(ctx, `SELECT `+storesql.EnrollmentColumns+` FROM enrollments WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("sqlite: enrollment %s: %w", id, enroll.ErrNotFound)
 	}
@@ -77,29 +44,36 @@ func (s *Store) GetEnrollment(ctx context.Context, id string) (enroll.Enrollment
 
 // UpdateEnrollment implements enroll.Store.
 func (s *Store) UpdateEnrollment(ctx context.Context, e enroll.Enrollment, audit []enroll.AuditEvent, outbox []enroll.OutboxMessage) error {
-	if err := checkEnrollment(&e); err != nil {
+	if err := storesql.CheckEnrollment(&e); err != nil {
 		return fmt.Errorf("sqlite: update enrollment: %w", err)
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := updateEnrollment(ctx, tx, &e); err != nil {
-			return err
-		}
-		if err := appendAudit(ctx, tx, audit); err != nil {
-			return err
-		}
-		for _, m := range outbox {
-			if _, err := enqueue(ctx, tx, &m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := s.tx(ctx, func(tx *sql.Tx) error { return storesql.Change(txn{ctx, tx}, &e, audit, outbox) })
 	return mapErr(err, "update enrollment "+e.ID)
 }
 
+// txn is a write transaction as storesql's shared steps take it.
+type txn struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t txn) CompareAndSet(e *enroll.Enrollment) error       { return updateEnrollment(t.ctx, t.tx, e) }
+func (t txn) AppendAudit(events []enroll.AuditEvent) error   { return appendAudit(t.ctx, t.tx, events) }
+func (t txn) Enqueue(m *enroll.OutboxMessage) (int64, error) { return enqueue(t.ctx, t.tx, m) }
+func (txn) Changed(string) error                             { return nil } // no watchers
+
+func (t txn) Exec(query string, args ...any) error {
+	_, err := t.tx.ExecContext(t.ctx, query, args...)
+	return err
+}
+func (t txn) QueryRow(query string, args ...any) storesql.Scanner {
+	return t.tx.QueryRowContext(t.ctx, query, args...)
+}
+func (txn) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
 // updateEnrollment is the compare-and-set on version.
 func updateEnrollment(ctx context.Context, tx *sql.Tx, e *enroll.Enrollment) error {
-	args := enrollmentArgs(e)
+	args := storesql.EnrollmentArgs(e)
 	res, err := tx.ExecContext(ctx, `UPDATE enrollments SET
 		user_id = ?2, phone = ?3, country = ?4, client_ip = ?5, state = ?6, version = ?7, attempts = ?8,
 		outcome = ?9, cause = ?10, key_source = ?11, node = ?12, created_at = ?13, updated_at = ?14,
@@ -117,39 +91,23 @@ func updateEnrollment(ctx context.Context, tx *sql.Tx, e *enroll.Enrollment) err
 	}
 	var v int64
 	err = tx.QueryRowContext(ctx, `SELECT version FROM enrollments WHERE id = ?`, e.ID).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return enroll.ErrNotFound
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	return fmt.Errorf("%w: stored version %d, expected %d", enroll.ErrConflict, v, e.Version-1)
+	return storesql.VersionMissed(e, v, err == nil)
 }
 
 // RecoverCalling implements enroll.Store.
 func (s *Store) RecoverCalling(ctx context.Context, node string, now time.Time) ([]enroll.Enrollment, error) {
 	var out []enroll.Enrollment
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		out = out[:0]
 		found, err := queryEnrollments(ctx, tx, `WHERE state = ? AND (node = ? OR ? = '') ORDER BY created_at, id`,
 			enroll.StateCalling.String(), node, node)
 		if err != nil {
 			return err
 		}
-		for _, e := range found {
-			next, ev, m := enroll.RecoveredCall(e, now)
-			if err := updateEnrollment(ctx, tx, &next); err != nil {
-				return err
-			}
-			if err := appendAudit(ctx, tx, []enroll.AuditEvent{ev}); err != nil {
-				return err
-			}
-			if _, err := enqueue(ctx, tx, &m); err != nil {
-				return err
-			}
-			out = append(out, next)
-		}
-		return nil
+		out, err = storesql.Recover(txn{ctx, tx}, found, now)
+		return err
 	})
 	if err != nil {
 		return nil, mapErr(err, "recover calling")
@@ -167,33 +125,22 @@ func (s *Store) CallingEnrollments(ctx context.Context, node string) ([]enroll.E
 // queryEnrollments returns the enrollments that the rest of a SELECT,
 // where (WHERE …, ORDER BY …), picks; the rows are closed when it returns.
 func queryEnrollments(ctx context.Context, db execer, where string, args ...any) ([]enroll.Enrollment, error) {
-	rows, err := db.QueryContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments `+where, args...)
+	rows, err := db.QueryContext(ctx, `SELECT `+storesql.EnrollmentColumns+` FROM enrollments `+where, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []enroll.Enrollment
-	for rows.Next() {
-		e, err := scanEnrollment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return storesql.Collect(rows, storesql.ScanEnrollment)
 }
 
 func appendAudit(ctx context.Context, db execer, events []enroll.AuditEvent) error {
 	for _, ev := range events {
-		if ev.ID == "" || ev.EnrollmentID == "" {
-			return fmt.Errorf("audit event without ID or enrollment ID")
-		}
-		_, err := db.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			ev.ID, ev.EnrollmentID, ts(ev.At), string(ev.Actor), ev.Action, ev.From.String(), ev.To.String(),
-			ev.Outcome.String(), ev.Cause, ev.KeySource, ev.Keys, ev.RequestID, ev.Attempt,
-			ev.Node, ts(ev.AnsweredAt), ts(ev.KeyAt))
+		args, err := storesql.AuditArgs(&ev)
 		if err != nil {
+			return err
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO audit_events (`+storesql.AuditColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 			return err
 		}
 	}
@@ -206,48 +153,16 @@ func (s *Store) AppendAudit(ctx context.Context, events ...enroll.AuditEvent) er
 	return mapErr(err, "append audit")
 }
 
-// auditColumns are the columns scanAudit reads, in its order.
-const auditColumns = `id, enrollment_id, at, actor, action, from_state, to_state,
-	outcome, cause, key_source, keys, request_id, attempt, node, answered_at, key_at`
-
-// scanAudit reads the events of rows (selected as auditColumns) and
-// closes it.
-func scanAudit(rows *sql.Rows) ([]enroll.AuditEvent, error) {
-	defer rows.Close()
-	var out []enroll.AuditEvent
-	for rows.Next() {
-		var ev enroll.AuditEvent
-		var at, answered, key int64
-		var actor, from, to, outcome string
-		if err := rows.Scan(&ev.ID, &ev.EnrollmentID, &at, &actor, &ev.Action, &from, &to, &outcome,
-			&ev.Cause, &ev.KeySource, &ev.Keys, &ev.RequestID, &ev.Attempt, &ev.Node, &answered, &key); err != nil {
-			return nil, err
-		}
-		ev.At, ev.Actor, ev.AnsweredAt, ev.KeyAt = tm(at), enroll.Actor(actor), tm(answered), tm(key)
-		var err error
-		if ev.From, err = enroll.ParseState(from); err != nil {
-			return nil, err
-		}
-		if ev.To, err = enroll.ParseState(to); err != nil {
-			return nil, err
-		}
-		if ev.Outcome, err = enroll.ParseOutcome(outcome); err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
-	}
-	return out, rows.Err()
-}
-
 // ListAudit implements enroll.Store.
 func (s *Store) ListAudit(ctx context.Context, enrollmentID string) ([]enroll.AuditEvent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+auditColumns+`
+	rows, err := s.r.QueryContext(ctx, `SELECT `+storesql.AuditColumns+`
 		FROM audit_events WHERE enrollment_id = ? ORDER BY seq`, enrollmentID)
 	if err != nil {
 		return nil, mapErr(err, "list audit")
 	}
-	out, err := scanAudit(rows)
-	return out, mapErr(err, "list audit")
+	defer rows.Close()
+	evs, err := storesql.Collect(rows, storesql.ScanAudit)
+	return evs, mapErr(err, "list audit")
 }
 
 // CreateAppPassword implements enroll.Store.
@@ -261,8 +176,8 @@ func (s *Store) CreateAppPassword(ctx context.Context, p enroll.AppPassword, max
 		if n >= max {
 			return fmt.Errorf("%w: user has %d app passwords, at most %d", enroll.ErrLimit, n, max)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO app_passwords (id, user_id, name, hash, created_at, last_used_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, p.ID, p.UserID, p.Name, p.Hash, ts(p.CreatedAt), ts(p.LastUsedAt), ts(p.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO app_passwords (`+storesql.AppPasswordColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, storesql.AppPasswordArgs(&p)...)
 		return err
 	})
 	return mapErr(err, "create app password")
@@ -270,23 +185,14 @@ func (s *Store) CreateAppPassword(ctx context.Context, p enroll.AppPassword, max
 
 // ListAppPasswords implements enroll.Store.
 func (s *Store) ListAppPasswords(ctx context.Context, userID string) ([]enroll.AppPassword, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, user_id, name, hash, created_at, last_used_at, revoked_at
+	rows, err := s.r.QueryContext(ctx, `SELECT `+storesql.AppPasswordColumns+`
 		FROM app_passwords WHERE user_id = ? ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, mapErr(err, "list app passwords")
 	}
 	defer rows.Close()
-	var out []enroll.AppPassword
-	for rows.Next() {
-		var p enroll.AppPassword
-		var c, u, r int64
-		if err := rows.Scan(&p.ID, &p.UserID, &p.Name, &p.Hash, &c, &u, &r); err != nil {
-			return nil, mapErr(err, "list app passwords")
-		}
-		p.CreatedAt, p.LastUsedAt, p.RevokedAt = tm(c), tm(u), tm(r)
-		out = append(out, p)
-	}
-	return out, mapErr(rows.Err(), "list app passwords")
+	ps, err := storesql.Collect(rows, storesql.ScanAppPassword)
+	return ps, mapErr(err, "list app passwords")
 }
 
 // CountAppPasswords implements enroll.Store.
@@ -316,35 +222,20 @@ func (s *Store) TouchAppPassword(ctx context.Context, id string, at time.Time) e
 
 // CreateAPIKey implements enroll.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k enroll.APIKey) error {
-	if k.Scopes == 0 || k.Scopes&^enroll.AllScopes != 0 {
-		return fmt.Errorf("sqlite: create API key %s: %w: scopes %#x", k.Name, enroll.ErrInvalidInput, uint8(k.Scopes))
+	args, err := storesql.APIKeyArgs(&k)
+	if err != nil {
+		return fmt.Errorf("sqlite: create API key %s: %w", k.Name, err)
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (name, hash, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)`,
-			k.Name, k.Hash, k.Scopes.String(), ts(k.CreatedAt), ts(k.RevokedAt))
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+storesql.APIKeyColumns+`) VALUES (?, ?, ?, ?, ?)`, args...)
 		return err
 	})
 	return mapErr(err, "create API key "+k.Name)
 }
 
-func scanAPIKey(sc interface{ Scan(...any) error }) (enroll.APIKey, error) {
-	var k enroll.APIKey
-	var c, r int64
-	var scopes string
-	if err := sc.Scan(&k.Name, &k.Hash, &scopes, &c, &r); err != nil {
-		return k, err
-	}
-	k.CreatedAt, k.RevokedAt = tm(c), tm(r)
-	var err error
-	k.Scopes, err = enroll.ParseScopes(scopes)
-	return k, err
-}
-
-const apiKeyColumns = `name, hash, scopes, created_at, revoked_at`
-
 // APIKeyByHash implements enroll.Store.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (enroll.APIKey, error) {
-	k, err := scanAPIKey(s.r.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
+	k, err := storesql.ScanAPIKey(s.r.QueryRowContext(ctx, `SELECT `+storesql.APIKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, fmt.Errorf("sqlite: API key: %w", enroll.ErrNotFound)
 	}
@@ -353,20 +244,13 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (enroll.APIKey, e
 
 // ListAPIKeys implements enroll.Store.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]enroll.APIKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+storesql.APIKeyColumns+` FROM api_keys ORDER BY name`)
 	if err != nil {
 		return nil, mapErr(err, "list API keys")
 	}
 	defer rows.Close()
-	var out []enroll.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, mapErr(err, "list API keys")
-		}
-		out = append(out, k)
-	}
-	return out, mapErr(rows.Err(), "list API keys")
+	ks, err := storesql.Collect(rows, storesql.ScanAPIKey)
+	return ks, mapErr(err, "list API keys")
 }
 
 // RevokeAPIKey implements enroll.Store.
@@ -381,8 +265,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, name string, at time.Time) err
 // BlockNumber implements enroll.Store.
 func (s *Store) BlockNumber(ctx context.Context, b enroll.BlockedNumber) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO blocked_numbers (phone, reason, enrollment_id, blocked_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (phone) DO NOTHING`, b.Phone, b.Reason, b.EnrollmentID, ts(b.At))
+		_, err := tx.ExecContext(ctx, `INSERT INTO blocked_numbers (`+storesql.BlockedNumberColumns+`)
+			VALUES (?, ?, ?, ?) ON CONFLICT (phone) DO NOTHING`, storesql.BlockedNumberArgs(&b)...)
 		return err
 	})
 	return mapErr(err, "block number")
@@ -390,14 +274,11 @@ func (s *Store) BlockNumber(ctx context.Context, b enroll.BlockedNumber) error {
 
 // BlockedNumber implements enroll.Store.
 func (s *Store) BlockedNumber(ctx context.Context, phone string) (enroll.BlockedNumber, error) {
-	var b enroll.BlockedNumber
-	var at int64
-	err := s.r.QueryRowContext(ctx, `SELECT phone, reason, enrollment_id, blocked_at FROM blocked_numbers WHERE phone = ?`,
-		phone).Scan(&b.Phone, &b.Reason, &b.EnrollmentID, &at)
+	b, err := storesql.ScanBlockedNumber(s.r.QueryRowContext(ctx, `SELECT `+storesql.BlockedNumberColumns+`
+		FROM blocked_numbers WHERE phone = ?`, phone))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, fmt.Errorf("sqlite: blocked number: %w", enroll.ErrNotFound)
 	}
-	b.At = tm(at)
 	return b, mapErr(err, "blocked number")
 }
 
@@ -422,22 +303,15 @@ func (s *Store) AddCounter(ctx context.Context, bucket string, window time.Time,
 // IMMEDIATE, so each runs alone and its reads see every earlier change.
 func (s *Store) AddCounters(ctx context.Context, changes []enroll.CounterChange) ([]int64, bool, error) {
 	var counts []int64
-	refused := errors.New("refused")
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		counts = counts[:0]
-		for _, c := range changes {
-			var n int64
-			if err := addCounter(ctx, tx, c.Bucket, c.Window, c.Delta).Scan(&n); err != nil {
-				return err
-			}
-			counts = append(counts, n)
-			if c.Max > 0 && n > c.Max {
-				return refused
-			}
-		}
-		return nil
+		var err error
+		counts, err = storesql.AddEach(changes, func(c enroll.CounterChange) (n int64, err error) {
+			err = addCounter(ctx, tx, c.Bucket, c.Window, c.Delta).Scan(&n)
+			return n, err
+		})
+		return err
 	})
-	if errors.Is(err, refused) {
+	if errors.Is(err, storesql.ErrRefused) {
 		return counts, false, nil
 	}
 	if err != nil {
@@ -462,13 +336,8 @@ func (s *Store) PruneCounters(ctx context.Context, before time.Time) error {
 }
 
 func enqueue(ctx context.Context, db execer, m *enroll.OutboxMessage) (int64, error) {
-	payload := m.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
-	res, err := db.ExecContext(ctx, `INSERT INTO outbox (event, enrollment_id, payload, created_at, attempts,
-		next_attempt_at, delivered_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.Event, m.EnrollmentID, payload, ts(m.CreatedAt), m.Attempts, ts(m.NextAttemptAt), ts(m.DeliveredAt), m.LastError)
+	res, err := db.ExecContext(ctx, `INSERT INTO outbox (`+storesql.OutboxInsertColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, storesql.OutboxArgs(m)...)
 	if err != nil {
 		return 0, err
 	}
@@ -486,25 +355,12 @@ func (s *Store) EnqueueOutbox(ctx context.Context, m enroll.OutboxMessage) (int6
 	return id, mapErr(err, "enqueue outbox")
 }
 
-// outboxColumns are the columns scanOutbox reads, in its order.
-const outboxColumns = `id, event, enrollment_id, payload, created_at, attempts,
-	next_attempt_at, delivered_at, dead_at, last_error`
-
-// scanOutbox reads the messages of rows (selected as outboxColumns) and
-// closes it.
+// scanOutbox reads the messages of rows (selected as
+// storesql.OutboxColumns) and closes it.
 func scanOutbox(rows *sql.Rows) ([]enroll.OutboxMessage, error) {
 	defer rows.Close()
-	var out []enroll.OutboxMessage
-	for rows.Next() {
-		var m enroll.OutboxMessage
-		var c, n, d, dead int64
-		if err := rows.Scan(&m.ID, &m.Event, &m.EnrollmentID, &m.Payload, &c, &m.Attempts, &n, &d, &dead, &m.LastError); err != nil {
-			return nil, err
-		}
-		m.CreatedAt, m.NextAttemptAt, m.DeliveredAt, m.DeadAt = tm(c), tm(n), tm(d), tm(dead)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storesql.Collect(rows, storesql.ScanOutbox)
+	if err != nil {
 		return nil, err
 	}
 	return out, rows.Close()
@@ -514,7 +370,7 @@ func scanOutbox(rows *sql.Rows) ([]enroll.OutboxMessage, error) {
 func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]enroll.OutboxMessage, error) {
 	var out []enroll.OutboxMessage
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+		rows, err := tx.QueryContext(ctx, `SELECT `+storesql.OutboxColumns+` FROM outbox
 			WHERE delivered_at = 0 AND dead_at = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, ts(now), limit)
 		if err != nil {
 			return err
@@ -574,8 +430,8 @@ func (s *Store) RedeliverOutbox(ctx context.Context, id int64, now time.Time) er
 		if err != nil {
 			return err
 		}
-		if st := (enroll.OutboxMessage{DeliveredAt: tm(delivered), DeadAt: tm(dead)}).State(); st != enroll.OutboxDead {
-			return fmt.Errorf("%w: it is %s", enroll.ErrOutboxNotDead, st)
+		if err := storesql.CheckRedeliverable(delivered, dead); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE outbox SET attempts = 0, dead_at = 0, next_attempt_at = ? WHERE id = ?`, ts(now), id)
 		return err
@@ -585,23 +441,14 @@ func (s *Store) RedeliverOutbox(ctx context.Context, id int64, now time.Time) er
 
 // ListOutbox implements enroll.Store.
 func (s *Store) ListOutbox(ctx context.Context, state enroll.OutboxState, limit int) ([]enroll.OutboxMessage, error) {
-	var where string
-	switch state {
-	case enroll.OutboxAny:
-		where = "1"
-	case enroll.OutboxPending:
-		where = "delivered_at = 0 AND dead_at = 0"
-	case enroll.OutboxDead:
-		where = "delivered_at = 0 AND dead_at <> 0"
-	case enroll.OutboxDelivered:
-		where = "delivered_at <> 0"
-	default:
-		return nil, fmt.Errorf("sqlite: list outbox: %w: state %v", enroll.ErrInvalidInput, state)
+	where, err := storesql.OutboxWhere(state)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list outbox: %w", err)
 	}
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE `+where+` ORDER BY id LIMIT ?`, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+storesql.OutboxColumns+` FROM outbox WHERE `+where+` ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, mapErr(err, "list outbox")
 	}
@@ -612,9 +459,7 @@ func (s *Store) ListOutbox(ctx context.Context, state enroll.OutboxState, limit 
 // CountOutbox implements enroll.Store. Both counts read a partial index
 // that holds only the undelivered messages.
 func (s *Store) CountOutbox(ctx context.Context) (pending, dead int64, err error) {
-	err = s.r.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM outbox WHERE delivered_at = 0 AND dead_at = 0),
-		(SELECT COUNT(*) FROM outbox WHERE delivered_at = 0 AND dead_at <> 0)`).Scan(&pending, &dead)
+	err = s.r.QueryRowContext(ctx, storesql.CountOutboxSQL).Scan(&pending, &dead)
 	if err != nil {
 		return 0, 0, mapErr(err, "count outbox")
 	}
@@ -656,4 +501,43 @@ func (s *Store) PruneTokens(ctx context.Context, before time.Time) error {
 		return err
 	})
 	return mapErr(err, "prune tokens")
+}
+
+// RenewNodeLease implements enroll.Store.
+func (s *Store) RenewNodeLease(ctx context.Context, node string, until time.Time) error {
+	if node == "" {
+		return fmt.Errorf("sqlite: renew node lease: %w: empty node name", enroll.ErrInvalidInput)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (name, lease_until) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET lease_until = excluded.lease_until`, node, ts(until))
+		return err
+	})
+	return mapErr(err, "renew node lease "+node)
+}
+
+// LostNodes implements enroll.Store.
+func (s *Store) LostNodes(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM nodes WHERE lease_until <= ?
+		AND EXISTS (SELECT 1 FROM enrollments WHERE state = ? AND node = nodes.name)
+		ORDER BY name`, ts(now), enroll.StateCalling.String())
+	if err != nil {
+		return nil, mapErr(err, "lost nodes")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, mapErr(err, "lost nodes")
+		}
+		out = append(out, name)
+	}
+	return out, mapErr(rows.Err(), "lost nodes")
+}
+
+// Ping implements enroll.Store: a query on a read connection.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return mapErr(s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one), "ping")
 }

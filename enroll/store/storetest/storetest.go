@@ -14,6 +14,11 @@
 //	}
 //
 // Each subtest asks for a new, empty store.
+//
+// RunNodes runs the cases where nodes race (compare-and-set, limits,
+// one-time tokens, outbox claims) against several stores sharing one
+// database, as the nodes of one deployment do; Run runs the same cases
+// with one store.
 package storetest
 
 import (
@@ -41,7 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 	}{
 		{"Enrollment", testEnrollment},
 		{"CompareAndSet", testCompareAndSet},
-		{"ConcurrentCompareAndSet", testConcurrentCAS},
+		{"ConcurrentCompareAndSet", oneNode(testConcurrentCAS)},
 		{"Audit", testAudit},
 		{"RecoverCalling", testRecoverCalling},
 		{"CallingEnrollments", testCallingEnrollments},
@@ -50,10 +55,17 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 		{"BlockedNumbers", testBlocked},
 		{"Counters", testCounters},
 		{"CountersTakenTogether", testAddCounters},
-		{"ConcurrentLimitedCounters", testConcurrentAddCounters},
+		{"ConcurrentLimitedCounters", oneNode(testConcurrentAddCounters)},
 		{"Outbox", testOutbox},
 		{"OutboxDeadAndRedeliver", testOutboxDead},
 		{"Tokens", testTokens},
+		{"ConcurrentTokenUse", oneNode(testConcurrentTokenUse)},
+		{"ConcurrentOutboxClaims", oneNode(testConcurrentClaims)},
+		{"ConcurrentAppPasswords", oneNode(testConcurrentAppPasswords)},
+		{"ConcurrentRecovery", oneNode(testConcurrentRecovery)},
+		{"NodeLeases", testNodeLeases},
+		{"LostNodes", testLostNodes},
+		{"Ping", testPing},
 		{"CancelledContext", testCancelled},
 		{"ListEnrollments", testListEnrollments},
 		{"ListAuditEvents", testListAuditEvents},
@@ -63,6 +75,31 @@ func Run(t *testing.T, open func(t *testing.T) enroll.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
 	}
+}
+
+// RunNodes runs the cases where nodes race against several stores on one
+// database: open returns n stores sharing a new, empty database (the
+// nodes), and arranges their closing with t.Cleanup.
+func RunNodes(t *testing.T, open func(t *testing.T, n int) []enroll.Store) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, nodes []enroll.Store)
+	}{
+		{"ConcurrentCompareAndSet", testConcurrentCAS},
+		{"ConcurrentLimitedCounters", testConcurrentAddCounters},
+		{"ConcurrentTokenUse", testConcurrentTokenUse},
+		{"ConcurrentOutboxClaims", testConcurrentClaims},
+		{"ConcurrentAppPasswords", testConcurrentAppPasswords},
+		{"ConcurrentRecovery", testConcurrentRecovery},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t, 2)) })
+	}
+}
+
+// oneNode runs a case of RunNodes with one store.
+func oneNode(f func(*testing.T, []enroll.Store)) func(*testing.T, enroll.Store) {
+	return func(t *testing.T, st enroll.Store) { f(t, []enroll.Store{st}) }
 }
 
 // NewEnrollment returns a pending enrollment (version 1) created at T0,
@@ -172,14 +209,18 @@ func testCompareAndSet(t *testing.T, st enroll.Store) {
 	wantErr(t, "UpdateEnrollment unknown", st.UpdateEnrollment(ctx, unknown, nil, nil), enroll.ErrNotFound)
 }
 
-func testConcurrentCAS(t *testing.T, st enroll.Store) {
+// Of 50 concurrent compare-and-sets from one version, spread over the
+// nodes, exactly one wins.
+func testConcurrentCAS(t *testing.T, nodes []enroll.Store) {
 	ctx := t.Context()
+	st := nodes[0]
 	e := NewEnrollment("user-1", "+81312345678")
 	mustCreate(t, st, e)
 	const n = 50
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
+		st := nodes[i%len(nodes)]
 		wg.Go(func() {
 			next := e
 			next.State, next.Version, next.Attempts, next.Node = enroll.StateCalling, 2, 1, fmt.Sprint("node-", i)
@@ -502,23 +543,47 @@ func testAddCounters(t *testing.T, st enroll.Store) {
 	if counts, ok, err := st.AddCounters(ctx, nil); err != nil || !ok || len(counts) != 0 {
 		t.Fatalf("AddCounters(nil) = %v, %v, %v", counts, ok, err)
 	}
+	// One counter twice: each change sees the ones before it.
+	twice := func(max int64) ([]int64, bool) {
+		t.Helper()
+		counts, ok, err := st.AddCounters(ctx, []enroll.CounterChange{
+			{Bucket: "a", Window: w, Delta: 1},
+			{Bucket: "b", Window: w, Delta: 5},
+			{Bucket: "a", Window: w, Delta: 1, Max: max},
+		})
+		must(t, "AddCounters", err)
+		return counts, ok
+	}
+	if counts, ok := twice(1); ok || !slices.Equal(counts, []int64{1, 5, 2}) {
+		t.Fatalf("one counter twice over its max = %v, %v; want [1 5 2], false", counts, ok)
+	}
+	if counts, ok := twice(2); !ok || !slices.Equal(counts, []int64{1, 5, 2}) {
+		t.Fatalf("one counter twice = %v, %v; want [1 5 2], true", counts, ok)
+	}
 }
 
-// Of many concurrent takes from a counter limited to 10, exactly 10 are
-// taken: the check and the increment are one step.
-func testConcurrentAddCounters(t *testing.T, st enroll.Store) {
+// Of many concurrent takes from a counter limited to 10, spread over the
+// nodes, exactly 10 are taken: the check and the increment are one step.
+// Some take the two counters in the other order, which must not deadlock
+// (or the store must resolve it).
+func testConcurrentAddCounters(t *testing.T, nodes []enroll.Store) {
 	ctx := t.Context()
 	w := T0.Truncate(time.Minute)
 	const n, max = 30, 10
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	taken := 0
-	for range n {
+	for i := range n {
+		st := nodes[i%len(nodes)]
+		changes := []enroll.CounterChange{
+			{Bucket: "global", Window: w, Delta: 1, Max: 1000},
+			{Bucket: "limited", Window: w, Delta: 1, Max: max},
+		}
+		if i%3 == 0 {
+			changes[0], changes[1] = changes[1], changes[0]
+		}
 		wg.Go(func() {
-			_, ok, err := st.AddCounters(ctx, []enroll.CounterChange{
-				{Bucket: "global", Window: w, Delta: 1, Max: 1000},
-				{Bucket: "limited", Window: w, Delta: 1, Max: max},
-			})
+			_, ok, err := st.AddCounters(ctx, changes)
 			if err != nil {
 				t.Errorf("AddCounters: %v", err)
 			}
@@ -533,7 +598,7 @@ func testConcurrentAddCounters(t *testing.T, st enroll.Store) {
 	if taken != max {
 		t.Fatalf("%d of %d concurrent takes succeeded, want %d", taken, n, max)
 	}
-	if g, _ := st.AddCounter(ctx, "global", w, 0); g != max {
+	if g, _ := nodes[0].AddCounter(ctx, "global", w, 0); g != max {
 		t.Fatalf("global = %d, want %d (refused takes leave it alone)", g, max)
 	}
 }
@@ -683,24 +748,6 @@ func testTokens(t *testing.T, st enroll.Store) {
 		t.Fatalf("TokenUsed after use: %v, %v", used, err)
 	}
 	wantErr(t, "UseToken again", st.UseToken(ctx, "tok-1", exp, T0.Add(time.Second)), enroll.ErrTokenUsed)
-	const n = 20
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = st.UseToken(ctx, "tok-2", exp, T0) })
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		if err == nil {
-			ok++
-		} else if !errors.Is(err, enroll.ErrTokenUsed) {
-			t.Fatalf("UseToken: %v", err)
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d concurrent uses of one token succeeded, want 1", ok)
-	}
 	must(t, "PruneTokens", st.PruneTokens(ctx, exp.Add(time.Second)))
 	if used, err := st.TokenUsed(ctx, "tok-1"); err != nil || used {
 		t.Fatalf("TokenUsed after prune: %v, %v", used, err)
@@ -717,5 +764,248 @@ func testCancelled(t *testing.T, st enroll.Store) {
 	}
 	if _, err := st.GetEnrollment(ctx, e.ID); !errors.Is(err, context.Canceled) {
 		t.Fatalf("GetEnrollment with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// A lease is created by the first renewal and replaced by each later
+// one, even with an earlier time; an empty name is refused.
+func testNodeLeases(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	wantErr(t, "RenewNodeLease without a name", st.RenewNodeLease(ctx, "", T0), enroll.ErrInvalidInput)
+	e := NewEnrollment("user-1", "+81312345678")
+	mustCreate(t, st, e)
+	e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, "a"
+	must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, e, nil, nil))
+	lost := func(now time.Time) []string {
+		t.Helper()
+		names, err := st.LostNodes(ctx, now)
+		must(t, "LostNodes", err)
+		return names
+	}
+
+	must(t, "RenewNodeLease", st.RenewNodeLease(ctx, "a", T0.Add(15*time.Second)))
+	if got := lost(T0.Add(14 * time.Second)); len(got) != 0 {
+		t.Fatalf("LostNodes before the lease ends = %v, want none", got)
+	}
+	if got := lost(T0.Add(15 * time.Second)); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("LostNodes when the lease ends = %v, want [a] (at or before now)", got)
+	}
+	must(t, "RenewNodeLease later", st.RenewNodeLease(ctx, "a", T0.Add(time.Minute)))
+	if got := lost(T0.Add(59 * time.Second)); len(got) != 0 {
+		t.Fatalf("LostNodes after a renewal = %v, want none", got)
+	}
+	// A renewal replaces the lease even with an earlier time.
+	must(t, "RenewNodeLease earlier", st.RenewNodeLease(ctx, "a", T0.Add(5*time.Second)))
+	if got := lost(T0.Add(5 * time.Second)); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("LostNodes after a renewal to an earlier time = %v, want [a]", got)
+	}
+}
+
+// LostNodes lists, by name, only the nodes whose lease lapsed and that
+// still have calls in calling.
+func testLostNodes(t *testing.T, st enroll.Store) {
+	ctx := t.Context()
+	calling := func(node string) enroll.Enrollment {
+		e := NewEnrollment("user-"+node, "+81312345678")
+		mustCreate(t, st, e)
+		e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, node
+		must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, e, nil, nil))
+		return e
+	}
+	now := T0.Add(time.Hour)
+	if got, err := st.LostNodes(ctx, now); err != nil || len(got) != 0 {
+		t.Fatalf("LostNodes with no node = %v, %v; want none", got, err)
+	}
+	calling("c")
+	calling("a")
+	calling("a")
+	ended := calling("b")
+	calling("never-leased")
+	calling("") // an unnamed node's call
+	mustCreate(t, st, NewEnrollment("user-p", "+81312345679"))
+	for _, n := range []string{"a", "b", "c"} {
+		must(t, "RenewNodeLease "+n, st.RenewNodeLease(ctx, n, now.Add(-time.Second)))
+	}
+	must(t, "RenewNodeLease alive", st.RenewNodeLease(ctx, "alive", now.Add(time.Second)))
+	calling("alive")
+	must(t, "RenewNodeLease idle", st.RenewNodeLease(ctx, "idle", now.Add(-time.Minute))) // lapsed, no calls
+
+	// b's only call ends: b is lapsed but has nothing left in calling.
+	ended.State, ended.Version = enroll.StateFailed, 3
+	must(t, "UpdateEnrollment", st.UpdateEnrollment(ctx, ended, nil, nil))
+
+	got, err := st.LostNodes(ctx, now)
+	must(t, "LostNodes", err)
+	if !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("LostNodes = %v, want [a c]", got)
+	}
+	// Once their calls are recovered, the lapsed nodes are no longer lost.
+	for _, n := range got {
+		if _, err := st.RecoverCalling(ctx, n, now); err != nil {
+			t.Fatalf("RecoverCalling %s: %v", n, err)
+		}
+	}
+	if got, err := st.LostNodes(ctx, now); err != nil || len(got) != 0 {
+		t.Fatalf("LostNodes after recovery = %v, %v; want none", got, err)
+	}
+}
+
+// Ping succeeds on an open store and fails with the context's error once
+// the context ended.
+func testPing(t *testing.T, st enroll.Store) {
+	must(t, "Ping", st.Ping(t.Context()))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := st.Ping(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Ping with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// Of 20 concurrent uses of one token, spread over the nodes, exactly one
+// succeeds and the others give ErrTokenUsed.
+func testConcurrentTokenUse(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st := nodes[i%len(nodes)]
+		wg.Go(func() { errs[i] = st.UseToken(ctx, "tok-2", T0.Add(time.Hour), T0) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, enroll.ErrTokenUsed) {
+			t.Fatalf("UseToken: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent uses of one token succeeded, want 1", ok)
+	}
+}
+
+// Deliverers on every node claiming the outbox at once never get one
+// message both, and together get every message.
+func testConcurrentClaims(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const n = 100
+	for i := range n {
+		_, err := nodes[i%len(nodes)].EnqueueOutbox(ctx, enroll.OutboxMessage{Event: "e", Payload: []byte(fmt.Sprint(i)),
+			CreatedAt: T0, NextAttemptAt: T0})
+		must(t, "EnqueueOutbox", err)
+	}
+	var mu sync.Mutex
+	claimedBy := map[int64]int{}
+	var wg sync.WaitGroup
+	for d := range 6 {
+		st := nodes[d%len(nodes)]
+		wg.Go(func() {
+			for {
+				ms, err := st.ClaimOutbox(ctx, T0, time.Hour, 7)
+				if err != nil {
+					t.Errorf("ClaimOutbox: %v", err)
+					return
+				}
+				if len(ms) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range ms {
+					if prev, ok := claimedBy[m.ID]; ok {
+						t.Errorf("message %d claimed by deliverers %d and %d", m.ID, prev, d)
+					}
+					claimedBy[m.ID] = d
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimedBy) != n {
+		t.Fatalf("%d messages claimed, want all %d", len(claimedBy), n)
+	}
+}
+
+// Of 12 concurrent creations of one user's app passwords with a cap of 3,
+// spread over the nodes, exactly 3 succeed and the others give ErrLimit.
+func testConcurrentAppPasswords(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const n, max = 12, 3
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st := nodes[i%len(nodes)]
+		wg.Go(func() {
+			errs[i] = st.CreateAppPassword(ctx, enroll.AppPassword{ID: enroll.NewID(), UserID: "u1", Name: fmt.Sprint("pw", i),
+				Hash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", CreatedAt: T0}, max)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, enroll.ErrLimit) {
+			t.Fatalf("CreateAppPassword: %v", err)
+		}
+	}
+	if c, err := nodes[0].CountAppPasswords(ctx, "u1"); ok != max || err != nil || c != max {
+		t.Fatalf("%d of %d concurrent creations succeeded, %d stored (%v); want %d", ok, n, c, err, max)
+	}
+}
+
+// Every node recovering the same calls at once recovers each exactly once:
+// one failed state, one recovery audit event, one webhook per call.
+func testConcurrentRecovery(t *testing.T, nodes []enroll.Store) {
+	ctx := t.Context()
+	const calls = 5
+	ids := map[string]bool{}
+	for i := range calls {
+		e := NewEnrollment(fmt.Sprint("user-", i), "+81312345678")
+		mustCreate(t, nodes[0], e)
+		e.State, e.Version, e.Attempts, e.Node = enroll.StateCalling, 2, 1, "lost"
+		must(t, "UpdateEnrollment", nodes[0].UpdateEnrollment(ctx, e, nil, nil))
+		ids[e.ID] = true
+	}
+	now := T0.Add(time.Hour)
+	const racers = 6
+	got := make([][]enroll.Enrollment, racers)
+	var wg sync.WaitGroup
+	for r := range racers {
+		st := nodes[r%len(nodes)]
+		wg.Go(func() {
+			var err error
+			if got[r], err = st.RecoverCalling(ctx, "lost", now); err != nil {
+				t.Errorf("RecoverCalling: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, es := range got {
+		for _, e := range es {
+			seen[e.ID]++
+		}
+	}
+	for id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("enrollment %s recovered %d times, want once", id, seen[id])
+		}
+		evs, err := nodes[0].ListAudit(ctx, id)
+		must(t, "ListAudit", err)
+		recovered := 0
+		for _, ev := range evs {
+			if ev.Action == enroll.ActionRecover {
+				recovered++
+			}
+		}
+		if recovered != 1 {
+			t.Errorf("enrollment %s has %d recovery audit events, want 1", id, recovered)
+		}
+	}
+	if ms, err := nodes[0].ListOutbox(ctx, enroll.OutboxAny, 0); err != nil || len(ms) != calls {
+		t.Errorf("%d webhooks queued (%v), want one per call: %d", len(ms), err, calls)
 	}
 }

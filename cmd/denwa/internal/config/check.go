@@ -91,8 +91,22 @@ func (c *Serve) Check() (*Params, error) {
 			bad("http.ops_addr", "%q is not a loopback address: /metrics there needs http.ops_token (DENWA_HTTP_OPS_TOKEN)", c.HTTP.OpsAddr)
 		}
 	}
-	if c.Store.Path == "" {
-		bad("store.path", "empty: name the SQLite file (default %s)", DefaultStorePath)
+	pg := PostgresURL(c.Store.Path)
+	switch {
+	case c.Store.Path == "":
+		bad("store.path", "empty: name the SQLite file (default %s) or a postgres:// URL", DefaultStorePath)
+	case pg:
+		u, err := url.Parse(c.Store.Path)
+		switch {
+		case err != nil:
+			bad("store.path", "%s is no PostgreSQL URL like postgres://denwa@db.example.com:5432/denwa?sslmode=verify-full", RedactStore(c.Store.Path))
+		case u.User != nil:
+			if _, ok := u.User.Password(); ok {
+				bad("store.path", "%s holds a password: give it in PGPASSWORD or a password file (PGPASSFILE) instead, where --print-config and the logs do not show it", RedactStore(c.Store.Path))
+			}
+		}
+	case strings.Contains(c.Store.Path, "://"):
+		bad("store.path", "%s: a SQLite file path, or a postgres:// or postgresql:// URL", RedactStore(c.Store.Path))
 	}
 
 	// SIP.
@@ -116,6 +130,12 @@ func (c *Serve) Check() (*Params, error) {
 	}
 	if len(c.Calls.Node) > 64 {
 		bad("calls.node", "longer than 64 characters")
+	}
+	if pg && c.Calls.Node == "" {
+		bad("calls.node", "required with a PostgreSQL store: each node needs a name of its own, kept across restarts (--node)")
+	}
+	if c.Calls.NodeLease < Duration(time.Second) || c.Calls.NodeLease > Duration(5*time.Minute) {
+		bad("calls.node_lease", "%s is outside 1s to 5m", time.Duration(c.Calls.NodeLease))
 	}
 	for _, lim := range []struct {
 		key string
@@ -160,6 +180,8 @@ func (c *Serve) Check() (*Params, error) {
 			bad("link.key", "%d bytes (%s); want at least %d (try: openssl rand -base64 48)", len(c.Link.Key.value), c.Link.Key.source, enroll.MinLinkKeyLen)
 		}
 		p.LinkKey = c.Link.Key.value
+	} else if pg {
+		bad("link.key", "required with a PostgreSQL store: every node must sign and check the enrollment links (and the screens' sessions) with the same key; set DENWA_LINK_KEY or link.key_file (try: openssl rand -base64 48)")
 	}
 
 	// Webhooks.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"denwa/enroll"
@@ -55,7 +57,7 @@ type HTTP struct {
 
 // Store is the database.
 type Store struct {
-	Path string `json:"path" flag:"store" doc:"SQLite database file (created if missing); the one source of truth"`
+	Path string `json:"path" flag:"store" doc:"the one source of truth: a SQLite database file (created if missing), or a PostgreSQL URL for several nodes, postgres://user@host:5432/denwa?sslmode=verify-full&pool_max_conns=10 (the password from PGPASSWORD or PGPASSFILE, never in the URL; needs calls.node and link.key)"`
 }
 
 // Calls bounds the verification calls.
@@ -63,7 +65,8 @@ type Calls struct {
 	Grace       Duration `json:"grace" flag:"shutdown-grace" doc:"on shutdown, how long calls in progress may go on before they are cut (recorded as failed)"`
 	Timeout     Duration `json:"timeout" doc:"longest verification call, from dialling to the end of the dialogue"`
 	MaxAttempts int      `json:"max_attempts" doc:"calls one enrollment may place"`
-	Node        string   `json:"node" flag:"node" doc:"this node's name among nodes sharing a store (each needs its own); empty: a single node"`
+	Node        string   `json:"node" flag:"node" doc:"this node's name among nodes sharing a store (each needs its own, kept across restarts); required with PostgreSQL; empty: a single node"`
+	NodeLease   Duration `json:"node_lease" flag:"node-lease" doc:"how long a named node's lease in the store lasts without renewal (renewed every third of it): after a node dies, another ends its calls in progress (failed, node lost, retryable) within about this"`
 }
 
 // Limits are the call rate limits.
@@ -119,6 +122,7 @@ func DefaultServe() *Serve {
 			Grace:       Duration(90 * time.Second),
 			Timeout:     Duration(enroll.DefaultCallTimeout),
 			MaxAttempts: enroll.DefaultMaxAttempts,
+			NodeLease:   Duration(enroll.DefaultNodeLease),
 		},
 		Limits: Limits{
 			PerNumber:       enroll.DefaultCallsPerNumber,
@@ -139,3 +143,22 @@ func DefaultServe() *Serve {
 
 // DefaultStorePath is the SQLite file serve and apikey use when told none.
 const DefaultStorePath = "./denwa.db"
+
+// PostgresURL reports whether the store setting names a PostgreSQL
+// database (postgres:// or postgresql://) rather than a SQLite file.
+func PostgresURL(store string) bool {
+	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
+}
+
+// RedactStore returns the store setting fit for a log or an error: a
+// URL's password, if any, replaced by xxxxx.
+func RedactStore(store string) string {
+	if !strings.Contains(store, "://") {
+		return store
+	}
+	u, err := url.Parse(store)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	return u.Redacted()
+}
