@@ -27,6 +27,25 @@ const (
 // key called name (its configured name, never the key itself).
 func ActorAPIKey(name string) Actor { return Actor("api-key:" + name) }
 
+// ActorForKey is ActorAPIKey for a name as stored, which may hold any
+// bytes: it keeps 1 to 64 bytes of [A-Za-z0-9._-] and replaces others by
+// "_", so that the actor is Valid and one key shows under one name in
+// every trail (the HTTP API's and the console's).
+func ActorForKey(name string) Actor {
+	b := []byte(name[:min(len(name), 64)])
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return ActorAPIKey("_")
+	}
+	return ActorAPIKey(string(b))
+}
+
 // Valid reports whether a is one of the forms above, with an API key name
 // of 1 to 64 characters from [A-Za-z0-9._-].
 func (a Actor) Valid() bool {

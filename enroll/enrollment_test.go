@@ -3,6 +3,7 @@ package enroll_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +165,15 @@ func TestLimitError(t *testing.T) {
 	}
 	if got := err.Error(); got != "enroll: limit reached: at most 3 calls per 1h0m0s per number; retry after 1m0s" {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+func TestActorForKey(t *testing.T) {
+	for in, want := range map[string]string{"ops": "ops", "mail gw": "mail_gw", "": "_", "運用": "______",
+		strings.Repeat("a", 70): strings.Repeat("a", 64)} {
+		got := enroll.ActorForKey(in)
+		if got != enroll.ActorAPIKey(want) || !got.Valid() {
+			t.Errorf("ActorForKey(%q) = %q, want %q (valid)", in, got, enroll.ActorAPIKey(want))
+		}
 	}
 }

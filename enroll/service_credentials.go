@@ -73,12 +73,6 @@ func (s *Service) AppPasswords(ctx context.Context, user string) ([]AppPassword,
 	return s.st.ListAppPasswords(ctx, user)
 }
 
-// RevokeAppPassword revokes the user's app password id; revoking it again
-// is no error. Errors: ErrNotFound.
-func (s *Service) RevokeAppPassword(ctx context.Context, user, id string) error {
-	return s.st.RevokeAppPassword(ctx, user, id, s.now())
-}
-
 // CheckAppPassword reports whether password is an active app password of
 // user, and records the use of the one it matched. source is the IP
 // address of the client that tried the password (the zero Addr when the

@@ -52,11 +52,11 @@ func TestServiceCredentials(t *testing.T) {
 	if err != nil || len(ps) != 1 || ps[0].LastUsedAt.IsZero() {
 		t.Fatalf("AppPasswords = %+v, %v; want one, used", ps, err)
 	}
-	if err := s.RevokeAppPassword(ctx, "u", apID); err != nil {
+	if err := s.Admin().RevokeAppPassword(ctx, "u", apID, "", enroll.Origin{Actor: enroll.ActorLocal}); err != nil {
 		t.Fatal(err)
 	}
 	if ps, _ := s.AppPasswords(ctx, "u"); len(ps) != 1 || ps[0].RevokedAt.IsZero() {
-		t.Errorf("after RevokeAppPassword: %+v", ps)
+		t.Errorf("after Admin().RevokeAppPassword: %+v", ps)
 	}
 
 	keyPlain, rec, err := enroll.NewAPIKey("crm")

@@ -131,12 +131,3 @@ func TestNextPage(t *testing.T) {
 		}
 	}
 }
-
-func TestActorName(t *testing.T) {
-	for in, want := range map[string]string{"ops": "ops", "mail gw": "mail_gw", "": "_", "運用": "______",
-		strings.Repeat("a", 70): strings.Repeat("a", 64)} {
-		if got := actorName(in); got != want {
-			t.Errorf("actorName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

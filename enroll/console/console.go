@@ -201,7 +201,7 @@ type req struct {
 
 // origin is who acts, for the audit trail: the signed-in key.
 func (q *req) origin() enroll.Origin {
-	return enroll.Origin{Actor: enroll.ActorAPIKey(actorName(q.sess.Name)), RequestID: q.id}
+	return enroll.Origin{Actor: enroll.ActorForKey(q.sess.Name), RequestID: q.id}
 }
 
 // access is what a route needs.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
-	"strings"
 	"time"
 
 	"denwa/enroll"
@@ -82,24 +81,4 @@ func (m *msgs) actionText(a string) string {
 		return t
 	}
 	return a
-}
-
-// actorName turns an API key's name into the form enroll.ActorAPIKey
-// takes (1 to 64 bytes of [A-Za-z0-9._-], others replaced by "_"), as
-// the HTTP API does, so one key shows under one name in every trail.
-func actorName(name string) string {
-	name = name[:min(len(name), 64)]
-	var b strings.Builder
-	for i := range len(name) {
-		c := name[i]
-		if c == '.' || c == '_' || c == '-' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		return "_"
-	}
-	return b.String()
 }

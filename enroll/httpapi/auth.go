@@ -32,11 +32,11 @@ func (s *Server) authenticate(r *http.Request, mode authMode) error {
 			// Keys in URLs end up in logs and histories.
 			return apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("API key in the query"))
 		}
-		name, scopes, err := s.apiKey(r, cred)
+		actor, scopes, err := s.apiKey(r, cred)
 		if err != nil {
 			return err
 		}
-		ri.actor = enroll.ActorAPIKey(name)
+		ri.actor = actor
 		return requireScope(ri.route, scopes)
 	}
 	if mode == authKey {
@@ -76,11 +76,11 @@ func credential(r *http.Request) (cred string, fromQuery bool) {
 	return "", false
 }
 
-// apiKey checks an API key against the store and returns its name and
+// apiKey checks an API key against the store and returns its actor and
 // scopes, or an *HTTPError 401. The key is looked up by its hash and the
 // hashes are compared in constant time; revoked keys are refused. No
 // error names the key.
-func (s *Server) apiKey(r *http.Request, plain string) (string, enroll.Scopes, error) {
+func (s *Server) apiKey(r *http.Request, plain string) (enroll.Actor, enroll.Scopes, error) {
 	id, secret, err := enroll.ParseAPIKey(plain)
 	if err != nil {
 		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, err)
@@ -101,9 +101,9 @@ func (s *Server) apiKey(r *http.Request, plain string) (string, enroll.Scopes, e
 		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, errors.New("API key hash mismatch"))
 	}
 	if !k.RevokedAt.IsZero() {
-		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, fmt.Errorf("API key %q is revoked", actorName(k.Name)))
+		return "", 0, apiError(http.StatusUnauthorized, CodeUnauthorized, fmt.Errorf("API key %q is revoked", enroll.ActorForKey(k.Name)))
 	}
-	return actorName(k.Name), k.Scopes, nil
+	return enroll.ActorForKey(k.Name), k.Scopes, nil
 }
 
 // routeScopes is the scope an API key needs on each route that takes
@@ -142,24 +142,4 @@ func requireScope(route string, have enroll.Scopes) error {
 	e.Msg = fmt.Sprintf("この API キーには、この操作に必要な権限 (%s) がありません。", need)
 	e.MsgEN = fmt.Sprintf("This API key does not have the scope this operation needs (%s).", need)
 	return e
-}
-
-// actorName turns an API key's name into the form enroll.Actor takes:
-// 1 to 64 characters of [A-Za-z0-9._-], others replaced by "_".
-func actorName(name string) string {
-	b := []byte(name)
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	for i, c := range b {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			b[i] = '_'
-		}
-	}
-	if len(b) == 0 {
-		return "_"
-	}
-	return string(b)
 }

@@ -50,7 +50,7 @@ type HTTP struct {
 	MaxConns        int      `json:"max_conns" doc:"connections the HTTP listener holds at once; more are answered 503 and closed"`
 	TrustedProxies  []string `json:"trusted_proxies" flag:"trusted-proxy" doc:"networks (CIDR) of the reverse proxies in front of denwa; only a connection from one of them may name its client in X-Forwarded-For (the rightmost address that is no trusted proxy); empty: the connection's address is the client"`
 	ShutdownTimeout Duration `json:"shutdown_timeout" doc:"on shutdown, how long requests in flight may take before their connections are closed"`
-	OpsAddr         string   `json:"ops_addr" flag:"ops-http" doc:"address of the operators' listener serving /metrics, host:port; a loopback address unless ops_token is set; empty: no /metrics"`
+	OpsAddr         string   `json:"ops_addr" flag:"ops-http" doc:"address of the operators' listener serving /metrics and the operators' console (/console/, signed in with an admin-scoped API key), host:port; a loopback address unless ops_token is set (put a TLS proxy in front of a non-loopback one: the console's sign-in carries an admin key); empty: neither"`
 	OpsToken        Secret   `json:"-" secret:"ops_token" doc:"bearer token /metrics requires (Authorization: Bearer <token>), at least 32 bytes; required when ops_addr is not loopback"`
 	OpsTokenFile    string   `json:"ops_token_file" doc:"file holding the ops token (instead of DENWA_HTTP_OPS_TOKEN)"`
 }
