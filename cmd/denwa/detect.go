@@ -179,6 +179,9 @@ func detectFile(name string, stderr io.Writer) (*fileResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		if wr.Format() == audio.FormatPCM16 {
+			return detectAudio(newPCM16Reader(wr, br).Read, stderr, name)
+		}
 		return detectAudio(wr.Read, stderr, name)
 	case looksLikeCapture(head):
 		res, err := capture.Detect(br, capture.Options{})
@@ -204,7 +207,7 @@ func detectFile(name string, stderr io.Writer) (*fileResult, error) {
 	default:
 		return nil, errors.New("not a capture (pcap, pcapng), a WAV file, or raw G.711 named .ulaw or .alaw")
 	}
-	raw := make([]byte, 4096)
+	raw := make([]byte, detectReadSamples)
 	return detectAudio(func(dst []int16) (int, error) {
 		n, err := io.ReadFull(br, raw[:min(len(raw), len(dst))])
 		if err == io.ErrUnexpectedEOF {
@@ -235,7 +238,7 @@ func detectAudio(read func([]int16) (int, error), stderr io.Writer, name string)
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]int16, 4096)
+	buf := make([]int16, detectReadSamples)
 	var evs []dtmf.Event
 	for {
 		n, err := read(buf)

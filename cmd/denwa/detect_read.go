@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/bits"
+	"unsafe"
+
+	"denwa/audio"
+)
+
+// The reading path of `denwa detect` for audio files. The detector runs at
+// tens of thousands of times real time, so reading and decoding are a good
+// part of the work; see docs/dtmf.md ("Speed, side by side with spandsp").
+
+// detectReadSamples is how many samples `denwa detect` reads at a time from
+// an audio file: 64 KB of PCM16, as much as the bufio.Reader holds, so each
+// read goes straight from the file into the samples.
+const detectReadSamples = 1 << 15
+
+// littleEndian: this machine stores an int16 as a WAV file does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// pcm16Reader reads the data chunk of a PCM16 WAV file, r positioned at its
+// start (after audio.NewWAVReader), straight into the caller's samples
+// rather than through a byte buffer and a per-sample decode. It reports
+// the end and a cut-short file as audio.WAVReader.Read does.
+type pcm16Reader struct {
+	r          io.Reader
+	size, left int64 // data bytes declared, and not yet read
+	err        error
+}
+
+func newPCM16Reader(wr *audio.WAVReader, r io.Reader) *pcm16Reader {
+	size := 2 * wr.Len()
+	return &pcm16Reader{r: r, size: size, left: size}
+}
+
+func (p *pcm16Reader) Read(dst []int16) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	if p.left == 0 {
+		p.err = io.EOF
+		return 0, p.err
+	}
+	n := int(min(int64(len(dst)), p.left/2))
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 2*n)
+	got, err := io.ReadFull(p.r, b)
+	got -= got % 2
+	p.left -= int64(got)
+	if !littleEndian {
+		for i := range got / 2 {
+			dst[i] = int16(bits.ReverseBytes16(uint16(dst[i])))
+		}
+	}
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		p.err = fmt.Errorf("%w: %d of %d data bytes (%w)", audio.ErrTruncated, p.size-p.left, p.size, err)
+		if got == 0 {
+			return 0, p.err
+		}
+	}
+	return got / 2, nil
+}
