@@ -16,11 +16,37 @@ var freqs = [8]float64{697, 770, 852, 941, 1209, 1336, 1477, 1633}
 type corrTable [subBlock][16]float32
 
 // bins is one sub-block's result: re[k] = Σ x[j]·cos(ω_k j),
-// im[k] = Σ x[j]·sin(ω_k j), energy = Σ x[j]². Its layout (68 bytes) is
-// relied on by the assembly kernels.
+// im[k] = Σ x[j]·sin(ω_k j), energy = Σ x[j]², and tonal = tonalOf of
+// those. Its layout (72 bytes: re at 0, im at 32, energy at 64, tonal at
+// 68) is relied on by the assembly kernels.
 type bins struct {
 	re, im [8]float32
 	energy float32
+	tonal  uint32 // 1: passed the pre-filter (see tonalOf), else 0
+}
+
+// tonalOf is the detector's per-sub-block pre-filter (see
+// Detector.analyse): 1 when the strongest low-group and the strongest
+// high-group correlation together carry at least tonalShare of the
+// sub-block's energy, |C|² ≥ tonalShare·(subBlock/2)·energy for a pure
+// tone pair, and the energy is not 0; else 0. Every kernel writes it,
+// computed from its own re, im and energy exactly as here: each power
+// rounded as re² then im² then their sum (the conversions forbid fusing
+// them into an FMA), the maxima, their sum, and the bound, all in float32.
+//
+// The powers are never negative or NaN, and the bits of such float32s
+// order as their values do: an integer max is the float max, without a
+// float compare chain.
+func tonalOf(b *bins) uint32 {
+	pow := func(k int) uint32 {
+		return math.Float32bits(float32(b.re[k]*b.re[k]) + float32(b.im[k]*b.im[k]))
+	}
+	pl := max(max(pow(0), pow(1)), max(pow(2), pow(3)))
+	ph := max(max(pow(4), pow(5)), max(pow(6), pow(7)))
+	if math.Float32frombits(pl)+math.Float32frombits(ph) >= tonalShare*subBlock/2*b.energy && b.energy > 0 {
+		return 1
+	}
+	return 0
 }
 
 func newCorrTable() *corrTable {
@@ -36,7 +62,7 @@ func newCorrTable() *corrTable {
 }
 
 // corrGo is the portable kernel: for each complete sub-block of x it writes
-// one bins to out, which must hold at least len(x)/subBlock; a last partial
+// one bins (correlations, energy and pre-filter verdict) to out, which must hold at least len(x)/subBlock; a last partial
 // sub-block is ignored.
 //
 // It converts a sub-block once, then makes four passes over it, each
@@ -56,6 +82,7 @@ func corrGo(out []bins, x []int16, t *corrTable) {
 		o.re[4], o.re[5], o.re[6], o.re[7] = corr4(&xf, t, 4)
 		o.im[0], o.im[1], o.im[2], o.im[3] = corr4(&xf, t, 8)
 		o.im[4], o.im[5], o.im[6], o.im[7] = corr4(&xf, t, 12)
+		o.tonal = tonalOf(o)
 	}
 }
 

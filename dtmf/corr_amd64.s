@@ -85,6 +85,37 @@
 	SOLO2(VFMADD231PS, j+6) \
 	SOLO2(VFMADD231PS, j+8)
 
+// PEAKS leaves in lane 0 of p the pre-filter's sum of the strongest
+// low-group and the strongest high-group power of re and im (8 lanes
+// each, the groups in the two 128-bit halves), as tonalOf computes it:
+// p = re·re + im·im rounded after each operation, then within each half
+// the maximum (the powers are never NaN, and +0 is the only zero), then
+// the low half's plus the high half's; px is p's low 128 bits, t scratch.
+#define PEAKS(re, im, p, px, t) \
+	VMULPS       re, re, p \
+	VMULPS       im, im, t \
+	VADDPS       t, p, p \
+	VPERMILPS    $0x4e, p, t \
+	VMAXPS       t, p, p \
+	VPERMILPS    $0xb1, p, t \
+	VMAXPS       t, p, p \
+	VEXTRACTF128 $1, p, X15 \
+	VADDPS       X15, px, px
+
+// TONAL sets bit i of AX when lane i of peaks is at least 5·(lane i of
+// energy) (tonalShare·subBlock/2 = 5) and that energy is above 0. It uses
+// X13, X14, X15.
+#define TONAL(peaks, energy) \
+	MOVL      $0x40a00000, AX \
+	VMOVD     AX, X13 \
+	VBROADCASTSS X13, X13 \
+	VMULPS    energy, X13, X13 \
+	VCMPPS    $0x1d, X13, peaks, X14 \
+	VXORPS    X15, X15, X15 \
+	VCMPPS    $0x1e, X15, energy, X15 \
+	VANDPS    X15, X14, X14 \
+	VMOVMSKPS X14, AX
+
 // func corrAVX2Blocks(out *bins, x *int16, n int, t *corrTable)
 TEXT ·corrAVX2Blocks(SB), NOSPLIT, $320-32
 	MOVQ out+0(FP), DI
@@ -120,9 +151,9 @@ pair:
 	VADDPS  Y3, Y2, Y2
 	VMOVUPS Y2, 32(DI)
 	VADDPS  Y5, Y4, Y4
-	VMOVUPS Y4, 68(DI)
+	VMOVUPS Y4, 72(DI)
 	VADDPS  Y7, Y6, Y6
-	VMOVUPS Y6, 100(DI)
+	VMOVUPS Y6, 104(DI)
 
 	// energy: fold 8 lanes to 4, then two horizontal adds:
 	// ((l0+l4)+(l1+l5)) + ((l2+l6)+(l3+l7)) for A in lane 0, B in lane 1.
@@ -133,10 +164,23 @@ pair:
 	VHADDPS      X9, X8, X8
 	VHADDPS      X8, X8, X8
 	VMOVSS       X8, 64(DI)
-	VEXTRACTPS   $1, X8, 132(DI)
+	VEXTRACTPS   $1, X8, 136(DI)
+
+	// pre-filter (tonalOf): A's sum of group maxima to lane 0, B's to
+	// lane 1, both compared with 5·energy at once.
+	PEAKS(Y0, Y2, Y10, X10, Y11)
+	PEAKS(Y4, Y6, Y12, X12, Y13)
+	VUNPCKLPS X12, X10, X10
+	TONAL(X10, X8)
+	MOVL  AX, BX
+	ANDL  $1, AX
+	MOVL  AX, 68(DI)
+	SHRL  $1, BX
+	ANDL  $1, BX
+	MOVL  BX, 140(DI)
 
 	ADDQ $160, SI
-	ADDQ $136, DI
+	ADDQ $144, DI
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE  pair
@@ -169,6 +213,11 @@ tail:
 	VHADDPS      X8, X8, X8
 	VHADDPS      X8, X8, X8
 	VMOVSS       X8, 64(DI)
+
+	PEAKS(Y0, Y2, Y10, X10, Y11)
+	TONAL(X10, X8)
+	ANDL $1, AX
+	MOVL AX, 68(DI)
 
 done:
 	VZEROUPPER

@@ -111,6 +111,9 @@ func checkBins(t *testing.T, name string, n, b int, got, goRes bins, x []int16, 
 		near("im", k, got.im[k], goRes.im[k], im[k], mag)
 	}
 	near("energy", 0, got.energy, goRes.energy, e, e)
+	if got.tonal != tonalOf(&got) {
+		t.Errorf("%s, len %d, sub-block %d: tonal = %d, tonalOf its own results %d", name, n, b, got.tonal, tonalOf(&got))
+	}
 }
 
 // A sub-block's result must not depend on where it lies in x (the

@@ -432,22 +432,10 @@ func (d *Detector) analyse(dst []Event, n int, gone bool) []Event {
 		if gone {
 			d.gone |= 1
 		}
-		b := &d.raw[slot+i]
 		// Pre-filter: the strongest tone of each group must carry a fair
 		// share of this sub-block's energy, or no window holding it can
-		// pass test 5. The powers are never negative or NaN, and the bits
-		// of such float32s order as their values do: an integer max is
-		// the float max, without a float compare chain.
-		pl := max(
-			max(math.Float32bits(b.re[0]*b.re[0]+b.im[0]*b.im[0]), math.Float32bits(b.re[1]*b.re[1]+b.im[1]*b.im[1])),
-			max(math.Float32bits(b.re[2]*b.re[2]+b.im[2]*b.im[2]), math.Float32bits(b.re[3]*b.re[3]+b.im[3]*b.im[3])))
-		ph := max(
-			max(math.Float32bits(b.re[4]*b.re[4]+b.im[4]*b.im[4]), math.Float32bits(b.re[5]*b.re[5]+b.im[5]*b.im[5])),
-			max(math.Float32bits(b.re[6]*b.re[6]+b.im[6]*b.im[6]), math.Float32bits(b.re[7]*b.re[7]+b.im[7]*b.im[7])))
-		tonal <<= 1
-		if math.Float32frombits(pl)+math.Float32frombits(ph) >= tonalShare*subBlock/2*b.energy && b.energy > 0 {
-			tonal |= 1
-		}
+		// pass test 5. The kernel has decided it (tonalOf).
+		tonal = tonal<<1 | uint64(d.raw[slot+i].tonal)
 		m := d.nsb
 		d.nsb++
 		full := tonal&(1<<window-1) == 1<<window-1 // implies m ≥ window−1
