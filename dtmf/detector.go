@@ -498,6 +498,11 @@ func (d *Detector) window(m int64) Key {
 	if e < d.minEnergy {
 		return 0
 	}
+	// 6. Steadiness, checked first: it needs only the energies (a
+	// window that fails any test holds no key, whatever the order).
+	if q := steadiness * e / window; e0 < q || e1 < q || e2 < q || e3 < q {
+		return 0
+	}
 	r0, r1, r2, r3 := d.rotated(m-3), d.rotated(m-2), d.rotated(m-1), d.rotated(m)
 	var p [8]float64
 	for k := range 8 {
@@ -551,10 +556,6 @@ func (d *Detector) window(m int64) Key {
 	}
 	// 5. Relative energy: 2(P_lo+P_hi)/winLen ≥ RelEnergy·E.
 	if pl+ph < d.relEnergy*e {
-		return 0
-	}
-	// 6. Steadiness.
-	if q := steadiness * e / window; e0 < q || e1 < q || e2 < q || e3 < q {
 		return 0
 	}
 	d.lastLo, d.lastHi = int8(lo), int8(hi)
