@@ -157,3 +157,31 @@ func BenchmarkProcessHour(b *testing.B) {
 	b.ReportMetric(audio*float64(b.N)/theirs.Seconds(), "spandsp-x-realtime-cpu")
 	b.ReportMetric(theirs.Seconds()/ours.Seconds(), "denwa/spandsp")
 }
+
+// BenchmarkDetectorHour is the detector alone (in this process, no file,
+// no decoding) over mixedHour in blocks of 32768 samples, as `denwa
+// detect` feeds it, with the fastest kernels and with the portable ones.
+// x-realtime-cpu counts audio seconds per CPU second of this process.
+func BenchmarkDetectorHour(b *testing.B) {
+	x, want := hour()
+	for _, k := range []struct {
+		name string
+		corr func(out []bins, x []int16, t *corrTable)
+	}{{"best", corrBest}, {"go", corrGo}} {
+		b.Run("kernel="+k.name, func(b *testing.B) {
+			var ev []Event
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				d := mustDetector(Config{})
+				d.corr = k.corr
+				ev = runBlocks(d, x, 1<<15)
+			}
+			cpu := cpuTime(b) - cpu0
+			if lcs(want, keysOf(ev)) != len(want) {
+				b.Fatalf("found %d of the %d keys pressed", lcs(want, keysOf(ev)), len(want))
+			}
+			b.ReportMetric(hourMinutes*60*float64(b.N)/cpu.Seconds(), "x-realtime-cpu")
+		})
+	}
+}
