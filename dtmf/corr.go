@@ -32,34 +32,43 @@ type corrTable struct {
 }
 
 // bins is one sub-block's result: re[k] = Σ x[j]·cos(ω_k j),
-// im[k] = Σ x[j]·sin(ω_k j), energy = Σ x[j]², and tonal = tonalOf of
-// those. Its layout (72 bytes: re at 0, im at 32, energy at 64, tonal at
-// 68) is relied on by the assembly kernels.
+// im[k] = Σ x[j]·sin(ω_k j), energy = Σ x[j]², and from those peak =
+// peakOf and tonal = tonalOf. Its layout (76 bytes: re at 0, im at 32,
+// energy at 64, tonal at 68, peak at 72) is relied on by the assembly
+// kernels.
 type bins struct {
 	re, im [8]float32
 	energy float32
-	tonal  uint32 // 1: passed the pre-filter (see tonalOf), else 0
+	tonal  uint32  // 1: passed the pre-filter (see tonalOf), else 0
+	peak   float32 // the strongest low-group plus the strongest high-group power
 }
 
-// tonalOf is the detector's per-sub-block pre-filter (see
-// Detector.analyse): 1 when the strongest low-group and the strongest
-// high-group correlation together carry at least tonalShare of the
-// sub-block's energy, |C|² ≥ tonalShare·(subBlock/2)·energy for a pure
-// tone pair, and the energy is not 0; else 0. Every kernel writes it,
-// computed from its own re, im and energy exactly as here: each power
-// rounded as re² then im² then their sum (the conversions forbid fusing
-// them into an FMA), the maxima, their sum, and the bound, all in float32.
+// peakOf returns max_k |C_k|² over the low group plus max_k |C_k|² over
+// the high group. Every kernel writes it, computed from its own re and im
+// exactly as here: each power rounded as re² then im² then their sum (the
+// conversions forbid fusing them into an FMA), the maxima, their sum, all
+// in float32.
 //
 // The powers are never negative or NaN, and the bits of such float32s
 // order as their values do: an integer max is the float max, without a
 // float compare chain.
-func tonalOf(b *bins) uint32 {
+func peakOf(b *bins) float32 {
 	pow := func(k int) uint32 {
 		return math.Float32bits(float32(b.re[k]*b.re[k]) + float32(b.im[k]*b.im[k]))
 	}
 	pl := max(max(pow(0), pow(1)), max(pow(2), pow(3)))
 	ph := max(max(pow(4), pow(5)), max(pow(6), pow(7)))
-	if math.Float32frombits(pl)+math.Float32frombits(ph) >= tonalShare*subBlock/2*b.energy && b.energy > 0 {
+	return math.Float32frombits(pl) + math.Float32frombits(ph)
+}
+
+// tonalOf is the detector's per-sub-block pre-filter (see
+// Detector.analyse): 1 when the strongest low-group and the strongest
+// high-group correlation together carry at least tonalShare of the
+// sub-block's energy, peak ≥ tonalShare·(subBlock/2)·energy (|C|² of a pure
+// tone pair), and the energy is not 0; else 0. Every kernel writes it, from
+// its own peak and energy, in float32 as here.
+func tonalOf(b *bins) uint32 {
+	if b.peak >= tonalShare*subBlock/2*b.energy && b.energy > 0 {
 		return 1
 	}
 	return 0
@@ -115,6 +124,7 @@ func corrGo(out []bins, x []int16, t *corrTable) {
 			o.im[k] = float32(re[k]*s) + float32(im[k]*c)
 		}
 		o.energy = e
+		o.peak = peakOf(o)
 		o.tonal = tonalOf(o)
 	}
 }

@@ -1,7 +1,7 @@
 // Correlation kernels for corrTable and bins (see corr.go), amd64.
 //
 // corrAVX2Blocks, AVX2 + FMA. Per 40-sample sub-block (x advances 80
-// bytes, out 72): FOLD converts the samples to float32, 8 at a time
+// bytes, out 76): FOLD converts the samples to float32, 8 at a time
 // (VPMOVSXWD, VCVTDQ2PS), accumulating energy = Σ x² in 8 lanes with FMA,
 // and stores the 20 folded sums x[j]+x[39−j] and differences x[j]−x[39−j]
 // (exact in float32) in a stack buffer. Then for each folded step j it
@@ -9,8 +9,9 @@
 // them with table row j, re' += sum[j]·cos'[j] and im' += dif[j]·sin'[j]:
 // the 8 frequencies are the 8 lanes. Finally it adds the partial sums,
 // turns (re', im') by the table's mid phase into (re, im), horizontally
-// adds the energy, decides the pre-filter (tonalOf) and stores re (offset
-// 0), im (32), energy (64) and tonal (68).
+// adds the energy, computes the peak (peakOf), decides the pre-filter
+// (tonalOf) and stores re (offset 0), im (32), energy (64), tonal (68) and
+// peak (72).
 //
 // The main loop does two sub-blocks A and B together: each table row is
 // loaded once into registers and used by four FMAs, so a step costs 3
@@ -29,7 +30,7 @@
 // Everything is unrolled, so table and buffer offsets are constants.
 //
 // Registers:
-//   DI  out (72 bytes per sub-block)    SI  x (80 bytes per sub-block)
+//   DI  out (76 bytes per sub-block)    SI  x (80 bytes per sub-block)
 //   CX  sub-blocks left                 DX  t (row j at 64·j: cos' +0, sin' +32; mid at 1280)
 //   Y0, Y1  A re', steps j even, odd    Y2, Y3  A im'
 //   Y4, Y5  B re'                       Y6, Y7  B im'
@@ -121,13 +122,13 @@
 	VMOVUPS      Y12, (off)(DI) \
 	VMOVUPS      Y13, (off+32)(DI)
 
-// PEAKS leaves in lane 0 of p the pre-filter's sum of the strongest
-// low-group and the strongest high-group power of re and im (8 lanes
-// each, the groups in the two 128-bit halves), as tonalOf computes it:
+// PEAKS leaves in lane 0 of p the sum of the strongest low-group and the
+// strongest high-group power of re and im (8 lanes each, the groups in the
+// two 128-bit halves), as peakOf computes it, and stores it at off(DI):
 // p = re·re + im·im rounded after each operation, then within each half
 // the maximum (the powers are never NaN, and +0 is the only zero), then
 // the low half's plus the high half's; px is p's low 128 bits, t scratch.
-#define PEAKS(re, im, p, px, t) \
+#define PEAKS(re, im, p, px, t, off) \
 	VMULPS       re, re, p \
 	VMULPS       im, im, t \
 	VADDPS       t, p, p \
@@ -136,7 +137,8 @@
 	VPERMILPS    $0xb1, p, t \
 	VMAXPS       t, p, p \
 	VEXTRACTF128 $1, p, X15 \
-	VADDPS       X15, px, px
+	VADDPS       X15, px, px \
+	VMOVSS       px, (off)(DI)
 
 // TONAL sets bit i of AX when lane i of peaks is at least 5·(lane i of
 // energy) (tonalShare·subBlock/2 = 5) and that energy is above 0. It uses
@@ -185,7 +187,7 @@ pair:
 	VHADDPS      X9, X8, X8
 	VHADDPS      X8, X8, X8
 	VMOVSS       X8, 64(DI)
-	VEXTRACTPS   $1, X8, 136(DI)
+	VEXTRACTPS   $1, X8, 140(DI)
 
 	VADDPS  Y1, Y0, Y0
 	VADDPS  Y3, Y2, Y2
@@ -194,9 +196,9 @@ pair:
 	VMOVUPS 1280(DX), Y10
 	VMOVUPS 1312(DX), Y11
 	TURN(Y0, Y2, 0)
-	PEAKS(Y12, Y13, Y0, X0, Y1)
-	TURN(Y4, Y6, 72)
-	PEAKS(Y12, Y13, Y2, X2, Y3)
+	PEAKS(Y12, Y13, Y0, X0, Y1, 72)
+	TURN(Y4, Y6, 76)
+	PEAKS(Y12, Y13, Y2, X2, Y3, 148)
 
 	// pre-filter (tonalOf): A's sum of group maxima in lane 0, B's in
 	// lane 1, both compared with 5·energy at once.
@@ -207,10 +209,10 @@ pair:
 	MOVL  AX, 68(DI)
 	SHRL  $1, BX
 	ANDL  $1, BX
-	MOVL  BX, 140(DI)
+	MOVL  BX, 144(DI)
 
 	ADDQ $160, SI
-	ADDQ $144, DI
+	ADDQ $152, DI
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE  pair
@@ -242,7 +244,7 @@ tail:
 	VMOVUPS 1280(DX), Y10
 	VMOVUPS 1312(DX), Y11
 	TURN(Y0, Y2, 0)
-	PEAKS(Y12, Y13, Y0, X0, Y1)
+	PEAKS(Y12, Y13, Y0, X0, Y1, 72)
 	TONAL(X0, X8)
 	ANDL $1, AX
 	MOVL AX, 68(DI)

@@ -112,6 +112,9 @@ func checkBins(t *testing.T, name string, n, b int, got, goRes bins, x []int16, 
 		near("im", k, got.im[k], goRes.im[k], im[k], mag)
 	}
 	near("energy", 0, got.energy, goRes.energy, e, e)
+	if got.peak != peakOf(&got) {
+		t.Errorf("%s, len %d, sub-block %d: peak = %g, peakOf its own results %g", name, n, b, got.peak, peakOf(&got))
+	}
 	if got.tonal != tonalOf(&got) {
 		t.Errorf("%s, len %d, sub-block %d: tonal = %d, tonalOf its own results %d", name, n, b, got.tonal, tonalOf(&got))
 	}

@@ -241,6 +241,24 @@ var (
 		}
 		return l
 	}()
+	// peakBound·Σ_m peak_m bounds P_lo+P_hi of test 5 from above. With
+	// |u| = 1 in tone, P_lo = |Σ_m tl_m·u^m|² ≤ (Σ_m |tl_m|)², and
+	// |tl_m| ≤ |C_lo,m| + λ|C_hi,m| with λ = the largest |leak| between the
+	// groups (the rotations have modulus 1). With a_m, b_m the strongest
+	// low- and high-group |C| of sub-block m (peak_m = a_m² + b_m²) and
+	// A = Σ_m a_m, B = Σ_m b_m: P_lo+P_hi ≤ (A+λB)² + (B+λA)² ≤
+	// (1+λ)²(A²+B²) ≤ 4(1+λ)²·Σ_m peak_m (Cauchy–Schwarz over the 4
+	// sub-blocks). The factor 1+1e-5 covers every rounding on the way (the
+	// float32 powers, the float64 sums: all far below 1e-6 relative).
+	peakBound = func() float64 {
+		var l float64
+		for k := range 4 {
+			for h := 4; h < 8; h++ {
+				l = max(l, cmplx.Abs(leak[k][h]), cmplx.Abs(leak[h][k]))
+			}
+		}
+		return window * (1 + l) * (1 + l) * (1 + 1e-5)
+	}()
 	// rot[m][k] = e^{iω_k·40m}, the start phase of sub-block m (mod rotPeriod).
 	rot = func() (r [rotPeriod][8]complex128) {
 		for m := range rotPeriod {
@@ -501,6 +519,12 @@ func (d *Detector) window(m int64) Key {
 	// 6. Steadiness, checked first: it needs only the energies (a
 	// window that fails any test holds no key, whatever the order).
 	if q := steadiness * e / window; e0 < q || e1 < q || e2 < q || e3 < q {
+		return 0
+	}
+	// 5, bounded from above: the same verdict, without the work below,
+	// for the windows whose strongest tones could never carry enough.
+	if peakBound*(float64(d.raw[(m-3)&(rawLen-1)].peak)+float64(d.raw[(m-2)&(rawLen-1)].peak)+
+		float64(d.raw[(m-1)&(rawLen-1)].peak)+float64(d.raw[m&(rawLen-1)].peak)) < d.relEnergy*e {
 		return 0
 	}
 	r0, r1, r2, r3 := d.rotated(m-3), d.rotated(m-2), d.rotated(m-1), d.rotated(m)
