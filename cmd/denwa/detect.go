@@ -180,7 +180,7 @@ func detectFile(name string, stderr io.Writer) (*fileResult, error) {
 			return nil, err
 		}
 		if wr.Format() == audio.FormatPCM16 {
-			return detectAudio(newPCM16Reader(wr, br).Read, stderr, name)
+			return detectAudio(newPCM16Reader(wr, br, r).Read, stderr, name)
 		}
 		return detectAudio(wr.Read, stderr, name)
 	case looksLikeCapture(head):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -22,18 +23,23 @@ const detectReadSamples = 1 << 15
 // littleEndian: this machine stores an int16 as a WAV file does.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// pcm16Reader reads the data chunk of a PCM16 WAV file, r positioned at its
-// start (after audio.NewWAVReader), straight into the caller's samples
-// rather than through a byte buffer and a per-sample decode. It reports
-// the end and a cut-short file as audio.WAVReader.Read does.
+// pcm16Reader reads the data chunk of a PCM16 WAV file straight into the
+// caller's samples rather than through a byte buffer and a per-sample
+// decode. It reports the end and a cut-short file as audio.WAVReader.Read
+// does.
 type pcm16Reader struct {
 	r          io.Reader
 	size, left int64 // data bytes declared, and not yet read
 	err        error
 }
 
-func newPCM16Reader(wr *audio.WAVReader, r io.Reader) *pcm16Reader {
+// newPCM16Reader reads the data chunk that starts in br, positioned after
+// its header (audio.NewWAVReader), and goes on in f, the reader br reads
+// from: what br holds first, then f itself, so the samples are not copied
+// through br's buffer.
+func newPCM16Reader(wr *audio.WAVReader, br *bufio.Reader, f io.Reader) *pcm16Reader {
 	size := 2 * wr.Len()
+	r := io.MultiReader(io.LimitReader(br, int64(br.Buffered())), f)
 	return &pcm16Reader{r: r, size: size, left: size}
 }
 
