@@ -72,3 +72,13 @@ func (p *pcm16Reader) Read(dst []int16) (int, error) {
 	}
 	return got / 2, nil
 }
+
+// readBlocks turns a reader of samples into detectAudio's source: each call
+// returns the samples of one read, in a buffer the next call reuses.
+func readBlocks(read func([]int16) (int, error)) func() ([]int16, error) {
+	buf := make([]int16, detectReadSamples)
+	return func() ([]int16, error) {
+		n, err := read(buf)
+		return buf[:n], err
+	}
+}
