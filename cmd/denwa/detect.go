@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,7 @@ type fileResult struct {
 }
 
 func runDetect(stdout, stderr io.Writer, files []string, o detectOptions) error {
+	defer debug.SetGCPercent(debug.SetGCPercent(detectGCPercent))
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	var failed []string

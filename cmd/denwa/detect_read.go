@@ -15,6 +15,14 @@ import (
 // tens of thousands of times real time, so reading and decoding are a good
 // part of the work; see docs/dtmf.md ("Speed, side by side with spandsp").
 
+// detectGCPercent is the GC percentage (GOGC) while `denwa detect` runs. At
+// the default 100 the heap left by the packages' initialisation (2.5 MB of
+// phone-number tables alone) plus the keys of an hour of audio starts a
+// collection that costs about 3 ms of CPU, 5% of detecting that hour; at 400
+// the heap may grow to five times what is live before one runs, a few MB
+// for audio files and well under the memory of any machine for captures.
+const detectGCPercent = 400
+
 // detectReadSamples is how many samples `denwa detect` reads at a time from
 // an audio file: 64 KB of PCM16, as much as the bufio.Reader holds, so each
 // read goes straight from the file into the samples.
