@@ -48,25 +48,22 @@
 	VPERMILPS  $0x1b, src, dst \
 	VPERM2F128 $0x01, dst, dst, dst
 
+// CONV converts the 8 samples at off(SI) to float32 in r and multiplies
+// (op VMULPS) or adds (op VFMADD231PS) their squares into e.
+#define CONV(op, off, r, e) \
+	VPMOVSXWD off(SI), r \
+	VCVTDQ2PS r, r \
+	op        r, r, e
+
 // FOLD converts the sub-block at xo(SI), sets e to its 8-lane energy and
 // stores its folded sums at bo(SP) and differences at bo+96(SP). Lanes
 // 4-7 of the third group are x[20..23]±x[19..16]: stored, never used.
 #define FOLD(xo, bo, e) \
-	VPMOVSXWD   (xo)(SI), Y0 \
-	VCVTDQ2PS   Y0, Y0 \
-	VMULPS      Y0, Y0, e \
-	VPMOVSXWD   (xo+16)(SI), Y1 \
-	VCVTDQ2PS   Y1, Y1 \
-	VFMADD231PS Y1, Y1, e \
-	VPMOVSXWD   (xo+32)(SI), Y2 \
-	VCVTDQ2PS   Y2, Y2 \
-	VFMADD231PS Y2, Y2, e \
-	VPMOVSXWD   (xo+48)(SI), Y3 \
-	VCVTDQ2PS   Y3, Y3 \
-	VFMADD231PS Y3, Y3, e \
-	VPMOVSXWD   (xo+64)(SI), Y4 \
-	VCVTDQ2PS   Y4, Y4 \
-	VFMADD231PS Y4, Y4, e \
+	CONV(VMULPS, xo, Y0, e) \
+	CONV(VFMADD231PS, xo+16, Y1, e) \
+	CONV(VFMADD231PS, xo+32, Y2, e) \
+	CONV(VFMADD231PS, xo+48, Y3, e) \
+	CONV(VFMADD231PS, xo+64, Y4, e) \
 	REV(Y4, Y5) \
 	VADDPS      Y5, Y0, Y6 \
 	VMOVUPS     Y6, (bo)(SP) \
@@ -140,6 +137,16 @@
 	VADDPS       X15, px, px \
 	VMOVSS       px, (off)(DI)
 
+// FINISH adds a sub-block's two partial sums of re' (re0, re1) and of im'
+// (im0, im1), turns and stores them at off(DI) (TURN, which needs the mid
+// phase in Y10 and Y11), and stores its peak at off+72(DI), leaving it in
+// lane 0 of p (PEAKS; px is p's low 128 bits, t scratch).
+#define FINISH(re0, re1, im0, im1, off, p, px, t) \
+	VADDPS re1, re0, re0 \
+	VADDPS im1, im0, im0 \
+	TURN(re0, im0, off) \
+	PEAKS(Y12, Y13, p, px, t, off+72)
+
 // TONAL sets bit i of AX when lane i of peaks is at least 5·(lane i of
 // energy) (tonalShare·subBlock/2 = 5) and that energy is above 0. It uses
 // X13, X14, X15.
@@ -189,16 +196,10 @@ pair:
 	VMOVSS       X8, 64(DI)
 	VEXTRACTPS   $1, X8, 140(DI)
 
-	VADDPS  Y1, Y0, Y0
-	VADDPS  Y3, Y2, Y2
-	VADDPS  Y5, Y4, Y4
-	VADDPS  Y7, Y6, Y6
 	VMOVUPS 1280(DX), Y10
 	VMOVUPS 1312(DX), Y11
-	TURN(Y0, Y2, 0)
-	PEAKS(Y12, Y13, Y0, X0, Y1, 72)
-	TURN(Y4, Y6, 76)
-	PEAKS(Y12, Y13, Y2, X2, Y3, 148)
+	FINISH(Y0, Y1, Y2, Y3, 0, Y0, X0, Y1)
+	FINISH(Y4, Y5, Y6, Y7, 76, Y2, X2, Y3)
 
 	// pre-filter (tonalOf): A's sum of group maxima in lane 0, B's in
 	// lane 1, both compared with 5·energy at once.
@@ -239,12 +240,9 @@ tail:
 	VHADDPS      X8, X8, X8
 	VMOVSS       X8, 64(DI)
 
-	VADDPS  Y1, Y0, Y0
-	VADDPS  Y3, Y2, Y2
 	VMOVUPS 1280(DX), Y10
 	VMOVUPS 1312(DX), Y11
-	TURN(Y0, Y2, 0)
-	PEAKS(Y12, Y13, Y0, X0, Y1, 72)
+	FINISH(Y0, Y1, Y2, Y3, 0, Y0, X0, Y1)
 	TONAL(X0, X8)
 	ANDL $1, AX
 	MOVL AX, 68(DI)
