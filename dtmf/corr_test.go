@@ -19,19 +19,29 @@ import (
 // much, in opposite directions, so they agree within twice the bound.
 const corrTol = subBlock * 0x1p-24
 
-// corrRef is the definition, in float64.
+// corrRef is the definition, in float64, for x of at most subBlock samples.
 func corrRef(x []int16) (re, im [8]float64, energy float64) {
 	for j, s := range x {
 		v := float64(s)
 		energy += v * v
-		for k, f := range freqs {
-			w := 2 * math.Pi * f / SampleRate * float64(j)
-			re[k] += v * math.Cos(w)
-			im[k] += v * math.Sin(w)
+		for k := range freqs {
+			re[k] += v * refCos[j][k]
+			im[k] += v * refSin[j][k]
 		}
 	}
 	return re, im, energy
 }
+
+// refCos[j][k], refSin[j][k]: cos(ω_k j) and sin(ω_k j) in float64.
+var refCos, refSin = func() (c, s [subBlock][8]float64) {
+	for j := range subBlock {
+		for k, f := range freqs {
+			w := 2 * math.Pi * f / SampleRate * float64(j)
+			c[j][k], s[j][k] = math.Cos(w), math.Sin(w)
+		}
+	}
+	return c, s
+}()
 
 // corrInput returns n samples of sub-blocks of several kinds: uniform
 // random over all of int16, full-scale constants (−32768, 32767),
