@@ -19,18 +19,29 @@ import (
 // much, in opposite directions, so they agree within twice the bound.
 const corrTol = subBlock * 0x1p-24
 
-// corrRef is the definition in float64 (from the same float32 table).
-func corrRef(x []int16, t *corrTable) (re, im [8]float64, energy float64) {
+// corrRef is the definition, in float64, for x of at most subBlock samples.
+func corrRef(x []int16) (re, im [8]float64, energy float64) {
 	for j, s := range x {
 		v := float64(s)
 		energy += v * v
-		for k := range 8 {
-			re[k] += v * float64(t[j][k])
-			im[k] += v * float64(t[j][8+k])
+		for k := range freqs {
+			re[k] += v * refCos[j][k]
+			im[k] += v * refSin[j][k]
 		}
 	}
 	return re, im, energy
 }
+
+// refCos[j][k], refSin[j][k]: cos(ω_k j) and sin(ω_k j) in float64.
+var refCos, refSin = func() (c, s [subBlock][8]float64) {
+	for j := range subBlock {
+		for k, f := range freqs {
+			w := 2 * math.Pi * f / SampleRate * float64(j)
+			c[j][k], s[j][k] = math.Cos(w), math.Sin(w)
+		}
+	}
+	return c, s
+}()
 
 // corrInput returns n samples of sub-blocks of several kinds: uniform
 // random over all of int16, full-scale constants (−32768, 32767),
@@ -94,7 +105,7 @@ func TestCorrKernels(t *testing.T) {
 
 func checkBins(t *testing.T, name string, n, b int, got, goRes bins, x []int16, tab *corrTable) {
 	t.Helper()
-	re, im, e := corrRef(x, tab)
+	re, im, e := corrRef(x)
 	mag := math.Sqrt(subBlock * e)
 	near := func(what string, k int, got, goRes float32, ref, mag float64) {
 		if d := math.Abs(float64(got) - ref); d > corrTol*mag {
@@ -111,6 +122,12 @@ func checkBins(t *testing.T, name string, n, b int, got, goRes bins, x []int16, 
 		near("im", k, got.im[k], goRes.im[k], im[k], mag)
 	}
 	near("energy", 0, got.energy, goRes.energy, e, e)
+	if got.peak != peakOf(&got) {
+		t.Errorf("%s, len %d, sub-block %d: peak = %g, peakOf its own results %g", name, n, b, got.peak, peakOf(&got))
+	}
+	if got.tonal != tonalOf(&got) {
+		t.Errorf("%s, len %d, sub-block %d: tonal = %d, tonalOf its own results %d", name, n, b, got.tonal, tonalOf(&got))
+	}
 }
 
 // A sub-block's result must not depend on where it lies in x (the

@@ -241,6 +241,24 @@ var (
 		}
 		return l
 	}()
+	// peakBound·Σ_m peak_m bounds P_lo+P_hi of test 5 from above. With
+	// |u| = 1 in tone, P_lo = |Σ_m tl_m·u^m|² ≤ (Σ_m |tl_m|)², and
+	// |tl_m| ≤ |C_lo,m| + λ|C_hi,m| with λ = the largest |leak| between the
+	// groups (the rotations have modulus 1). With a_m, b_m the strongest
+	// low- and high-group |C| of sub-block m (peak_m = a_m² + b_m²) and
+	// A = Σ_m a_m, B = Σ_m b_m: P_lo+P_hi ≤ (A+λB)² + (B+λA)² ≤
+	// (1+λ)²(A²+B²) ≤ 4(1+λ)²·Σ_m peak_m (Cauchy–Schwarz over the 4
+	// sub-blocks). The factor 1+1e-5 covers every rounding on the way (the
+	// float32 powers, the float64 sums: all far below 1e-6 relative).
+	peakBound = func() float64 {
+		var l float64
+		for k := range 4 {
+			for h := 4; h < 8; h++ {
+				l = max(l, cmplx.Abs(leak[k][h]), cmplx.Abs(leak[h][k]))
+			}
+		}
+		return window * (1 + l) * (1 + l) * (1 + 1e-5)
+	}()
 	// rot[m][k] = e^{iω_k·40m}, the start phase of sub-block m (mod rotPeriod).
 	rot = func() (r [rotPeriod][8]complex128) {
 		for m := range rotPeriod {
@@ -432,22 +450,10 @@ func (d *Detector) analyse(dst []Event, n int, gone bool) []Event {
 		if gone {
 			d.gone |= 1
 		}
-		b := &d.raw[slot+i]
 		// Pre-filter: the strongest tone of each group must carry a fair
 		// share of this sub-block's energy, or no window holding it can
-		// pass test 5. The powers are never negative or NaN, and the bits
-		// of such float32s order as their values do: an integer max is
-		// the float max, without a float compare chain.
-		pl := max(
-			max(math.Float32bits(b.re[0]*b.re[0]+b.im[0]*b.im[0]), math.Float32bits(b.re[1]*b.re[1]+b.im[1]*b.im[1])),
-			max(math.Float32bits(b.re[2]*b.re[2]+b.im[2]*b.im[2]), math.Float32bits(b.re[3]*b.re[3]+b.im[3]*b.im[3])))
-		ph := max(
-			max(math.Float32bits(b.re[4]*b.re[4]+b.im[4]*b.im[4]), math.Float32bits(b.re[5]*b.re[5]+b.im[5]*b.im[5])),
-			max(math.Float32bits(b.re[6]*b.re[6]+b.im[6]*b.im[6]), math.Float32bits(b.re[7]*b.re[7]+b.im[7]*b.im[7])))
-		tonal <<= 1
-		if math.Float32frombits(pl)+math.Float32frombits(ph) >= tonalShare*subBlock/2*b.energy && b.energy > 0 {
-			tonal |= 1
-		}
+		// pass test 5. The kernel has decided it (tonalOf).
+		tonal = tonal<<1 | uint64(d.raw[slot+i].tonal)
 		m := d.nsb
 		d.nsb++
 		full := tonal&(1<<window-1) == 1<<window-1 // implies m ≥ window−1
@@ -510,6 +516,17 @@ func (d *Detector) window(m int64) Key {
 	if e < d.minEnergy {
 		return 0
 	}
+	// 6. Steadiness, checked first: it needs only the energies (a
+	// window that fails any test holds no key, whatever the order).
+	if q := steadiness * e / window; e0 < q || e1 < q || e2 < q || e3 < q {
+		return 0
+	}
+	// 5, bounded from above: the same verdict, without the work below,
+	// for the windows whose strongest tones could never carry enough.
+	if peakBound*(float64(d.raw[(m-3)&(rawLen-1)].peak)+float64(d.raw[(m-2)&(rawLen-1)].peak)+
+		float64(d.raw[(m-1)&(rawLen-1)].peak)+float64(d.raw[m&(rawLen-1)].peak)) < d.relEnergy*e {
+		return 0
+	}
 	r0, r1, r2, r3 := d.rotated(m-3), d.rotated(m-2), d.rotated(m-1), d.rotated(m)
 	var p [8]float64
 	for k := range 8 {
@@ -563,10 +580,6 @@ func (d *Detector) window(m int64) Key {
 	}
 	// 5. Relative energy: 2(P_lo+P_hi)/winLen ≥ RelEnergy·E.
 	if pl+ph < d.relEnergy*e {
-		return 0
-	}
-	// 6. Steadiness.
-	if q := steadiness * e / window; e0 < q || e1 < q || e2 < q || e3 < q {
 		return 0
 	}
 	d.lastLo, d.lastHi = int8(lo), int8(hi)

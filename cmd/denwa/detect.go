@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,6 +119,7 @@ type fileResult struct {
 }
 
 func runDetect(stdout, stderr io.Writer, files []string, o detectOptions) error {
+	defer debug.SetGCPercent(debug.SetGCPercent(detectGCPercent))
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	var failed []string
@@ -180,6 +182,10 @@ func detectFile(name string, stderr io.Writer) (*fileResult, error) {
 		p := startProgress(stderr, name, st.Size())
 		defer p.stop()
 		r = p.reader(f)
+		if next, unmap, ok := mappedPCM16(f, st.Size(), p); ok {
+			defer unmap()
+			return detectMapped(next, stderr, name)
+		}
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(4)
@@ -189,7 +195,10 @@ func detectFile(name string, stderr io.Writer) (*fileResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		return detectAudio(wr.Read, stderr, name)
+		if wr.Format() == audio.FormatPCM16 {
+			return detectAudio(readBlocks(newPCM16Reader(wr, br, r).Read), stderr, name)
+		}
+		return detectAudio(readBlocks(wr.Read), stderr, name)
 	case looksLikeCapture(head):
 		res, err := capture.Detect(br, capture.Options{})
 		if res == nil {
@@ -214,8 +223,8 @@ func detectFile(name string, stderr io.Writer) (*fileResult, error) {
 	default:
 		return nil, errors.New("not a capture (pcap, pcapng), a WAV file, or raw G.711 named .ulaw or .alaw")
 	}
-	raw := make([]byte, 4096)
-	return detectAudio(func(dst []int16) (int, error) {
+	raw := make([]byte, detectReadSamples)
+	return detectAudio(readBlocks(func(dst []int16) (int, error) {
 		n, err := io.ReadFull(br, raw[:min(len(raw), len(dst))])
 		if err == io.ErrUnexpectedEOF {
 			err = nil
@@ -224,7 +233,7 @@ func detectFile(name string, stderr io.Writer) (*fileResult, error) {
 			decode(dst, raw[:n])
 		}
 		return n, err
-	}, stderr, name)
+	}), stderr, name)
 }
 
 func looksLikeCapture(head []byte) bool {
@@ -239,17 +248,17 @@ func looksLikeCapture(head []byte) bool {
 	return head[0] == 0x1f && head[1] == 0x8b // gzip: the capture reader unpacks it
 }
 
-// detectAudio runs the in-band detector over one channel read by read.
-func detectAudio(read func([]int16) (int, error), stderr io.Writer, name string) (*fileResult, error) {
+// detectAudio runs the in-band detector over one channel, block by block
+// as next hands them out (see readBlocks).
+func detectAudio(next func() ([]int16, error), stderr io.Writer, name string) (*fileResult, error) {
 	det, err := dtmf.NewDetector(dtmf.Config{})
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]int16, 4096)
 	var evs []dtmf.Event
 	for {
-		n, err := read(buf)
-		evs = det.Process(evs, buf[:n])
+		x, err := next()
+		evs = det.Process(evs, x)
 		if err == io.EOF {
 			break
 		}
