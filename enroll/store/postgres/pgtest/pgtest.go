@@ -171,12 +171,14 @@ func (c *Cluster) admin(ctx context.Context, sql string) error {
 	return err
 }
 
-// StopServer stops the server at once (pg_ctl -m immediate), keeping its
-// data: connections fail until StartServer.
+// StopServer stops the server (pg_ctl -m fast: connections are cut, what
+// was committed is kept, as a real server's outage keeps it; the cluster
+// commits asynchronously, so an immediate stop would lose the last
+// commits): connections fail until StartServer.
 func (c *Cluster) StopServer() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pgctl("-m", "immediate", "stop")
+	return c.pgctl("-m", "fast", "stop")
 }
 
 // StartServer starts the server StopServer stopped, on the same port.
